@@ -1,0 +1,44 @@
+# plumbline: `make demo` and `make test` are the two commands a new machine needs.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test test-only demo bench clean format
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build/build.ninja:
+	cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLUMB_BENCH=ON $(CMAKE_FLAGS)
+
+# build/plumb, optimised.
+build: deps build/build.ninja
+	ninja -C build -j $(JOBS) plumb
+
+build-san/build.ninja:
+	cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPLUMB_SANITIZE=ON -DPLUMB_BENCH=OFF $(CMAKE_FLAGS)
+
+# Every test (unit and end-to-end) under AddressSanitizer and UndefinedBehaviorSanitizer.
+test: deps build-san/build.ninja
+	ninja -C build-san -j $(JOBS)
+	$(MAKE) test-only
+
+test-only:
+	cd build-san && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j 2 --timeout 600
+
+demo: build
+	scripts/demo.sh
+
+bench: deps build/build.ninja
+	PLUMB_BENCH_DEPS=1 scripts/install-deps.sh
+	ninja -C build -j $(JOBS)
+	bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'bench/*.cc')
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,84 @@
+#include <gtest/gtest.h>
+
+#include "core/clock.h"
+#include "core/fs.h"
+#include "core/status.h"
+#include "core/strings.h"
+#include "core/subprocess.h"
+
+namespace plumb {
+namespace {
+
+Result<int> Half(int x) {
+  if (x % 2) return InvalidArgument("odd");
+  return x / 2;
+}
+
+Status UseHalf(int x, int* out) {
+  ASSIGN_OR_RETURN(int h, Half(x));
+  *out = h;
+  return Status::Ok();
+}
+
+TEST(StatusTest, ResultCarriesValueOrError) {
+  int out = 0;
+  EXPECT_TRUE(UseHalf(4, &out).ok());
+  EXPECT_EQ(out, 2);
+  Status s = UseHalf(3, &out).WithContext("render a.yaml");
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_EQ(s.message(), "render a.yaml: odd");
+  EXPECT_FALSE(s.transient());
+  EXPECT_TRUE(Unavailable("x").transient());
+}
+
+TEST(ClockTest, ParsesDurations) {
+  EXPECT_EQ(ParseDuration("30s")->count(), 30000);
+  EXPECT_EQ(ParseDuration("1m")->count(), 60000);
+  EXPECT_EQ(ParseDuration("1h30m")->count(), 5400000);
+  EXPECT_EQ(ParseDuration("250ms")->count(), 250);
+  EXPECT_EQ(ParseDuration("5")->count(), 5000);
+  EXPECT_FALSE(ParseDuration("5x").ok());
+  EXPECT_FALSE(ParseDuration("").ok());
+  EXPECT_EQ(FormatDuration(Duration(90000)), "1m30s");
+  EXPECT_EQ(FormatDuration(Duration(250)), "250ms");
+}
+
+TEST(StringsTest, JsonQuoteEscapesAndRepairsUtf8) {
+  EXPECT_EQ(JsonQuote("a\"b\n"), "\"a\\\"b\\n\"");
+  EXPECT_EQ(JsonQuote(std::string("\xff")), "\"\xEF\xBF\xBD\"");
+  EXPECT_EQ(JsonQuote("h\xC3\xA9"), "\"h\xC3\xA9\"");
+}
+
+TEST(FsTest, NormalizeAndIsUnder) {
+  EXPECT_EQ(fs::NormalizePath("/a/./b//../c"), "/a/c");
+  EXPECT_EQ(fs::NormalizePath("/../x"), "/x");
+  EXPECT_EQ(fs::NormalizePath("a/../../b"), "../b");
+  EXPECT_TRUE(fs::IsUnder("/srv/app/x", "/srv/app"));
+  EXPECT_FALSE(fs::IsUnder("/srv/app2/x", "/srv/app"));
+  EXPECT_FALSE(fs::IsUnder("/srv/app/../etc", "/srv/app"));
+}
+
+TEST(FsTest, AtomicWriteReplacesContent) {
+  auto dir = fs::MakeTempDir("plumb-core-test-");
+  ASSERT_TRUE(dir.ok());
+  fs::TempDir guard(*dir);
+  std::string p = *dir + "/f.txt";
+  ASSERT_TRUE(fs::WriteFileAtomic(p, "one", 0600).ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(p, "two", 0644, true).ok());
+  EXPECT_EQ(*fs::ReadFile(p), "two");
+  EXPECT_EQ(fs::ReadFile(*dir + "/missing").status().code(), Code::kNotFound);
+}
+
+TEST(SubprocessTest, CapturesOutputAndExitCode) {
+  auto r = RunSubprocess({"sh", "-c", "cat; echo err >&2; exit 3"}, {.stdin_data = "hello"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->out, "hello");
+  EXPECT_EQ(r->err, "err\n");
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_EQ(RunSubprocess({"no-such-program-plumb"}).status().code(), Code::kNotFound);
+  auto t = RunSubprocess({"sleep", "5"}, {.timeout = Duration(50)});
+  EXPECT_EQ(t.status().code(), Code::kDeadlineExceeded);
+}
+
+}  // namespace
+}  // namespace plumb

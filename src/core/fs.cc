@@ -1,0 +1,173 @@
+#include "core/fs.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "core/strings.h"
+
+namespace plumb::fs {
+namespace {
+Status Errno(const std::string& what, const std::string& path) {
+  int e = errno;
+  Code code = e == ENOENT ? Code::kNotFound
+              : (e == EACCES || e == EPERM) ? Code::kPermissionDenied
+                                             : Code::kUnavailable;
+  return Status(code, what + " " + path + ": " + std::strerror(e));
+}
+}  // namespace
+
+Result<std::string> ReadFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("open", path);
+  std::string out;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status s = Errno("read", path);
+      ::close(fd);
+      return s;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+Status WriteFileAtomic(const std::string& path, const std::string& content, int mode, bool sync) {
+  std::string tmp = Dirname(path) + "/.plumb-tmp-" + Basename(path) + "." + RandomHex(6);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno("create", tmp);
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status s = Errno("write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0 || (sync && ::fsync(fd) != 0)) {
+    Status s = Errno("fchmod/fsync", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status s = Errno("rename to", path);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return Status::Ok();
+}
+
+Status SyncFilesystem(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("open", path);
+  int rc = ::syncfs(fd);
+  ::close(fd);
+  if (rc != 0) return Errno("syncfs", path);
+  return Status::Ok();
+}
+
+Status MakeDirs(const std::string& path, int mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Unavailable("mkdir " + path + ": " + ec.message());
+  (void)mode;
+  return Status::Ok();
+}
+
+Status RemoveAll(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) return Unavailable("remove " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string NormalizePath(const std::string& path) {
+  bool abs = !path.empty() && path[0] == '/';
+  std::vector<std::string> out;
+  for (auto& part : Split(path, '/')) {
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!out.empty() && out.back() != "..") out.pop_back();
+      else if (!abs) out.push_back("..");
+      continue;
+    }
+    out.push_back(part);
+  }
+  std::string joined = Join(out, "/");
+  if (abs) return "/" + joined;
+  return joined.empty() ? "." : joined;
+}
+
+std::string JoinPath(const std::string& base, const std::string& rel) {
+  if (!rel.empty() && rel[0] == '/') return NormalizePath(rel);
+  if (base.empty()) return NormalizePath(rel);
+  return NormalizePath(base + "/" + rel);
+}
+
+bool IsUnder(const std::string& path, const std::string& dir) {
+  std::string p = NormalizePath(path), d = NormalizePath(dir);
+  if (d == "/") return p[0] == '/';
+  return p == d || StartsWith(p, d + "/");
+}
+
+std::string Dirname(const std::string& path) {
+  size_t pos = path.find_last_of('/');
+  if (pos == std::string::npos) return ".";
+  if (pos == 0) return "/";
+  return path.substr(0, pos);
+}
+
+std::string Basename(const std::string& path) {
+  size_t pos = path.find_last_of('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+Result<std::string> MakeTempDir(const std::string& prefix) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
+  std::vector<char> buf(templ.begin(), templ.end());
+  buf.push_back('\0');
+  if (!::mkdtemp(buf.data())) return Errno("mkdtemp", templ);
+  return std::string(buf.data());
+}
+
+TempDir& TempDir::operator=(TempDir&& o) noexcept {
+  if (this != &o) {
+    if (!path_.empty()) (void)RemoveAll(path_);
+    path_ = std::move(o.path_);
+    o.path_.clear();
+  }
+  return *this;
+}
+
+TempDir::~TempDir() {
+  if (!path_.empty()) (void)RemoveAll(path_);
+}
+
+}  // namespace plumb::fs

@@ -1,0 +1,53 @@
+// core: file-system helpers. All return Status naming the path on error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace plumb::fs {
+
+Result<std::string> ReadFile(const std::string& path);
+// Writes `content` to a temp file in the same directory, then renames over `path`.
+// With `sync`, fsyncs the file before the rename (callers that batch durability pass
+// false and call SyncFilesystem once). `mode` is applied before the rename.
+Status WriteFileAtomic(const std::string& path, const std::string& content, int mode = 0644,
+                       bool sync = false);
+// fsync of the file system holding `path` (syncfs), once per batch of writes.
+Status SyncFilesystem(const std::string& path);
+Status MakeDirs(const std::string& path, int mode = 0755);
+Status RemoveAll(const std::string& path);
+bool Exists(const std::string& path);
+bool IsDirectory(const std::string& path);
+
+// Lexically normalises a path: collapses "//", "." and ".." (never above root for an
+// absolute path). "a/../../b" stays relative as "../b".
+std::string NormalizePath(const std::string& path);
+// Joins `base` and `rel`; an absolute `rel` is returned as is.
+std::string JoinPath(const std::string& base, const std::string& rel);
+// True when normalised `path` equals `dir` or lies below it (lexically).
+bool IsUnder(const std::string& path, const std::string& dir);
+std::string Dirname(const std::string& path);
+std::string Basename(const std::string& path);
+
+// A fresh private directory under $TMPDIR (or /tmp); the caller removes it.
+Result<std::string> MakeTempDir(const std::string& prefix);
+
+// Removes the directory tree when it goes out of scope.
+class TempDir {
+ public:
+  TempDir() = default;
+  explicit TempDir(std::string path) : path_(std::move(path)) {}
+  TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+  TempDir& operator=(TempDir&& o) noexcept;
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace plumb::fs

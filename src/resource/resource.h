@@ -1,0 +1,84 @@
+// resource: the resource model. A Resource is a Kubernetes-style document
+// (apiVersion, kind, metadata.{name,namespace,labels,annotations}, body) with its
+// identity (group, kind, namespace, name; the version is not part of identity) and
+// the file:line it came from. Also canonical hashing and secret masking.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "resource/value.h"
+
+namespace plumb::resource {
+
+struct ResourceId {
+  std::string group;  // "" for core ("v1"), "local.plumbline.dev", "apps", ...
+  std::string kind;
+  std::string ns;     // "" for cluster-scoped / unnamespaced
+  std::string name;
+
+  // "group/Kind/namespace/name" with empty parts kept, so it round-trips.
+  std::string Key() const;
+  static Result<ResourceId> FromKey(const std::string& key);
+  // Human form: "File/motd" or "ConfigMap/web/settings" or "apps/Deployment/ns/x".
+  std::string ToString() const;
+
+  auto operator<=>(const ResourceId&) const = default;
+  bool operator==(const ResourceId&) const = default;
+};
+
+struct ResourceIdHash {
+  size_t operator()(const ResourceId& id) const;
+};
+
+struct Origin {
+  std::string file;  // path relative to the repository root
+  int line = 0;      // 1-based line where the document starts; 0 when unknown
+  std::string ToString() const { return line ? file + ":" + std::to_string(line) : file; }
+};
+
+// Splits "group/version" into group and version ("v1" -> "", "v1").
+void SplitApiVersion(const std::string& api_version, std::string* group, std::string* version);
+
+class Resource {
+ public:
+  Resource() = default;
+  // Validates apiVersion, kind and metadata.name (strings, non-empty, metadata a map) and
+  // builds the identity. The namespace defaults to `default_namespace` when the document
+  // has none. Errors are InvalidArgument prefixed with origin ("a.yaml:3: ...").
+  static Result<Resource> FromValue(Value body, Origin origin,
+                                    const std::string& default_namespace = "");
+
+  const ResourceId& id() const { return id_; }
+  const std::string& api_version() const { return api_version_; }
+  const Value& body() const { return body_; }
+  Value& mutable_body() { return body_; }
+  const Origin& origin() const { return origin_; }
+
+  std::string Annotation(const std::string& key, const std::string& fallback = "") const;
+  std::string Label(const std::string& key, const std::string& fallback = "") const;
+  // `plumbline.dev/sync-wave` as an integer (0 when absent or not a number).
+  int SyncWave() const;
+
+ private:
+  ResourceId id_;
+  std::string api_version_;
+  Value body_;
+  Origin origin_;
+};
+
+// Keys sorted, no whitespace, numbers in shortest form: equal values give equal text.
+std::string CanonicalJson(const Value& v);
+// Lowercase hex SHA-256 of CanonicalJson(v).
+std::string CanonicalHash(const Value& v);
+
+// Secret handling: a resource whose kind is "Secret" (any group) carries values that
+// must never be shown. Masked copies replace every value under `data` and `stringData`
+// with a fixed placeholder derived from nothing secret.
+bool IsSecret(const ResourceId& id);
+inline constexpr const char* kMaskedValue = "<secret value hidden>";
+Value MaskSecretValues(const ResourceId& id, const Value& body);
+
+}  // namespace plumb::resource

@@ -1,0 +1,93 @@
+// target: what the engine needs from a running system. One apply contract for every
+// target, returning changes the CLI, events, history and dashboard all read.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "resource/resource.h"
+
+namespace plumb::target {
+
+enum class HealthStatus { kHealthy, kProgressing, kDegraded, kSuspended, kMissing, kUnknown };
+const char* HealthName(HealthStatus h);
+// Worse of two (Degraded > Missing > Progressing > Suspended > Unknown > Healthy).
+HealthStatus WorseHealth(HealthStatus a, HealthStatus b);
+
+struct Health {
+  HealthStatus status = HealthStatus::kUnknown;
+  std::string message;
+};
+
+enum class ChangeKind { kCreated, kConfigured, kUnchanged, kDeleted, kSkipped, kFailed };
+const char* ChangeKindName(ChangeKind k);  // "created", "configured", ...
+
+struct Change {
+  resource::ResourceId id;
+  ChangeKind kind = ChangeKind::kUnchanged;
+  std::string message;  // why skipped/failed, or what changed; never secret values
+};
+
+// What the engine tells a target about the Application it acts for.
+struct AppContext {
+  std::string app;         // Application name (inventory owner)
+  std::string local_root;  // spec.target.local.root: where relative File paths resolve
+  // The whole desired set of this reconcile (for references such as File.fromConfigMap).
+  const std::vector<resource::Resource>* desired = nullptr;
+};
+
+struct LiveObject {
+  resource::ResourceId id;
+  bool exists = false;
+  resource::Value body;  // the live state in the same shape Expected() returns
+};
+
+struct InventoryEntry {
+  resource::ResourceId id;
+  int order = 0;             // apply order in the reconcile that last applied it
+  std::string applied_hash;  // CanonicalHash of Expected() when last applied
+};
+
+class Target {
+ public:
+  virtual ~Target() = default;
+
+  // The body the live object must have once `desired` is applied, in the target's
+  // canonical shape (e.g. a File with its path resolved and mode as "0644"). Diffing
+  // Expected() against Observe() is the plan. InvalidArgument for specs the target
+  // cannot apply (naming the field), PermissionDenied for paths outside --allow-path.
+  virtual Result<resource::Value> Expected(const AppContext& ctx,
+                                           const resource::Resource& desired) = 0;
+
+  // The live state of each id, in order (exists=false when absent).
+  virtual Result<std::vector<LiveObject>> Observe(const AppContext& ctx,
+                                                  const std::vector<resource::ResourceId>& ids) = 0;
+
+  // Creates or updates so the live object equals Expected(desired); idempotent. Returns
+  // the change (created/configured/unchanged). Records ownership in the inventory.
+  virtual Result<Change> Apply(const AppContext& ctx, const resource::Resource& desired) = 0;
+
+  // Deletes a live object this Application owns and drops it from the inventory
+  // (deleted; or unchanged when already gone). A failure leaves the inventory entry.
+  virtual Result<Change> Remove(const AppContext& ctx, const resource::ResourceId& id) = 0;
+
+  virtual Health AssessHealth(const AppContext& ctx, const LiveObject& live) = 0;
+
+  // What this Application owns, in apply order.
+  virtual Result<std::vector<InventoryEntry>> Inventory(const std::string& app) = 0;
+
+  // Makes the writes of this reconcile durable (one syncfs per batch).
+  virtual Status Flush() = 0;
+
+  // Starts telling `on_drift(app, id)` when something this target manages changes
+  // outside plumbline. Called once; callbacks come from a target-owned thread.
+  virtual void Watch(std::function<void(const std::string& app,
+                                        const resource::ResourceId& id)> on_drift) = 0;
+
+  // Whether this target handles a resource of this id (group/kind) at all.
+  virtual bool Handles(const resource::ResourceId& id) const = 0;
+};
+
+}  // namespace plumb::target
