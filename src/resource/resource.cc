@@ -1,1 +1,216 @@
-// placeholder: implemented by its module's work
+#include "resource/resource.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "core/strings.h"
+#include "resource/codec.h"
+#include "resource/number_format.h"
+
+namespace plumb::resource {
+namespace {
+
+constexpr const char* kSyncWaveAnnotation = "plumbline.dev/sync-wave";
+
+Status InputError(const Origin& origin, const std::string& what) {
+  std::string file = origin.ToString();
+  return InvalidArgument(file.empty() ? what : file + ": " + what);
+}
+
+// A required string field: present, a string, non-empty.
+Status RequireString(const Value* v, const std::string& field, const Origin& origin) {
+  if (v == nullptr || v->is_null()) return InputError(origin, field + " is missing");
+  if (!v->is_string()) {
+    return InputError(origin, field + " must be a string, not a " + v->TypeName());
+  }
+  if (v->as_string().empty()) return InputError(origin, field + " must not be empty");
+  return Status::Ok();
+}
+
+std::string StringIn(const Value& body, std::string_view section, const std::string& key,
+                     const std::string& fallback) {
+  const Value* map = body.FindPath({"metadata", section});
+  return map ? map->GetString(key, fallback) : fallback;
+}
+
+void AppendCanonical(const Value& v, std::string* out) {
+  switch (v.type()) {
+    case Value::Type::kNull: *out += "null"; break;
+    case Value::Type::kBool: *out += v.as_bool() ? "true" : "false"; break;
+    case Value::Type::kInt: *out += std::to_string(v.as_int()); break;
+    case Value::Type::kDouble: {
+      double d = v.as_double();
+      *out += internal::IsFinite(d) ? internal::FormatDouble(d) : "null";
+      break;
+    }
+    case Value::Type::kString: *out += JsonQuote(v.as_string()); break;
+    case Value::Type::kArray: {
+      *out += '[';
+      bool first = true;
+      for (const Value& e : v.as_array()) {
+        if (!first) *out += ',';
+        first = false;
+        AppendCanonical(e, out);
+      }
+      *out += ']';
+      break;
+    }
+    case Value::Type::kObject: {
+      std::vector<const Member*> members;
+      members.reserve(v.size());
+      for (const Member& m : v.as_object()) members.push_back(&m);
+      std::sort(members.begin(), members.end(),
+                [](const Member* a, const Member* b) { return a->first < b->first; });
+      *out += '{';
+      bool first = true;
+      for (const Member* m : members) {
+        if (!first) *out += ',';
+        first = false;
+        *out += JsonQuote(m->first);
+        *out += ':';
+        AppendCanonical(m->second, out);
+      }
+      *out += '}';
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+std::string ResourceId::Key() const { return group + "/" + kind + "/" + ns + "/" + name; }
+
+Result<ResourceId> ResourceId::FromKey(const std::string& key) {
+  // The name is last and takes the rest, so a name holding '/' still round-trips.
+  ResourceId id;
+  std::string* parts[] = {&id.group, &id.kind, &id.ns};
+  size_t pos = 0;
+  for (std::string* part : parts) {
+    size_t slash = key.find('/', pos);
+    if (slash == std::string::npos) {
+      return InvalidArgument("resource key \"" + key + "\" is not group/kind/namespace/name");
+    }
+    *part = key.substr(pos, slash - pos);
+    pos = slash + 1;
+  }
+  id.name = key.substr(pos);
+  if (id.kind.empty() || id.name.empty()) {
+    return InvalidArgument("resource key \"" + key + "\" has an empty kind or name");
+  }
+  return id;
+}
+
+std::string ResourceId::ToString() const {
+  // The core group and the local runtime's group are implied by the kind in messages.
+  std::string s;
+  if (!group.empty() && group != "local.plumbline.dev") s += group + "/";
+  s += kind + "/";
+  if (!ns.empty()) s += ns + "/";
+  s += name;
+  return s;
+}
+
+size_t ResourceIdHash::operator()(const ResourceId& id) const {
+  uint64_t h = Fnv1a64(id.group);
+  h = Fnv1a64(id.kind, h ^ 0x2f);
+  h = Fnv1a64(id.ns, h ^ 0x2f);
+  h = Fnv1a64(id.name, h ^ 0x2f);
+  return static_cast<size_t>(h);
+}
+
+void SplitApiVersion(const std::string& api_version, std::string* group, std::string* version) {
+  size_t slash = api_version.rfind('/');
+  if (slash == std::string::npos) {
+    group->clear();
+    *version = api_version;
+  } else {
+    *group = api_version.substr(0, slash);
+    *version = api_version.substr(slash + 1);
+  }
+}
+
+Result<Resource> Resource::FromValue(Value body, Origin origin,
+                                     const std::string& default_namespace) {
+  if (!body.is_object()) {
+    return InputError(origin, std::string("a resource must be a map, not a ") + body.TypeName());
+  }
+  RETURN_IF_ERROR(RequireString(body.Find("apiVersion"), "apiVersion", origin));
+  RETURN_IF_ERROR(RequireString(body.Find("kind"), "kind", origin));
+  const Value* metadata = body.Find("metadata");
+  if (metadata == nullptr || metadata->is_null()) {
+    return InputError(origin, "metadata.name is missing");
+  }
+  if (!metadata->is_object()) {
+    return InputError(origin, std::string("metadata must be a map, not a ") +
+                                  metadata->TypeName());
+  }
+  RETURN_IF_ERROR(RequireString(metadata->Find("name"), "metadata.name", origin));
+  const Value* ns = metadata->Find("namespace");
+  if (ns != nullptr && !ns->is_null() && !ns->is_string()) {
+    return InputError(origin, std::string("metadata.namespace must be a string, not a ") +
+                                  ns->TypeName());
+  }
+  for (const char* section : {"labels", "annotations"}) {
+    const Value* map = metadata->Find(section);
+    if (map != nullptr && !map->is_null() && !map->is_object()) {
+      return InputError(origin, std::string("metadata.") + section + " must be a map, not a " +
+                                    map->TypeName());
+    }
+  }
+
+  Resource r;
+  r.api_version_ = body.Find("apiVersion")->as_string();
+  std::string version;
+  SplitApiVersion(r.api_version_, &r.id_.group, &version);
+  r.id_.kind = body.Find("kind")->as_string();
+  r.id_.name = metadata->Find("name")->as_string();
+  r.id_.ns = (ns != nullptr && ns->is_string() && !ns->as_string().empty()) ? ns->as_string()
+                                                                            : default_namespace;
+  r.body_ = std::move(body);
+  r.origin_ = std::move(origin);
+  return r;
+}
+
+std::string Resource::Annotation(const std::string& key, const std::string& fallback) const {
+  return StringIn(body_, "annotations", key, fallback);
+}
+
+std::string Resource::Label(const std::string& key, const std::string& fallback) const {
+  return StringIn(body_, "labels", key, fallback);
+}
+
+int Resource::SyncWave() const {
+  std::string text = Trim(Annotation(kSyncWaveAnnotation));
+  if (!text.empty() && text[0] == '+') text.erase(0, 1);
+  int wave = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), wave);
+  if (ec != std::errc() || end != text.data() + text.size()) return 0;
+  return wave;
+}
+
+std::string CanonicalJson(const Value& v) {
+  std::string out;
+  AppendCanonical(v, &out);
+  return out;
+}
+
+std::string CanonicalHash(const Value& v) { return Sha256Hex(CanonicalJson(v)); }
+
+bool IsSecret(const ResourceId& id) { return id.kind == "Secret"; }
+
+Value MaskSecretValues(const ResourceId& id, const Value& body) {
+  Value masked = body;
+  if (!IsSecret(id) || !masked.is_object()) return masked;
+  for (const char* section : {"data", "stringData"}) {
+    Value* data = masked.Find(section);
+    if (data == nullptr || data->is_null()) continue;
+    if (!data->is_object()) {
+      *data = Value(kMaskedValue);  // malformed, but never show it
+      continue;
+    }
+    for (Member& m : data->as_object()) m.second = Value(kMaskedValue);
+  }
+  return masked;
+}
+
+}  // namespace plumb::resource
