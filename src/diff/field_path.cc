@@ -1,0 +1,100 @@
+#include "diff/field_path.h"
+
+#include <cctype>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/strings.h"
+
+namespace plumb::diff {
+namespace {
+
+bool IsPlainKey(std::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+using Segment = std::variant<std::string, size_t>;
+
+// Parses a path into keys and indexes; false when malformed.
+bool ParsePath(std::string_view path, std::vector<Segment>* out) {
+  size_t i = 0;
+  bool expect_key = true;  // at the start or after '.'
+  while (i < path.size()) {
+    if (path[i] == '[') {
+      size_t close = path.find(']', i);
+      if (close == std::string_view::npos) return false;
+      std::string_view inner = path.substr(i + 1, close - i - 1);
+      if (inner.size() >= 2 && inner.front() == '"' && inner.back() == '"') {
+        // A quoted key; the only escapes JsonQuote produces for plain text are \" and \\.
+        std::string key;
+        for (size_t k = 1; k + 1 < inner.size(); ++k) {
+          if (inner[k] == '\\' && k + 2 < inner.size()) ++k;
+          key.push_back(inner[k]);
+        }
+        out->push_back(std::move(key));
+      } else {
+        if (inner.empty()) return false;
+        size_t n = 0;
+        for (char c : inner) {
+          if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+          n = n * 10 + static_cast<size_t>(c - '0');
+        }
+        out->push_back(n);
+      }
+      i = close + 1;
+      expect_key = false;
+      continue;
+    }
+    if (path[i] == '.') {
+      if (expect_key) return false;
+      ++i;
+      expect_key = true;
+      continue;
+    }
+    size_t end = path.find_first_of(".[", i);
+    if (end == std::string_view::npos) end = path.size();
+    out->push_back(std::string(path.substr(i, end - i)));
+    i = end;
+    expect_key = false;
+  }
+  return !out->empty() && !expect_key;
+}
+
+}  // namespace
+
+std::string AppendKey(const std::string& path, std::string_view key) {
+  if (IsPlainKey(key)) return path.empty() ? std::string(key) : path + "." + std::string(key);
+  return path + "[" + JsonQuote(key) + "]";
+}
+
+std::string AppendIndex(const std::string& path, size_t index) {
+  return path + "[" + std::to_string(index) + "]";
+}
+
+bool ErasePath(resource::Value* v, std::string_view path) {
+  std::vector<Segment> segments;
+  if (!ParsePath(path, &segments)) return false;
+  resource::Value* cur = v;
+  for (size_t s = 0; s + 1 < segments.size(); ++s) {
+    if (const auto* key = std::get_if<std::string>(&segments[s])) {
+      cur = cur->Find(*key);
+    } else {
+      size_t index = std::get<size_t>(segments[s]);
+      cur = cur->is_array() && index < cur->size() ? &cur->as_array()[index] : nullptr;
+    }
+    if (!cur) return false;
+  }
+  if (const auto* key = std::get_if<std::string>(&segments.back())) return cur->Erase(*key);
+  size_t index = std::get<size_t>(segments.back());
+  if (!cur->is_array() || index >= cur->size()) return false;
+  auto& arr = cur->as_array();
+  arr.erase(arr.begin() + static_cast<std::ptrdiff_t>(index));
+  return true;
+}
+
+}  // namespace plumb::diff
