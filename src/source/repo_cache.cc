@@ -1,0 +1,377 @@
+// RepoCache: the mirrors, fetch and the read-side operations.
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "core/fs.h"
+#include "core/strings.h"
+#include "source/git_util.h"
+#include "source/source.h"
+#include "source/tree_files.h"
+#include "source/write.h"
+
+namespace plumb::source {
+
+using internal::CommitPtr;
+using internal::GitError;
+using internal::OidHex;
+using internal::ReferencePtr;
+using internal::RemotePtr;
+using internal::RepoPtr;
+using internal::TreePtr;
+
+namespace {
+
+constexpr const char* kHeadsSpec = "+refs/heads/*:refs/heads/*";
+constexpr const char* kTagsSpec = "+refs/tags/*:refs/tags/*";
+
+// One mirror. `mu` serialises every operation on it.
+struct Mirror {
+  std::mutex mu;
+  std::string url;
+  std::string path;
+  RepoPtr repo;                // GUARDED_BY(mu); open once, kept open
+  bool fetched = false;        // GUARDED_BY(mu); a fetch succeeded in this process
+  int64_t last_fetch_ms = 0;   // GUARDED_BY(mu); MonotonicMillis of that fetch
+};
+
+bool IsFullHex(const std::string& s) {
+  if (s.size() != GIT_OID_HEXSZ) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(c) != 0; });
+}
+
+// Peels the reference named `name` to a commit; NotFound when there is no such ref.
+Result<CommitPtr> PeelRef(git_repository* repo, const std::string& name) {
+  git_reference* ref = nullptr;
+  int rc = git_reference_lookup(&ref, repo, name.c_str());
+  if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC) return NotFound(name + " not found");
+  if (rc != 0) return GitError(rc, "reading " + name);
+  ReferencePtr owned(ref);
+  git_object* obj = nullptr;
+  rc = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT);
+  if (rc != 0) return GitError(rc, name + " does not point at a commit");
+  return CommitPtr(reinterpret_cast<git_commit*>(obj));
+}
+
+// Resolves a branch, tag, "refs/..." or a (possibly abbreviated) commit id.
+Result<CommitPtr> ResolveCommit(git_repository* repo, const std::string& ref,
+                                const std::string& url) {
+  if (IsFullHex(ref)) {
+    auto c = internal::LookupCommitById(repo, ref);
+    if (c.ok() || c.status().code() != Code::kNotFound) return c;
+  }
+  std::vector<std::string> names;
+  if (StartsWith(ref, "refs/")) {
+    names = {ref};
+  } else {
+    names = {"refs/heads/" + ref, "refs/tags/" + ref};
+  }
+  for (const auto& name : names) {
+    auto c = PeelRef(repo, name);
+    if (c.ok() || c.status().code() != Code::kNotFound) return c;
+  }
+  if (!ref.empty() && !StartsWith(ref, "refs/")) {
+    auto c = internal::LookupCommitById(repo, ref);
+    if (c.ok() || c.status().code() != Code::kNotFound) return c;
+  }
+  return NotFound("ref " + ref + " not found in " + internal::RedactUrl(url));
+}
+
+// For a URL naming a local path (absolute, relative or file://), that path.
+std::string LocalPath(const std::string& url) {
+  if (StartsWith(url, "file://")) return url.substr(7);
+  if (url.find("://") != std::string::npos) return "";
+  if (!StartsWith(url, "/") && !StartsWith(url, ".") && url.find(':') != std::string::npos) {
+    return "";  // scp-like "host:path"
+  }
+  return url;
+}
+
+std::string NormalizeTreePath(const std::string& path) {
+  std::string p = fs::NormalizePath(path);
+  if (p == "." || p == "/") return "";
+  if (!p.empty() && p[0] == '/') p.erase(0, 1);
+  return p;
+}
+
+}  // namespace
+
+struct RepoCache::Impl {
+  std::string dir;
+  std::mutex mu;
+  std::map<std::string, std::unique_ptr<Mirror>> mirrors;  // GUARDED_BY(mu)
+
+  Mirror* Get(const std::string& url, const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto& m = mirrors[url];
+    if (!m) {
+      m = std::make_unique<Mirror>();
+      m->url = url;
+      m->path = path;
+    }
+    return m.get();
+  }
+
+  // Opens the mirror (creating it when `create`); NotFound when absent otherwise.
+  Status Open(Mirror* m, bool create) {
+    if (m->repo) return Status::Ok();
+    internal::EnsureLibgit2();
+    git_repository* repo = nullptr;
+    if (fs::Exists(m->path)) {
+      int rc = git_repository_open_bare(&repo, m->path.c_str());
+      if (rc == 0) {
+        m->repo.reset(repo);
+        return Status::Ok();
+      }
+      if (!create) return GitError(rc, "opening mirror " + m->path);
+      RETURN_IF_ERROR(fs::RemoveAll(m->path));  // a broken mirror is only a cache
+    } else if (!create) {
+      return NotFound(internal::RedactUrl(m->url) + " has not been fetched");
+    }
+    RETURN_IF_ERROR(fs::MakeDirs(dir));
+    int rc = git_repository_init(&repo, m->path.c_str(), /*is_bare=*/1);
+    if (rc != 0) return GitError(rc, "creating mirror " + m->path);
+    m->repo.reset(repo);
+    git_remote* remote = nullptr;
+    rc = git_remote_create_with_fetchspec(&remote, repo, "origin", m->url.c_str(), kHeadsSpec);
+    if (rc == 0) {
+      git_remote_free(remote);
+      rc = git_remote_add_fetch(repo, "origin", kTagsSpec);
+    }
+    if (rc != 0) {
+      Status s = GitError(rc, "configuring mirror of " + internal::RedactUrl(m->url), m->url);
+      m->repo.reset();
+      (void)fs::RemoveAll(m->path);
+      return s;
+    }
+    return Status::Ok();
+  }
+
+  Status FetchLocked(Mirror* m) {
+    std::string local = LocalPath(m->url);
+    if (!local.empty() && !fs::Exists(local)) {
+      return NotFound("fetch " + m->url + ": no such repository");
+    }
+    bool existed = fs::Exists(m->path);
+    RETURN_IF_ERROR(Open(m, /*create=*/true));
+    git_remote* remote = nullptr;
+    int rc = git_remote_lookup(&remote, m->repo.get(), "origin");
+    if (rc != 0) return GitError(rc, "mirror of " + internal::RedactUrl(m->url), m->url);
+    RemotePtr owned(remote);
+    git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+    opts.prune = GIT_FETCH_PRUNE;
+    opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;  // the tags refspec fetches them all
+    internal::RemotePayload payload;
+    internal::SetRemoteCallbacks(&opts.callbacks, &payload);
+    rc = git_remote_fetch(remote, nullptr, &opts, "plumb fetch");
+    if (rc != 0) {
+      Status s = internal::RemoteError(rc, "fetch " + internal::RedactUrl(m->url), m->url);
+      if (!existed) {  // leave no empty mirror behind a failed first clone
+        owned.reset();
+        m->repo.reset();
+        (void)fs::RemoveAll(m->path);
+      }
+      return s;
+    }
+    m->fetched = true;
+    m->last_fetch_ms = MonotonicMillis();
+    return Status::Ok();
+  }
+
+  // Locks and opens the mirror of `url` for a read; `lock` holds it on return.
+  Result<Mirror*> OpenForRead(const std::string& url, const std::string& path,
+                              std::unique_lock<std::mutex>* lock) {
+    Mirror* m = Get(url, path);
+    *lock = std::unique_lock<std::mutex>(m->mu);
+    RETURN_IF_ERROR(Open(m, /*create=*/false));
+    return m;
+  }
+};
+
+RepoCache::RepoCache(std::string dir) : impl_(std::make_unique<Impl>()) {
+  impl_->dir = std::move(dir);
+  internal::EnsureLibgit2();
+}
+
+RepoCache::~RepoCache() = default;
+
+std::string RepoCache::MirrorPath(const std::string& url) const {
+  return impl_->dir + "/" + Sha256Hex(url).substr(0, 16) + ".git";
+}
+
+Result<FetchStats> RepoCache::Fetch(const std::string& url, Duration max_age) {
+  Mirror* m = impl_->Get(url, MirrorPath(url));
+  std::lock_guard<std::mutex> lock(m->mu);
+  FetchStats stats;
+  int64_t start = MonotonicMillis();
+  if (m->fetched && max_age.count() > 0 && start - m->last_fetch_ms < max_age.count()) {
+    stats.skipped = true;
+    return stats;
+  }
+  RETURN_IF_ERROR(impl_->FetchLocked(m));
+  stats.duration_ms = MonotonicMillis() - start;
+  return stats;
+}
+
+Result<std::string> RepoCache::Resolve(const std::string& url, const std::string& ref) {
+  std::unique_lock<std::mutex> lock;
+  ASSIGN_OR_RETURN(Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
+  ASSIGN_OR_RETURN(CommitPtr c, ResolveCommit(m->repo.get(), ref, url));
+  return OidHex(*git_commit_id(c.get()));
+}
+
+Result<CommitInfo> RepoCache::GetCommit(const std::string& url, const std::string& commit) {
+  std::unique_lock<std::mutex> lock;
+  ASSIGN_OR_RETURN(Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
+  ASSIGN_OR_RETURN(CommitPtr c, ResolveCommit(m->repo.get(), commit, url));
+  CommitInfo info;
+  info.id = OidHex(*git_commit_id(c.get()));
+  const git_signature* author = git_commit_author(c.get());
+  info.author_name = author->name != nullptr ? author->name : "";
+  info.author_email = author->email != nullptr ? author->email : "";
+  info.time_unix = author->when.time;
+  const char* msg = git_commit_message(c.get());
+  info.message = msg != nullptr ? msg : "";
+  return info;
+}
+
+Result<std::vector<TreeFile>> RepoCache::ListFiles(const std::string& url,
+                                                   const std::string& commit,
+                                                   const std::string& path) {
+  std::unique_lock<std::mutex> lock;
+  ASSIGN_OR_RETURN(Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
+  ASSIGN_OR_RETURN(CommitPtr c, ResolveCommit(m->repo.get(), commit, url));
+  ASSIGN_OR_RETURN(TreePtr tree, internal::CommitTree(c.get()));
+  auto files = internal::ListTreeFiles(m->repo.get(), tree.get(), NormalizeTreePath(path));
+  if (!files.ok()) return files.status().WithContext(commit.substr(0, 12));
+  return files;
+}
+
+Result<std::string> RepoCache::ReadBlob(const std::string& url, const std::string& blob_id) {
+  std::unique_lock<std::mutex> lock;
+  ASSIGN_OR_RETURN(Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
+  git_oid oid;
+  if (!IsFullHex(blob_id) || git_oid_fromstr(&oid, blob_id.c_str()) != 0) {
+    return NotFound("no blob " + blob_id);
+  }
+  git_blob* blob = nullptr;
+  int rc = git_blob_lookup(&blob, m->repo.get(), &oid);
+  if (rc != 0) return GitError(rc, "blob " + blob_id);
+  internal::BlobPtr owned(blob);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob)),
+                     static_cast<size_t>(git_blob_rawsize(blob)));
+}
+
+Status RepoCache::Checkout(const std::string& url, const std::string& commit,
+                           const std::string& dest) {
+  if (!fs::IsDirectory(dest)) return NotFound("checkout destination " + dest + " is missing");
+  std::error_code ec;
+  if (!std::filesystem::is_empty(dest, ec) || ec) {
+    return FailedPrecondition("checkout destination " + dest + " is not empty");
+  }
+  std::unique_lock<std::mutex> lock;
+  ASSIGN_OR_RETURN(Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
+  ASSIGN_OR_RETURN(CommitPtr c, ResolveCommit(m->repo.get(), commit, url));
+  ASSIGN_OR_RETURN(TreePtr tree, internal::CommitTree(c.get()));
+  ASSIGN_OR_RETURN(auto files, internal::ListTreeFiles(m->repo.get(), tree.get(), ""));
+  return internal::WriteTreeFiles(m->repo.get(), files, dest);
+}
+
+Result<std::vector<std::string>> RepoCache::ChangedPaths(const std::string& url,
+                                                         const std::string& from,
+                                                         const std::string& to) {
+  std::unique_lock<std::mutex> lock;
+  ASSIGN_OR_RETURN(Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
+  git_repository* repo = m->repo.get();
+  ASSIGN_OR_RETURN(CommitPtr to_commit, ResolveCommit(repo, to, url));
+  ASSIGN_OR_RETURN(TreePtr to_tree, internal::CommitTree(to_commit.get()));
+  TreePtr from_tree;
+  if (!from.empty()) {
+    ASSIGN_OR_RETURN(CommitPtr from_commit, ResolveCommit(repo, from, url));
+    ASSIGN_OR_RETURN(from_tree, internal::CommitTree(from_commit.get()));
+  }
+  // With no `from`, diffing against nothing lists every file of `to`.
+  git_diff* diff = nullptr;
+  int rc = git_diff_tree_to_tree(&diff, repo, from_tree.get(), to_tree.get(), nullptr);
+  if (rc != 0) return GitError(rc, "diff " + from + ".." + to);
+  internal::DiffPtr owned(diff);
+  std::vector<std::string> paths;
+  size_t n = git_diff_num_deltas(diff);
+  for (size_t i = 0; i < n; ++i) {
+    const git_diff_delta* d = git_diff_get_delta(diff, i);
+    if (d->old_file.path != nullptr) paths.emplace_back(d->old_file.path);
+    if (d->new_file.path != nullptr) paths.emplace_back(d->new_file.path);
+  }
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  return paths;
+}
+
+Result<bool> RepoCache::IsAncestor(const std::string& url, const std::string& ancestor,
+                                   const std::string& descendant) {
+  std::unique_lock<std::mutex> lock;
+  ASSIGN_OR_RETURN(Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
+  ASSIGN_OR_RETURN(CommitPtr a, ResolveCommit(m->repo.get(), ancestor, url));
+  ASSIGN_OR_RETURN(CommitPtr d, ResolveCommit(m->repo.get(), descendant, url));
+  if (git_oid_equal(git_commit_id(a.get()), git_commit_id(d.get()))) return true;
+  int rc = git_graph_descendant_of(m->repo.get(), git_commit_id(d.get()), git_commit_id(a.get()));
+  if (rc < 0) return GitError(rc, "ancestry of " + ancestor + " and " + descendant);
+  return rc == 1;
+}
+
+Result<std::string> RepoCache::CommitPathFromRevision(const std::string& url,
+                                                      const std::string& branch,
+                                                      const std::string& path,
+                                                      const std::string& revision,
+                                                      const std::string& message,
+                                                      const Signature& author) {
+  Mirror* m = impl_->Get(url, MirrorPath(url));
+  std::lock_guard<std::mutex> lock(m->mu);
+  RETURN_IF_ERROR(impl_->FetchLocked(m));
+  git_repository* repo = m->repo.get();
+  std::string branch_ref = "refs/heads/" + branch;
+  auto head = PeelRef(repo, branch_ref);
+  if (!head.ok()) {
+    return NotFound("branch " + branch + " not found in " + internal::RedactUrl(url));
+  }
+  ASSIGN_OR_RETURN(CommitPtr rev, ResolveCommit(repo, revision, url));
+  ASSIGN_OR_RETURN(TreePtr head_tree, internal::CommitTree(head->get()));
+  ASSIGN_OR_RETURN(TreePtr rev_tree, internal::CommitTree(rev.get()));
+  std::string tree_path = NormalizeTreePath(path);
+  ASSIGN_OR_RETURN(git_oid new_tree, internal::TreeWithPathFrom(repo, head_tree.get(),
+                                                                 rev_tree.get(), tree_path));
+  if (git_oid_equal(&new_tree, git_tree_id(head_tree.get()))) {
+    return FailedPrecondition("nothing to roll back: " +
+                              (tree_path.empty() ? std::string("the tree") : tree_path) +
+                              " at " + revision + " equals the branch head");
+  }
+  ASSIGN_OR_RETURN(git_oid commit, internal::WriteCommit(repo, new_tree, {head->get()}, message,
+                                                         author.name, author.email));
+  // Push from a private ref so the mirror's branch moves only once the remote took it.
+  std::string push_ref = "refs/plumb-push/" + branch;
+  git_reference* tmp = nullptr;
+  int rc = git_reference_create(&tmp, repo, push_ref.c_str(), &commit, 1, "plumb rollback");
+  if (rc != 0) return GitError(rc, "creating " + push_ref);
+  git_reference_free(tmp);
+  Status pushed = internal::PushToOrigin(repo, {push_ref + ":" + branch_ref}, url);
+  git_reference* del = nullptr;
+  if (git_reference_lookup(&del, repo, push_ref.c_str()) == 0) {
+    (void)git_reference_delete(del);
+    git_reference_free(del);
+  }
+  RETURN_IF_ERROR(pushed);
+  git_reference* moved = nullptr;
+  rc = git_reference_create(&moved, repo, branch_ref.c_str(), &commit, 1, "plumb rollback");
+  if (rc != 0) return GitError(rc, "updating mirror " + branch_ref);
+  git_reference_free(moved);
+  return OidHex(commit);
+}
+
+std::string CommitInfo::Summary() const {
+  size_t nl = message.find('\n');
+  return nl == std::string::npos ? message : message.substr(0, nl);
+}
+
+}  // namespace plumb::source
