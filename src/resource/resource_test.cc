@@ -1,0 +1,150 @@
+#include "resource/resource.h"
+
+#include <gtest/gtest.h>
+
+#include "resource/codec.h"
+
+namespace plumb::resource {
+namespace {
+
+Value Yaml(const std::string& text) {
+  auto docs = ParseYaml(text, "t.yaml");
+  EXPECT_TRUE(docs.ok()) << docs.status().ToString();
+  return docs.ok() && !docs->empty() ? (*docs)[0].value : Value();
+}
+
+std::string FromValueError(const std::string& yaml) {
+  auto r = Resource::FromValue(Yaml(yaml), Origin{.file = "apps/a.yaml", .line = 3});
+  return r.ok() ? "<ok>" : r.status().message();
+}
+
+TEST(ResourceIdTest, KeyRoundTrips) {
+  ResourceId id{.group = "apps", .kind = "Deployment", .ns = "web", .name = "front"};
+  EXPECT_EQ(id.Key(), "apps/Deployment/web/front");
+  EXPECT_EQ(ResourceId::FromKey(id.Key()).value(), id);
+  ResourceId core{.kind = "ConfigMap", .name = "a/b"};
+  EXPECT_EQ(core.Key(), "/ConfigMap//a/b");
+  EXPECT_EQ(ResourceId::FromKey(core.Key()).value(), core);
+  EXPECT_FALSE(ResourceId::FromKey("Deployment/x").ok());
+  EXPECT_FALSE(ResourceId::FromKey("g//ns/x").ok());
+}
+
+TEST(ResourceIdTest, ToStringAndHash) {
+  EXPECT_EQ((ResourceId{.group = "local.plumbline.dev", .kind = "File", .name = "motd"}).ToString(),
+            "File/motd");
+  EXPECT_EQ((ResourceId{.kind = "ConfigMap", .ns = "web", .name = "settings"}).ToString(),
+            "ConfigMap/web/settings");
+  EXPECT_EQ((ResourceId{.group = "apps", .kind = "Deployment", .ns = "ns", .name = "x"}).ToString(),
+            "apps/Deployment/ns/x");
+  ResourceIdHash h;
+  ResourceId a{.kind = "A", .ns = "b", .name = "c"};
+  ResourceId b{.kind = "A", .ns = "", .name = "bc"};
+  EXPECT_EQ(h(a), h(ResourceId(a)));
+  EXPECT_NE(h(a), h(b));
+}
+
+TEST(ResourceTest, SplitApiVersion) {
+  std::string g, v;
+  SplitApiVersion("v1", &g, &v);
+  EXPECT_EQ(g, "");
+  EXPECT_EQ(v, "v1");
+  SplitApiVersion("local.plumbline.dev/v1", &g, &v);
+  EXPECT_EQ(g, "local.plumbline.dev");
+  EXPECT_EQ(v, "v1");
+}
+
+TEST(ResourceTest, FromValueBuildsIdentity) {
+  auto r = Resource::FromValue(
+      Yaml("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"),
+      Origin{.file = "a.yaml", .line = 1}, "default");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->id(), (ResourceId{.group = "apps", .kind = "Deployment", .ns = "default",
+                                 .name = "web"}));
+  EXPECT_EQ(r->api_version(), "apps/v1");
+  EXPECT_EQ(r->origin().ToString(), "a.yaml:1");
+  auto ns = Resource::FromValue(
+      Yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: prod}\n"), {}, "dflt");
+  ASSERT_TRUE(ns.ok());
+  EXPECT_EQ(ns->id().ns, "prod");
+  EXPECT_EQ(ns->id().group, "");
+}
+
+TEST(ResourceTest, FromValueErrorsNameFileAndLine) {
+  EXPECT_EQ(FromValueError("apiVersion: v1\nkind: A\n"), "apps/a.yaml:3: metadata.name is missing");
+  EXPECT_EQ(FromValueError("apiVersion: v1\nkind: A\nmetadata: {}\n"),
+            "apps/a.yaml:3: metadata.name is missing");
+  EXPECT_EQ(FromValueError("apiVersion: v1\nkind: A\nmetadata: {name: \"\"}\n"),
+            "apps/a.yaml:3: metadata.name must not be empty");
+  EXPECT_EQ(FromValueError("apiVersion: v1\nkind: A\nmetadata: {name: 5}\n"),
+            "apps/a.yaml:3: metadata.name must be a string, not a integer");
+  EXPECT_EQ(FromValueError("apiVersion: v1\nkind: A\nmetadata: [1]\n"),
+            "apps/a.yaml:3: metadata must be a map, not a list");
+  EXPECT_EQ(FromValueError("apiVersion: v1\nmetadata: {name: x}\n"), "apps/a.yaml:3: kind is missing");
+  EXPECT_EQ(FromValueError("apiVersion: v1\nkind: yes\nmetadata: {name: x}\n"),
+            "apps/a.yaml:3: kind must be a string, not a bool");
+  EXPECT_EQ(FromValueError("kind: A\nmetadata: {name: x}\n"), "apps/a.yaml:3: apiVersion is missing");
+  EXPECT_EQ(FromValueError("- 1\n"), "apps/a.yaml:3: a resource must be a map, not a list");
+  EXPECT_EQ(FromValueError("apiVersion: v1\nkind: A\nmetadata: {name: x, namespace: [1]}\n"),
+            "apps/a.yaml:3: metadata.namespace must be a string, not a list");
+}
+
+TEST(ResourceTest, AnnotationsLabelsAndSyncWave) {
+  auto wave = [](const std::string& annotation) {
+    auto r = Resource::FromValue(
+        Yaml("apiVersion: v1\nkind: A\nmetadata:\n  name: x\n  labels: {app: web}\n"
+             "  annotations: {plumbline.dev/sync-wave: " + annotation + "}\n"),
+        {});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->SyncWave() : -999;
+  };
+  EXPECT_EQ(wave("\"3\""), 3);
+  EXPECT_EQ(wave("\"-2\""), -2);
+  EXPECT_EQ(wave("\"+4\""), 4);
+  EXPECT_EQ(wave("\"x\""), 0);
+  EXPECT_EQ(wave("\"1.5\""), 0);
+  EXPECT_EQ(wave("\"99999999999\""), 0);
+  EXPECT_EQ(wave("5"), 0);  // an integer, not a string: Kubernetes rejects it too
+  auto r = Resource::FromValue(
+      Yaml("apiVersion: v1\nkind: A\nmetadata:\n  name: x\n  labels: {app: web}\n"), {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->Label("app"), "web");
+  EXPECT_EQ(r->Label("nope", "fb"), "fb");
+  EXPECT_EQ(r->Annotation("a", "fb"), "fb");
+  EXPECT_EQ(r->SyncWave(), 0);
+}
+
+TEST(CanonicalTest, StableAcrossKeyOrderAndNumberForm) {
+  Value a = Yaml("b: {y: 1, x: [1, 2.5, 0.1]}\na: \"s\"\nc: null\n");
+  Value b = Yaml("a: s\nc: ~\nb:\n  x: [1.0, 2.5, 0.1]\n  y: 1\n");
+  EXPECT_EQ(CanonicalJson(a), R"({"a":"s","b":{"x":[1,2.5,0.1],"y":1},"c":null})");
+  EXPECT_EQ(CanonicalJson(a), CanonicalJson(b));
+  EXPECT_EQ(CanonicalHash(a), CanonicalHash(b));
+  EXPECT_EQ(CanonicalHash(a).size(), 64u);
+  EXPECT_NE(CanonicalHash(a), CanonicalHash(Yaml("a: s\n")));
+  EXPECT_EQ(CanonicalJson(Value(1e300)), "1e+300");
+  // A known value, so the hash never changes between releases by accident.
+  EXPECT_EQ(CanonicalHash(Value::EmptyObject()),
+            "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+}
+
+TEST(SecretTest, MaskingHidesEveryValue) {
+  Value body = Yaml("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+                    "data: {a: c2VjcmV0, b: b3RoZXI=}\nstringData: {c: plain}\ntype: Opaque\n");
+  ResourceId id{.kind = "Secret", .ns = "default", .name = "s"};
+  EXPECT_TRUE(IsSecret(id));
+  EXPECT_TRUE(IsSecret(ResourceId{.group = "local.plumbline.dev", .kind = "Secret"}));
+  EXPECT_FALSE(IsSecret(ResourceId{.kind = "ConfigMap"}));
+  Value masked = MaskSecretValues(id, body);
+  EXPECT_EQ(masked.FindPath({"data", "a"})->as_string(), kMaskedValue);
+  EXPECT_EQ(masked.FindPath({"data", "b"})->as_string(), kMaskedValue);
+  EXPECT_EQ(masked.FindPath({"stringData", "c"})->as_string(), kMaskedValue);
+  EXPECT_EQ(masked.GetString("type"), "Opaque");
+  EXPECT_EQ(body.FindPath({"data", "a"})->as_string(), "c2VjcmV0");  // a copy
+  EXPECT_EQ(ToJson(masked).find("c2VjcmV0"), std::string::npos);
+  Value odd = Yaml("kind: Secret\ndata: not-a-map\n");
+  EXPECT_EQ(MaskSecretValues(id, odd).GetString("data"), kMaskedValue);
+  EXPECT_EQ(MaskSecretValues(ResourceId{.kind = "ConfigMap"}, body), body);
+}
+
+}  // namespace
+}  // namespace plumb::resource
