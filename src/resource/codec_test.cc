@@ -59,6 +59,9 @@ TEST(JsonTest, ErrorsNameTheLine) {
   EXPECT_EQ(JsonError(""), "t.json:1: expected a JSON value but the input ended");
   EXPECT_EQ(JsonError("{'a': 1}"), "t.json:1: expected a string key but found '''");
   EXPECT_EQ(JsonError("[\"abc"), "t.json:1: unterminated string");
+  EXPECT_EQ(JsonError("{\"a\": 1,\n \"a\": 2}"), "t.json:2: duplicate key \"a\"");
+  EXPECT_EQ(JsonError("[\"\xff\"]"), "t.json:1: invalid UTF-8 in string");
+  EXPECT_EQ(JsonError("[\"\xed\xa0\x80\"]"), "t.json:1: invalid UTF-8 in string");
 }
 
 TEST(JsonTest, Limits) {

@@ -2,10 +2,12 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <unordered_set>
 
 #include "core/strings.h"
 #include "resource/codec.h"
 #include "resource/number_format.h"
+#include "resource/utf8.h"
 
 namespace plumb::resource {
 namespace {
@@ -91,10 +93,28 @@ class JsonParser {
     return Status::Ok();
   }
 
+  // Kubernetes' strict decoding refuses duplicate keys; so do we (as in YAML). Small
+  // objects scan; larger ones keep a set of their keys.
+  static bool IsDuplicate(const Object& members, const std::string& key,
+                          std::unordered_set<std::string>* key_set) {
+    constexpr size_t kKeySetThreshold = 16;
+    if (members.size() < kKeySetThreshold) {
+      for (const Member& m : members)
+        if (m.first == key) return true;
+      if (members.size() + 1 == kKeySetThreshold) {
+        for (const Member& m : members) key_set->insert(m.first);
+        key_set->insert(key);
+      }
+      return false;
+    }
+    return !key_set->insert(key).second;
+  }
+
   Status ParseObject(int depth, Value* out) {
     RETURN_IF_ERROR(CheckDepth(depth));
     ++pos_;  // '{'
     Object members;
+    std::unordered_set<std::string> key_set;
     SkipSpace();
     if (Peek() == '}') {
       ++pos_;
@@ -105,7 +125,12 @@ class JsonParser {
       SkipSpace();
       if (Peek() != '"') return Error("expected a string key" + Found());
       std::string key;
+      int key_line = line_;
       RETURN_IF_ERROR(ParseString(&key));
+      if (IsDuplicate(members, key, &key_set)) {
+        return InvalidArgument(name_ + ":" + std::to_string(key_line) + ": duplicate key " +
+                               JsonQuote(key));
+      }
       SkipSpace();
       RETURN_IF_ERROR(Expect(':'));
       SkipSpace();
@@ -166,24 +191,6 @@ class JsonParser {
     return Status::Ok();
   }
 
-  static void AppendUtf8(uint32_t cp, std::string* s) {
-    if (cp < 0x80) {
-      *s += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      *s += static_cast<char>(0xC0 | (cp >> 6));
-      *s += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      *s += static_cast<char>(0xE0 | (cp >> 12));
-      *s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      *s += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      *s += static_cast<char>(0xF0 | (cp >> 18));
-      *s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      *s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      *s += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-
   Status ParseEscape(std::string* s) {
     if (AtEnd()) return Error("unterminated string");
     char c = text_[pos_++];
@@ -210,7 +217,7 @@ class JsonParser {
       if (low < 0xDC00 || low > 0xDFFF) return Error("invalid low surrogate in \\u escape");
       cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
     }
-    AppendUtf8(cp, s);
+    internal::AppendUtf8(static_cast<int32_t>(cp), s);
     return Status::Ok();
   }
 
@@ -231,11 +238,15 @@ class JsonParser {
       if (static_cast<unsigned char>(c) < 0x20) {
         return Error("control character in string (must be escaped)");
       }
-      // Copy a run of ordinary bytes at once.
+      // Copy a run of ordinary bytes at once; RFC 8259 text is UTF-8.
       size_t end = pos_;
       while (end < text_.size() && text_[end] != '"' && text_[end] != '\\' &&
              static_cast<unsigned char>(text_[end]) >= 0x20) {
-        ++end;
+        if (static_cast<unsigned char>(text_[end]) < 0x80) {
+          ++end;
+        } else if (internal::NextCodePoint(text_, &end) < 0) {
+          return Error("invalid UTF-8 in string");
+        }
       }
       s->append(text_.data() + pos_, end - pos_);
       pos_ = end;
