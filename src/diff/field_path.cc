@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "core/strings.h"
@@ -18,7 +17,11 @@ bool IsPlainKey(std::string_view key) {
   return true;
 }
 
-using Segment = std::variant<std::string, size_t>;
+struct Segment {
+  bool is_index = false;
+  std::string key;
+  size_t index = 0;
+};
 
 // Parses a path into keys and indexes; false when malformed.
 bool ParsePath(std::string_view path, std::vector<Segment>* out) {
@@ -36,7 +39,7 @@ bool ParsePath(std::string_view path, std::vector<Segment>* out) {
           if (inner[k] == '\\' && k + 2 < inner.size()) ++k;
           key.push_back(inner[k]);
         }
-        out->push_back(std::move(key));
+        out->push_back({.key = std::move(key)});
       } else {
         if (inner.empty()) return false;
         size_t n = 0;
@@ -44,7 +47,7 @@ bool ParsePath(std::string_view path, std::vector<Segment>* out) {
           if (!std::isdigit(static_cast<unsigned char>(c))) return false;
           n = n * 10 + static_cast<size_t>(c - '0');
         }
-        out->push_back(n);
+        out->push_back({.is_index = true, .index = n});
       }
       i = close + 1;
       expect_key = false;
@@ -58,7 +61,7 @@ bool ParsePath(std::string_view path, std::vector<Segment>* out) {
     }
     size_t end = path.find_first_of(".[", i);
     if (end == std::string_view::npos) end = path.size();
-    out->push_back(std::string(path.substr(i, end - i)));
+    out->push_back({.key = std::string(path.substr(i, end - i))});
     i = end;
     expect_key = false;
   }
@@ -81,19 +84,19 @@ bool ErasePath(resource::Value* v, std::string_view path) {
   if (!ParsePath(path, &segments)) return false;
   resource::Value* cur = v;
   for (size_t s = 0; s + 1 < segments.size(); ++s) {
-    if (const auto* key = std::get_if<std::string>(&segments[s])) {
-      cur = cur->Find(*key);
+    const Segment& seg = segments[s];
+    if (!seg.is_index) {
+      cur = cur->Find(seg.key);
     } else {
-      size_t index = std::get<size_t>(segments[s]);
-      cur = cur->is_array() && index < cur->size() ? &cur->as_array()[index] : nullptr;
+      cur = cur->is_array() && seg.index < cur->size() ? &cur->as_array()[seg.index] : nullptr;
     }
     if (!cur) return false;
   }
-  if (const auto* key = std::get_if<std::string>(&segments.back())) return cur->Erase(*key);
-  size_t index = std::get<size_t>(segments.back());
-  if (!cur->is_array() || index >= cur->size()) return false;
+  const Segment& last = segments.back();
+  if (!last.is_index) return cur->Erase(last.key);
+  if (!cur->is_array() || last.index >= cur->size()) return false;
   auto& arr = cur->as_array();
-  arr.erase(arr.begin() + static_cast<std::ptrdiff_t>(index));
+  arr.erase(arr.begin() + static_cast<std::ptrdiff_t>(last.index));
   return true;
 }
 
