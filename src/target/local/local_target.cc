@@ -1,1 +1,379 @@
-// placeholder: implemented by its module's work
+// LocalTarget: the Target for one host. Files are written atomically under --allow-path;
+// ConfigMaps live only in local.db. All methods take one mutex, so calls serialise; the
+// drift watcher runs on its own thread and reads ManagedFiles, never the database.
+#include "target/local/local_target.h"
+
+#include <sys/stat.h>
+
+#include <mutex>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/strings.h"
+#include "resource/codec.h"
+#include "target/local/file_state.h"
+#include "target/local/managed_files.h"
+#include "target/local/spec.h"
+#include "target/local/store.h"
+#include "target/local/watcher.h"
+
+namespace plumb::target::local {
+namespace {
+
+using resource::Resource;
+using resource::ResourceId;
+using resource::Value;
+
+bool IsKind(const ResourceId& id, const char* kind) {
+  return id.group == kGroup && id.kind == kind;
+}
+
+std::string PathOf(const Value& body) {
+  const Value* spec = body.Find("spec");
+  return spec ? spec->GetString("path") : "";
+}
+
+// The live body of a File in the shape ExpectedFile returns, from what is on disk.
+// Not a regular file: a body with spec.type instead of content, so it differs.
+Value LiveFileBody(const Value& metadata, const std::string& path, const FileState& state) {
+  Value body = Value::EmptyObject();
+  body.Set("apiVersion", kApiVersion);
+  body.Set("kind", "File");
+  body.Set("metadata", metadata);
+  Value spec = Value::EmptyObject();
+  spec.Set("path", path);
+  if (state.type == FileState::Type::kRegular) {
+    spec.Set("content", state.content);
+    spec.Set("mode", FormatMode(state.mode));
+  } else {
+    spec.Set("type", FileTypeName(state.type));
+  }
+  body.Set("spec", std::move(spec));
+  return body;
+}
+
+ManagedFile ManagedFromBody(const std::string& app, const ResourceId& id, const Value& body) {
+  const Value* content = body.FindPath({"spec", "content"});
+  const Value* mode = body.FindPath({"spec", "mode"});
+  return ManagedFile{
+      .app = app,
+      .id = id,
+      .content_sha256 = Sha256Hex(content && content->is_string() ? content->as_string() : ""),
+      .mode = mode && mode->is_string() ? ModeBits(mode->as_string()) : 0644,
+  };
+}
+
+class LocalTarget : public Target {
+ public:
+  LocalTarget(LocalOptions options, std::unique_ptr<Store> store, int64_t next_order)
+      : options_(std::move(options)), store_(std::move(store)), next_order_(next_order) {}
+  ~LocalTarget() override { watcher_.reset(); }  // joins the thread before members go
+
+  Status LoadManagedFiles() {
+    ASSIGN_OR_RETURN(auto rows, store_->List(std::nullopt));
+    for (const ObjectRow& row : rows) {
+      auto id = ResourceId::FromKey(row.key);
+      if (!id.ok() || !IsKind(*id, "File")) continue;
+      auto body = resource::ParseJson(row.body_json, store_->path());
+      if (!body.ok()) {
+        log::Warn("local.db: unreadable body", {{"app", row.app}, {"key", row.key}});
+        continue;
+      }
+      files_.Set(PathOf(*body), ManagedFromBody(row.app, *id, *body));
+    }
+    return Status::Ok();
+  }
+
+  bool Handles(const ResourceId& id) const override {
+    return IsKind(id, "File") || IsKind(id, "ConfigMap");
+  }
+
+  Result<Value> Expected(const AppContext& ctx, const Resource& desired) override {
+    const ResourceId& id = desired.id();
+    if (IsKind(id, "File")) return ExpectedFile(ctx, desired, options_.allow_paths);
+    if (IsKind(id, "ConfigMap")) return ExpectedConfigMap(desired);
+    return InvalidArgument("the local target does not handle " + id.ToString());
+  }
+
+  Result<std::vector<LiveObject>> Observe(const AppContext& ctx,
+                                          const std::vector<ResourceId>& ids) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<LiveObject> out;
+    out.reserve(ids.size());
+    for (const ResourceId& id : ids) {
+      LiveObject live{.id = id};
+      ASSIGN_OR_RETURN(std::optional<Value> stored, StoredBody(ctx.app, id));
+      if (IsKind(id, "ConfigMap") && stored) {
+        live.exists = true;
+        live.body = std::move(*stored);
+      } else if (IsKind(id, "File")) {
+        std::optional<Value> where = stored ? stored : ExpectedFromDesired(ctx, id);
+        if (where) {
+          const std::string path = PathOf(*where);
+          ASSIGN_OR_RETURN(FileState state, ReadFileState(path));
+          if (state.type != FileState::Type::kAbsent) {
+            live.exists = true;
+            const Value* meta = where->Find("metadata");
+            live.body = LiveFileBody(meta ? *meta : Value(), path, state);
+          }
+        }
+      }
+      out.push_back(std::move(live));
+    }
+    return out;
+  }
+
+  Result<Change> Apply(const AppContext& ctx, const Resource& desired) override {
+    ASSIGN_OR_RETURN(Value expected, Expected(ctx, desired));
+    std::lock_guard<std::mutex> lock(mu_);
+    Result<Change> change = IsKind(desired.id(), "File") ? ApplyFile(ctx, desired.id(), expected)
+                                                         : ApplyStored(ctx, desired.id(), expected);
+    if (watcher_) watcher_->Refresh();
+    return change;
+  }
+
+  Result<Change> Remove(const AppContext& ctx, const ResourceId& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(std::optional<Value> stored, StoredBody(ctx.app, id));
+    if (!stored) {
+      return Change{.id = id, .kind = ChangeKind::kUnchanged,
+                    .message = "not in the inventory of " + ctx.app};
+    }
+    std::string message = "removed";
+    if (IsKind(id, "File")) {
+      const std::string path = PathOf(*stored);
+      ASSIGN_OR_RETURN(message, RemoveManagedFile(ctx.app, id, path));
+    }
+    RETURN_IF_ERROR(store_->Delete(ctx.app, id.Key()));
+    touched_dirs_.insert(options_.state_dir);
+    if (watcher_) watcher_->Refresh();
+    return Change{.id = id, .kind = ChangeKind::kDeleted, .message = message};
+  }
+
+  Health AssessHealth(const AppContext& ctx, const LiveObject& live) override {
+    if (!Handles(live.id)) return {HealthStatus::kUnknown, "not a local kind"};
+    if (!live.exists) return {HealthStatus::kMissing, live.id.ToString() + " does not exist"};
+    if (IsKind(live.id, "ConfigMap")) return {HealthStatus::kHealthy, ""};
+    std::optional<Value> stored;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto s = StoredBody(ctx.app, live.id);
+      if (!s.ok()) return {HealthStatus::kUnknown, s.status().message()};
+      stored = std::move(*s);
+    }
+    if (live.body.FindPath({"spec", "type"})) {
+      return {HealthStatus::kDegraded,
+              PathOf(live.body) + " is a " +
+                  live.body.FindPath({"spec", "type"})->as_string() + ", not a file"};
+    }
+    const Value* live_spec = live.body.Find("spec");
+    const Value* want_spec = stored ? stored->Find("spec") : nullptr;
+    if (live_spec && want_spec && *live_spec != *want_spec) {
+      return {HealthStatus::kDegraded, PathOf(live.body) + " differs from what was applied"};
+    }
+    return {HealthStatus::kHealthy, ""};
+  }
+
+  Result<std::vector<InventoryEntry>> Inventory(const std::string& app) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(auto rows, store_->List(app));
+    std::vector<InventoryEntry> out;
+    out.reserve(rows.size());
+    for (const ObjectRow& row : rows) {
+      ASSIGN_OR_RETURN(ResourceId id, ResourceId::FromKey(row.key));
+      out.push_back({.id = std::move(id), .order = static_cast<int>(row.order),
+                     .applied_hash = row.hash});
+    }
+    return out;
+  }
+
+  Status Flush() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::set<std::string> dirs;
+    dirs.swap(touched_dirs_);
+    if (!options_.durable) return Status::Ok();
+    std::set<dev_t> synced;
+    Status first_error;
+    for (std::string dir : dirs) {
+      struct stat st;
+      while (::stat(dir.c_str(), &st) != 0 && dir != "/") dir = fs::Dirname(dir);
+      if (!synced.insert(st.st_dev).second) continue;
+      Status s = fs::SyncFilesystem(dir);
+      if (!s.ok() && first_error.ok()) first_error = s;
+    }
+    return first_error;
+  }
+
+  void Watch(std::function<void(const std::string&, const ResourceId&)> on_drift) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (watcher_) return;
+    watcher_ = std::make_unique<Watcher>(&files_, options_.rescan_interval, std::move(on_drift));
+  }
+
+ private:
+  Result<std::optional<Value>> StoredBody(const std::string& app, const ResourceId& id) {
+    ASSIGN_OR_RETURN(std::optional<ObjectRow> row, store_->Get(app, id.Key()));
+    if (!row) return std::optional<Value>();
+    ASSIGN_OR_RETURN(Value body, resource::ParseJson(row->body_json, store_->path()));
+    return std::optional<Value>(std::move(body));
+  }
+
+  // For an object not yet in the inventory: where the desired set says it lives.
+  std::optional<Value> ExpectedFromDesired(const AppContext& ctx, const ResourceId& id) {
+    if (!ctx.desired) return std::nullopt;
+    for (const Resource& r : *ctx.desired) {
+      if (r.id() != id) continue;
+      auto expected = ExpectedFile(ctx, r, options_.allow_paths);
+      if (expected.ok()) return std::move(expected).value();
+      return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+  Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected) {
+    ObjectRow row{.app = ctx.app,
+                  .key = id.Key(),
+                  .body_json = resource::ToJson(expected),
+                  .hash = resource::CanonicalHash(expected),
+                  .order = next_order_++,
+                  .updated_ms = UnixMillis(std::chrono::system_clock::now())};
+    RETURN_IF_ERROR(store_->Put(row));
+    touched_dirs_.insert(options_.state_dir);
+    return Status::Ok();
+  }
+
+  Result<Change> ApplyStored(const AppContext& ctx, const ResourceId& id, const Value& expected) {
+    ASSIGN_OR_RETURN(std::optional<Value> stored, StoredBody(ctx.app, id));
+    if (stored && *stored == expected) return Change{.id = id, .kind = ChangeKind::kUnchanged};
+    RETURN_IF_ERROR(Record(ctx, id, expected));
+    return Change{.id = id, .kind = stored ? ChangeKind::kConfigured : ChangeKind::kCreated};
+  }
+
+  Result<Change> ApplyFile(const AppContext& ctx, const ResourceId& id, const Value& expected);
+  Result<std::string> RemoveManagedFile(const std::string& app, const ResourceId& id,
+                                        const std::string& path);
+
+  std::mutex mu_;
+  const LocalOptions options_;
+  std::unique_ptr<Store> store_;          // GUARDED_BY(mu_)
+  int64_t next_order_;                    // GUARDED_BY(mu_)
+  std::set<std::string> touched_dirs_;    // GUARDED_BY(mu_): to sync in Flush()
+  ManagedFiles files_;                    // own lock; read by the watcher thread
+  std::unique_ptr<Watcher> watcher_;      // last: stopped before the rest is destroyed
+};
+
+Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& id,
+                                      const Value& expected) {
+  const std::string path = PathOf(expected);
+  const std::string& content = expected.FindPath({"spec", "content"})->as_string();
+  const std::string& mode = expected.FindPath({"spec", "mode"})->as_string();
+  if (auto owner = files_.Find(path); owner && (owner->app != ctx.app || owner->id != id)) {
+    return AlreadyExists("spec.path: " + path + " is already managed by " +
+                         owner->id.ToString() + " of Application " + owner->app);
+  }
+  ASSIGN_OR_RETURN(std::optional<Value> stored, StoredBody(ctx.app, id));
+  const std::string old_path = stored ? PathOf(*stored) : "";
+  ASSIGN_OR_RETURN(FileState state, ReadFileState(path));
+  const bool existed = state.type != FileState::Type::kAbsent;
+  const bool matches = state.type == FileState::Type::kRegular && state.content == content &&
+                       FormatMode(state.mode) == mode;
+  const Value* meta = (stored && old_path == path) ? stored->Find("metadata")
+                                                   : expected.Find("metadata");
+  const Value live = existed ? LiveFileBody(meta ? *meta : Value(), path, state) : Value();
+
+  if (!matches) {
+    if (state.type == FileState::Type::kDirectory) {
+      return FailedPrecondition(path + " is a directory; plumbline replaces only files");
+    }
+    // What the file must hold from now on, recorded before the write so the watcher
+    // does not take this write for drift.
+    ManagedFile want = ManagedFromBody(ctx.app, id, expected);
+    want.writing = true;
+    std::optional<ManagedFile> before = files_.Find(path);
+    files_.Set(path, want);
+    Status written = fs::MakeDirs(fs::Dirname(path));
+    // Re-check now that the directories exist: a symlink may have appeared meanwhile.
+    if (written.ok()) written = CheckWritable(options_.allow_paths, path);
+    if (written.ok()) written = fs::WriteFileAtomic(path, content, ModeBits(mode), false);
+    if (!written.ok()) {
+      if (before) files_.Set(path, *before); else files_.Erase(path);
+      return written;
+    }
+    files_.SetWriting(path, false);
+    touched_dirs_.insert(fs::Dirname(path));
+  } else {
+    files_.Set(path, ManagedFromBody(ctx.app, id, expected));
+  }
+
+  std::vector<std::string> what;
+  if (!old_path.empty() && old_path != path) {
+    auto removed = RemoveManagedFile(ctx.app, id, old_path);
+    what.push_back("moved from " + old_path +
+                   (removed.ok() ? "" : " (old file left: " + removed.status().message() + ")"));
+  }
+  RETURN_IF_ERROR(Record(ctx, id, expected));
+
+  if (!existed) {
+    what.insert(what.begin(), "wrote " + path);
+    return Change{.id = id, .kind = ChangeKind::kCreated, .message = Join(what, ", ")};
+  }
+  if (what.empty() && live == expected) return Change{.id = id, .kind = ChangeKind::kUnchanged};
+  if (state.type != FileState::Type::kRegular) {
+    what.push_back("replaced a " + std::string(FileTypeName(state.type)));
+  } else {
+    if (state.content != content) what.push_back("content");
+    if (FormatMode(state.mode) != mode) {
+      what.push_back("mode " + FormatMode(state.mode) + " -> " + mode);
+    }
+  }
+  if (what.empty()) what.push_back("metadata");
+  return Change{.id = id, .kind = ChangeKind::kConfigured, .message = Join(what, ", ")};
+}
+
+// Removes a file this app+id owns. Refuses paths no longer allowed (the allow list may
+// have shrunk, or a directory on the way became a symlink). Returns what happened.
+Result<std::string> LocalTarget::RemoveManagedFile(const std::string& app, const ResourceId& id,
+                                                   const std::string& path) {
+  auto owner = files_.Find(path);
+  if (owner && (owner->app != app || owner->id != id)) {
+    // Another object took the path over (e.g. a rename between two Files): not ours.
+    return "left " + path + ": now managed by " + owner->id.ToString();
+  }
+  Status allowed = CheckWritable(options_.allow_paths, path);
+  if (!allowed.ok()) return allowed.WithContext("not removing " + path);
+  ASSIGN_OR_RETURN(FileState state, ReadFileState(path));
+  files_.Erase(path);  // before the unlink, so the watcher does not report it
+  if (state.type == FileState::Type::kAbsent) return path + " was already gone";
+  Status removed = RemoveFileEntry(path);
+  if (!removed.ok()) {
+    if (owner) files_.Set(path, *owner);
+    return removed;
+  }
+  touched_dirs_.insert(fs::Dirname(path));
+  return "removed " + path;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Target>> NewLocalTarget(const LocalOptions& options) {
+  if (options.state_dir.empty()) return InvalidArgument("local target: no state directory");
+  LocalOptions opts = options;
+  for (std::string& allowed : opts.allow_paths) {
+    if (allowed.empty() || allowed[0] != '/') {
+      return InvalidArgument("--allow-path " + allowed + ": must be an absolute path");
+    }
+    allowed = fs::NormalizePath(allowed);
+  }
+  RETURN_IF_ERROR(fs::MakeDirs(opts.state_dir));
+  const std::string db_path = fs::JoinPath(opts.state_dir, "local.db");
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(db_path));
+  ASSIGN_OR_RETURN(int64_t max_order, store->MaxOrder());
+  auto target = std::make_unique<LocalTarget>(std::move(opts), std::move(store), max_order + 1);
+  RETURN_IF_ERROR(target->LoadManagedFiles().WithContext(db_path));
+  return std::unique_ptr<Target>(std::move(target));
+}
+
+}  // namespace plumb::target::local

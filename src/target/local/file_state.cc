@@ -1,0 +1,99 @@
+#include "target/local/file_state.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace plumb::target::local {
+namespace {
+
+Status Errno(const std::string& what, const std::string& path) {
+  int e = errno;
+  std::string msg = what + " " + path + ": " + std::strerror(e);
+  if (e == EACCES || e == EPERM) return PermissionDenied(msg);
+  return Unavailable(msg);
+}
+
+}  // namespace
+
+const char* FileTypeName(FileState::Type t) {
+  switch (t) {
+    case FileState::Type::kAbsent: return "absent";
+    case FileState::Type::kRegular: return "file";
+    case FileState::Type::kDirectory: return "directory";
+    case FileState::Type::kSymlink: return "symlink";
+    case FileState::Type::kOther: return "special file";
+  }
+  return "unknown";
+}
+
+Result<FileState> ReadFileState(const std::string& path) {
+  FileState state;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return state;
+    return Errno("stat", path);
+  }
+  if (S_ISLNK(st.st_mode)) {
+    state.type = FileState::Type::kSymlink;
+    return state;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    state.type = FileState::Type::kDirectory;
+    return state;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    state.type = FileState::Type::kOther;
+    return state;
+  }
+  // O_NOFOLLOW: the entry may have been swapped for a symlink since lstat.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT) return state;
+    if (errno == ELOOP) {
+      state.type = FileState::Type::kSymlink;
+      return state;
+    }
+    return Errno("open", path);
+  }
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    state.type = FileState::Type::kOther;
+    return state;
+  }
+  state.type = FileState::Type::kRegular;
+  state.mode = static_cast<int>(st.st_mode & 07777);
+  state.content.reserve(static_cast<size_t>(st.st_size));
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status s = Errno("read", path);
+      ::close(fd);
+      return s;
+    }
+    if (n == 0) break;
+    state.content.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return state;
+}
+
+Status RemoveFileEntry(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return Status::Ok();
+    return Errno("stat", path);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return FailedPrecondition(path + " is a directory now; plumbline removes only files");
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("remove", path);
+  return Status::Ok();
+}
+
+}  // namespace plumb::target::local

@@ -1,0 +1,58 @@
+#include "target/local/managed_files.h"
+
+#include "core/fs.h"
+#include "core/strings.h"
+
+namespace plumb::target::local {
+
+std::optional<ManagedFile> ManagedFiles::Find(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end()) return std::nullopt;
+  return it->second;
+}
+
+void ManagedFiles::Set(const std::string& path, ManagedFile file) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = files_.insert_or_assign(path, std::move(file));
+  if (inserted) ++dir_refs_[fs::Dirname(path)];
+}
+
+void ManagedFiles::Erase(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (files_.erase(path) == 0) return;
+  auto it = dir_refs_.find(fs::Dirname(path));
+  if (it != dir_refs_.end() && --it->second == 0) dir_refs_.erase(it);
+}
+
+void ManagedFiles::SetWriting(const std::string& path, bool writing) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it != files_.end()) it->second.writing = writing;
+}
+
+std::vector<std::string> ManagedFiles::Dirs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(dir_refs_.size());
+  for (const auto& [dir, n] : dir_refs_) out.push_back(dir);
+  return out;
+}
+
+std::vector<std::pair<std::string, ManagedFile>> ManagedFiles::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {files_.begin(), files_.end()};
+}
+
+std::vector<std::string> ManagedFiles::PathsIn(const std::string& dir) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  const std::string prefix = dir == "/" ? "/" : dir + "/";
+  for (auto it = files_.lower_bound(prefix); it != files_.end() && StartsWith(it->first, prefix);
+       ++it) {
+    if (fs::Dirname(it->first) == dir) out.push_back(it->first);
+  }
+  return out;
+}
+
+}  // namespace plumb::target::local

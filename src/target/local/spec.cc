@@ -1,0 +1,256 @@
+#include "target/local/spec.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "core/fs.h"
+#include "core/strings.h"
+
+namespace plumb::target::local {
+namespace {
+
+using resource::Resource;
+using resource::Value;
+
+Status InputError(const Resource& r, const std::string& what) {
+  std::string origin = r.origin().ToString();
+  return InvalidArgument(origin.empty() ? what : origin + ": " + what);
+}
+
+// The text a user wrote, for messages: strings quoted, others as JSON-ish scalars.
+std::string Show(const Value& v) {
+  switch (v.type()) {
+    case Value::Type::kString: return JsonQuote(v.as_string());
+    case Value::Type::kInt: return std::to_string(v.as_int());
+    case Value::Type::kBool: return v.as_bool() ? "true" : "false";
+    case Value::Type::kNull: return "null";
+    default: return std::string("a ") + v.TypeName();
+  }
+}
+
+// realpath(3), or "" when it fails.
+std::string RealPath(const std::string& path) {
+  char* p = ::realpath(path.c_str(), nullptr);
+  if (!p) return "";
+  std::string out(p);
+  std::free(p);
+  return out;
+}
+
+// The deepest ancestor directory of `path` that exists (following symlinks).
+std::string DeepestExistingDir(const std::string& path) {
+  std::string dir = fs::Dirname(path);
+  while (true) {
+    struct stat st;
+    if (::stat(dir.c_str(), &st) == 0) return dir;
+    if (dir == "/" || dir == ".") return dir;
+    dir = fs::Dirname(dir);
+  }
+}
+
+Result<std::string> ContentFromConfigMap(const AppContext& ctx, const Resource& r,
+                                         const Value& ref) {
+  if (!ref.is_object()) return InputError(r, "spec.fromConfigMap: must be a map {name, key}");
+  const Value* name = ref.Find("name");
+  const Value* key = ref.Find("key");
+  if (!name || !name->is_string() || name->as_string().empty())
+    return InputError(r, "spec.fromConfigMap.name: must be a non-empty string");
+  if (!key || !key->is_string() || key->as_string().empty())
+    return InputError(r, "spec.fromConfigMap.key: must be a non-empty string");
+  const std::string where =
+      r.id().ns.empty() ? name->as_string() : r.id().ns + "/" + name->as_string();
+  if (ctx.desired) {
+    for (const Resource& cm : *ctx.desired) {
+      const auto& id = cm.id();
+      if (id.group != r.id().group || id.kind != "ConfigMap" || id.ns != r.id().ns ||
+          id.name != name->as_string()) {
+        continue;
+      }
+      const Value* data = cm.body().Find("data");
+      const Value* v = data ? data->Find(key->as_string()) : nullptr;
+      if (!v) {
+        return InputError(r, "spec.fromConfigMap: ConfigMap " + where + " has no key " +
+                                 JsonQuote(key->as_string()));
+      }
+      if (!v->is_string()) {
+        return InputError(r, "spec.fromConfigMap: ConfigMap " + where + " key " +
+                                 JsonQuote(key->as_string()) + " is not a string");
+      }
+      return v->as_string();
+    }
+  }
+  return InputError(r, "spec.fromConfigMap: ConfigMap " + where +
+                           " is not in the desired set of this Application");
+}
+
+Status CheckStringMap(const Resource& r, const Value& body, const char* field) {
+  const Value* m = body.Find(field);
+  if (!m || m->is_null()) return Status::Ok();
+  if (!m->is_object()) return InputError(r, std::string(field) + ": must be a map of strings");
+  for (const auto& [k, v] : m->as_object()) {
+    if (!v.is_string()) {
+      return InputError(r, std::string(field) + "." + k + ": must be a string, not " + Show(v) +
+                               " (quote it)");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> ParseFileMode(const Value& v) {
+  auto bad = [&]() {
+    return InvalidArgument("spec.mode: " + Show(v) + " is not a file mode (use \"0644\")");
+  };
+  int64_t bits = -1;
+  if (v.is_int()) {
+    bits = v.as_int();
+  } else if (v.is_double()) {
+    double d = v.as_double();
+    if (d != static_cast<double>(static_cast<int64_t>(d))) return bad();
+    bits = static_cast<int64_t>(d);
+  } else if (v.is_string()) {
+    std::string s = v.as_string();
+    if (StartsWith(s, "0o") || StartsWith(s, "0O")) s = s.substr(2);
+    if (s.empty() || s.size() > 5) return bad();
+    bits = 0;
+    for (char c : s) {
+      if (c < '0' || c > '7') return bad();
+      bits = bits * 8 + (c - '0');
+    }
+  } else {
+    return bad();
+  }
+  if (bits < 0 || bits > 0777) return bad();
+  return FormatMode(static_cast<int>(bits));
+}
+
+int ModeBits(const std::string& canonical) {
+  return static_cast<int>(std::strtol(canonical.c_str(), nullptr, 8));
+}
+
+std::string FormatMode(int bits) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04o", bits & 07777);
+  return buf;
+}
+
+Status CheckWritable(const std::vector<std::string>& allow_paths, const std::string& path) {
+  if (allow_paths.empty()) {
+    return PermissionDenied("no --allow-path given: plumbline writes no files (" + path + ")");
+  }
+  bool lexical = false;
+  for (const std::string& allowed : allow_paths) {
+    std::string a = fs::NormalizePath(allowed);
+    if (path != a && fs::IsUnder(path, a)) lexical = true;
+  }
+  if (!lexical) {
+    return PermissionDenied(path + " is outside the allowed paths (--allow-path " +
+                            Join(allow_paths, ", ") + ")");
+  }
+  const std::string parent = DeepestExistingDir(path);
+  const std::string real_parent = RealPath(parent);
+  if (!real_parent.empty()) {
+    for (const std::string& allowed : allow_paths) {
+      const std::string real_allowed = RealPath(allowed);
+      if (!real_allowed.empty() && fs::IsUnder(real_parent, real_allowed)) return Status::Ok();
+    }
+  }
+  return PermissionDenied(path + ": its directory " + parent + " resolves to " +
+                          (real_parent.empty() ? "nothing" : real_parent) +
+                          ", outside the allowed paths (a symlink leads out, or the allowed "
+                          "directory does not exist)");
+}
+
+Value CanonicalMetadata(const Resource& r) {
+  Value meta = Value::EmptyObject();
+  meta.Set("name", r.id().name);
+  if (!r.id().ns.empty()) meta.Set("namespace", r.id().ns);
+  const Value* in = r.body().Find("metadata");
+  for (const char* field : {"labels", "annotations"}) {
+    const Value* v = in ? in->Find(field) : nullptr;
+    if (v && !v->is_null()) meta.Set(field, *v);
+  }
+  return meta;
+}
+
+Result<Value> ExpectedFile(const AppContext& ctx, const Resource& r,
+                           const std::vector<std::string>& allow_paths) {
+  const Value* spec = r.body().Find("spec");
+  if (!spec || !spec->is_object()) return InputError(r, "spec: must be a map with spec.path");
+  for (const auto& [field, v] : spec->as_object()) {
+    if (field != "path" && field != "content" && field != "fromConfigMap" && field != "mode") {
+      return InputError(r, "spec." + field + ": unknown field (File takes path, content, "
+                           "fromConfigMap, mode)");
+    }
+  }
+  // Path.
+  const Value* path_v = spec->Find("path");
+  if (!path_v || !path_v->is_string() || path_v->as_string().empty())
+    return InputError(r, "spec.path: must be a non-empty string");
+  const std::string& raw = path_v->as_string();
+  if (raw.find('\0') != std::string::npos) return InputError(r, "spec.path: contains a NUL byte");
+  std::string path;
+  if (raw[0] == '/') {
+    path = fs::NormalizePath(raw);
+  } else {
+    if (ctx.local_root.empty()) {
+      return InputError(r, "spec.path: " + JsonQuote(raw) +
+                               " is relative and the Application has no local root");
+    }
+    path = fs::JoinPath(fs::NormalizePath(ctx.local_root), raw);
+  }
+  if (path == "/" || path.back() == '/') return InputError(r, "spec.path: not a file path");
+  // Content.
+  const Value* content_v = spec->Find("content");
+  const Value* from = spec->Find("fromConfigMap");
+  if (content_v && !content_v->is_null() && from && !from->is_null())
+    return InputError(r, "spec: set either content or fromConfigMap, not both");
+  std::string content;
+  if (from && !from->is_null()) {
+    ASSIGN_OR_RETURN(content, ContentFromConfigMap(ctx, r, *from));
+  } else if (content_v && !content_v->is_null()) {
+    if (!content_v->is_string())
+      return InputError(r, "spec.content: must be a string, not " + Show(*content_v));
+    content = content_v->as_string();
+  }
+  // Mode.
+  std::string mode = "0644";
+  if (const Value* mode_v = spec->Find("mode"); mode_v && !mode_v->is_null()) {
+    auto parsed = ParseFileMode(*mode_v);
+    if (!parsed.ok()) return InputError(r, parsed.status().message());
+    mode = *parsed;
+  }
+  Status allowed = CheckWritable(allow_paths, path);
+  if (!allowed.ok()) return allowed.WithContext("spec.path");
+
+  Value out = Value::EmptyObject();
+  out.Set("apiVersion", kApiVersion);
+  out.Set("kind", "File");
+  out.Set("metadata", CanonicalMetadata(r));
+  Value s = Value::EmptyObject();
+  s.Set("path", path);
+  s.Set("content", std::move(content));
+  s.Set("mode", mode);
+  out.Set("spec", std::move(s));
+  return out;
+}
+
+Result<Value> ExpectedConfigMap(const Resource& r) {
+  RETURN_IF_ERROR(CheckStringMap(r, r.body(), "data"));
+  RETURN_IF_ERROR(CheckStringMap(r, r.body(), "binaryData"));
+  Value out = Value::EmptyObject();
+  out.Set("apiVersion", kApiVersion);
+  out.Set("kind", "ConfigMap");
+  out.Set("metadata", CanonicalMetadata(r));
+  for (const char* field : {"data", "binaryData"}) {
+    const Value* v = r.body().Find(field);
+    if (v && !v->is_null()) out.Set(field, *v);
+  }
+  return out;
+}
+
+}  // namespace plumb::target::local

@@ -1,0 +1,45 @@
+// target/local internal: validation of File and ConfigMap specs into their canonical
+// Expected() bodies, and the --allow-path policy. Pure except for the policy's look at
+// the file system (realpath of existing parents). Thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "resource/resource.h"
+#include "resource/value.h"
+#include "target/target.h"
+
+namespace plumb::target::local {
+
+inline constexpr const char* kApiVersion = "local.plumbline.dev/v1";
+
+// Canonical file mode "0644" from a string ("0644", "644", "0o644") or a number (420, as
+// YAML 1.1 reads 0644). Only permission bits (at most 0777). InvalidArgument naming
+// spec.mode otherwise.
+Result<std::string> ParseFileMode(const resource::Value& v);
+// "0644" -> 0644. The input must be canonical (from ParseFileMode).
+int ModeBits(const std::string& canonical);
+// 0644 -> "0644".
+std::string FormatMode(int bits);
+
+// OK when `path` (absolute, normalised) may be written: it lies strictly below one of
+// `allow_paths` lexically, and the real path of its deepest existing parent directory lies
+// under the real path of an allowed directory (so a symlinked directory cannot lead
+// outside). PermissionDenied otherwise, and when `allow_paths` is empty.
+Status CheckWritable(const std::vector<std::string>& allow_paths, const std::string& path);
+
+// The canonical body of a File: path resolved (relative under ctx.local_root), content
+// (inline or from a ConfigMap in ctx.desired), mode as "0644". Checks the allow-path
+// policy.
+Result<resource::Value> ExpectedFile(const AppContext& ctx, const resource::Resource& r,
+                                     const std::vector<std::string>& allow_paths);
+
+// The canonical body of a ConfigMap: data values must be strings.
+Result<resource::Value> ExpectedConfigMap(const resource::Resource& r);
+
+// The metadata every local kind keeps: name, namespace, labels, annotations as given.
+resource::Value CanonicalMetadata(const resource::Resource& r);
+
+}  // namespace plumb::target::local

@@ -1,0 +1,53 @@
+// target/local internal: local.db, the runtime's live objects and inventory. One row per
+// (app, object key) holding the body last applied (JSON), its canonical hash and the apply
+// order. Not thread-safe: LocalTarget serialises access under its mutex.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+struct sqlite3;
+
+namespace plumb::target::local {
+
+struct ObjectRow {
+  std::string app;
+  std::string key;        // ResourceId::Key()
+  std::string body_json;  // ToJson(Expected body)
+  std::string hash;       // CanonicalHash(Expected body)
+  int64_t order = 0;
+  int64_t updated_ms = 0;
+};
+
+class Store {
+ public:
+  // Opens (creating) the database at `path` in WAL mode with a busy timeout. Errors name
+  // the file.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  Result<std::optional<ObjectRow>> Get(const std::string& app, const std::string& key);
+  Status Put(const ObjectRow& row);  // insert or replace
+  Status Delete(const std::string& app, const std::string& key);
+  // Rows of one app by order, or of every app (app = nullopt).
+  Result<std::vector<ObjectRow>> List(const std::optional<std::string>& app);
+  Result<int64_t> MaxOrder();
+  const std::string& path() const { return path_; }
+
+ private:
+  Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Status Exec(const char* sql);
+  Status Error(const std::string& what) const;
+
+  sqlite3* db_;
+  std::string path_;
+};
+
+}  // namespace plumb::target::local

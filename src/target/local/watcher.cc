@@ -1,0 +1,244 @@
+#include "target/local/watcher.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "core/log.h"
+#include "core/strings.h"
+#include "target/local/file_state.h"
+
+namespace plumb::target::local {
+namespace {
+
+constexpr uint32_t kDirMask = IN_MODIFY | IN_ATTRIB | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+                              IN_CREATE | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF;
+constexpr int64_t kDebounceMs = 50;      // quiet time before a burst is checked
+constexpr int64_t kMaxDebounceMs = 500;  // a never-ending burst is checked anyway
+constexpr const char* kTempPrefix = ".plumb-tmp-";
+
+}  // namespace
+
+class Watcher::Loop {
+ public:
+  Loop(const ManagedFiles* files, Duration rescan_interval, DriftFn on_drift)
+      : files_(files), rescan_ms_(std::max<int64_t>(rescan_interval.count(), 1)),
+        on_drift_(std::move(on_drift)) {
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (inotify_fd_ < 0) {
+      log::Warn("inotify unavailable; drift is found by rescans only",
+                {{"error", std::strerror(errno)}});
+    }
+  }
+  ~Loop() {
+    if (inotify_fd_ >= 0) ::close(inotify_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+
+  void Wake() {
+    uint64_t one = 1;
+    if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
+  }
+  void Stop() {
+    stop_ = true;
+    Wake();
+  }
+  void MarkDirty() {
+    dirty_ = true;
+    Wake();
+  }
+
+  void Run() {
+    int64_t next_rescan = MonotonicMillis() + rescan_ms_;
+    SyncWatches();
+    while (!stop_) {
+      if (dirty_.exchange(false)) SyncWatches();
+      const int64_t now = MonotonicMillis();
+      int64_t timeout = next_rescan - now;
+      if (!pending_.empty()) {
+        timeout = std::min(timeout, std::min(last_event_ + kDebounceMs,
+                                             first_event_ + kMaxDebounceMs) - now);
+      }
+      pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
+      int rc = ::poll(fds, inotify_fd_ >= 0 ? 2 : 1, static_cast<int>(std::max<int64_t>(0, timeout)));
+      if (rc < 0 && errno != EINTR) {
+        log::Error("watcher poll failed", {{"error", std::strerror(errno)}});
+        return;
+      }
+      if (rc > 0 && (fds[0].revents & POLLIN)) {
+        uint64_t n;
+        (void)!::read(wake_fd_, &n, sizeof n);
+      }
+      if (stop_) break;
+      if (rc > 0 && inotify_fd_ >= 0 && (fds[1].revents & POLLIN)) ReadEvents();
+      const int64_t t = MonotonicMillis();
+      if (!pending_.empty() &&
+          (t - last_event_ >= kDebounceMs || t - first_event_ >= kMaxDebounceMs)) {
+        std::set<std::string> paths;
+        paths.swap(pending_);
+        Check(std::vector<std::string>(paths.begin(), paths.end()));
+      }
+      if (t >= next_rescan) {
+        std::vector<std::string> all;
+        for (auto& [path, file] : files_->Snapshot()) all.push_back(path);
+        Check(all);
+        // Directories that were missing may exist again.
+        SyncWatches();
+        next_rescan = MonotonicMillis() + rescan_ms_;
+      }
+    }
+  }
+
+ private:
+  void AddPending(const std::string& path) {
+    const int64_t now = MonotonicMillis();
+    if (pending_.empty()) first_event_ = now;
+    last_event_ = now;
+    pending_.insert(path);
+  }
+
+  void SyncWatches() {
+    if (inotify_fd_ < 0) return;
+    const std::vector<std::string> dirs = files_->Dirs();
+    const std::set<std::string> wanted(dirs.begin(), dirs.end());
+    for (auto it = wd_of_.begin(); it != wd_of_.end();) {
+      if (wanted.count(it->first)) {
+        ++it;
+        continue;
+      }
+      const int wd = it->second;
+      auto& names = dirs_of_[wd];
+      names.erase(it->first);
+      if (names.empty()) {
+        ::inotify_rm_watch(inotify_fd_, wd);
+        dirs_of_.erase(wd);
+      }
+      it = wd_of_.erase(it);
+    }
+    for (const std::string& dir : wanted) {
+      if (wd_of_.count(dir)) continue;
+      int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(), kDirMask | IN_ONLYDIR);
+      if (wd < 0) continue;  // missing for now: the rescan retries and checks its files
+      wd_of_[dir] = wd;
+      dirs_of_[wd].insert(dir);
+    }
+  }
+
+  void ReadEvents() {
+    alignas(inotify_event) char buf[16384];
+    while (true) {
+      ssize_t n = ::read(inotify_fd_, buf, sizeof buf);
+      if (n <= 0) return;  // EAGAIN: drained
+      for (char* p = buf; p < buf + n;) {
+        auto* ev = reinterpret_cast<inotify_event*>(p);
+        p += sizeof(inotify_event) + ev->len;
+        HandleEvent(*ev);
+      }
+    }
+  }
+
+  void HandleEvent(const inotify_event& ev) {
+    if (ev.mask & IN_Q_OVERFLOW) {
+      for (auto& [path, file] : files_->Snapshot()) AddPending(path);
+      dirty_ = true;
+      return;
+    }
+    auto it = dirs_of_.find(ev.wd);
+    if (it == dirs_of_.end()) return;
+    const std::set<std::string> dirs = it->second;
+    if (ev.mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+      for (const std::string& dir : dirs) {
+        for (const std::string& path : files_->PathsIn(dir)) AddPending(path);
+      }
+      if (ev.mask & IN_IGNORED) {
+        for (const std::string& dir : dirs) wd_of_.erase(dir);
+        dirs_of_.erase(ev.wd);
+      }
+      return;
+    }
+    if (ev.len == 0) return;
+    const std::string name(ev.name);
+    if (StartsWith(name, kTempPrefix)) return;
+    for (const std::string& dir : dirs) {
+      const std::string path = dir == "/" ? "/" + name : dir + "/" + name;
+      if (files_->Find(path)) AddPending(path);
+    }
+  }
+
+  // Compares each path with what was applied and reports new drift.
+  void Check(const std::vector<std::string>& paths) {
+    std::vector<std::pair<std::string, resource::ResourceId>> drifted;
+    for (const std::string& path : paths) {
+      std::optional<ManagedFile> want = files_->Find(path);
+      if (!want) continue;
+      if (want->writing) {
+        AddPending(path);  // its own write in flight: its events follow
+        continue;
+      }
+      auto state = ReadFileState(path);
+      std::string fingerprint;
+      if (!state.ok()) {
+        fingerprint = "error:" + state.status().message();
+      } else if (state->type != FileState::Type::kRegular) {
+        fingerprint = FileTypeName(state->type);
+      } else {
+        std::string sha = Sha256Hex(state->content);
+        if (sha != want->content_sha256 || state->mode != want->mode) {
+          fingerprint = sha + ":" + std::to_string(state->mode);
+        }
+      }
+      if (fingerprint.empty()) {
+        reported_.erase(path);
+        continue;
+      }
+      // The expected state is part of the key, so a new apply re-arms the report.
+      fingerprint += "|" + want->content_sha256 + ":" + std::to_string(want->mode);
+      auto [it, inserted] = reported_.emplace(path, fingerprint);
+      if (!inserted) {
+        if (it->second == fingerprint) continue;
+        it->second = fingerprint;
+      }
+      drifted.emplace_back(want->app, want->id);
+    }
+    for (const auto& [app, id] : drifted) {
+      log::Info("drift detected", {{"app", app}, {"object", id.ToString()}});
+      if (on_drift_) on_drift_(app, id);
+    }
+  }
+
+  const ManagedFiles* files_;
+  const int64_t rescan_ms_;
+  DriftFn on_drift_;
+  int wake_fd_ = -1;
+  int inotify_fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> dirty_{false};
+  // Owned by the thread:
+  std::map<std::string, int> wd_of_;
+  std::map<int, std::set<std::string>> dirs_of_;
+  std::set<std::string> pending_;
+  int64_t first_event_ = 0, last_event_ = 0;
+  std::map<std::string, std::string> reported_;  // path -> fingerprint of reported drift
+};
+
+Watcher::Watcher(const ManagedFiles* files, Duration rescan_interval, DriftFn on_drift)
+    : loop_(std::make_unique<Loop>(files, rescan_interval, std::move(on_drift))) {
+  thread_ = std::thread([this] { loop_->Run(); });
+}
+
+Watcher::~Watcher() {
+  loop_->Stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Watcher::Refresh() { loop_->MarkDirty(); }
+
+}  // namespace plumb::target::local

@@ -1,0 +1,497 @@
+#include "target/target.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/fs.h"
+#include "resource/resource.h"
+#include "target/local/local_target.h"
+
+namespace plumb::target {
+namespace {
+
+using resource::Object;
+using resource::Resource;
+using resource::ResourceId;
+using resource::Value;
+
+Value Obj(std::initializer_list<std::pair<const char*, Value>> members) {
+  Object o;
+  for (auto& [k, v] : members) o.emplace_back(k, v);
+  return Value(std::move(o));
+}
+
+Resource Make(const char* kind, const std::string& name, Value rest) {
+  Value body = Obj({{"apiVersion", "local.plumbline.dev/v1"},
+                    {"kind", kind},
+                    {"metadata", Obj({{"name", name}})}});
+  for (auto& [k, v] : rest.as_object()) body.Set(k, v);
+  auto r = Resource::FromValue(std::move(body), {"test.yaml", 1});
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(r).value() : Resource();
+}
+
+Resource FileRes(const std::string& name, const std::string& path, const std::string& content,
+                 Value mode = Value()) {
+  Value spec = Obj({{"path", path}, {"content", content}});
+  if (!mode.is_null()) spec.Set("mode", mode);
+  return Make("File", name, Obj({{"spec", spec}}));
+}
+
+std::string Read(const std::string& path) {
+  auto r = fs::ReadFile(path);
+  return r.ok() ? *r : "<" + r.status().ToString() + ">";
+}
+
+int ModeOf(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
+}
+
+class LocalTargetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = fs::MakeTempDir("plumb-target-test-");
+    ASSERT_TRUE(dir.ok());
+    tmp_ = fs::TempDir(*dir);
+    root_ = *dir;
+    allowed_ = root_ + "/allowed";
+    outside_ = root_ + "/outside";
+    ASSERT_TRUE(fs::MakeDirs(allowed_).ok());
+    ASSERT_TRUE(fs::MakeDirs(outside_).ok());
+    Open();
+  }
+
+  void Open(std::vector<std::string> allow = {}, Duration rescan = Duration(30000)) {
+    target_.reset();
+    if (allow.empty()) allow = {allowed_};
+    auto t = local::NewLocalTarget({.state_dir = root_ + "/state",
+                                    .allow_paths = allow,
+                                    .rescan_interval = rescan,
+                                    .durable = true});
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    target_ = std::move(t).value();
+  }
+
+  Result<Change> Apply(const Resource& r) { return target_->Apply(ctx_, r); }
+
+  LiveObject ObserveOne(const ResourceId& id) {
+    auto live = target_->Observe(ctx_, {id});
+    EXPECT_TRUE(live.ok()) << live.status().ToString();
+    return live.ok() && live->size() == 1 ? (*live)[0] : LiveObject{};
+  }
+
+  fs::TempDir tmp_;
+  std::string root_, allowed_, outside_;
+  std::unique_ptr<Target> target_;
+  AppContext ctx_{.app = "web"};
+};
+
+TEST(NamesTest, HealthAndChangeNames) {
+  EXPECT_STREQ(HealthName(HealthStatus::kProgressing), "Progressing");
+  EXPECT_STREQ(HealthName(HealthStatus::kMissing), "Missing");
+  EXPECT_STREQ(ChangeKindName(ChangeKind::kConfigured), "configured");
+  EXPECT_STREQ(ChangeKindName(ChangeKind::kSkipped), "skipped");
+  EXPECT_EQ(WorseHealth(HealthStatus::kHealthy, HealthStatus::kUnknown), HealthStatus::kUnknown);
+  EXPECT_EQ(WorseHealth(HealthStatus::kMissing, HealthStatus::kDegraded), HealthStatus::kDegraded);
+  EXPECT_EQ(WorseHealth(HealthStatus::kProgressing, HealthStatus::kMissing), HealthStatus::kMissing);
+  EXPECT_EQ(WorseHealth(HealthStatus::kSuspended, HealthStatus::kProgressing),
+            HealthStatus::kProgressing);
+  EXPECT_EQ(WorseHealth(HealthStatus::kUnknown, HealthStatus::kSuspended),
+            HealthStatus::kSuspended);
+}
+
+TEST_F(LocalTargetTest, HandlesOnlyLocalFilesAndConfigMaps) {
+  EXPECT_TRUE(target_->Handles({"local.plumbline.dev", "File", "", "x"}));
+  EXPECT_TRUE(target_->Handles({"local.plumbline.dev", "ConfigMap", "default", "x"}));
+  EXPECT_FALSE(target_->Handles({"local.plumbline.dev", "Process", "", "x"}));
+  EXPECT_FALSE(target_->Handles({"", "ConfigMap", "default", "x"}));
+}
+
+TEST_F(LocalTargetTest, ApplyObserveUnchangedConfigureRemove) {
+  const std::string path = allowed_ + "/etc/motd";
+  Resource f = FileRes("motd", path, "hello\n");
+  auto expected = target_->Expected(ctx_, f);
+  ASSERT_TRUE(expected.ok()) << expected.status().ToString();
+  EXPECT_EQ(expected->FindPath({"spec", "mode"})->as_string(), "0644");
+  EXPECT_EQ(expected->FindPath({"spec", "path"})->as_string(), path);
+
+  EXPECT_FALSE(ObserveOne(f.id()).exists);
+  auto c = Apply(f);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->kind, ChangeKind::kCreated);
+  EXPECT_EQ(Read(path), "hello\n");
+  EXPECT_EQ(ModeOf(path), 0644);
+
+  LiveObject live = ObserveOne(f.id());
+  EXPECT_TRUE(live.exists);
+  EXPECT_EQ(live.body, *expected);
+  EXPECT_EQ(target_->AssessHealth(ctx_, live).status, HealthStatus::kHealthy);
+
+  c = Apply(f);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->kind, ChangeKind::kUnchanged);
+
+  c = Apply(FileRes("motd", path, "hello again\n", "0600"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->kind, ChangeKind::kConfigured);
+  EXPECT_EQ(c->message, "content, mode 0644 -> 0600");
+  EXPECT_EQ(Read(path), "hello again\n");
+  EXPECT_EQ(ModeOf(path), 0600);
+
+  auto inv = target_->Inventory("web");
+  ASSERT_TRUE(inv.ok());
+  ASSERT_EQ(inv->size(), 1u);
+  EXPECT_EQ((*inv)[0].id, f.id());
+  EXPECT_EQ((*inv)[0].applied_hash.size(), 64u);
+  EXPECT_TRUE(target_->Flush().ok());
+
+  c = target_->Remove(ctx_, f.id());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->kind, ChangeKind::kDeleted);
+  EXPECT_FALSE(fs::Exists(path));
+  EXPECT_TRUE(target_->Inventory("web")->empty());
+  live = ObserveOne(f.id());
+  EXPECT_FALSE(live.exists);
+  EXPECT_EQ(target_->AssessHealth(ctx_, live).status, HealthStatus::kMissing);
+  c = target_->Remove(ctx_, f.id());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->kind, ChangeKind::kUnchanged);
+}
+
+TEST_F(LocalTargetTest, RemoveOfAMissingFileIsDeletedAndUnrecordedFilesAreNeverTouched) {
+  const std::string path = allowed_ + "/a";
+  Resource f = FileRes("a", path, "x");
+  ASSERT_TRUE(Apply(f).ok());
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  auto c = target_->Remove(ctx_, f.id());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->kind, ChangeKind::kDeleted);
+
+  // A file plumbline never applied (another app's view, or just there) stays.
+  const std::string other = allowed_ + "/b";
+  ASSERT_TRUE(fs::WriteFileAtomic(other, "mine").ok());
+  c = target_->Remove(ctx_, FileRes("b", other, "").id());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->kind, ChangeKind::kUnchanged);
+  EXPECT_EQ(Read(other), "mine");
+}
+
+TEST_F(LocalTargetTest, FailedRemoveKeepsTheInventoryRow) {
+  const std::string path = allowed_ + "/d/file";
+  Resource f = FileRes("f", path, "x");
+  ASSERT_TRUE(Apply(f).ok());
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_EQ(::mkdir(path.c_str(), 0755), 0);  // now a directory: not ours to remove
+  auto c = target_->Remove(ctx_, f.id());
+  EXPECT_FALSE(c.ok());
+  EXPECT_EQ(target_->Inventory("web")->size(), 1u);
+  EXPECT_TRUE(fs::IsDirectory(path));
+}
+
+TEST_F(LocalTargetTest, ChangedPathRemovesTheOldFile) {
+  ASSERT_TRUE(Apply(FileRes("f", allowed_ + "/old", "x")).ok());
+  auto c = Apply(FileRes("f", allowed_ + "/sub/new", "x"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->kind, ChangeKind::kCreated);
+  EXPECT_FALSE(fs::Exists(allowed_ + "/old"));
+  EXPECT_EQ(Read(allowed_ + "/sub/new"), "x");
+}
+
+TEST_F(LocalTargetTest, TwoOwnersForOnePathAreRefused) {
+  ASSERT_TRUE(Apply(FileRes("f", allowed_ + "/shared", "x")).ok());
+  AppContext other{.app = "api"};
+  auto c = target_->Apply(other, FileRes("g", allowed_ + "/shared", "y"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(Read(allowed_ + "/shared"), "x");
+}
+
+TEST_F(LocalTargetTest, RelativePathsResolveUnderTheLocalRoot) {
+  ctx_.local_root = allowed_ + "/app";
+  Resource f = FileRes("conf", "conf/./app.ini", "k=v\n");
+  auto c = Apply(f);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(Read(allowed_ + "/app/conf/app.ini"), "k=v\n");
+
+  ctx_.local_root = "";
+  auto e = target_->Expected(ctx_, f);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("spec.path"), std::string::npos);
+}
+
+TEST_F(LocalTargetTest, PathsOutsideTheAllowedDirectoriesAreRefused) {
+  auto expect_denied = [&](const std::string& path) {
+    auto c = Apply(FileRes("x", path, "pwned"));
+    ASSERT_FALSE(c.ok()) << path;
+    EXPECT_EQ(c.status().code(), Code::kPermissionDenied) << c.status().ToString();
+  };
+  expect_denied(allowed_ + "/../outside/escape");
+  expect_denied(outside_ + "/abs");
+  expect_denied(allowed_);  // the directory itself is not a file under it
+  ctx_.local_root = allowed_;
+  expect_denied("../outside/rel");
+  // A symlinked directory inside the allowed one that points outside.
+  ASSERT_EQ(::symlink(outside_.c_str(), (allowed_ + "/link").c_str()), 0);
+  expect_denied(allowed_ + "/link/escape");
+  expect_denied(allowed_ + "/link/deeper/escape");
+  EXPECT_FALSE(fs::Exists(outside_ + "/escape"));
+  EXPECT_FALSE(fs::Exists(outside_ + "/deeper"));
+  EXPECT_FALSE(fs::Exists(outside_ + "/abs"));
+  EXPECT_FALSE(fs::Exists(outside_ + "/rel"));
+
+  // A symlink that stays inside is fine.
+  ASSERT_TRUE(fs::MakeDirs(allowed_ + "/real").ok());
+  ASSERT_EQ(::symlink((allowed_ + "/real").c_str(), (allowed_ + "/inner").c_str()), 0);
+  EXPECT_TRUE(Apply(FileRes("y", allowed_ + "/inner/ok", "fine")).ok());
+  EXPECT_EQ(Read(allowed_ + "/real/ok"), "fine");
+}
+
+TEST_F(LocalTargetTest, WithoutAllowPathNoFileIsWritten) {
+  target_.reset();
+  auto t = local::NewLocalTarget({.state_dir = root_ + "/state2"});
+  ASSERT_TRUE(t.ok());
+  auto c = (*t)->Apply(ctx_, FileRes("x", allowed_ + "/f", "x"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kPermissionDenied);
+  EXPECT_NE(c.status().message().find("no --allow-path given: plumbline writes no files"),
+            std::string::npos);
+  EXPECT_FALSE(fs::Exists(allowed_ + "/f"));
+}
+
+TEST_F(LocalTargetTest, ReplacesASymlinkAtThePathInsteadOfWritingThroughIt) {
+  const std::string secret = outside_ + "/passwd";
+  ASSERT_TRUE(fs::WriteFileAtomic(secret, "root:x:0:0\n").ok());
+  const std::string path = allowed_ + "/f";
+  ASSERT_EQ(::symlink(secret.c_str(), path.c_str()), 0);
+  LiveObject before = ObserveOne(FileRes("f", path, "").id());
+  EXPECT_FALSE(before.exists);  // not in the inventory and not desired: not looked at
+  ctx_.desired = nullptr;
+  auto c = Apply(FileRes("f", path, "mine\n"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->kind, ChangeKind::kConfigured);
+  EXPECT_EQ(c->message, "replaced a symlink");
+  EXPECT_EQ(Read(secret), "root:x:0:0\n");
+  struct stat st;
+  ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(Read(path), "mine\n");
+}
+
+TEST_F(LocalTargetTest, ObserveShowsANonRegularFileAsDifferent) {
+  const std::string path = allowed_ + "/f";
+  Resource f = FileRes("f", path, "x");
+  ASSERT_TRUE(Apply(f).ok());
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_EQ(::symlink("/etc/hostname", path.c_str()), 0);
+  LiveObject live = ObserveOne(f.id());
+  EXPECT_TRUE(live.exists);
+  EXPECT_NE(live.body, *target_->Expected(ctx_, f));
+  EXPECT_EQ(live.body.FindPath({"spec", "type"})->as_string(), "symlink");
+  EXPECT_EQ(target_->AssessHealth(ctx_, live).status, HealthStatus::kDegraded);
+}
+
+TEST_F(LocalTargetTest, ContentFromAConfigMapInTheDesiredSet) {
+  std::vector<Resource> desired = {
+      Make("ConfigMap", "settings", Obj({{"data", Obj({{"app.ini", "port=8080\n"}})}})),
+  };
+  ctx_.desired = &desired;
+  Value spec = Obj({{"path", allowed_ + "/app.ini"},
+                    {"fromConfigMap", Obj({{"name", "settings"}, {"key", "app.ini"}})}});
+  auto c = Apply(Make("File", "ini", Obj({{"spec", spec}})));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(Read(allowed_ + "/app.ini"), "port=8080\n");
+
+  spec.Set("fromConfigMap", Obj({{"name", "settings"}, {"key", "nope"}}));
+  auto e = target_->Expected(ctx_, Make("File", "ini", Obj({{"spec", spec}})));
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("ConfigMap settings has no key \"nope\""),
+            std::string::npos) << e.status().message();
+
+  spec.Set("fromConfigMap", Obj({{"name", "missing"}, {"key", "k"}}));
+  e = target_->Expected(ctx_, Make("File", "ini", Obj({{"spec", spec}})));
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("ConfigMap missing is not in the desired set"),
+            std::string::npos) << e.status().message();
+}
+
+TEST_F(LocalTargetTest, FileModeForms) {
+  auto mode_of = [&](Value mode) -> std::string {
+    auto e = target_->Expected(ctx_, FileRes("m", allowed_ + "/m", "", mode));
+    return e.ok() ? e->FindPath({"spec", "mode"})->as_string() : e.status().message();
+  };
+  EXPECT_EQ(mode_of("0644"), "0644");
+  EXPECT_EQ(mode_of("644"), "0644");
+  EXPECT_EQ(mode_of("0o600"), "0600");
+  EXPECT_EQ(mode_of(420), "0644");  // YAML 1.1 reads 0644 as 420
+  EXPECT_EQ(mode_of(493), "0755");
+  EXPECT_EQ(mode_of("0000"), "0000");
+  EXPECT_EQ(mode_of("abc"), "test.yaml:1: spec.mode: \"abc\" is not a file mode (use \"0644\")");
+  EXPECT_NE(mode_of("0888").find("is not a file mode"), std::string::npos);
+  EXPECT_NE(mode_of(4095).find("is not a file mode"), std::string::npos);  // setuid etc.
+  EXPECT_NE(mode_of(true).find("is not a file mode"), std::string::npos);
+  EXPECT_NE(mode_of(-1).find("is not a file mode"), std::string::npos);
+}
+
+TEST_F(LocalTargetTest, FileSpecValidationNamesTheField) {
+  auto message = [&](Value spec) {
+    auto e = target_->Expected(ctx_, Make("File", "v", Obj({{"spec", spec}})));
+    EXPECT_FALSE(e.ok());
+    EXPECT_EQ(e.status().code(), Code::kInvalidArgument);
+    return e.status().message();
+  };
+  EXPECT_NE(message(Obj({{"content", "x"}})).find("spec.path"), std::string::npos);
+  EXPECT_NE(message(Obj({{"path", allowed_ + "/v"}, {"content", 12}})).find("spec.content"),
+            std::string::npos);
+  EXPECT_NE(message(Obj({{"path", allowed_ + "/v"}, {"contnet", "x"}})).find("spec.contnet"),
+            std::string::npos);
+}
+
+TEST_F(LocalTargetTest, ConfigMapsAreStoredAndValidated) {
+  Resource cm = Make("ConfigMap", "settings", Obj({{"data", Obj({{"color", "blue"}})}}));
+  auto c = Apply(cm);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->kind, ChangeKind::kCreated);
+  EXPECT_EQ(Apply(cm)->kind, ChangeKind::kUnchanged);
+  LiveObject live = ObserveOne(cm.id());
+  EXPECT_TRUE(live.exists);
+  EXPECT_EQ(live.body.FindPath({"data", "color"})->as_string(), "blue");
+  EXPECT_EQ(target_->AssessHealth(ctx_, live).status, HealthStatus::kHealthy);
+  EXPECT_EQ(Apply(Make("ConfigMap", "settings", Obj({{"data", Obj({{"color", "red"}})}})))->kind,
+            ChangeKind::kConfigured);
+
+  auto bad = target_->Expected(ctx_, Make("ConfigMap", "n", Obj({{"data", Obj({{"port", 80}})}})));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("data.port: must be a string"), std::string::npos);
+
+  EXPECT_EQ(target_->Remove(ctx_, cm.id())->kind, ChangeKind::kDeleted);
+  EXPECT_FALSE(ObserveOne(cm.id()).exists);
+}
+
+TEST_F(LocalTargetTest, InventorySurvivesReopeningTheDatabase) {
+  Resource a = FileRes("a", allowed_ + "/a", "1");
+  Resource cm = Make("ConfigMap", "c", Obj({{"data", Obj({{"k", "v"}})}}));
+  Resource b = FileRes("b", allowed_ + "/b", "2");
+  ASSERT_TRUE(Apply(a).ok());
+  ASSERT_TRUE(Apply(cm).ok());
+  ASSERT_TRUE(Apply(b).ok());
+  Open();
+  auto inv = target_->Inventory("web");
+  ASSERT_TRUE(inv.ok());
+  ASSERT_EQ(inv->size(), 3u);
+  EXPECT_EQ((*inv)[0].id, a.id());
+  EXPECT_EQ((*inv)[1].id, cm.id());
+  EXPECT_EQ((*inv)[2].id, b.id());
+  EXPECT_LT((*inv)[0].order, (*inv)[2].order);
+  EXPECT_TRUE(target_->Inventory("other")->empty());
+  EXPECT_TRUE(ObserveOne(cm.id()).exists);
+  EXPECT_EQ(Apply(b)->kind, ChangeKind::kUnchanged);
+  // The path index came back too: another app cannot take the path.
+  EXPECT_EQ(target_->Apply({.app = "api"}, FileRes("z", allowed_ + "/a", "x")).status().code(),
+            Code::kAlreadyExists);
+  // And a later apply orders after everything before the restart.
+  ASSERT_TRUE(Apply(FileRes("a", allowed_ + "/a", "changed")).ok());
+  inv = target_->Inventory("web");
+  EXPECT_EQ(inv->back().id, a.id());
+}
+
+// ---- drift ---------------------------------------------------------------------
+
+class DriftRecorder {
+ public:
+  void Record(const std::string& app, const ResourceId& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(app + " " + id.ToString());
+    cv_.notify_all();
+  }
+  // Waits (up to 10 s) until `event` has been recorded `times` times in total.
+  bool WaitFor(const std::string& event, int times = 1) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return Count(event) >= times; });
+  }
+  int CountOf(const std::string& event) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Count(event);
+  }
+
+ private:
+  int Count(const std::string& event) const {
+    int n = 0;
+    for (const auto& e : events_) n += e == event;
+    return n;
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> events_;
+};
+
+TEST_F(LocalTargetTest, DriftIsReportedForEditsChmodAndDeleteButNotOwnWrites) {
+  const std::string path = allowed_ + "/watched";
+  const std::string other = allowed_ + "/sub/other";
+  ASSERT_TRUE(Apply(FileRes("watched", path, "v1\n")).ok());
+  ASSERT_TRUE(Apply(FileRes("other", other, "o1\n")).ok());
+  DriftRecorder rec;
+  target_->Watch([&](const std::string& app, const ResourceId& id) { rec.Record(app, id); });
+  const std::string w = "web File/watched", o = "web File/other";
+
+  // Own writes (content and mode changes, a move-in via rename) are not drift. The
+  // external edit of `other` afterwards is a barrier: once it is reported, events of the
+  // own writes before it have been looked at too.
+  ASSERT_TRUE(Apply(FileRes("watched", path, "v2\n")).ok());
+  ASSERT_TRUE(Apply(FileRes("watched", path, "v2\n", "0600")).ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(other, "edited by hand\n").ok());
+  ASSERT_TRUE(rec.WaitFor(o));
+  EXPECT_EQ(rec.CountOf(w), 0);
+
+  // An edit in place.
+  {
+    FILE* f = std::fopen(path.c_str(), "a");
+    ASSERT_NE(f, nullptr);
+    std::fputs("appended\n", f);
+    std::fclose(f);
+  }
+  ASSERT_TRUE(rec.WaitFor(w, 1));
+  // Heal it, then chmod.
+  ASSERT_TRUE(Apply(FileRes("watched", path, "v2\n", "0600")).ok());
+  ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+  ASSERT_TRUE(rec.WaitFor(w, 2));
+  // Heal it, then delete.
+  ASSERT_TRUE(Apply(FileRes("watched", path, "v2\n", "0600")).ok());
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_TRUE(rec.WaitFor(w, 3));
+
+  // Removing a managed file is not drift either (barrier again).
+  ASSERT_TRUE(Apply(FileRes("watched", path, "v3\n")).ok());
+  ASSERT_TRUE(target_->Remove(ctx_, FileRes("watched", path, "").id()).ok());
+  ASSERT_TRUE(Apply(FileRes("other", other, "o1\n")).ok());
+  ASSERT_EQ(::chmod(other.c_str(), 0600), 0);
+  ASSERT_TRUE(rec.WaitFor(o, 2));
+  EXPECT_EQ(rec.CountOf(w), 3);
+  target_.reset();  // stops the watcher thread cleanly
+}
+
+TEST_F(LocalTargetTest, RescanFindsDriftInotifyCouldNotSee) {
+  Open({}, Duration(100));
+  const std::string path = allowed_ + "/dir/f";
+  ASSERT_TRUE(Apply(FileRes("f", path, "x")).ok());
+  // Changed before anyone watched: only the rescan can notice.
+  ASSERT_TRUE(fs::WriteFileAtomic(path, "changed").ok());
+  DriftRecorder rec;
+  target_->Watch([&](const std::string& app, const ResourceId& id) { rec.Record(app, id); });
+  ASSERT_TRUE(rec.WaitFor("web File/f"));
+  // The directory removed and made again: the watch is gone, the rescan re-adds it.
+  ASSERT_TRUE(Apply(FileRes("f", path, "x")).ok());
+  ASSERT_TRUE(fs::RemoveAll(allowed_ + "/dir").ok());
+  ASSERT_TRUE(rec.WaitFor("web File/f", 2));
+}
+
+}  // namespace
+}  // namespace plumb::target
