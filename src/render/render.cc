@@ -1,1 +1,236 @@
-// placeholder: implemented by its module's work
+#include "render/render.h"
+
+#include <sys/stat.h>
+
+#include <climits>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <optional>
+
+#include "core/fs.h"
+#include "core/strings.h"
+#include "render/directory.h"
+#include "render/kustomize.h"
+#include "render/parse_cache.h"
+#include "source/source.h"
+
+namespace plumb::render {
+namespace {
+
+using internal::Documents;
+using resource::Resource;
+using resource::Value;
+
+// kustomize prints a whole Application at once: it gets a larger budget than one file.
+constexpr size_t kKustomizeOutputMaxBytes = 64 << 20;
+
+bool IsJsonName(const std::string& path) { return EndsWith(path, ".json"); }
+bool IsManifestName(const std::string& path) {
+  return EndsWith(path, ".yaml") || EndsWith(path, ".yml") || IsJsonName(path);
+}
+
+// Whether a path (relative to the rendered directory) passes through a hidden name.
+bool IsHidden(const std::string& rel) {
+  for (const auto& part : Split(rel, '/')) {
+    if (!part.empty() && part[0] == '.') return true;
+  }
+  return false;
+}
+
+// One manifest file to render: where it is shown, its content id, how to read it.
+struct Input {
+  std::string path;
+  std::string blob_id;
+  std::function<Result<std::string>()> read;
+};
+
+// Collects resources, expanding `kind: List`, refusing duplicates and too many.
+class Collector {
+ public:
+  explicit Collector(const RenderOptions& options) : options_(options) {}
+
+  Status Add(Value body, const resource::Origin& origin) {
+    if (body.is_object() && body.GetString("kind") == "List") {
+      if (const Value* items = body.Find("items"); items != nullptr && items->is_array()) {
+        for (const Value& item : items->as_array()) RETURN_IF_ERROR(Add(item, origin));
+        return Status::Ok();
+      }
+    }
+    ASSIGN_OR_RETURN(Resource r, Resource::FromValue(std::move(body), origin,
+                                                     options_.default_namespace));
+    auto [it, inserted] = seen_.emplace(r.id(), origin);
+    if (!inserted) {
+      return InvalidArgument("duplicate resource " + r.id().ToString() + ": " +
+                             it->second.ToString() + " and " + origin.ToString());
+    }
+    if (resources_.size() >= options_.max_resources) {
+      return InvalidArgument(origin.ToString() + ": more than " +
+                             std::to_string(options_.max_resources) + " resources");
+    }
+    resources_.push_back(std::move(r));
+    return Status::Ok();
+  }
+
+  std::vector<Resource> Take() { return std::move(resources_); }
+
+ private:
+  const RenderOptions& options_;
+  std::map<resource::ResourceId, resource::Origin> seen_;
+  std::vector<Resource> resources_;
+};
+
+}  // namespace
+
+struct Renderer::Impl {
+  Impl(source::RepoCache* r, RenderOptions o)
+      : repos(r), options(std::move(o)), cache(options.cache_entries) {}
+
+  source::RepoCache* repos;
+  RenderOptions options;
+  internal::ParseCache cache;
+  std::mutex check_mu;
+  std::optional<Status> kustomize_usable;  // GUARDED_BY(check_mu); checked once
+
+  Status EnsureKustomize() {
+    std::lock_guard<std::mutex> lock(check_mu);
+    if (!kustomize_usable) {
+      auto version = CheckKustomize(options.kubectl);
+      kustomize_usable = version.ok() ? Status::Ok() : version.status();
+    }
+    return *kustomize_usable;
+  }
+
+  Result<std::shared_ptr<const Documents>> Parse(const Input& in, RenderStats* stats) {
+    std::string key = in.blob_id + (IsJsonName(in.path) ? ":json" : ":yaml");
+    if (auto hit = cache.Get(key)) {
+      ++stats->cache_hits;
+      return hit;
+    }
+    ASSIGN_OR_RETURN(std::string text, in.read());
+    auto docs = std::make_shared<Documents>();
+    if (IsJsonName(in.path)) {
+      ASSIGN_OR_RETURN(Value v, resource::ParseJson(text, in.path, options.limits));
+      if (v.is_array()) {
+        for (Value& item : v.as_array()) docs->push_back(resource::Document{std::move(item), 1});
+      } else {
+        docs->push_back(resource::Document{std::move(v), 1});
+      }
+    } else {
+      ASSIGN_OR_RETURN(*docs, resource::ParseYaml(text, in.path, options.limits));
+    }
+    ++stats->parsed;
+    cache.Put(key, docs);
+    return std::shared_ptr<const Documents>(std::move(docs));
+  }
+
+  Result<RenderOutput> Plain(const std::vector<Input>& inputs, int64_t start) {
+    RenderOutput out;
+    out.stats.files = inputs.size();
+    Collector collector(options);
+    for (const Input& in : inputs) {
+      ASSIGN_OR_RETURN(auto docs, Parse(in, &out.stats));
+      for (const auto& doc : *docs) {
+        RETURN_IF_ERROR(collector.Add(doc.value, resource::Origin{in.path, doc.line}));
+      }
+    }
+    out.resources = collector.Take();
+    out.stats.duration_ms = MonotonicMillis() - start;
+    return out;
+  }
+
+  // Runs kustomize on `dir`; resources are attributed to `shown` (the kustomization).
+  Result<RenderOutput> Kustomize(const std::string& root, const std::string& dir,
+                                 const std::string& shown, const std::string& shown_prefix,
+                                 const std::string& hide, int64_t start) {
+    RETURN_IF_ERROR(EnsureKustomize());
+    if (!options.allow_remote_bases) {
+      RETURN_IF_ERROR(internal::CheckRemoteBases(root, dir, shown_prefix));
+    }
+    ASSIGN_OR_RETURN(std::string text, internal::RunKustomize(options, dir, shown, hide));
+    resource::ParseLimits limits = options.limits;
+    limits.max_bytes = std::max(limits.max_bytes, kKustomizeOutputMaxBytes);
+    ASSIGN_OR_RETURN(auto docs, resource::ParseYaml(text, shown + " (kustomize output)", limits));
+    RenderOutput out;
+    out.stats.kustomize = true;
+    Collector collector(options);
+    for (auto& doc : docs) {
+      RETURN_IF_ERROR(collector.Add(std::move(doc.value), resource::Origin{shown, 0}));
+    }
+    out.resources = collector.Take();
+    out.stats.duration_ms = MonotonicMillis() - start;
+    return out;
+  }
+};
+
+Renderer::Renderer(source::RepoCache* repos, RenderOptions options)
+    : impl_(std::make_unique<Impl>(repos, std::move(options))) {}
+
+Renderer::~Renderer() = default;
+
+Result<RenderOutput> Renderer::Render(const std::string& url, const std::string& commit,
+                                     const std::string& path) {
+  int64_t start = MonotonicMillis();
+  std::string root = fs::NormalizePath(path);
+  if (root == "." || root == "/") root.clear();
+  ASSIGN_OR_RETURN(auto files, impl_->repos->ListFiles(url, commit, root));
+  if (files.size() > impl_->options.max_files) {
+    return InvalidArgument((root.empty() ? std::string(".") : root) + ": more than " +
+                           std::to_string(impl_->options.max_files) + " files");
+  }
+  auto relative = [&](const std::string& p) {
+    return root.empty() ? p : (p == root ? fs::Basename(p) : p.substr(root.size() + 1));
+  };
+  for (const auto& f : files) {
+    for (const char* name : internal::kKustomizationNames) {
+      if (relative(f.path) != name) continue;
+      ASSIGN_OR_RETURN(std::string tmp, fs::MakeTempDir("plumb-render-"));
+      fs::TempDir cleanup(tmp);
+      RETURN_IF_ERROR(impl_->repos->Checkout(url, commit, tmp));
+      std::string dir = root.empty() ? tmp : tmp + "/" + root;
+      return impl_->Kustomize(tmp, dir, f.path, "", tmp, start);
+    }
+  }
+  std::vector<Input> inputs;
+  for (const auto& f : files) {
+    if (!IsManifestName(f.path) || IsHidden(relative(f.path))) continue;
+    std::string blob = f.blob_id;
+    inputs.push_back(Input{f.path, blob, [this, url, blob] {
+                             return impl_->repos->ReadBlob(url, blob);
+                           }});
+  }
+  return impl_->Plain(inputs, start);
+}
+
+Result<RenderOutput> Renderer::RenderDirectory(const std::string& dir) {
+  int64_t start = MonotonicMillis();
+  char* resolved = ::realpath(dir.c_str(), nullptr);
+  if (resolved == nullptr) return NotFound("directory " + dir + " does not exist");
+  std::string root = resolved;
+  std::free(resolved);
+  if (!fs::IsDirectory(root)) return InvalidArgument(dir + " is not a directory");
+  // Listing first refuses links leading outside, in kustomize mode too.
+  ASSIGN_OR_RETURN(auto files, internal::ListDirectory(root, impl_->options.max_files));
+  for (const char* name : internal::kKustomizationNames) {
+    if (fs::Exists(root + "/" + name)) {
+      return impl_->Kustomize("", root, name, "", root, start);
+    }
+  }
+  std::vector<Input> inputs;
+  for (const auto& f : files) {
+    if (!IsManifestName(f.path)) continue;
+    struct stat st;
+    if (::stat(f.real_path.c_str(), &st) == 0 &&
+        static_cast<size_t>(st.st_size) > impl_->options.limits.max_bytes) {
+      return InvalidArgument(f.path + ": file is larger than " +
+                             std::to_string(impl_->options.limits.max_bytes) + " bytes");
+    }
+    ASSIGN_OR_RETURN(std::string content, fs::ReadFile(f.real_path));
+    auto shared = std::make_shared<std::string>(std::move(content));
+    inputs.push_back(Input{f.path, source::GitBlobId(*shared),
+                           [shared]() -> Result<std::string> { return *shared; }});
+  }
+  return impl_->Plain(inputs, start);
+}
+
+}  // namespace plumb::render
