@@ -158,6 +158,19 @@ Result<Resource> Resource::FromValue(Value body, Origin origin,
     }
   }
 
+  // Identity parts are joined with '/' in keys (ResourceId::Key), so only the name may
+  // hold one; Kubernetes allows none of these anyway.
+  if (std::count(body.Find("apiVersion")->as_string().begin(),
+                 body.Find("apiVersion")->as_string().end(), '/') > 1) {
+    return InputError(origin, "apiVersion must be \"version\" or \"group/version\"");
+  }
+  if (body.Find("kind")->as_string().find('/') != std::string::npos) {
+    return InputError(origin, "kind must not contain '/'");
+  }
+  if (ns != nullptr && ns->is_string() && ns->as_string().find('/') != std::string::npos) {
+    return InputError(origin, "metadata.namespace must not contain '/'");
+  }
+
   Resource r;
   r.api_version_ = body.Find("apiVersion")->as_string();
   std::string version;

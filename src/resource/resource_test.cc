@@ -86,6 +86,12 @@ TEST(ResourceTest, FromValueErrorsNameFileAndLine) {
   EXPECT_EQ(FromValueError("- 1\n"), "apps/a.yaml:3: a resource must be a map, not a list");
   EXPECT_EQ(FromValueError("apiVersion: v1\nkind: A\nmetadata: {name: x, namespace: [1]}\n"),
             "apps/a.yaml:3: metadata.namespace must be a string, not a list");
+  EXPECT_EQ(FromValueError("apiVersion: a/b/v1\nkind: A\nmetadata: {name: x}\n"),
+            "apps/a.yaml:3: apiVersion must be \"version\" or \"group/version\"");
+  EXPECT_EQ(FromValueError("apiVersion: v1\nkind: A/B\nmetadata: {name: x}\n"),
+            "apps/a.yaml:3: kind must not contain '/'");
+  EXPECT_EQ(FromValueError("apiVersion: v1\nkind: A\nmetadata: {name: x, namespace: a/b}\n"),
+            "apps/a.yaml:3: metadata.namespace must not contain '/'");
 }
 
 TEST(ResourceTest, AnnotationsLabelsAndSyncWave) {
