@@ -13,8 +13,8 @@ namespace plumb::fuzz {
 
 // Limits small enough that one input stays fast, large enough to reach every path.
 inline resource::ParseLimits FuzzLimits() {
-  return resource::ParseLimits{.max_bytes = 1 << 16, .max_documents = 1000, .max_depth = 64,
-                               .max_alias_nodes = 100000};
+  return resource::ParseLimits{
+      .max_bytes = 1 << 16, .max_documents = 1000, .max_depth = 64, .max_alias_nodes = 100000};
 }
 
 // Re-reading our own output: expanded aliases can make it much larger than the input.

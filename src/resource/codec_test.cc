@@ -1,10 +1,10 @@
+#include "resource/codec.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <random>
-
-#include "resource/codec.h"
 
 namespace plumb::resource {
 namespace {
@@ -81,9 +81,8 @@ TEST(JsonTest, WriterRoundTripsAndPrettyPrints) {
   v.Set("whole", 5.0);
   v.Set("nan", std::nan(""));
   v.Set("list", Array{1, Value::EmptyObject(), Value::EmptyArray()});
-  EXPECT_EQ(ToJson(v),
-            R"({"s":"a\"b\n\u0001","d":0.1,"big":1e+300,"whole":5.0,"nan":null,)"
-            R"("list":[1,{},[]]})");
+  EXPECT_EQ(ToJson(v), R"({"s":"a\"b\n\u0001","d":0.1,"big":1e+300,"whole":5.0,"nan":null,)"
+                       R"("list":[1,{},[]]})");
   EXPECT_EQ(ToJson(Value(Object{{"a", Array{1, 2}}}), 2), "{\n  \"a\": [\n    1,\n    2\n  ]\n}");
   v.Erase("nan");
   auto back = ParseJson(ToJson(v, 2));
@@ -132,15 +131,94 @@ TEST(ToYamlTest, Scalars) {
 
 // Strings that are easy to get wrong when writing YAML.
 const char* const kTrickyStrings[] = {
-    "", " ", "yes", "y", "N", "no", "On", "0644", "0x1F", "1e3", "1_0", "-1", "+1", ".5",
-    ".inf", "-.Inf", ".nan", "~", "null", "NULL", "<<", "=", "true", "2024-01-01", "1.2.3",
-    "- a", "-", "a: b", "a:b", "key:", "a #b", "a#b", "#", "'", "\"", "''", "?", ":", ",",
-    "[", "]", "{", "}", "{}", "&x", "*x", "!x", "!!str", "|", ">", "%x", "@x", "`x",
-    "---", "...", "--- x", "a\\b", "\\", "tab\tin", "\tlead", "trail\t", " lead", "trail ",
-    "multi\nline", "ends\n", "two\n\n", "\n", "\n\n", "\nlead", " lead\nx", "x\n  indented\n",
-    "trail \nx", "a\r\nb", "\r", "caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80", "\x01" "ctrl",
-    "\x7f", "\xE2\x80\xA8", "\xC2\x85", "\xEF\xBB\xBF" "bom", "\xC2\x80", "\xEF\xBF\xBE",
-    std::string_view("nul\0byte", 8).data(), "a\n---\nb", "a\n...\n", "x\n# not comment",
+    "",
+    " ",
+    "yes",
+    "y",
+    "N",
+    "no",
+    "On",
+    "0644",
+    "0x1F",
+    "1e3",
+    "1_0",
+    "-1",
+    "+1",
+    ".5",
+    ".inf",
+    "-.Inf",
+    ".nan",
+    "~",
+    "null",
+    "NULL",
+    "<<",
+    "=",
+    "true",
+    "2024-01-01",
+    "1.2.3",
+    "- a",
+    "-",
+    "a: b",
+    "a:b",
+    "key:",
+    "a #b",
+    "a#b",
+    "#",
+    "'",
+    "\"",
+    "''",
+    "?",
+    ":",
+    ",",
+    "[",
+    "]",
+    "{",
+    "}",
+    "{}",
+    "&x",
+    "*x",
+    "!x",
+    "!!str",
+    "|",
+    ">",
+    "%x",
+    "@x",
+    "`x",
+    "---",
+    "...",
+    "--- x",
+    "a\\b",
+    "\\",
+    "tab\tin",
+    "\tlead",
+    "trail\t",
+    " lead",
+    "trail ",
+    "multi\nline",
+    "ends\n",
+    "two\n\n",
+    "\n",
+    "\n\n",
+    "\nlead",
+    " lead\nx",
+    "x\n  indented\n",
+    "trail \nx",
+    "a\r\nb",
+    "\r",
+    "caf\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80",
+    "\x01"
+    "ctrl",
+    "\x7f",
+    "\xE2\x80\xA8",
+    "\xC2\x85",
+    "\xEF\xBB\xBF"
+    "bom",
+    "\xC2\x80",
+    "\xEF\xBF\xBE",
+    std::string_view("nul\0byte", 8).data(),
+    "a\n---\nb",
+    "a\n...\n",
+    "x\n# not comment",
     "very long string with spaces that goes on and on and on and on and on and on and on and on",
 };
 
@@ -148,19 +226,22 @@ Value RandomValue(std::mt19937* rng, int depth) {
   auto pick = [&](size_t n) { return static_cast<size_t>((*rng)() % n); };
   constexpr size_t kStrings = sizeof(kTrickyStrings) / sizeof(kTrickyStrings[0]);
   switch (depth > 3 ? pick(5) : pick(8)) {
-    case 0: return Value();
-    case 1: return Value(pick(2) == 0);
+    case 0:
+      return Value();
+    case 1:
+      return Value(pick(2) == 0);
     case 2: {
-      const int64_t ints[] = {0, -1, 42, 420, std::numeric_limits<int64_t>::max(),
-                              std::numeric_limits<int64_t>::min()};
+      const int64_t ints[] = {
+          0, -1, 42, 420, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()};
       return Value(ints[pick(6)]);
     }
     case 3: {
-      const double ds[] = {0.1, 1e300, 5.0, -2.5e-300, 1.0 / 3, 1e22, -0.0,
-                           std::numeric_limits<double>::infinity()};
+      const double ds[] = {0.1,     1e300, 5.0,  -2.5e-300,
+                           1.0 / 3, 1e22,  -0.0, std::numeric_limits<double>::infinity()};
       return Value(ds[pick(8)]);
     }
-    case 4: return Value(std::string(kTrickyStrings[pick(kStrings)]));
+    case 4:
+      return Value(std::string(kTrickyStrings[pick(kStrings)]));
     case 5:
     case 6: {
       Value obj = Value::EmptyObject();

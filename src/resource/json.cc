@@ -1,4 +1,4 @@
-// JSON: a small recursive-descent RFC 8259 parser into Value, and the writer.
+// JSON reader: a small recursive-descent RFC 8259 parser into Value.
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -62,17 +62,22 @@ class JsonParser {
 
   Status ParseValue(int depth, Value* out) {
     switch (Peek()) {
-      case '{': return ParseObject(depth + 1, out);
-      case '[': return ParseArray(depth + 1, out);
+      case '{':
+        return ParseObject(depth + 1, out);
+      case '[':
+        return ParseArray(depth + 1, out);
       case '"': {
         std::string s;
         RETURN_IF_ERROR(ParseString(&s));
         *out = Value(std::move(s));
         return Status::Ok();
       }
-      case 't': return ParseLiteral("true", Value(true), out);
-      case 'f': return ParseLiteral("false", Value(false), out);
-      case 'n': return ParseLiteral("null", Value(), out);
+      case 't':
+        return ParseLiteral("true", Value(true), out);
+      case 'f':
+        return ParseLiteral("false", Value(false), out);
+      case 'n':
+        return ParseLiteral("null", Value(), out);
       default:
         if (Peek() == '-' || (Peek() >= '0' && Peek() <= '9')) return ParseNumber(out);
         return Error("expected a JSON value" + Found());
@@ -182,10 +187,14 @@ class JsonParser {
     for (int i = 0; i < 4; ++i) {
       char c = text_[pos_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else return Error("invalid hex digit in \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        return Error("invalid hex digit in \\u escape");
     }
     *out = v;
     return Status::Ok();
@@ -195,16 +204,34 @@ class JsonParser {
     if (AtEnd()) return Error("unterminated string");
     char c = text_[pos_++];
     switch (c) {
-      case '"': *s += '"'; return Status::Ok();
-      case '\\': *s += '\\'; return Status::Ok();
-      case '/': *s += '/'; return Status::Ok();
-      case 'b': *s += '\b'; return Status::Ok();
-      case 'f': *s += '\f'; return Status::Ok();
-      case 'n': *s += '\n'; return Status::Ok();
-      case 'r': *s += '\r'; return Status::Ok();
-      case 't': *s += '\t'; return Status::Ok();
-      case 'u': break;
-      default: return Error(std::string("invalid escape '\\") + c + "'");
+      case '"':
+        *s += '"';
+        return Status::Ok();
+      case '\\':
+        *s += '\\';
+        return Status::Ok();
+      case '/':
+        *s += '/';
+        return Status::Ok();
+      case 'b':
+        *s += '\b';
+        return Status::Ok();
+      case 'f':
+        *s += '\f';
+        return Status::Ok();
+      case 'n':
+        *s += '\n';
+        return Status::Ok();
+      case 'r':
+        *s += '\r';
+        return Status::Ok();
+      case 't':
+        *s += '\t';
+        return Status::Ok();
+      case 'u':
+        break;
+      default:
+        return Error(std::string("invalid escape '\\") + c + "'");
     }
     uint32_t cp;
     RETURN_IF_ERROR(ParseHex4(&cp));
@@ -317,77 +344,14 @@ class JsonParser {
   int line_ = 1;
 };
 
-void Newline(int indent, int depth, std::string* out) {
-  if (indent <= 0) return;
-  *out += '\n';
-  out->append(static_cast<size_t>(indent) * depth, ' ');
-}
-
-void WriteJson(const Value& v, int indent, int depth, std::string* out) {
-  switch (v.type()) {
-    case Value::Type::kNull: *out += "null"; break;
-    case Value::Type::kBool: *out += v.as_bool() ? "true" : "false"; break;
-    case Value::Type::kInt: *out += std::to_string(v.as_int()); break;
-    case Value::Type::kDouble: {
-      double d = v.as_double();
-      *out += internal::IsFinite(d) ? internal::FormatDoubleKeepType(d) : "null";
-      break;
-    }
-    case Value::Type::kString: *out += JsonQuote(v.as_string()); break;
-    case Value::Type::kArray: {
-      if (v.size() == 0) {
-        *out += "[]";
-        break;
-      }
-      *out += '[';
-      bool first = true;
-      for (const Value& e : v.as_array()) {
-        if (!first) *out += ',';
-        first = false;
-        Newline(indent, depth + 1, out);
-        WriteJson(e, indent, depth + 1, out);
-      }
-      Newline(indent, depth, out);
-      *out += ']';
-      break;
-    }
-    case Value::Type::kObject: {
-      if (v.size() == 0) {
-        *out += "{}";
-        break;
-      }
-      *out += '{';
-      bool first = true;
-      for (const Member& m : v.as_object()) {
-        if (!first) *out += ',';
-        first = false;
-        Newline(indent, depth + 1, out);
-        *out += JsonQuote(m.first);
-        *out += indent > 0 ? ": " : ":";
-        WriteJson(m.second, indent, depth + 1, out);
-      }
-      Newline(indent, depth, out);
-      *out += '}';
-      break;
-    }
-  }
-}
-
 }  // namespace
 
-Result<Value> ParseJson(std::string_view text, const std::string& name,
-                        const ParseLimits& limits) {
+Result<Value> ParseJson(std::string_view text, const std::string& name, const ParseLimits& limits) {
   if (text.size() > limits.max_bytes) {
     return InvalidArgument(name + ":1: input is " + std::to_string(text.size()) +
                            " bytes, more than the limit of " + std::to_string(limits.max_bytes));
   }
   return JsonParser(text, name, limits).ParseDocument();
-}
-
-std::string ToJson(const Value& v, int indent) {
-  std::string out;
-  WriteJson(v, indent, 0, &out);
-  return out;
 }
 
 }  // namespace plumb::resource

@@ -35,15 +35,23 @@ std::string StringIn(const Value& body, std::string_view section, const std::str
 
 void AppendCanonical(const Value& v, std::string* out) {
   switch (v.type()) {
-    case Value::Type::kNull: *out += "null"; break;
-    case Value::Type::kBool: *out += v.as_bool() ? "true" : "false"; break;
-    case Value::Type::kInt: *out += std::to_string(v.as_int()); break;
+    case Value::Type::kNull:
+      *out += "null";
+      break;
+    case Value::Type::kBool:
+      *out += v.as_bool() ? "true" : "false";
+      break;
+    case Value::Type::kInt:
+      *out += std::to_string(v.as_int());
+      break;
     case Value::Type::kDouble: {
       double d = v.as_double();
       *out += internal::IsFinite(d) ? internal::FormatDouble(d) : "null";
       break;
     }
-    case Value::Type::kString: *out += JsonQuote(v.as_string()); break;
+    case Value::Type::kString:
+      *out += JsonQuote(v.as_string());
+      break;
     case Value::Type::kArray: {
       *out += '[';
       bool first = true;
@@ -141,20 +149,19 @@ Result<Resource> Resource::FromValue(Value body, Origin origin,
     return InputError(origin, "metadata.name is missing");
   }
   if (!metadata->is_object()) {
-    return InputError(origin, std::string("metadata must be a map, not a ") +
-                                  metadata->TypeName());
+    return InputError(origin, std::string("metadata must be a map, not a ") + metadata->TypeName());
   }
   RETURN_IF_ERROR(RequireString(metadata->Find("name"), "metadata.name", origin));
   const Value* ns = metadata->Find("namespace");
   if (ns != nullptr && !ns->is_null() && !ns->is_string()) {
-    return InputError(origin, std::string("metadata.namespace must be a string, not a ") +
-                                  ns->TypeName());
+    return InputError(origin,
+                      std::string("metadata.namespace must be a string, not a ") + ns->TypeName());
   }
   for (const char* section : {"labels", "annotations"}) {
     const Value* map = metadata->Find(section);
     if (map != nullptr && !map->is_null() && !map->is_object()) {
-      return InputError(origin, std::string("metadata.") + section + " must be a map, not a " +
-                                    map->TypeName());
+      return InputError(
+          origin, std::string("metadata.") + section + " must be a map, not a " + map->TypeName());
     }
   }
 

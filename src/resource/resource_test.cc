@@ -54,12 +54,12 @@ TEST(ResourceTest, SplitApiVersion) {
 }
 
 TEST(ResourceTest, FromValueBuildsIdentity) {
-  auto r = Resource::FromValue(
-      Yaml("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"),
-      Origin{.file = "a.yaml", .line = 1}, "default");
+  auto r =
+      Resource::FromValue(Yaml("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"),
+                          Origin{.file = "a.yaml", .line = 1}, "default");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->id(), (ResourceId{.group = "apps", .kind = "Deployment", .ns = "default",
-                                 .name = "web"}));
+  EXPECT_EQ(r->id(),
+            (ResourceId{.group = "apps", .kind = "Deployment", .ns = "default", .name = "web"}));
   EXPECT_EQ(r->api_version(), "apps/v1");
   EXPECT_EQ(r->origin().ToString(), "a.yaml:1");
   auto ns = Resource::FromValue(
@@ -79,10 +79,12 @@ TEST(ResourceTest, FromValueErrorsNameFileAndLine) {
             "apps/a.yaml:3: metadata.name must be a string, not a integer");
   EXPECT_EQ(FromValueError("apiVersion: v1\nkind: A\nmetadata: [1]\n"),
             "apps/a.yaml:3: metadata must be a map, not a list");
-  EXPECT_EQ(FromValueError("apiVersion: v1\nmetadata: {name: x}\n"), "apps/a.yaml:3: kind is missing");
+  EXPECT_EQ(FromValueError("apiVersion: v1\nmetadata: {name: x}\n"),
+            "apps/a.yaml:3: kind is missing");
   EXPECT_EQ(FromValueError("apiVersion: v1\nkind: yes\nmetadata: {name: x}\n"),
             "apps/a.yaml:3: kind must be a string, not a bool");
-  EXPECT_EQ(FromValueError("kind: A\nmetadata: {name: x}\n"), "apps/a.yaml:3: apiVersion is missing");
+  EXPECT_EQ(FromValueError("kind: A\nmetadata: {name: x}\n"),
+            "apps/a.yaml:3: apiVersion is missing");
   EXPECT_EQ(FromValueError("- 1\n"), "apps/a.yaml:3: a resource must be a map, not a list");
   EXPECT_EQ(FromValueError("apiVersion: v1\nkind: A\nmetadata: {name: x, namespace: [1]}\n"),
             "apps/a.yaml:3: metadata.namespace must be a string, not a list");
@@ -98,7 +100,8 @@ TEST(ResourceTest, AnnotationsLabelsAndSyncWave) {
   auto wave = [](const std::string& annotation) {
     auto r = Resource::FromValue(
         Yaml("apiVersion: v1\nkind: A\nmetadata:\n  name: x\n  labels: {app: web}\n"
-             "  annotations: {plumbline.dev/sync-wave: " + annotation + "}\n"),
+             "  annotations: {plumbline.dev/sync-wave: " +
+             annotation + "}\n"),
         {});
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? r->SyncWave() : -999;
@@ -134,8 +137,9 @@ TEST(CanonicalTest, StableAcrossKeyOrderAndNumberForm) {
 }
 
 TEST(SecretTest, MaskingHidesEveryValue) {
-  Value body = Yaml("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
-                    "data: {a: c2VjcmV0, b: b3RoZXI=}\nstringData: {c: plain}\ntype: Opaque\n");
+  Value body = Yaml(
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+      "data: {a: c2VjcmV0, b: b3RoZXI=}\nstringData: {c: plain}\ntype: Opaque\n");
   ResourceId id{.kind = "Secret", .ns = "default", .name = "s"};
   EXPECT_TRUE(IsSecret(id));
   EXPECT_TRUE(IsSecret(ResourceId{.group = "local.plumbline.dev", .kind = "Secret"}));

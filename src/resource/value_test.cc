@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "resource/value.h"
+
+#include <gtest/gtest.h>
 
 namespace plumb::resource {
 namespace {

@@ -32,13 +32,26 @@ std::string Quote(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     int32_t cp = NextCodePoint(s, &i);
     switch (cp) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\t': out += "\\t"; continue;
-      case '\r': out += "\\r"; continue;
-      case -1: cp = 0xFFFD; break;
-      default: break;
+      case '"':
+        out += "\\\"";
+        continue;
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case -1:
+        cp = 0xFFFD;
+        break;
+      default:
+        break;
     }
     if (IsPlainPrintable(cp)) {
       AppendUtf8(cp, &out);
@@ -87,9 +100,12 @@ bool CanBeLiteral(std::string_view s) {
 
 std::string ScalarText(const Value& v) {
   switch (v.type()) {
-    case Value::Type::kNull: return "null";
-    case Value::Type::kBool: return v.as_bool() ? "true" : "false";
-    case Value::Type::kInt: return std::to_string(v.as_int());
+    case Value::Type::kNull:
+      return "null";
+    case Value::Type::kBool:
+      return v.as_bool() ? "true" : "false";
+    case Value::Type::kInt:
+      return std::to_string(v.as_int());
     case Value::Type::kDouble: {
       double d = v.as_double();
       if (d != d) return ".nan";
@@ -100,7 +116,8 @@ std::string ScalarText(const Value& v) {
       const std::string& s = v.as_string();
       return CanBePlain(s) ? s : Quote(s);
     }
-    default: return "";
+    default:
+      return "";
   }
 }
 

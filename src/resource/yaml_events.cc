@@ -34,8 +34,7 @@ Status YamlEventStream::Next(YamlEvent* event) {
 }
 
 std::string_view ScalarText(const yaml_event_t& e) {
-  return std::string_view(reinterpret_cast<const char*>(e.data.scalar.value),
-                          e.data.scalar.length);
+  return std::string_view(reinterpret_cast<const char*>(e.data.scalar.value), e.data.scalar.length);
 }
 
 bool ScalarValue(const yaml_event_t& e, Value* out) {
@@ -59,17 +58,22 @@ bool IsMergeKey(const yaml_event_t& e) {
 
 std::string KeyString(const Value& key) {
   switch (key.type()) {
-    case Value::Type::kString: return key.as_string();
-    case Value::Type::kNull: return "null";
-    case Value::Type::kBool: return key.as_bool() ? "true" : "false";
-    case Value::Type::kInt: return std::to_string(key.as_int());
+    case Value::Type::kString:
+      return key.as_string();
+    case Value::Type::kNull:
+      return "null";
+    case Value::Type::kBool:
+      return key.as_bool() ? "true" : "false";
+    case Value::Type::kInt:
+      return std::to_string(key.as_int());
     case Value::Type::kDouble: {
       double d = key.as_double();
       if (d != d) return "NaN";
       if (!IsFinite(d)) return d > 0 ? "+Inf" : "-Inf";
       return FormatDouble(d);
     }
-    default: return "";
+    default:
+      return "";
   }
 }
 

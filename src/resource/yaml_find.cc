@@ -29,12 +29,16 @@ class LineFinder {
     bool at_root = false;
     while (events_.Next(&ev).ok()) {
       switch (ev.type()) {
-        case YAML_STREAM_END_EVENT: return 0;
-        case YAML_DOCUMENT_START_EVENT: at_root = true; continue;
+        case YAML_STREAM_END_EVENT:
+          return 0;
+        case YAML_DOCUMENT_START_EVENT:
+          at_root = true;
+          continue;
         case YAML_DOCUMENT_END_EVENT:
           if (in_target) return 0;
           continue;
-        default: break;
+        default:
+          break;
       }
       if (at_root) {
         at_root = false;

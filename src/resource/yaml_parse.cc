@@ -54,13 +54,14 @@ class YamlReader {
     while (true) {
       RETURN_IF_ERROR(events_.Next(&ev));
       switch (ev.type()) {
-        case YAML_STREAM_END_EVENT: return docs;
+        case YAML_STREAM_END_EVENT:
+          return docs;
         case YAML_DOCUMENT_START_EVENT:
           anchors_.clear();
           root_.reset();
           if (++documents_ > limits_.max_documents) {
-            return Error(ev.line(), "more than " + std::to_string(limits_.max_documents) +
-                                        " documents");
+            return Error(ev.line(),
+                         "more than " + std::to_string(limits_.max_documents) + " documents");
           }
           break;
         case YAML_DOCUMENT_END_EVENT:
@@ -69,13 +70,22 @@ class YamlReader {
           }
           root_.reset();
           break;
-        case YAML_SCALAR_EVENT: RETURN_IF_ERROR(OnScalar(ev)); break;
-        case YAML_ALIAS_EVENT: RETURN_IF_ERROR(OnAlias(ev)); break;
+        case YAML_SCALAR_EVENT:
+          RETURN_IF_ERROR(OnScalar(ev));
+          break;
+        case YAML_ALIAS_EVENT:
+          RETURN_IF_ERROR(OnAlias(ev));
+          break;
         case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT: RETURN_IF_ERROR(OnStart(ev)); break;
+        case YAML_MAPPING_START_EVENT:
+          RETURN_IF_ERROR(OnStart(ev));
+          break;
         case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT: RETURN_IF_ERROR(OnEnd()); break;
-        default: break;
+        case YAML_MAPPING_END_EVENT:
+          RETURN_IF_ERROR(OnEnd());
+          break;
+        default:
+          break;
       }
     }
   }
@@ -99,8 +109,8 @@ class YamlReader {
     Node n;
     if (!internal::ScalarValue(*ev, &n.value)) {
       std::string tag = reinterpret_cast<const char*>(ev->data.scalar.tag);
-      return Error(ev.line(), "cannot read \"" + std::string(internal::ScalarText(*ev)) +
-                                  "\" as " + tag);
+      return Error(ev.line(),
+                   "cannot read \"" + std::string(internal::ScalarText(*ev)) + "\" as " + tag);
     }
     n.is_merge_key = internal::IsMergeKey(*ev);
     std::string anchor = AnchorName(ev->data.scalar.anchor);
@@ -138,8 +148,8 @@ class YamlReader {
     Frame f;
     f.is_map = ev.type() == YAML_MAPPING_START_EVENT;
     f.line = ev.line();
-    f.anchor = AnchorName(f.is_map ? ev->data.mapping_start.anchor
-                                   : ev->data.sequence_start.anchor);
+    f.anchor =
+        AnchorName(f.is_map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor);
     stack_.push_back(std::move(f));
     return Status::Ok();
   }
@@ -257,7 +267,9 @@ Status CheckAliasExpansion(std::string_view text, const std::string& name,
     size_t done = 0;  // nodes of a node that just finished
     const unsigned char* anchor = nullptr;
     switch (ev.type()) {
-      case YAML_DOCUMENT_START_EVENT: anchors.clear(); continue;
+      case YAML_DOCUMENT_START_EVENT:
+        anchors.clear();
+        continue;
       case YAML_SCALAR_EVENT:
         done = 1;
         anchor = ev->data.scalar.anchor;
@@ -290,7 +302,8 @@ Status CheckAliasExpansion(std::string_view text, const std::string& name,
         open.pop_back();
         break;
       }
-      default: continue;
+      default:
+        continue;
     }
     if (anchor != nullptr) anchors[reinterpret_cast<const char*>(anchor)] = done;
     if (!open.empty()) open.back().first = std::min(open.back().first + done, SIZE_MAX / 2);
