@@ -59,7 +59,8 @@ std::string FindKustomizationFile(const std::string& dir) {
 class BaseChecker {
  public:
   BaseChecker(std::string root, std::string shown_base, std::string shown_prefix)
-      : root_(std::move(root)), shown_base_(std::move(shown_base)),
+      : root_(std::move(root)),
+        shown_base_(std::move(shown_base)),
         shown_prefix_(std::move(shown_prefix)) {}
 
   Status Check(const std::string& dir, int depth) {
@@ -152,15 +153,15 @@ Result<std::string> CheckKustomize(const std::string& kubectl) {
     if (r.status().code() == Code::kNotFound) {
       return FailedPrecondition(kubectl + " not found: " + internal::HowToInstall(kubectl));
     }
-    return FailedPrecondition("running " + kubectl + " version --client: " +
-                              r.status().message() + "; " + internal::HowToInstall(kubectl));
+    return FailedPrecondition("running " + kubectl + " version --client: " + r.status().message() +
+                              "; " + internal::HowToInstall(kubectl));
   }
   std::string text = r->out + r->err;
   const std::string marker = "Kustomize Version: ";
   size_t pos = text.find(marker);
   if (r->exit_code != 0 || pos == std::string::npos) {
-    return FailedPrecondition(kubectl + " reports no kustomize version (too old?): " +
-                              internal::HowToInstall(kubectl));
+    return FailedPrecondition(
+        kubectl + " reports no kustomize version (too old?): " + internal::HowToInstall(kubectl));
   }
   size_t end = text.find_first_of("\r\n", pos);
   std::string version = Trim(text.substr(pos + marker.size(), end - pos - marker.size()));

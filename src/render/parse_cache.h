@@ -30,7 +30,7 @@ class ParseCache {
   using Entry = std::pair<std::string, std::shared_ptr<const Documents>>;
   const size_t capacity_;
   mutable std::mutex mu_;
-  std::list<Entry> lru_;                                              // most recent first
+  std::list<Entry> lru_;                                               // most recent first
   std::unordered_map<std::string, std::list<Entry>::iterator> index_;  // GUARDED_BY(mu_)
 };
 

@@ -57,8 +57,8 @@ class Collector {
         return Status::Ok();
       }
     }
-    ASSIGN_OR_RETURN(Resource r, Resource::FromValue(std::move(body), origin,
-                                                     options_.default_namespace));
+    ASSIGN_OR_RETURN(Resource r,
+                     Resource::FromValue(std::move(body), origin, options_.default_namespace));
     auto [it, inserted] = seen_.emplace(r.id(), origin);
     if (!inserted) {
       return InvalidArgument("duplicate resource " + r.id().ToString() + ": " +
@@ -169,7 +169,7 @@ Renderer::Renderer(source::RepoCache* repos, RenderOptions options)
 Renderer::~Renderer() = default;
 
 Result<RenderOutput> Renderer::Render(const std::string& url, const std::string& commit,
-                                     const std::string& path) {
+                                      const std::string& path) {
   int64_t start = MonotonicMillis();
   std::string root = fs::NormalizePath(path);
   if (root == "." || root == "/") root.clear();
@@ -195,9 +195,8 @@ Result<RenderOutput> Renderer::Render(const std::string& url, const std::string&
   for (const auto& f : files) {
     if (!IsManifestName(f.path) || IsHidden(relative(f.path))) continue;
     std::string blob = f.blob_id;
-    inputs.push_back(Input{f.path, blob, [this, url, blob] {
-                             return impl_->repos->ReadBlob(url, blob);
-                           }});
+    inputs.push_back(
+        Input{f.path, blob, [this, url, blob] { return impl_->repos->ReadBlob(url, blob); }});
   }
   return impl_->Plain(inputs, start);
 }

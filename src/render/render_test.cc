@@ -75,9 +75,8 @@ TEST_F(RenderTest, PlainFilesInPathOrderWithOrigins) {
   auto out = renderer.Render(repo_, c, "apps/web");
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_EQ(Names(*out),
-            (std::vector<std::string>{"File/default/a1", "File/default/a2",
-                                      "ConfigMap/default/b1", "ConfigMap/x/b2",
-                                      "Secret/default/s1", "Secret/default/s2"}));
+            (std::vector<std::string>{"File/default/a1", "File/default/a2", "ConfigMap/default/b1",
+                                      "ConfigMap/x/b2", "Secret/default/s1", "Secret/default/s2"}));
   EXPECT_EQ(out->resources[0].origin().ToString(), "apps/web/a.yaml:1");
   EXPECT_EQ(out->resources[1].origin().ToString(), "apps/web/a.yaml:7");
   EXPECT_EQ(out->resources[2].origin().file, "apps/web/b.json");
@@ -265,8 +264,7 @@ TEST(CheckKustomizeTest, AcceptsV5AndExplainsOldOrMissing) {
   EXPECT_NE(missing.status().message().find("kubectl 1.21 or newer"), std::string::npos);
 
   WriteFile(tmp.path(), "old-kubectl",
-            "#!/bin/sh\necho 'Client Version: v1.20.0'\necho 'Kustomize Version: v2.0.3'\n",
-            0755);
+            "#!/bin/sh\necho 'Client Version: v1.20.0'\necho 'Kustomize Version: v2.0.3'\n", 0755);
   auto old = CheckKustomize(tmp.path() + "/old-kubectl");
   EXPECT_EQ(old.status().code(), Code::kFailedPrecondition);
   EXPECT_NE(old.status().message().find("v2.0.3"), std::string::npos);
@@ -278,7 +276,7 @@ TEST(RenderDirectoryTest, RendersPlainDirectoryWithTheCache) {
   WriteFile(tmp.path(), "app/sub/b.yaml", File("b"));
   WriteFile(tmp.path(), "shared/c.yaml", File("c"));
   Symlink("sub/b.yaml", tmp.path() + "/app/link.yaml.txt");  // not a manifest name
-  Symlink("../shared", tmp.path() + "/app/shared");           // leads outside app
+  Symlink("../shared", tmp.path() + "/app/shared");          // leads outside app
   Renderer renderer(nullptr, RenderOptions{});
   auto out = renderer.RenderDirectory(tmp.path() + "/app");
   EXPECT_EQ(out.status().code(), Code::kPermissionDenied);
@@ -286,8 +284,7 @@ TEST(RenderDirectoryTest, RendersPlainDirectoryWithTheCache) {
   Symlink("sub", tmp.path() + "/app/subdir");
   out = renderer.RenderDirectory(tmp.path() + "/app");
   EXPECT_EQ(out.status().code(), Code::kInvalidArgument);  // b twice, via the linked dir
-  EXPECT_NE(out.status().message().find("sub/b.yaml:1 and subdir/b.yaml:1"),
-            std::string::npos)
+  EXPECT_NE(out.status().message().find("sub/b.yaml:1 and subdir/b.yaml:1"), std::string::npos)
       << out.status().message();
   std::filesystem::remove(tmp.path() + "/app/subdir");
   out = renderer.RenderDirectory(tmp.path() + "/app");

@@ -15,14 +15,19 @@ namespace plumb::source::testing {
 // Runs `git ARGS` in `dir` with a fixed identity; fails the test on a non-zero exit.
 // Returns stdout without the trailing newline.
 inline std::string Git(const std::string& dir, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"git", "-c", "init.defaultBranch=main", "-c",
-                                   "core.autocrlf=false", "-c", "protocol.file.allow=always"};
+  std::vector<std::string> argv = {"git",
+                                   "-c",
+                                   "init.defaultBranch=main",
+                                   "-c",
+                                   "core.autocrlf=false",
+                                   "-c",
+                                   "protocol.file.allow=always"};
   argv.insert(argv.end(), args.begin(), args.end());
   SubprocessOptions opts;
   opts.working_dir = dir;
-  opts.extra_env = {"GIT_AUTHOR_NAME=Test Author",     "GIT_AUTHOR_EMAIL=author@example.com",
-                    "GIT_COMMITTER_NAME=Test Author",  "GIT_COMMITTER_EMAIL=author@example.com",
-                    "GIT_CONFIG_NOSYSTEM=1",           "GIT_CONFIG_GLOBAL=/dev/null",
+  opts.extra_env = {"GIT_AUTHOR_NAME=Test Author",    "GIT_AUTHOR_EMAIL=author@example.com",
+                    "GIT_COMMITTER_NAME=Test Author", "GIT_COMMITTER_EMAIL=author@example.com",
+                    "GIT_CONFIG_NOSYSTEM=1",          "GIT_CONFIG_GLOBAL=/dev/null",
                     "GIT_TERMINAL_PROMPT=0"};
   auto r = RunSubprocess(argv, opts);
   EXPECT_TRUE(r.ok()) << r.status().ToString();

@@ -32,9 +32,9 @@ struct Mirror {
   std::mutex mu;
   std::string url;
   std::string path;
-  RepoPtr repo;                // GUARDED_BY(mu); open once, kept open
-  bool fetched = false;        // GUARDED_BY(mu); a fetch succeeded in this process
-  int64_t last_fetch_ms = 0;   // GUARDED_BY(mu); MonotonicMillis of that fetch
+  RepoPtr repo;               // GUARDED_BY(mu); open once, kept open
+  bool fetched = false;       // GUARDED_BY(mu); a fetch succeeded in this process
+  int64_t last_fetch_ms = 0;  // GUARDED_BY(mu); MonotonicMillis of that fetch
 };
 
 bool IsFullHex(const std::string& s) {
@@ -321,12 +321,9 @@ Result<bool> RepoCache::IsAncestor(const std::string& url, const std::string& an
   return rc == 1;
 }
 
-Result<std::string> RepoCache::CommitPathFromRevision(const std::string& url,
-                                                      const std::string& branch,
-                                                      const std::string& path,
-                                                      const std::string& revision,
-                                                      const std::string& message,
-                                                      const Signature& author) {
+Result<std::string> RepoCache::CommitPathFromRevision(
+    const std::string& url, const std::string& branch, const std::string& path,
+    const std::string& revision, const std::string& message, const Signature& author) {
   Mirror* m = impl_->Get(url, MirrorPath(url));
   std::lock_guard<std::mutex> lock(m->mu);
   RETURN_IF_ERROR(impl_->FetchLocked(m));
@@ -340,12 +337,12 @@ Result<std::string> RepoCache::CommitPathFromRevision(const std::string& url,
   ASSIGN_OR_RETURN(TreePtr head_tree, internal::CommitTree(head->get()));
   ASSIGN_OR_RETURN(TreePtr rev_tree, internal::CommitTree(rev.get()));
   std::string tree_path = NormalizeTreePath(path);
-  ASSIGN_OR_RETURN(git_oid new_tree, internal::TreeWithPathFrom(repo, head_tree.get(),
-                                                                 rev_tree.get(), tree_path));
+  ASSIGN_OR_RETURN(git_oid new_tree,
+                   internal::TreeWithPathFrom(repo, head_tree.get(), rev_tree.get(), tree_path));
   if (git_oid_equal(&new_tree, git_tree_id(head_tree.get()))) {
-    return FailedPrecondition("nothing to roll back: " +
-                              (tree_path.empty() ? std::string("the tree") : tree_path) +
-                              " at " + revision + " equals the branch head");
+    return FailedPrecondition(
+        "nothing to roll back: " + (tree_path.empty() ? std::string("the tree") : tree_path) +
+        " at " + revision + " equals the branch head");
   }
   ASSIGN_OR_RETURN(git_oid commit, internal::WriteCommit(repo, new_tree, {head->get()}, message,
                                                          author.name, author.email));

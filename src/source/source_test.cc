@@ -1,3 +1,5 @@
+#include "source/source.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -7,7 +9,6 @@
 #include "core/fs.h"
 #include "core/strings.h"
 #include "source/git_test_util.h"
-#include "source/source.h"
 
 namespace plumb::source {
 namespace {
@@ -119,11 +120,10 @@ TEST_F(SourceTest, ReadsFilesModesAndSymlinksInside) {
 
   auto files = cache_->ListFiles(repo_, c, "app");
   ASSERT_TRUE(files.ok()) << files.status().ToString();
-  EXPECT_EQ(Paths(*files),
-            (std::vector<std::string>{"app/big.bin", "app/conf/one.yaml", "app/conf/two.yaml",
-                                      "app/confdir/one.yaml", "app/confdir/two.yaml",
-                                      "app/deploy.yaml", "app/link.yaml", "app/run-link",
-                                      "app/run.sh"}));
+  EXPECT_EQ(Paths(*files), (std::vector<std::string>{
+                               "app/big.bin", "app/conf/one.yaml", "app/conf/two.yaml",
+                               "app/confdir/one.yaml", "app/confdir/two.yaml", "app/deploy.yaml",
+                               "app/link.yaml", "app/run-link", "app/run.sh"}));
   const TreeFile* link = FindFile(*files, "app/link.yaml");
   const TreeFile* target = FindFile(*files, "app/deploy.yaml");
   ASSERT_TRUE(link && target);
@@ -352,14 +352,13 @@ TEST_F(SourceTest, RollbackCommitsOnePathAndPushes) {
 TEST_F(SourceTest, InitRepositoryMakesACloneableBareRepo) {
   std::string bare = tmp_.path() + "/site.git";
   std::string work = tmp_.path() + "/site";
-  Status s = InitRepository(bare, work,
-                            {{"apps/motd.yaml", "kind: File\n"}, {"README.md", "# site\n"}},
-                            {"staging", "production"}, "plumb init", Signature{});
+  Status s =
+      InitRepository(bare, work, {{"apps/motd.yaml", "kind: File\n"}, {"README.md", "# site\n"}},
+                     {"staging", "production"}, "plumb init", Signature{});
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(Git(work, {"status", "--porcelain"}), "");
   EXPECT_EQ(Git(work, {"rev-parse", "--abbrev-ref", "HEAD"}), "staging");
-  EXPECT_EQ(Git(work, {"rev-parse", "--abbrev-ref", "production@{upstream}"}),
-            "origin/production");
+  EXPECT_EQ(Git(work, {"rev-parse", "--abbrev-ref", "production@{upstream}"}), "origin/production");
   EXPECT_EQ(Git(work, {"rev-parse", "--abbrev-ref", "staging@{upstream}"}), "origin/staging");
   EXPECT_EQ(Git(bare, {"symbolic-ref", "HEAD"}), "refs/heads/staging");
 

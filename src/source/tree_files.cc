@@ -28,9 +28,7 @@ bool InsideScope(const std::string& p, const std::string& scope) {
   return p == scope || StartsWith(p, scope + "/");
 }
 
-std::string ScopeName(const std::string& scope) {
-  return scope.empty() ? "the repository" : scope;
-}
+std::string ScopeName(const std::string& scope) { return scope.empty() ? "the repository" : scope; }
 
 class Lister {
  public:
@@ -66,9 +64,8 @@ class Lister {
                                   ", which loops (more than " + std::to_string(kMaxLinkHops) +
                                   " links followed)");
         }
-        std::string norm = target.empty() || target[0] == '/'
-                               ? target
-                               : fs::NormalizePath(JoinRel(dir, target));
+        std::string norm =
+            target.empty() || target[0] == '/' ? target : fs::NormalizePath(JoinRel(dir, target));
         if (!InsideScope(norm, scope)) {
           return PermissionDenied(child + " is a symlink to " + target + ", outside " +
                                   ScopeName(scope));
@@ -205,8 +202,8 @@ Result<std::vector<TreeFile>> ListTreeFiles(git_repository* repo, git_tree* root
 Status WriteTreeFiles(git_repository* repo, const std::vector<TreeFile>& files,
                       const std::string& dest) {
   for (const TreeFile& f : files) {
-    if (fs::NormalizePath(f.path) != f.path || !InsideScope(f.path, "") ||
-        f.path == ".git" || StartsWith(f.path, ".git/")) {
+    if (fs::NormalizePath(f.path) != f.path || !InsideScope(f.path, "") || f.path == ".git" ||
+        StartsWith(f.path, ".git/")) {
       return PermissionDenied("refusing to write tree path " + f.path);
     }
     git_oid oid;

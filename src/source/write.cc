@@ -188,8 +188,8 @@ Status InitRepository(const std::string& bare_dir, const std::string& work_dir,
   rc = git_index_write(index_raw);
   if (rc == 0) rc = git_index_write_tree(&tree, index_raw);
   if (rc != 0) return GitError(rc, "writing the index of " + work_dir);
-  ASSIGN_OR_RETURN(git_oid commit_id, internal::WriteCommit(work.get(), tree, {}, message,
-                                                            author.name, author.email));
+  ASSIGN_OR_RETURN(git_oid commit_id,
+                   internal::WriteCommit(work.get(), tree, {}, message, author.name, author.email));
   git_commit* commit_raw = nullptr;
   rc = git_commit_lookup(&commit_raw, work.get(), &commit_id);
   if (rc != 0) return GitError(rc, "reading the first commit");
