@@ -315,7 +315,7 @@ TEST_F(SourceTest, RollbackCommitsOnePathAndPushes) {
   Git(work, {"rm", "-q", "app/old.yaml"});
   WriteFile(work, "app/new.yaml", "new: true\n");
   WriteFile(work, "other/o.yaml", "other: 2\n");
-  CommitAll(work, "v2");
+  std::string v2 = CommitAll(work, "v2");
   Git(work, {"push", "-q", "origin", "main"});
 
   auto id = cache_->CommitPathFromRevision(bare, "main", "app", v1.substr(0, 10),
@@ -345,6 +345,12 @@ TEST_F(SourceTest, RollbackCommitsOnePathAndPushes) {
   ASSERT_TRUE(whole.ok()) << whole.status().ToString();
   Git(work, {"pull", "-q", "--ff-only"});
   EXPECT_EQ(*fs::ReadFile(work + "/other/o.yaml"), "other: 1\n");
+  // A single file.
+  auto file = cache_->CommitPathFromRevision(bare, "main", "other/o.yaml", v2, "file", {});
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  Git(work, {"pull", "-q", "--ff-only"});
+  EXPECT_EQ(*fs::ReadFile(work + "/other/o.yaml"), "other: 2\n");
+  EXPECT_EQ(*fs::ReadFile(work + "/app/config.yaml"), "version: 1\n");
   EXPECT_EQ(cache_->CommitPathFromRevision(bare, "nobranch", "app", v1, "x", {}).status().code(),
             Code::kNotFound);
 }
