@@ -6,7 +6,6 @@
 
 #include "core/strings.h"
 #include "resource/codec.h"
-#include "resource/number_format.h"
 #include "resource/utf8.h"
 
 namespace plumb::resource {

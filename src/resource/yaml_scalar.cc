@@ -153,6 +153,12 @@ bool ResolveNumber(std::string_view text, Value* out) {
 }  // namespace
 
 Value ResolvePlainScalar(std::string_view text) {
+  // Most scalars are names and words: only these first characters can start anything
+  // but a string (go-yaml's resolve table does the same).
+  if (!text.empty() &&
+      std::string_view("~nNtTfFoOyY0123456789+-.").find(text[0]) == std::string_view::npos) {
+    return Value(std::string(text));
+  }
   if (IsNull(text)) return Value();
   int b = BoolValue(text);
   if (b >= 0) return Value(b == 1);
