@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# make demo: an example config repository, and the operator reconciling it onto this
+# host — writing only under ./demo/host. Stop it with Ctrl-C; run again to start over.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PLUMB="$PWD/build/plumb"
+DEMO="$PWD/demo"
+LISTEN="${PLUMB_DEMO_LISTEN:-127.0.0.1:7420}"
+
+rm -rf "$DEMO"
+mkdir -p "$DEMO/host"
+"$PLUMB" init "$DEMO/config" >/dev/null
+cat <<MSG
+== plumbline demo ==========================================================
+Config repository: $DEMO/config.git  (edit in the clone $DEMO/config, then push)
+Host directory:    $DEMO/host         (the only place this demo writes)
+State directory:   $DEMO/state        (engine.db, local.db, the API token)
+API:               http://$LISTEN     (token in $DEMO/state/token)
+
+In another terminal, try:
+  build/plumb status --state-dir demo/state
+  cat demo/host/motd.txt
+  echo 'edited by hand' > demo/host/motd.txt     # drift: healed within a second
+  build/plumb events root --state-dir demo/state
+  cd demo/config && sed -i 's/Welcome./Hello from a commit./' apps/motd/motd.yaml \\
+     && git commit -qam 'new motd' && git push -q origin staging && cd ../..
+  build/plumb history motd --state-dir demo/state
+  build/plumb diff motd --state-dir demo/state
+  build/plumb rollback motd <ID from history> --state-dir demo/state
+============================================================================
+MSG
+exec "$PLUMB" run --repo "$DEMO/config.git" --branch staging --path root \
+  --state-dir "$DEMO/state" --allow-path "$DEMO/host" --listen "$LISTEN" --interval 30s

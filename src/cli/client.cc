@@ -1,0 +1,285 @@
+#include "cli/client.h"
+
+#include <httplib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "core/clock.h"
+#include "core/fs.h"
+#include "core/strings.h"
+#include "resource/codec.h"
+
+namespace plumb::cli {
+using resource::Value;
+
+std::string DefaultStateDir() {
+  if (const char* d = std::getenv("PLUMB_STATE_DIR"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/plumbline";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/tmp") + "/.local/state/plumbline";
+}
+
+void ResolveClient(ClientOptions* o) {
+  if (o->state_dir.empty()) o->state_dir = DefaultStateDir();
+  if (o->server.empty())
+    if (const char* s = std::getenv("PLUMB_SERVER"); s && *s) o->server = s;
+  if (o->server.empty()) {
+    auto addr = fs::ReadFile(o->state_dir + "/address");
+    if (addr.ok()) o->server = Trim(*addr);
+  }
+  if (o->server.empty()) o->server = "http://127.0.0.1:7420";
+  if (o->token.empty())
+    if (const char* t = std::getenv("PLUMB_TOKEN"); t && *t) o->token = t;
+  if (o->token.empty()) {
+    auto tok = fs::ReadFile(o->state_dir + "/token");
+    if (tok.ok()) o->token = Trim(*tok);
+  }
+}
+
+Result<Value> ApiClient::Get(const std::string& path) { return Call("GET", path, ""); }
+Result<Value> ApiClient::Post(const std::string& path, const Value& body) {
+  return Call("POST", path, resource::ToJson(body));
+}
+
+Result<Value> ApiClient::Call(const std::string& method, const std::string& path,
+                              const std::string& body) {
+  httplib::Client client(o_.server);
+  client.set_connection_timeout(5, 0);
+  client.set_read_timeout(600, 0);
+  httplib::Headers headers;
+  if (!o_.token.empty()) headers.emplace("Authorization", "Bearer " + o_.token);
+  const char* user = std::getenv("USER");
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  headers.emplace("X-Plumb-User", std::string(user ? user : "unknown") + "@" + host);
+  httplib::Result res = method == "GET"
+                            ? client.Get(path, headers)
+                            : client.Post(path, headers, body, "application/json");
+  if (!res)
+    return Unavailable("cannot reach the operator at " + o_.server + " (" +
+                       httplib::to_string(res.error()) +
+                       "): is `plumb run` running? Use --server or --state-dir to find it");
+  auto parsed = resource::ParseJson(res->body, "operator answer");
+  if (res->status >= 200 && res->status < 300) {
+    if (!parsed.ok()) return Internal("the operator sent invalid JSON: " + parsed.status().message());
+    return *parsed;
+  }
+  std::string msg = parsed.ok() ? parsed->GetString("error", res->body) : res->body;
+  Code code = res->status == 401   ? Code::kUnauthenticated
+              : res->status == 403 ? Code::kPermissionDenied
+              : res->status == 404 ? Code::kNotFound
+              : res->status == 400 ? Code::kInvalidArgument
+              : res->status == 412 ? Code::kFailedPrecondition
+                                   : Code::kUnavailable;
+  return Status(code, msg);
+}
+
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    std::cout << Trim(line) << "\n";
+  }
+}
+
+namespace {
+int Fail(const Status& s) {
+  std::cerr << "plumb: " << s.message() << "\n";
+  return 2;
+}
+
+void PrintValue(const ClientOptions& o, const Value& v) {
+  if (o.output == "yaml") std::cout << resource::ToYaml(v);
+  else std::cout << resource::ToJson(v, 2) << "\n";
+}
+
+std::string Short(const std::string& sha) { return sha.substr(0, 7); }
+
+std::string Ago(const std::string& rfc3339, int64_t ms) {
+  if (!ms) return "never";
+  int64_t secs = (UnixMillis(SystemClock().Now()) - ms) / 1000;
+  if (secs < 0) secs = 0;
+  (void)rfc3339;
+  if (secs < 120) return std::to_string(secs) + "s ago";
+  if (secs < 7200) return std::to_string(secs / 60) + "m ago";
+  return std::to_string(secs / 3600) + "h ago";
+}
+
+int64_t IntOf(const Value* v) { return v && v->is_int() ? v->as_int() : 0; }
+}  // namespace
+
+int CmdStatus(const ClientOptions& o, const std::string& app) {
+  ApiClient c(o);
+  if (!app.empty()) {
+    auto v = c.Get("/api/v1/applications/" + app);
+    if (!v.ok()) return Fail(v.status());
+    if (o.output != "table") {
+      PrintValue(o, *v);
+      return 0;
+    }
+    const Value& spec = *v->Find("spec");
+    const Value& st = *v->Find("status");
+    const Value* src = spec.Find("source");
+    std::cout << "Name:            " << app << "\n"
+              << "Repo:            " << src->GetString("repo") << "\n"
+              << "Branch:          " << src->GetString("branch") << "\n"
+              << "Path:            " << src->GetString("path") << "\n"
+              << "Applied commit:  " << st.GetString("appliedCommit") << "\n"
+              << "Head commit:     " << st.GetString("headCommit") << "\n"
+              << "Sync:            " << st.GetString("sync") << "\n"
+              << "Health:          " << st.GetString("health")
+              << (st.GetString("healthMessage").empty() ? "" : " (" + st.GetString("healthMessage") + ")")
+              << "\n"
+              << "Last reconcile:  " << st.GetString("lastReconcile") << " ("
+              << IntOf(st.Find("lastDurationMs")) << " ms)\n"
+              << "Last error:      " << st.GetString("lastError") << "\n\n";
+    std::vector<std::vector<std::string>> rows = {{"KIND", "NAMESPACE", "NAME", "SYNC", "HEALTH", "MESSAGE"}};
+    for (const Value& r : st.Find("resources")->as_array())
+      rows.push_back({r.GetString("kind"), r.GetString("namespace"), r.GetString("name"),
+                      r.GetString("sync"), r.GetString("health"), r.GetString("message")});
+    PrintTable(rows);
+    return 0;
+  }
+  Value all = Value::EmptyArray();
+  std::string next;
+  do {
+    auto v = c.Get("/api/v1/applications?limit=5000" + (next.empty() ? "" : "&continue=" + next));
+    if (!v.ok()) return Fail(v.status());
+    for (const Value& item : v->Find("items")->as_array()) all.Append(item);
+    next = v->GetString("continue");
+  } while (!next.empty());
+  if (o.output != "table") {
+    Value out;
+    out.Set("items", all);
+    PrintValue(o, out);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"NAME", "REPO", "BRANCH", "PATH", "APPLIED",
+                                                 "HEAD", "SYNC", "HEALTH", "RECONCILED",
+                                                 "DURATION", "ERROR"}};
+  for (const Value& a : all.as_array()) {
+    const Value& st = *a.Find("status");
+    const Value* src = a.FindPath({"spec", "source"});
+    rows.push_back({a.GetString("name"), src->GetString("repo"), src->GetString("branch"),
+                    src->GetString("path"), Short(st.GetString("appliedCommit")),
+                    Short(st.GetString("headCommit")), st.GetString("sync"), st.GetString("health"),
+                    Ago(st.GetString("lastReconcile"), IntOf(st.Find("lastReconcileMs"))),
+                    std::to_string(IntOf(st.Find("lastDurationMs"))) + "ms",
+                    st.GetString("lastError")});
+  }
+  PrintTable(rows);
+  return 0;
+}
+
+int CmdDiff(const ClientOptions& o, const std::string& app) {
+  auto v = ApiClient(o).Get("/api/v1/applications/" + app + "/diff");
+  if (!v.ok()) return Fail(v.status());
+  const Value* drift = v->Find("drift");
+  bool has_drift = drift && drift->is_bool() && drift->as_bool();
+  if (o.output != "table") PrintValue(o, *v);
+  else std::cout << v->GetString("diff");
+  return has_drift ? 1 : 0;
+}
+
+int CmdSync(const ClientOptions& o, const std::string& app, bool dry_run) {
+  Value body;
+  body.Set("dryRun", dry_run);
+  auto v = ApiClient(o).Post("/api/v1/applications/" + app + "/sync", body);
+  if (!v.ok()) return Fail(v.status());
+  if (o.output != "table") {
+    PrintValue(o, *v);
+  } else {
+    std::cout << app << " at " << Short(v->GetString("revision")) << ": " << v->GetString("result")
+              << " (" << v->GetString("message") << ")\n";
+    std::vector<std::vector<std::string>> rows = {{"KIND", "NAMESPACE", "NAME", "CHANGE", "MESSAGE"}};
+    for (const Value& c : v->Find("changes")->as_array()) {
+      std::string change = c.GetString("change", c.GetString("action"));
+      if (change == "unchanged" || change == "none") continue;
+      rows.push_back({c.GetString("kind"), c.GetString("namespace"), c.GetString("name"), change,
+                      c.GetString("message")});
+    }
+    if (rows.size() > 1) PrintTable(rows);
+  }
+  return v->GetString("result") == "Failed" ? 2 : 0;
+}
+
+int CmdHistory(const ClientOptions& o, const std::string& app) {
+  auto v = ApiClient(o).Get("/api/v1/applications/" + app + "/history");
+  if (!v.ok()) return Fail(v.status());
+  if (o.output != "table") {
+    PrintValue(o, *v);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "REVISION", "TIME", "TRIGGER", "RESULT", "CHANGES", "COMMIT"}};
+  for (const Value& h : v->Find("items")->as_array()) {
+    std::string changes;
+    for (const Value& c : h.Find("changes")->as_array())
+      changes += (changes.empty() ? "" : ", ") + c.GetString("kind") + "/" + c.GetString("name") +
+                 " " + c.GetString("change");
+    if (changes.size() > 80) changes = changes.substr(0, 77) + "...";
+    rows.push_back({std::to_string(IntOf(h.Find("id"))), Short(h.GetString("revision")),
+                    h.GetString("startedAt"), h.GetString("trigger"), h.GetString("result"),
+                    changes.empty() ? h.GetString("message") : changes,
+                    h.GetString("commitMessage")});
+  }
+  PrintTable(rows);
+  return 0;
+}
+
+int CmdRollback(const ClientOptions& o, const std::string& app, const std::string& revision) {
+  Value body;
+  body.Set("revision", revision);
+  auto v = ApiClient(o).Post("/api/v1/applications/" + app + "/rollback", body);
+  if (!v.ok()) return Fail(v.status());
+  if (o.output != "table") PrintValue(o, *v);
+  else
+    std::cout << "rolled back " << app << " to " << revision << " with commit "
+              << Short(v->GetString("commit")) << "; the operator is applying it\n";
+  return 0;
+}
+
+int CmdEvents(const ClientOptions& o, const std::string& app) {
+  std::string path = app.empty() ? "/api/v1/events" : "/api/v1/applications/" + app + "/events";
+  auto v = ApiClient(o).Get(path);
+  if (!v.ok()) return Fail(v.status());
+  if (o.output != "table") {
+    PrintValue(o, *v);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"TIME", "APP", "TYPE", "REASON", "MESSAGE"}};
+  for (const Value& e : v->Find("items")->as_array())
+    rows.push_back({e.GetString("time"), e.GetString("app"), e.GetString("type"),
+                    e.GetString("reason"), e.GetString("message")});
+  PrintTable(rows);
+  return 0;
+}
+
+int CmdSuspend(const ClientOptions& o, const std::string& app, bool suspend) {
+  auto v = ApiClient(o).Post("/api/v1/applications/" + app + (suspend ? "/suspend" : "/resume"),
+                             Value::EmptyObject());
+  if (!v.ok()) return Fail(v.status());
+  std::cout << app << (suspend ? " suspended\n" : " resumed\n");
+  return 0;
+}
+
+int CmdRefresh(const ClientOptions& o, const std::string& app) {
+  auto v = ApiClient(o).Post("/api/v1/applications/" + app + "/refresh", Value::EmptyObject());
+  if (!v.ok()) return Fail(v.status());
+  std::cout << app << ": refresh queued\n";
+  return 0;
+}
+
+}  // namespace plumb::cli

@@ -1,0 +1,54 @@
+// cli: the HTTP client the verbs use to talk to a running operator, and the verbs
+// that only talk to it (status, diff, sync, history, rollback).
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+#include "resource/value.h"
+
+namespace plumb::cli {
+
+struct ClientOptions {
+  std::string server;     // --server, PLUMB_SERVER, STATE_DIR/address, or the default
+  std::string token;      // --token, PLUMB_TOKEN, or STATE_DIR/token
+  std::string state_dir;  // shared with the operator
+  std::string output = "table";  // table | json | yaml
+};
+
+// The state directory plumb uses when none is given: $PLUMB_STATE_DIR, else
+// $XDG_STATE_HOME/plumbline, else ~/.local/state/plumbline.
+std::string DefaultStateDir();
+
+// Fills server and token from flags, environment and the state directory.
+void ResolveClient(ClientOptions* o);
+
+class ApiClient {
+ public:
+  explicit ApiClient(ClientOptions o) : o_(std::move(o)) {}
+  // GET/POST a JSON API path; a non-2xx answer becomes an error carrying the
+  // operator's message (Unauthenticated for 401, NotFound for 404, ...).
+  Result<resource::Value> Get(const std::string& path);
+  Result<resource::Value> Post(const std::string& path, const resource::Value& body);
+
+ private:
+  Result<resource::Value> Call(const std::string& method, const std::string& path,
+                               const std::string& body);
+  ClientOptions o_;
+};
+
+// Each returns the process exit code: 0 fine, 1 drift / not healthy where documented,
+// 2 error (printed to stderr).
+int CmdStatus(const ClientOptions& o, const std::string& app);
+int CmdDiff(const ClientOptions& o, const std::string& app);
+int CmdSync(const ClientOptions& o, const std::string& app, bool dry_run);
+int CmdHistory(const ClientOptions& o, const std::string& app);
+int CmdRollback(const ClientOptions& o, const std::string& app, const std::string& revision);
+int CmdEvents(const ClientOptions& o, const std::string& app);
+int CmdSuspend(const ClientOptions& o, const std::string& app, bool suspend);
+int CmdRefresh(const ClientOptions& o, const std::string& app);
+
+// Prints a table with a header row, columns padded to the widest cell.
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
+
+}  // namespace plumb::cli

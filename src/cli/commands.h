@@ -1,0 +1,37 @@
+// cli: the verbs that run locally (run, init, render).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace plumb::cli {
+
+struct RunOptions {
+  std::string repo;
+  std::string branch = "main";
+  std::string path = ".";
+  std::string name = "root";
+  std::string state_dir;
+  std::vector<std::string> allow_paths;
+  std::string local_root;
+  std::string interval = "1m";
+  std::string listen = "127.0.0.1:7420";
+  bool no_prune = false;
+  bool no_self_heal = false;
+  bool no_auto = false;
+  bool anonymous_read = false;
+  bool once = false;
+  int workers = 4;
+  std::string retry_base = "10s";
+  std::string retry_max = "5m";
+  std::string rescan_interval = "30s";
+  std::string log_format = "text";
+  std::string log_level = "info";
+  std::string kubectl = "kubectl";
+};
+
+int CmdRun(RunOptions o);
+int CmdInit(const std::string& dir);
+int CmdRender(const std::string& dir, const std::string& output);
+
+}  // namespace plumb::cli

@@ -1,0 +1,167 @@
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/strings.h"
+#include "engine/engine.h"
+#include "render/render.h"
+#include "resource/codec.h"
+#include "server/server.h"
+#include "target/local/local_target.h"
+
+namespace plumb::cli {
+namespace {
+int Fail(const std::string& what, const Status& s) {
+  log::Error(what + ": " + s.message());
+  return 2;
+}
+
+std::string Absolute(const std::string& p) {
+  if (p.empty()) return p;
+  std::error_code ec;
+  return fs::NormalizePath(std::filesystem::absolute(p, ec).string());
+}
+
+// A local path given as the repository is made absolute so every process names it
+// the same way (the mirror is keyed by URL).
+std::string NormalizeRepo(const std::string& repo) {
+  if (repo.find("://") != std::string::npos || repo.find('@') != std::string::npos) return repo;
+  return Absolute(repo);
+}
+}  // namespace
+
+int CmdRun(RunOptions o) {
+  log::Format format;
+  log::Level level;
+  if (!log::ParseFormat(o.log_format, &format) || !log::ParseLevel(o.log_level, &level)) {
+    std::cerr << "plumb run: --log-format is text|json, --log-level is debug|info|warn|error\n";
+    return 2;
+  }
+  log::SetFormat(format);
+  log::SetLevel(level);
+  if (o.repo.empty()) {
+    std::cerr << "plumb run: --repo is required (a path or URL git can fetch)\n";
+    return 2;
+  }
+  if (o.state_dir.empty()) o.state_dir = DefaultStateDir();
+  o.state_dir = Absolute(o.state_dir);
+  for (auto& p : o.allow_paths) p = Absolute(p);
+  if (o.local_root.empty() && !o.allow_paths.empty()) o.local_root = o.allow_paths[0];
+  o.local_root = Absolute(o.local_root);
+
+  engine::EngineOptions eo;
+  eo.state_dir = o.state_dir;
+  eo.workers = o.workers;
+  eo.root.name = o.name;
+  eo.root.repo = NormalizeRepo(o.repo);
+  eo.root.branch = o.branch;
+  eo.root.path = o.path;
+  eo.root.local_root = o.local_root;
+  eo.root.sync.prune = !o.no_prune;
+  eo.root.sync.self_heal = !o.no_self_heal;
+  eo.root.sync.automated = !o.no_auto;
+  eo.render.kubectl = o.kubectl;
+  if (const char* f = std::getenv("PLUMB_FAULT")) eo.fault = f;
+  for (auto [flag, text, out] :
+       {std::tuple{"--interval", &o.interval, &eo.root.sync.interval},
+        std::tuple{"--retry-base", &o.retry_base, &eo.retry_base},
+        std::tuple{"--retry-max", &o.retry_max, &eo.retry_max}}) {
+    auto d = ParseDuration(*text);
+    if (!d.ok()) return Fail(std::string("plumb run ") + flag, d.status());
+    *out = *d;
+  }
+  auto rescan = ParseDuration(o.rescan_interval);
+  if (!rescan.ok()) return Fail("plumb run --rescan-interval", rescan.status());
+
+  Status mk = fs::MakeDirs(o.state_dir);
+  if (!mk.ok()) return Fail("state directory", mk);
+  // An allowed directory that does not exist yet is created, as a package would.
+  for (const auto& p : o.allow_paths) {
+    mk = fs::MakeDirs(p);
+    if (!mk.ok()) return Fail("--allow-path " + p, mk);
+  }
+  // Signals are taken by this thread with sigwait; block them before threads start.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto target = target::local::NewLocalTarget({.state_dir = o.state_dir,
+                                               .allow_paths = o.allow_paths,
+                                               .rescan_interval = *rescan});
+  if (!target.ok()) return Fail("local runtime", target.status());
+  auto eng = engine::Engine::Create(eo, std::move(*target));
+  if (!eng.ok()) return Fail("engine", eng.status());
+  auto srv = server::Server::Create(eng->get(), {.listen = o.listen, .state_dir = o.state_dir,
+                                                 .anonymous_read = o.anonymous_read});
+  if (!srv.ok()) return Fail("server", srv.status());
+  Status s = (*srv)->Start();
+  if (!s.ok()) return Fail("server", s);
+  s = (*eng)->Start();
+  if (!s.ok()) return Fail("engine", s);
+  log::Info("plumbline operator started",
+            {{"api", (*srv)->url()}, {"repo", eo.root.repo}, {"branch", o.branch},
+             {"path", o.path}, {"state_dir", o.state_dir}, {"token_file", o.state_dir + "/token"},
+             {"allow_paths", o.allow_paths.empty() ? "(none: no files are written)"
+                                                    : Join(o.allow_paths, ",")}});
+
+  int code = 0;
+  if (o.once) {
+    // Wait for every Application (children included) to finish a reconcile.
+    int64_t started = UnixMillis(SystemClock().Now());
+    while (true) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      auto apps = (*eng)->ListApps();
+      bool done = (*eng)->Idle() && !apps.empty();
+      for (const auto& a : apps) done &= a.status.last_reconcile_ms >= started;
+      if (!done) continue;
+      for (const auto& a : apps) {
+        if (!a.status.last_error.empty()) code = 1;
+        std::cout << a.spec.name << ": " << a.status.sync << " " << a.status.health << " "
+                  << a.status.applied_commit.substr(0, 7)
+                  << (a.status.last_error.empty() ? "" : " error: " + a.status.last_error) << "\n";
+      }
+      break;
+    }
+  } else {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log::Info("stopping", {{"signal", std::to_string(sig)}});
+  }
+  (*srv)->Stop();
+  (*eng)->Stop();
+  return code;
+}
+
+int CmdRender(const std::string& dir, const std::string& output) {
+  render::Renderer renderer(nullptr, {});
+  auto out = renderer.RenderDirectory(dir);
+  if (!out.ok()) {
+    std::cerr << "plumb render: " << out.status().message() << "\n";
+    return 2;
+  }
+  if (output == "json") {
+    resource::Value list = resource::Value::EmptyArray();
+    for (const auto& r : out->resources) list.Append(r.body());
+    std::cout << resource::ToJson(list, 2) << "\n";
+    return 0;
+  }
+  for (const auto& r : out->resources) {
+    std::cout << "---\n# Source: " << r.origin().ToString() << "\n"
+              << resource::ToYaml(resource::MaskSecretValues(r.id(), r.body()));
+  }
+  std::cerr << out->resources.size() << " resources\n";
+  return 0;
+}
+
+}  // namespace plumb::cli

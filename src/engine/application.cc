@@ -1,0 +1,176 @@
+#include "engine/application.h"
+
+namespace plumb::engine {
+namespace {
+using resource::Value;
+
+bool GetBool(const Value* obj, const char* key, bool fallback) {
+  const Value* v = obj ? obj->Find(key) : nullptr;
+  return v && v->is_bool() ? v->as_bool() : fallback;
+}
+
+Status CheckBool(const Value* obj, const char* key, const std::string& where) {
+  const Value* v = obj ? obj->Find(key) : nullptr;
+  if (v && !v->is_bool() && !v->is_null())
+    return InvalidArgument(where + "." + key + " must be true or false, not a " + v->TypeName());
+  return Status::Ok();
+}
+
+Status CheckString(const Value* obj, const char* key, const std::string& where) {
+  const Value* v = obj ? obj->Find(key) : nullptr;
+  if (v && !v->is_string() && !v->is_null())
+    return InvalidArgument(where + "." + key + " must be a string, not a " + v->TypeName());
+  return Status::Ok();
+}
+}  // namespace
+
+bool IsApplication(const resource::ResourceId& id) {
+  return id.group == kApiGroup && id.kind == "Application";
+}
+
+Value AppSpec::ToValue() const {
+  Value v;
+  v.Set("name", name);
+  v.Set("parent", parent);
+  Value& source = v.Set("source", Value::EmptyObject());
+  source.Set("repo", repo);
+  source.Set("branch", branch);
+  source.Set("path", path);
+  v.Set("target", Value::EmptyObject()).Set("local", Value::EmptyObject()).Set("root", local_root);
+  Value& s = v.Set("sync", Value::EmptyObject());
+  s.Set("auto", sync.automated);
+  s.Set("prune", sync.prune);
+  s.Set("selfHeal", sync.self_heal);
+  s.Set("suspend", sync.suspend);
+  s.Set("interval", FormatDuration(sync.interval));
+  v.Set("allowPlaintextSecrets", allow_plaintext_secrets);
+  return v;
+}
+
+namespace {
+// Reads the `spec` shape shared by manifests and stored specs.
+Status ReadSpec(const Value& spec, const std::string& where, AppSpec* out) {
+  if (!spec.is_object()) return InvalidArgument(where + " must be a map");
+  const Value* source = spec.Find("source");
+  if (source && !source->is_object()) return InvalidArgument(where + ".source must be a map");
+  for (const char* k : {"repo", "branch", "path", "repoURL", "targetRevision"})
+    RETURN_IF_ERROR(CheckString(source, k, where + ".source"));
+  if (source) {
+    out->repo = source->GetString("repo", source->GetString("repoURL", out->repo));
+    out->branch = source->GetString("branch", source->GetString("targetRevision", out->branch));
+    out->path = source->GetString("path", out->path);
+  }
+  if (const Value* target = spec.FindPath({"target", "local"})) {
+    RETURN_IF_ERROR(CheckString(target, "root", where + ".target.local"));
+    out->local_root = target->GetString("root", out->local_root);
+  }
+  const Value* sync = spec.Find("sync");
+  if (sync && !sync->is_object()) return InvalidArgument(where + ".sync must be a map");
+  for (const char* k : {"auto", "prune", "selfHeal", "suspend"})
+    RETURN_IF_ERROR(CheckBool(sync, k, where + ".sync"));
+  out->sync.automated = GetBool(sync, "auto", out->sync.automated);
+  out->sync.prune = GetBool(sync, "prune", out->sync.prune);
+  out->sync.self_heal = GetBool(sync, "selfHeal", out->sync.self_heal);
+  out->sync.suspend = GetBool(sync, "suspend", out->sync.suspend);
+  if (const Value* iv = sync ? sync->Find("interval") : nullptr) {
+    if (!iv->is_string() && !iv->is_int())
+      return InvalidArgument(where + ".sync.interval must be a duration like 30s or 1m");
+    std::string text = iv->is_int() ? std::to_string(iv->as_int()) : iv->as_string();
+    auto d = ParseDuration(text);
+    if (!d.ok()) return d.status().WithContext(where + ".sync.interval");
+    if (d->count() < 1) return InvalidArgument(where + ".sync.interval must be positive");
+    out->sync.interval = *d;
+  }
+  RETURN_IF_ERROR(CheckBool(&spec, "allowPlaintextSecrets", where));
+  out->allow_plaintext_secrets = GetBool(&spec, "allowPlaintextSecrets", out->allow_plaintext_secrets);
+  return Status::Ok();
+}
+}  // namespace
+
+Result<AppSpec> AppSpec::FromValue(const Value& v) {
+  AppSpec s;
+  s.name = v.GetString("name");
+  s.parent = v.GetString("parent");
+  RETURN_IF_ERROR(ReadSpec(v, "spec", &s));
+  return s;
+}
+
+Result<AppSpec> AppSpecFromResource(const resource::Resource& r, const AppSpec& parent) {
+  std::string where = r.origin().ToString() + ": Application " + r.id().name;
+  AppSpec s;
+  s.name = r.id().name;
+  s.parent = parent.name;
+  s.repo = parent.repo;
+  s.branch = parent.branch;
+  s.local_root = parent.local_root;  // children deploy beside their parent unless told
+  s.path = "";
+  const Value* spec = r.body().Find("spec");
+  if (!spec) return InvalidArgument(where + ": spec is missing");
+  Status st = ReadSpec(*spec, "spec", &s);
+  if (!st.ok()) return st.WithContext(where);
+  if (s.path.empty()) return InvalidArgument(where + ": spec.source.path is missing");
+  if (s.name == parent.name)
+    return InvalidArgument(where + ": an Application cannot have its parent's name");
+  return s;
+}
+
+Value AppStatus::ToValue() const {
+  Value v;
+  v.Set("sync", sync);
+  v.Set("health", health);
+  v.Set("healthMessage", health_message);
+  v.Set("appliedCommit", applied_commit);
+  v.Set("headCommit", head_commit);
+  v.Set("lastReconcile", last_reconcile_ms ? FormatTimeRfc3339(FromUnixMillis(last_reconcile_ms)) : "");
+  v.Set("lastReconcileMs", last_reconcile_ms);
+  v.Set("lastDurationMs", last_duration_ms);
+  v.Set("lastError", last_error);
+  v.Set("phase", phase);
+  v.Set("consecutiveFailures", consecutive_failures);
+  Value list = Value::EmptyArray();
+  for (const auto& r : resources) {
+    Value item;
+    item.Set("group", r.id.group);
+    item.Set("kind", r.id.kind);
+    item.Set("namespace", r.id.ns);
+    item.Set("name", r.id.name);
+    item.Set("sync", r.sync);
+    item.Set("health", r.health);
+    item.Set("message", r.message);
+    item.Set("origin", r.origin);
+    list.Append(std::move(item));
+  }
+  v.Set("resources", std::move(list));
+  return v;
+}
+
+AppStatus AppStatus::FromValue(const Value& v) {
+  AppStatus s;
+  s.sync = v.GetString("sync", s.sync);
+  s.health = v.GetString("health", s.health);
+  s.health_message = v.GetString("healthMessage");
+  s.applied_commit = v.GetString("appliedCommit");
+  s.head_commit = v.GetString("headCommit");
+  if (const Value* x = v.Find("lastReconcileMs"); x && x->is_int()) s.last_reconcile_ms = x->as_int();
+  if (const Value* x = v.Find("lastDurationMs"); x && x->is_int()) s.last_duration_ms = x->as_int();
+  if (const Value* x = v.Find("consecutiveFailures"); x && x->is_int())
+    s.consecutive_failures = static_cast<int>(x->as_int());
+  s.last_error = v.GetString("lastError");
+  s.phase = v.GetString("phase", "Idle");
+  if (s.phase == "Reconciling") s.phase = "Idle";  // a reconcile cut short by a crash
+  if (const Value* list = v.Find("resources"); list && list->is_array()) {
+    for (const Value& item : list->as_array()) {
+      ResourceStatus r;
+      r.id = {item.GetString("group"), item.GetString("kind"), item.GetString("namespace"),
+              item.GetString("name")};
+      r.sync = item.GetString("sync", r.sync);
+      r.health = item.GetString("health", r.health);
+      r.message = item.GetString("message");
+      r.origin = item.GetString("origin");
+      s.resources.push_back(std::move(r));
+    }
+  }
+  return s;
+}
+
+}  // namespace plumb::engine

@@ -1,0 +1,72 @@
+// engine: the Application — "this path of this branch of this repo, made true on this
+// target, under this sync policy" — its spec (from an `Application` manifest or the
+// operator's flags) and its observed status.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "resource/resource.h"
+#include "resource/value.h"
+
+namespace plumb::engine {
+
+inline constexpr const char* kApiGroup = "plumbline.dev";
+
+struct SyncPolicy {
+  bool automated = true;  // spec.sync.auto
+  bool prune = true;
+  bool self_heal = true;
+  bool suspend = false;
+  Duration interval = Duration(60000);
+};
+
+struct AppSpec {
+  std::string name;
+  std::string repo;
+  std::string branch = "main";
+  std::string path = ".";
+  std::string local_root;          // spec.target.local.root
+  SyncPolicy sync;
+  bool allow_plaintext_secrets = false;
+  std::string parent;              // the Application whose repo declared this one ("" = root)
+
+  resource::Value ToValue() const;
+  static Result<AppSpec> FromValue(const resource::Value& v);
+};
+
+// Builds a child Application from an `Application` manifest found in `parent`'s path.
+// Fields it leaves out (repo, branch) default to the parent's. Errors name the origin.
+Result<AppSpec> AppSpecFromResource(const resource::Resource& r, const AppSpec& parent);
+
+bool IsApplication(const resource::ResourceId& id);
+
+struct ResourceStatus {
+  resource::ResourceId id;
+  std::string sync = "Unknown";    // Synced | OutOfSync | Unknown
+  std::string health = "Unknown";  // Healthy | Progressing | Degraded | Suspended | Missing | Unknown
+  std::string message;
+  std::string origin;              // file:line in the repository
+};
+
+struct AppStatus {
+  std::string sync = "Unknown";
+  std::string health = "Unknown";
+  std::string health_message;
+  std::string applied_commit;      // last commit fully applied
+  std::string head_commit;         // branch head at the last reconcile
+  int64_t last_reconcile_ms = 0;   // unix ms when the last reconcile finished
+  int64_t last_duration_ms = 0;
+  std::string last_error;          // empty when the last reconcile succeeded
+  std::string phase = "Idle";      // Idle | Reconciling | Failed
+  int consecutive_failures = 0;
+  std::vector<ResourceStatus> resources;
+
+  resource::Value ToValue() const;
+  static AppStatus FromValue(const resource::Value& v);
+};
+
+}  // namespace plumb::engine

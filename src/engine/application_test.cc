@@ -1,0 +1,59 @@
+#include "engine/application.h"
+
+#include <gtest/gtest.h>
+
+#include "resource/codec.h"
+
+namespace plumb::engine {
+namespace {
+
+resource::Resource Parse(const std::string& yaml) {
+  auto docs = resource::ParseYaml(yaml, "apps.yaml");
+  EXPECT_TRUE(docs.ok()) << docs.status().ToString();
+  return *resource::Resource::FromValue((*docs)[0].value, {"apps.yaml", (*docs)[0].line});
+}
+
+TEST(ApplicationTest, ChildDefaultsToParentRepoAndBranch) {
+  AppSpec parent{.name = "root", .repo = "/srv/repo.git", .branch = "staging"};
+  auto spec = AppSpecFromResource(Parse(R"(apiVersion: plumbline.dev/v1
+kind: Application
+metadata: {name: web}
+spec:
+  source: {path: apps/web}
+  sync: {prune: false, interval: 30s}
+)"), parent);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->repo, "/srv/repo.git");
+  EXPECT_EQ(spec->branch, "staging");
+  EXPECT_EQ(spec->path, "apps/web");
+  EXPECT_FALSE(spec->sync.prune);
+  EXPECT_TRUE(spec->sync.self_heal);
+  EXPECT_EQ(spec->sync.interval.count(), 30000);
+  EXPECT_EQ(spec->parent, "root");
+}
+
+TEST(ApplicationTest, BadFieldsNameTheOrigin) {
+  AppSpec parent{.name = "root", .repo = "r"};
+  auto spec = AppSpecFromResource(Parse(R"(apiVersion: plumbline.dev/v1
+kind: Application
+metadata: {name: web}
+spec:
+  source: {path: apps/web}
+  sync: {interval: soon}
+)"), parent);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("apps.yaml:1"), std::string::npos);
+  EXPECT_NE(spec.status().message().find("interval"), std::string::npos);
+}
+
+TEST(ApplicationTest, SpecRoundTripsThroughValue) {
+  AppSpec s{.name = "a", .repo = "r", .branch = "b", .path = "p", .local_root = "/srv"};
+  s.sync.interval = Duration(1500);
+  s.sync.self_heal = false;
+  auto back = AppSpec::FromValue(s.ToValue());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(resource::ToJson(back->ToValue()), resource::ToJson(s.ToValue()));
+}
+
+}  // namespace
+}  // namespace plumb::engine

@@ -1,0 +1,92 @@
+// engine: private state shared by engine.cc (scheduler, API) and reconcile.cc (one
+// pass). Not for other modules.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "engine/engine.h"
+#include "engine/plan.h"
+#include "render/render.h"
+#include "source/source.h"
+
+namespace plumb::engine {
+
+// One Application as the scheduler sees it.
+struct AppState {
+  std::mutex reconcile_mu;  // held for a whole reconcile: passes never overlap
+
+  // Guarded by Engine::Impl::mu.
+  AppSpec spec;
+  AppStatus status;
+  int64_t next_due_ms = 0;
+  bool queued = false;
+  bool deleted = false;
+  std::string pending_trigger;
+  bool pending_force_fetch = false;
+
+  // Guarded by reconcile_mu.
+  std::string rendered_commit;  // the commit `rendered` belongs to
+  std::shared_ptr<const std::vector<resource::Resource>> rendered;
+  std::string last_error_event;  // dedupes repeated identical failure events
+};
+
+// What one reconcile pass computed before it acts.
+struct Observed {
+  std::string head;
+  source::CommitInfo commit;
+  std::shared_ptr<const std::vector<resource::Resource>> desired;  // without Applications
+  std::vector<resource::Resource> children;                        // Application manifests
+  Plan plan;
+};
+
+struct Engine::Impl {
+  EngineOptions options;
+  std::unique_ptr<target::Target> target;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<source::RepoCache> repos;
+  std::unique_ptr<render::Renderer> renderer;
+  SystemClock clock;
+
+  std::mutex mu;  // guards apps, queue and AppState's scheduling fields
+  std::condition_variable queue_cv;
+  std::condition_variable timer_cv;
+  std::map<std::string, std::shared_ptr<AppState>> apps;
+  std::deque<std::string> queue;
+  bool stopping = false;
+  int busy = 0;  // reconciles in flight on workers
+  std::vector<std::thread> threads;
+
+  std::mutex event_mu;
+  std::condition_variable event_cv;
+  std::atomic<int64_t> last_event_id{0};
+  std::atomic<int64_t> applies{0};
+  int64_t crash_after_applies = 0;
+
+  // engine.cc
+  std::shared_ptr<AppState> Find(const std::string& name);
+  void Enqueue(const std::string& name, const std::string& trigger, bool force_fetch);
+  void WorkerLoop();
+  void TimerLoop();
+  void RecordEvent(const std::string& app, const std::string& type, const std::string& reason,
+                   const std::string& message);
+  Status UpsertApp(const AppSpec& spec);
+  void RemoveApp(const std::string& name, bool prune, const std::string& why);
+
+  // reconcile.cc
+  SyncReport Reconcile(AppState& st, const SyncRequest& req);
+  Result<Observed> Observe(AppState& st, const AppSpec& spec, const SyncRequest& req);
+  void ReconcileChildren(const AppSpec& parent, const std::vector<resource::Resource>& children);
+  target::AppContext Context(const AppSpec& spec, const std::vector<resource::Resource>* desired);
+  void MaybeCrash();
+};
+
+resource::Value ChangeToValue(const target::Change& c);
+resource::Value IdFields(const resource::ResourceId& id);
+
+}  // namespace plumb::engine

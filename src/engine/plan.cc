@@ -1,0 +1,84 @@
+#include "engine/plan.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "diff/diff.h"
+
+namespace plumb::engine {
+
+int KindRank(const std::string& kind) {
+  static const char* kOrder[] = {
+      "Namespace", "CustomResourceDefinition", "ServiceAccount", "Role", "ClusterRole",
+      "RoleBinding", "ClusterRoleBinding", "Secret", "ConfigMap", "File",
+      "PersistentVolumeClaim", "Service", "Process", "Deployment", "StatefulSet", "DaemonSet",
+      "Job", "CronJob", "Ingress"};
+  for (size_t i = 0; i < std::size(kOrder); ++i)
+    if (kind == kOrder[i]) return static_cast<int>(i);
+  return static_cast<int>(std::size(kOrder));
+}
+
+std::vector<size_t> ApplyOrder(const std::vector<resource::Resource>& desired) {
+  std::vector<size_t> idx(desired.size());
+  std::vector<std::pair<int, int>> keys(desired.size());
+  for (size_t i = 0; i < desired.size(); ++i) {
+    idx[i] = i;
+    keys[i] = {desired[i].SyncWave(), KindRank(desired[i].id().kind)};
+  }
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
+  return idx;
+}
+
+const char* ActionName(Action a) {
+  switch (a) {
+    case Action::kCreate: return "create";
+    case Action::kUpdate: return "update";
+    case Action::kDelete: return "delete";
+    case Action::kNoop: return "none";
+    case Action::kInvalid: return "invalid";
+  }
+  return "?";
+}
+
+bool Plan::InSync() const {
+  for (const auto& i : apply)
+    if (i.action != Action::kNoop) return false;
+  return prune.empty();
+}
+
+Plan MakePlan(const PlanInput& in) {
+  Plan plan;
+  std::unordered_set<std::string> desired_keys;
+  for (size_t i : in.order) {
+    const resource::Resource& r = (*in.desired)[i];
+    desired_keys.insert(r.id().Key());
+    PlanItem item;
+    item.id = r.id();
+    item.desired_index = static_cast<int>(i);
+    const target::LiveObject& live = in.live_desired[i];
+    if (live.exists) item.live = diff::Normalize(live.body);
+    if (!in.expected_error[i].empty()) {
+      item.action = Action::kInvalid;
+      item.error = in.expected_error[i];
+    } else {
+      item.expected = diff::Normalize(in.expected[i]);
+      if (!live.exists) item.action = Action::kCreate;
+      else if (item.live != item.expected) item.action = Action::kUpdate;
+      else item.action = Action::kNoop;
+    }
+    plan.apply.push_back(std::move(item));
+  }
+  for (size_t k = in.inventory.size(); k-- > 0;) {
+    const auto& entry = in.inventory[k];
+    if (desired_keys.count(entry.id.Key())) continue;
+    PlanItem item;
+    item.id = entry.id;
+    item.action = Action::kDelete;
+    if (k < in.live_inventory.size() && in.live_inventory[k].exists)
+      item.live = diff::Normalize(in.live_inventory[k].body);
+    plan.prune.push_back(std::move(item));
+  }
+  return plan;
+}
+
+}  // namespace plumb::engine

@@ -1,0 +1,50 @@
+// engine: the pure core of a reconcile — order the desired set, pair it with the live
+// set and the inventory, and decide per resource: create, update, delete or nothing.
+// No I/O; tested with desired/live pairs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "resource/resource.h"
+#include "target/target.h"
+
+namespace plumb::engine {
+
+// Apply order: by `plumbline.dev/sync-wave` (lower first), then kind (namespaces and
+// configuration before what consumes it, processes and jobs last), then file order.
+// Returns indexes into `desired`.
+std::vector<size_t> ApplyOrder(const std::vector<resource::Resource>& desired);
+int KindRank(const std::string& kind);
+
+enum class Action { kCreate, kUpdate, kDelete, kNoop, kInvalid };
+const char* ActionName(Action a);
+
+struct PlanItem {
+  resource::ResourceId id;
+  Action action = Action::kNoop;
+  int desired_index = -1;    // into the desired vector; -1 for prunes
+  resource::Value expected;  // what the target should hold (null for prunes)
+  resource::Value live;      // what it holds (null when absent)
+  std::string error;         // kInvalid: why the target cannot apply it
+};
+
+struct Plan {
+  std::vector<PlanItem> apply;  // in apply order (desired resources)
+  std::vector<PlanItem> prune;  // owned but no longer desired, reverse apply order
+  bool InSync() const;          // nothing to create, update, delete or fix
+};
+
+struct PlanInput {
+  const std::vector<resource::Resource>* desired = nullptr;
+  std::vector<size_t> order;                         // from ApplyOrder
+  std::vector<resource::Value> expected;             // per desired index (null if error)
+  std::vector<std::string> expected_error;           // per desired index ("" when fine)
+  std::vector<target::LiveObject> live_desired;      // per desired index
+  std::vector<target::InventoryEntry> inventory;     // owned, in apply order
+  std::vector<target::LiveObject> live_inventory;    // per inventory entry
+};
+
+Plan MakePlan(const PlanInput& in);
+
+}  // namespace plumb::engine

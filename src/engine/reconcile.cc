@@ -1,0 +1,399 @@
+// One reconcile pass of one Application: resolve -> render -> plan -> apply -> prune ->
+// health -> record.
+#include <signal.h>
+#include <unistd.h>
+
+#include <map>
+#include <set>
+
+#include "core/log.h"
+#include "diff/diff.h"
+#include "engine/engine_impl.h"
+
+namespace plumb::engine {
+using resource::Resource;
+using resource::ResourceId;
+using resource::Value;
+
+Value IdFields(const ResourceId& id) {
+  Value v;
+  v.Set("group", id.group);
+  v.Set("kind", id.kind);
+  v.Set("namespace", id.ns);
+  v.Set("name", id.name);
+  return v;
+}
+
+Value ChangeToValue(const target::Change& c) {
+  Value v = IdFields(c.id);
+  v.Set("change", target::ChangeKindName(c.kind));
+  v.Set("message", c.message);
+  return v;
+}
+
+target::AppContext Engine::Impl::Context(const AppSpec& spec,
+                                         const std::vector<Resource>* desired) {
+  return target::AppContext{.app = spec.name, .local_root = spec.local_root, .desired = desired};
+}
+
+void Engine::Impl::MaybeCrash() {
+  int64_t n = ++applies;
+  if (crash_after_applies > 0 && n >= crash_after_applies) {
+    log::Error("fault injection: crash-after-applies reached, killing the operator",
+               {{"applies", std::to_string(n)}});
+    ::kill(::getpid(), SIGKILL);
+  }
+}
+
+Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec,
+                                       const SyncRequest& req) {
+  Observed o;
+  auto fetched = repos->Fetch(spec.repo, req.force_fetch ? Duration(0) : spec.sync.interval);
+  if (!fetched.ok()) return fetched.status().WithContext("fetch " + spec.repo);
+  ASSIGN_OR_RETURN(o.head, repos->Resolve(spec.repo, spec.branch));
+  auto info = repos->GetCommit(spec.repo, o.head);
+  if (info.ok()) o.commit = *info;
+
+  if (st.rendered && st.rendered_commit == o.head) {
+    o.desired = st.rendered;
+  } else {
+    auto out = renderer->Render(spec.repo, o.head, spec.path);
+    if (!out.ok())
+      return out.status().WithContext("render " + spec.path + " at " + o.head.substr(0, 7));
+    auto all = std::make_shared<std::vector<Resource>>();
+    all->reserve(out->resources.size());
+    for (auto& r : out->resources) all->push_back(std::move(r));
+    st.rendered = all;
+    st.rendered_commit = o.head;
+    o.desired = all;
+  }
+  // Applications are the engine's, not the target's.
+  auto desired = std::make_shared<std::vector<Resource>>();
+  bool has_children = false;
+  for (const Resource& r : *o.desired) has_children |= IsApplication(r.id());
+  if (has_children) {
+    for (const Resource& r : *o.desired) {
+      if (IsApplication(r.id())) o.children.push_back(r);
+      else desired->push_back(r);
+    }
+    o.desired = desired;
+  }
+
+  const std::vector<Resource>& want = *o.desired;
+  target::AppContext ctx = Context(spec, &want);
+  PlanInput in;
+  in.desired = &want;
+  in.order = ApplyOrder(want);
+  in.expected.resize(want.size());
+  in.expected_error.resize(want.size());
+  std::vector<ResourceId> ids;
+  ids.reserve(want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    ids.push_back(want[i].id());
+    if (!target->Handles(want[i].id())) {
+      in.expected_error[i] = want[i].origin().ToString() + ": no target handles kind " +
+                             want[i].api_version() + " " + want[i].id().kind;
+      continue;
+    }
+    auto e = target->Expected(ctx, want[i]);
+    if (e.ok()) in.expected[i] = std::move(*e);
+    else in.expected_error[i] = want[i].origin().ToString() + ": " + e.status().message();
+  }
+  ASSIGN_OR_RETURN(in.live_desired, target->Observe(ctx, ids));
+  ASSIGN_OR_RETURN(in.inventory, target->Inventory(spec.name));
+  std::vector<ResourceId> inv_ids;
+  for (const auto& e : in.inventory) inv_ids.push_back(e.id);
+  ASSIGN_OR_RETURN(in.live_inventory, target->Observe(ctx, inv_ids));
+  o.plan = MakePlan(in);
+  return o;
+}
+
+namespace {
+std::string Short(const std::string& sha) { return sha.substr(0, 7); }
+
+std::string Summarize(const std::vector<target::Change>& changes) {
+  std::map<std::string, int> counts;
+  for (const auto& c : changes)
+    if (c.kind != target::ChangeKind::kUnchanged) counts[target::ChangeKindName(c.kind)]++;
+  std::string out;
+  for (const auto& [k, n] : counts) out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + k;
+  return out.empty() ? "no changes" : out;
+}
+}  // namespace
+
+SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
+  int64_t t0 = MonotonicMillis();
+  AppSpec spec;
+  AppStatus status;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    spec = st.spec;
+    status = st.status;
+    st.status.phase = "Reconciling";
+  }
+  SyncReport report;
+  report.app = spec.name;
+  report.changes = Value::EmptyArray();
+
+  auto finish = [&](AppStatus s) {
+    s.last_reconcile_ms = UnixMillis(clock.Now());
+    s.last_duration_ms = MonotonicMillis() - t0;
+    s.phase = s.last_error.empty() ? "Idle" : "Failed";
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (st.deleted) return;
+      st.status = s;
+    }
+    Status ps = store->PutStatus(spec.name, s);
+    if (!ps.ok()) log::Warn("cannot save status", {{"app", spec.name}, {"error", ps.message()}});
+  };
+
+  auto observed = Observe(st, spec, req);
+  if (!observed.ok()) {
+    const Status& err = observed.status();
+    status.last_error = err.message();
+    status.consecutive_failures++;
+    status.sync = "Unknown";
+    report.result = "Failed";
+    report.message = err.message();
+    if (st.last_error_event != err.message()) {
+      st.last_error_event = err.message();
+      RecordEvent(spec.name, "Warning", err.transient() ? "FetchFailed" : "ComparisonError",
+                  err.message());
+    }
+    log::Warn("reconcile failed", {{"app", spec.name}, {"error", err.message()}});
+    finish(status);
+    return report;
+  }
+  Observed& o = *observed;
+  report.revision = o.head;
+  status.head_commit = o.head;
+  Plan& plan = o.plan;
+
+  if (req.dry_run) {
+    for (const auto& item : plan.apply) {
+      Value v = IdFields(item.id);
+      v.Set("action", ActionName(item.action));
+      v.Set("message", item.error);
+      report.changes.Append(std::move(v));
+    }
+    for (const auto& item : plan.prune) {
+      Value v = IdFields(item.id);
+      v.Set("action", spec.sync.prune ? "delete" : "prune-disabled");
+      report.changes.Append(std::move(v));
+    }
+    report.result = "DryRun";
+    report.message = plan.InSync() ? "in sync" : "out of sync";
+    return report;
+  }
+
+  // Child Applications follow their parent's render, even when the parent has nothing
+  // to apply itself.
+  ReconcileChildren(spec, o.children);
+
+  bool git_changed = o.head != status.applied_commit;
+  bool should_apply = !plan.InSync() && !spec.sync.suspend &&
+                      (req.manual || (spec.sync.automated && (git_changed || spec.sync.self_heal)));
+  // Without prune, leftovers alone are not worth a pass.
+  bool only_prunes = true;
+  for (const auto& i : plan.apply) only_prunes &= i.action == Action::kNoop;
+  if (only_prunes && !spec.sync.prune && !git_changed) should_apply = false;
+
+  std::vector<target::Change> changes;
+  bool failed = false;
+  std::string first_error;
+  std::map<std::string, std::string> item_message;
+  if (should_apply) {
+    HistoryRow row;
+    row.app = spec.name;
+    row.revision = o.head;
+    row.started_ms = UnixMillis(clock.Now());
+    row.trigger = req.trigger;
+    row.initiator = req.initiator;
+    row.result = "Running";
+    row.commit_author = o.commit.author_name;
+    row.commit_message = o.commit.Summary();
+    auto row_id = store->AddHistory(row);
+    if (row_id.ok()) row.id = *row_id;
+
+    target::AppContext ctx = Context(spec, o.desired.get());
+    const auto& want = *o.desired;
+    for (const auto& item : plan.apply) {
+      target::Change c;
+      c.id = item.id;
+      if (item.action == Action::kNoop) {
+        c.kind = target::ChangeKind::kUnchanged;
+      } else if (item.action == Action::kInvalid) {
+        c.kind = target::ChangeKind::kFailed;
+        c.message = item.error;
+      } else {
+        auto applied = target->Apply(ctx, want[item.desired_index]);
+        if (applied.ok()) {
+          c = *applied;
+          MaybeCrash();
+        } else {
+          c.kind = target::ChangeKind::kFailed;
+          c.message = want[item.desired_index].origin().ToString() + ": " +
+                      applied.status().message();
+        }
+      }
+      if (c.kind == target::ChangeKind::kFailed) {
+        failed = true;
+        if (first_error.empty()) first_error = c.message;
+        item_message[c.id.Key()] = c.message;
+      }
+      changes.push_back(std::move(c));
+    }
+    for (const auto& item : plan.prune) {
+      target::Change c;
+      c.id = item.id;
+      if (!spec.sync.prune) {
+        c.kind = target::ChangeKind::kSkipped;
+        c.message = "not in git; prune is disabled";
+      } else if (failed) {
+        c.kind = target::ChangeKind::kSkipped;
+        c.message = "prune skipped: an apply failed in this reconcile";
+      } else {
+        auto removed = target->Remove(ctx, item.id);
+        if (removed.ok()) {
+          c = *removed;
+        } else {
+          c.kind = target::ChangeKind::kFailed;
+          c.message = removed.status().message();
+          failed = true;
+          if (first_error.empty()) first_error = "prune " + item.id.ToString() + ": " + c.message;
+        }
+      }
+      changes.push_back(std::move(c));
+    }
+    Status flushed = target->Flush();
+    if (!flushed.ok()) {
+      failed = true;
+      if (first_error.empty()) first_error = flushed.message();
+    }
+
+    row.finished_ms = UnixMillis(clock.Now());
+    row.result = failed ? "Failed" : "Succeeded";
+    row.changes = Value::EmptyArray();
+    for (const auto& c : changes)
+      if (c.kind != target::ChangeKind::kUnchanged) row.changes.Append(ChangeToValue(c));
+    row.message = failed ? first_error : Summarize(changes);
+    if (row.id) (void)store->UpdateHistory(row);
+    else (void)store->AddHistory(row);
+
+    report.changes = row.changes;
+    report.result = row.result;
+    report.message = row.message;
+    if (failed) {
+      std::string msg = "sync to " + Short(o.head) + " failed: " + first_error;
+      if (st.last_error_event != msg) RecordEvent(spec.name, "Warning", "SyncFailed", msg);
+      st.last_error_event = msg;
+    } else if (!git_changed) {
+      std::string what;
+      for (const auto& c : changes)
+        if (c.kind != target::ChangeKind::kUnchanged)
+          what += (what.empty() ? "" : ", ") + c.id.ToString() + " (" +
+                  target::ChangeKindName(c.kind) + ")";
+      RecordEvent(spec.name, "Normal", "DriftHealed", "self-heal reverted " + what);
+    } else {
+      RecordEvent(spec.name, "Normal", "SyncSucceeded",
+                  "applied " + Short(o.head) + ": " + Summarize(changes));
+    }
+  } else {
+    report.result = plan.InSync() ? "InSync" : "Skipped";
+    report.message = plan.InSync() ? "in sync" : (spec.sync.suspend ? "suspended" : "not applied: auto-sync does not apply drift (selfHeal is off)");
+    if (!plan.InSync() && status.sync == "Synced" && !git_changed) {
+      std::string what;
+      for (const auto& i : plan.apply)
+        if (i.action != Action::kNoop) what += (what.empty() ? "" : ", ") + i.id.ToString();
+      for (const auto& i : plan.prune) what += (what.empty() ? "" : ", ") + i.id.ToString();
+      RecordEvent(spec.name, "Warning", "DriftDetected", "live state differs from git: " + what);
+    }
+  }
+
+  // Status after this pass: re-observe what changed, assess health.
+  target::AppContext ctx = Context(spec, o.desired.get());
+  const auto& want = *o.desired;
+  std::vector<ResourceId> ids;
+  for (const auto& r : want) ids.push_back(r.id());
+  std::vector<target::LiveObject> live;
+  if (should_apply) {
+    auto l = target->Observe(ctx, ids);
+    if (l.ok()) live = std::move(*l);
+  }
+  std::map<std::string, bool> item_synced;
+  for (const auto& item : plan.apply) item_synced[item.id.Key()] = item.action == Action::kNoop;
+  if (should_apply)
+    for (const auto& c : changes)
+      if (c.kind != target::ChangeKind::kFailed && c.kind != target::ChangeKind::kSkipped)
+        item_synced[c.id.Key()] = true;
+
+  target::HealthStatus app_health = target::HealthStatus::kHealthy;
+  std::string health_message;
+  status.resources.clear();
+  bool all_synced = true;
+  for (const auto& item : plan.apply) {
+    const Resource& r = want[item.desired_index];
+    ResourceStatus rs;
+    rs.id = r.id();
+    rs.origin = r.origin().ToString();
+    rs.sync = item_synced[r.id().Key()] ? "Synced" : "OutOfSync";
+    all_synced &= rs.sync == "Synced";
+    target::LiveObject lo;
+    if (should_apply && static_cast<size_t>(item.desired_index) < live.size()) {
+      lo = live[item.desired_index];
+    } else {
+      lo.id = r.id();
+      lo.exists = !item.live.is_null();
+      lo.body = item.live;
+    }
+    target::Health h;
+    if (item.action == Action::kInvalid) {
+      h = {target::HealthStatus::kUnknown, item.error};
+    } else {
+      h = target->AssessHealth(ctx, lo);
+    }
+    if (auto it = item_message.find(r.id().Key()); it != item_message.end()) rs.message = it->second;
+    else rs.message = h.message;
+    rs.health = target::HealthName(h.status);
+    if (target::WorseHealth(app_health, h.status) != app_health) {
+      app_health = target::WorseHealth(app_health, h.status);
+      health_message = r.id().ToString() + ": " + h.message;
+    }
+    status.resources.push_back(std::move(rs));
+  }
+  bool prune_left = !plan.prune.empty() && !(should_apply && spec.sync.prune && !failed);
+  for (const auto& item : plan.prune) {
+    if (!prune_left) break;
+    ResourceStatus rs;
+    rs.id = item.id;
+    rs.sync = "OutOfSync";
+    rs.health = "Unknown";
+    rs.message = spec.sync.prune ? "requires pruning" : "not in git; prune is disabled";
+    status.resources.push_back(std::move(rs));
+  }
+  status.sync = (all_synced && !prune_left) ? "Synced" : "OutOfSync";
+  std::string new_health = target::HealthName(app_health);
+  if (new_health != status.health && !status.health.empty() && status.health != "Unknown") {
+    RecordEvent(spec.name, new_health == "Healthy" ? "Normal" : "Warning",
+                new_health == "Healthy" ? "HealthRecovered" : "HealthChanged",
+                "health " + status.health + " -> " + new_health +
+                    (health_message.empty() ? "" : ": " + health_message));
+  }
+  status.health = new_health;
+  status.health_message = health_message;
+  if (failed) {
+    status.last_error = first_error;
+    status.consecutive_failures++;
+  } else {
+    status.last_error.clear();
+    status.consecutive_failures = 0;
+    st.last_error_event.clear();
+    if (should_apply || plan.InSync()) status.applied_commit = o.head;
+  }
+  if (report.result.empty()) report.result = failed ? "Failed" : "Succeeded";
+  finish(status);
+  return report;
+}
+
+}  // namespace plumb::engine

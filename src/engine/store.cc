@@ -1,0 +1,275 @@
+#include "engine/store.h"
+
+#include <sqlite3.h>
+
+#include <mutex>
+
+#include "core/clock.h"
+#include "resource/codec.h"
+
+namespace plumb::engine {
+using resource::Value;
+
+namespace {
+const char* kSchema = R"sql(
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
+CREATE TABLE IF NOT EXISTS apps(name TEXT PRIMARY KEY, spec TEXT NOT NULL, status TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS history(id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,
+  revision TEXT, started_ms INTEGER, finished_ms INTEGER, trigger TEXT, result TEXT,
+  changes TEXT, message TEXT, commit_author TEXT, commit_message TEXT, initiator TEXT);
+CREATE INDEX IF NOT EXISTS history_app ON history(app, id);
+CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER,
+  app TEXT, type TEXT, reason TEXT, message TEXT);
+CREATE INDEX IF NOT EXISTS events_app ON events(app, id);
+UPDATE history SET result='Interrupted' WHERE result='Running';
+)sql";
+
+// A prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
+  ~Stmt() { sqlite3_finalize(s_); }
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  int Step() { return sqlite3_step(s_); }
+  std::string Text(int i) {
+    const unsigned char* t = sqlite3_column_text(s_, i);
+    return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s_, i)) : "";
+  }
+  int64_t Int(int i) { return sqlite3_column_int64(s_, i); }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+  int rc_;
+};
+
+Value ParseOrNull(const std::string& text) {
+  if (text.empty()) return Value();
+  auto v = resource::ParseJson(text, "engine.db");
+  return v.ok() ? *v : Value();
+}
+}  // namespace
+
+struct Store::Impl {
+  sqlite3* db = nullptr;
+  std::mutex mu;
+  size_t event_retention;
+  std::string path;
+
+  ~Impl() {
+    if (db) sqlite3_close(db);
+  }
+  Status Error(const std::string& what) {
+    return Unavailable(path + ": " + what + ": " + sqlite3_errmsg(db));
+  }
+  Status Exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string m = err ? err : "unknown";
+      sqlite3_free(err);
+      return Unavailable(path + ": " + m);
+    }
+    return Status::Ok();
+  }
+  Status Done(Stmt& st, const std::string& what) {
+    if (!st.ok()) return Error("prepare " + what);
+    int rc = st.Step();
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return Error(what);
+    return Status::Ok();
+  }
+};
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& state_dir, size_t event_retention) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = state_dir + "/engine.db";
+  impl->event_retention = event_retention;
+  if (sqlite3_open_v2(impl->path.c_str(), &impl->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK)
+    return impl->Error("open");
+  sqlite3_busy_timeout(impl->db, 5000);
+  RETURN_IF_ERROR(impl->Exec(kSchema));
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Status Store::PutApp(const AppSpec& spec) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  Stmt st(impl_->db,
+          "INSERT INTO apps(name, spec) VALUES(?1, ?2) ON CONFLICT(name) DO UPDATE SET spec=?2");
+  st.Bind(1, spec.name).Bind(2, resource::ToJson(spec.ToValue()));
+  return impl_->Done(st, "save application " + spec.name);
+}
+
+Status Store::PutStatus(const std::string& app, const AppStatus& status) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  Stmt st(impl_->db, "UPDATE apps SET status=?2 WHERE name=?1");
+  st.Bind(1, app).Bind(2, resource::ToJson(status.ToValue()));
+  return impl_->Done(st, "save status of " + app);
+}
+
+Status Store::DeleteApp(const std::string& app) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  Stmt st(impl_->db, "DELETE FROM apps WHERE name=?1");
+  st.Bind(1, app);
+  return impl_->Done(st, "delete application " + app);
+}
+
+Result<std::vector<StoredApp>> Store::ListApps() {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  Stmt st(impl_->db, "SELECT spec, status FROM apps ORDER BY name");
+  if (!st.ok()) return impl_->Error("list applications");
+  std::vector<StoredApp> out;
+  while (st.Step() == SQLITE_ROW) {
+    auto spec = AppSpec::FromValue(ParseOrNull(st.Text(0)));
+    if (!spec.ok()) continue;
+    out.push_back({*spec, AppStatus::FromValue(ParseOrNull(st.Text(1)))});
+  }
+  return out;
+}
+
+namespace {
+HistoryRow ReadHistory(Stmt& st) {
+  HistoryRow r;
+  r.id = st.Int(0);
+  r.app = st.Text(1);
+  r.revision = st.Text(2);
+  r.started_ms = st.Int(3);
+  r.finished_ms = st.Int(4);
+  r.trigger = st.Text(5);
+  r.result = st.Text(6);
+  r.changes = ParseOrNull(st.Text(7));
+  r.message = st.Text(8);
+  r.commit_author = st.Text(9);
+  r.commit_message = st.Text(10);
+  r.initiator = st.Text(11);
+  return r;
+}
+const char* kHistoryCols =
+    "id, app, revision, started_ms, finished_ms, trigger, result, changes, message, "
+    "commit_author, commit_message, initiator";
+}  // namespace
+
+Result<int64_t> Store::AddHistory(const HistoryRow& r) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  Stmt st(impl_->db,
+          "INSERT INTO history(app, revision, started_ms, finished_ms, trigger, result, changes,"
+          " message, commit_author, commit_message, initiator)"
+          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)");
+  st.Bind(1, r.app).Bind(2, r.revision).Bind(3, r.started_ms).Bind(4, r.finished_ms);
+  st.Bind(5, r.trigger).Bind(6, r.result).Bind(7, resource::ToJson(r.changes));
+  st.Bind(8, r.message).Bind(9, r.commit_author).Bind(10, r.commit_message).Bind(11, r.initiator);
+  RETURN_IF_ERROR(impl_->Done(st, "record history"));
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db));
+}
+
+Status Store::UpdateHistory(const HistoryRow& r) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  Stmt st(impl_->db,
+          "UPDATE history SET revision=?2, finished_ms=?3, result=?4, changes=?5, message=?6,"
+          " commit_author=?7, commit_message=?8 WHERE id=?1");
+  st.Bind(1, r.id).Bind(2, r.revision).Bind(3, r.finished_ms).Bind(4, r.result);
+  st.Bind(5, resource::ToJson(r.changes)).Bind(6, r.message).Bind(7, r.commit_author);
+  st.Bind(8, r.commit_message);
+  return impl_->Done(st, "update history");
+}
+
+Result<std::vector<HistoryRow>> Store::History(const std::string& app, size_t limit) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  std::string sql = std::string("SELECT ") + kHistoryCols +
+                    " FROM history WHERE app=?1 ORDER BY id DESC LIMIT ?2";
+  Stmt st(impl_->db, sql.c_str());
+  if (!st.ok()) return impl_->Error("read history");
+  st.Bind(1, app).Bind(2, limit ? static_cast<int64_t>(limit) : int64_t{-1});
+  std::vector<HistoryRow> out;
+  while (st.Step() == SQLITE_ROW) out.push_back(ReadHistory(st));
+  return out;
+}
+
+Result<HistoryRow> Store::GetHistory(const std::string& app, int64_t id) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  std::string sql = std::string("SELECT ") + kHistoryCols + " FROM history WHERE app=?1 AND id=?2";
+  Stmt st(impl_->db, sql.c_str());
+  if (!st.ok()) return impl_->Error("read history");
+  st.Bind(1, app).Bind(2, id);
+  if (st.Step() != SQLITE_ROW)
+    return NotFound("no history entry " + std::to_string(id) + " for application " + app);
+  return ReadHistory(st);
+}
+
+Result<int64_t> Store::AddEvent(const Event& e) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  Stmt st(impl_->db,
+          "INSERT INTO events(time_ms, app, type, reason, message) VALUES(?1,?2,?3,?4,?5)");
+  st.Bind(1, e.time_ms).Bind(2, e.app).Bind(3, e.type).Bind(4, e.reason).Bind(5, e.message);
+  RETURN_IF_ERROR(impl_->Done(st, "record event"));
+  int64_t id = sqlite3_last_insert_rowid(impl_->db);
+  if (impl_->event_retention && id % 256 == 0) {
+    Stmt prune(impl_->db, "DELETE FROM events WHERE id <= ?1");
+    prune.Bind(1, id - static_cast<int64_t>(impl_->event_retention));
+    (void)impl_->Done(prune, "prune events");
+  }
+  return id;
+}
+
+Result<std::vector<Event>> Store::Events(const std::string& app, int64_t after_id, size_t limit) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  Stmt st(impl_->db,
+          "SELECT id, time_ms, app, type, reason, message FROM events"
+          " WHERE id > ?1 AND (?2 = '' OR app = ?2) ORDER BY id LIMIT ?3");
+  if (!st.ok()) return impl_->Error("read events");
+  st.Bind(1, after_id).Bind(2, app).Bind(3, static_cast<int64_t>(limit ? limit : 1000));
+  std::vector<Event> out;
+  while (st.Step() == SQLITE_ROW) {
+    Event e;
+    e.id = st.Int(0);
+    e.time_ms = st.Int(1);
+    e.app = st.Text(2);
+    e.type = st.Text(3);
+    e.reason = st.Text(4);
+    e.message = st.Text(5);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Value HistoryRow::ToValue() const {
+  Value v;
+  v.Set("id", id);
+  v.Set("app", app);
+  v.Set("revision", revision);
+  v.Set("startedAt", FormatTimeRfc3339(FromUnixMillis(started_ms)));
+  v.Set("finishedAt", finished_ms ? FormatTimeRfc3339(FromUnixMillis(finished_ms)) : "");
+  v.Set("durationMs", finished_ms ? finished_ms - started_ms : 0);
+  v.Set("trigger", trigger);
+  v.Set("result", result);
+  v.Set("changes", changes.is_null() ? Value::EmptyArray() : changes);
+  v.Set("message", message);
+  v.Set("commitAuthor", commit_author);
+  v.Set("commitMessage", commit_message);
+  v.Set("initiator", initiator);
+  return v;
+}
+
+Value Event::ToValue() const {
+  Value v;
+  v.Set("id", id);
+  v.Set("time", FormatTimeRfc3339(FromUnixMillis(time_ms)));
+  v.Set("app", app);
+  v.Set("type", type);
+  v.Set("reason", reason);
+  v.Set("message", message);
+  return v;
+}
+
+}  // namespace plumb::engine

@@ -1,0 +1,83 @@
+// engine: the operator's own state in STATE_DIR/engine.db (SQLite, WAL): applications
+// (spec and last status), the history of reconciles, and events. Git stays the source
+// of truth; this is a cache plus a log. Every write is its own transaction, so a
+// kill -9 at any point loses nothing already recorded.
+//
+// Thread-safety: all methods may be called from any thread (one connection, locked).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/application.h"
+#include "resource/value.h"
+
+namespace plumb::engine {
+
+struct HistoryRow {
+  int64_t id = 0;
+  std::string app;
+  std::string revision;        // commit id
+  int64_t started_ms = 0;
+  int64_t finished_ms = 0;
+  std::string trigger;         // interval | webhook | drift | user | startup | rollback
+  std::string result;          // Running | Succeeded | Failed | Interrupted
+  resource::Value changes;     // list of {kind, name, namespace, group, change, message}
+  std::string message;         // error, or a summary
+  std::string commit_author;
+  std::string commit_message;  // summary line
+  std::string initiator;       // who asked (user-triggered syncs and rollbacks)
+
+  resource::Value ToValue() const;
+};
+
+struct Event {
+  int64_t id = 0;
+  int64_t time_ms = 0;
+  std::string app;
+  std::string type = "Normal";  // Normal | Warning
+  std::string reason;           // PascalCase: SyncSucceeded, SyncFailed, DriftDetected, ...
+  std::string message;
+
+  resource::Value ToValue() const;
+};
+
+struct StoredApp {
+  AppSpec spec;
+  AppStatus status;
+};
+
+class Store {
+ public:
+  // Opens or creates STATE_DIR/engine.db. Rows left "Running" by a crash become
+  // "Interrupted".
+  static Result<std::unique_ptr<Store>> Open(const std::string& state_dir,
+                                             size_t event_retention = 10000);
+  ~Store();
+
+  Status PutApp(const AppSpec& spec);
+  Status PutStatus(const std::string& app, const AppStatus& status);
+  Status DeleteApp(const std::string& app);
+  Result<std::vector<StoredApp>> ListApps();
+
+  // Inserts a row and returns its id.
+  Result<int64_t> AddHistory(const HistoryRow& row);
+  Status UpdateHistory(const HistoryRow& row);
+  // Newest first. `limit` 0 = all.
+  Result<std::vector<HistoryRow>> History(const std::string& app, size_t limit = 0);
+  Result<HistoryRow> GetHistory(const std::string& app, int64_t id);
+
+  Result<int64_t> AddEvent(const Event& e);
+  // Events with id > after_id, oldest first, at most `limit`; `app` "" = all.
+  Result<std::vector<Event>> Events(const std::string& app, int64_t after_id, size_t limit);
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace plumb::engine

@@ -1,0 +1,293 @@
+#include "server/server.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/strings.h"
+#include "resource/codec.h"
+
+namespace plumb::server {
+using resource::Value;
+
+namespace {
+int HttpCode(Code c) {
+  switch (c) {
+    case Code::kInvalidArgument: return 400;
+    case Code::kNotFound: return 404;
+    case Code::kAlreadyExists: return 409;
+    case Code::kAborted: return 409;
+    case Code::kFailedPrecondition: return 412;
+    case Code::kPermissionDenied: return 403;
+    case Code::kUnauthenticated: return 401;
+    case Code::kUnavailable: return 503;
+    case Code::kDeadlineExceeded: return 504;
+    default: return 500;
+  }
+}
+
+void Reply(httplib::Response& res, int code, const Value& body) {
+  res.status = code;
+  res.set_content(resource::ToJson(body) + "\n", "application/json");
+}
+
+void ReplyError(httplib::Response& res, const Status& s) {
+  Value v;
+  v.Set("error", s.message());
+  v.Set("code", CodeName(s.code()));
+  Reply(res, HttpCode(s.code()), v);
+}
+
+bool Matches(const std::string& filter, const std::string& value) {
+  return filter.empty() || filter == value;
+}
+
+size_t ParseSize(const std::string& s, size_t fallback) {
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos)
+    return fallback;
+  return static_cast<size_t>(std::stoll(s));
+}
+}  // namespace
+
+Result<std::string> LoadOrCreateAdminToken(const std::string& state_dir) {
+  std::string path = state_dir + "/token";
+  auto existing = fs::ReadFile(path);
+  if (existing.ok() && !Trim(*existing).empty()) return Trim(*existing);
+  RETURN_IF_ERROR(fs::MakeDirs(state_dir));
+  std::string token = RandomHex(32);
+  RETURN_IF_ERROR(fs::WriteFileAtomic(path, token + "\n", 0600, true));
+  return token;
+}
+
+struct Server::Impl {
+  engine::Engine* engine;
+  ServerOptions options;
+  std::string admin_token;
+  httplib::Server http;
+  std::thread thread;
+  std::string url;
+
+  enum class Need { kRead, kAdmin };
+
+  // Returns true when the request may go on; otherwise fills `res` (401/403).
+  bool Authorize(const httplib::Request& req, httplib::Response& res, Need need) {
+    std::string auth = req.get_header_value("Authorization");
+    std::string token;
+    if (StartsWith(auth, "Bearer ")) token = Trim(auth.substr(7));
+    bool admin = !token.empty() && ConstantTimeEquals(token, admin_token);
+    if (admin) return true;
+    if (need == Need::kRead && options.anonymous_read) return true;
+    if (token.empty()) {
+      log::Warn("request without a token refused",
+                {{"method", req.method}, {"path", req.path}, {"remote", req.remote_addr}});
+      ReplyError(res, Unauthenticated("this call needs a token: pass --token, set PLUMB_TOKEN, "
+                                      "or share the operator's --state-dir"));
+    } else {
+      log::Warn("request with an unknown token refused",
+                {{"method", req.method}, {"path", req.path}, {"remote", req.remote_addr}});
+      ReplyError(res, Unauthenticated("the token is not valid for this operator"));
+    }
+    return false;
+  }
+
+  std::string Initiator(const httplib::Request& req) {
+    std::string who = req.get_header_value("X-Plumb-User");
+    if (who.empty() || who.size() > 200) who = "api";
+    return who;
+  }
+
+  void Routes();
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() { Stop(); }
+
+Result<std::unique_ptr<Server>> Server::Create(engine::Engine* engine, ServerOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->engine = engine;
+  impl->options = std::move(options);
+  ASSIGN_OR_RETURN(impl->admin_token, LoadOrCreateAdminToken(impl->options.state_dir));
+  int threads = impl->options.threads;
+  impl->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  impl->Routes();
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+void Server::Impl::Routes() {
+  using Req = const httplib::Request&;
+  using Res = httplib::Response&;
+  http.Get("/healthz", [](Req, Res res) { res.set_content("ok\n", "text/plain"); });
+
+  http.Get("/api/v1/applications", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kRead)) return;
+    auto apps = engine->ListApps();
+    std::string fname = req.get_param_value("name"), fsync = req.get_param_value("sync"),
+                fhealth = req.get_param_value("health"), frepo = req.get_param_value("repo"),
+                fbranch = req.get_param_value("branch");
+    size_t limit = std::min<size_t>(ParseSize(req.get_param_value("limit"), 500), 5000);
+    std::string after = req.get_param_value("continue");
+    Value items = Value::EmptyArray();
+    std::string next;
+    for (const auto& a : apps) {
+      if (!after.empty() && a.spec.name <= after) continue;
+      if (!Matches(fname, a.spec.name) || !Matches(fsync, a.status.sync) ||
+          !Matches(fhealth, a.status.health) || !Matches(frepo, a.spec.repo) ||
+          !Matches(fbranch, a.spec.branch))
+        continue;
+      if (items.size() == limit) {
+        next = items.as_array().back().GetString("name");
+        break;
+      }
+      Value v = a.ToValue();
+      Value* status = v.Find("status");
+      size_t n = status->Find("resources")->size();
+      status->Erase("resources");
+      status->Set("resourceCount", static_cast<int64_t>(n));
+      items.Append(std::move(v));
+    }
+    Value out;
+    out.Set("items", std::move(items));
+    out.Set("continue", next);
+    Reply(res, 200, out);
+  });
+
+  http.Get(R"(/api/v1/applications/([^/]+))", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kRead)) return;
+    auto app = engine->GetApp(req.matches[1]);
+    if (!app.ok()) return ReplyError(res, app.status());
+    Reply(res, 200, app->ToValue());
+  });
+
+  http.Get(R"(/api/v1/applications/([^/]+)/diff)", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kRead)) return;
+    auto d = engine->Diff(req.matches[1]);
+    if (!d.ok()) return ReplyError(res, d.status());
+    Value v;
+    v.Set("app", d->app);
+    v.Set("revision", d->revision);
+    v.Set("drift", d->drift);
+    v.Set("diff", d->text);
+    v.Set("items", d->items);
+    Reply(res, 200, v);
+  });
+
+  http.Get(R"(/api/v1/applications/([^/]+)/history)", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kRead)) return;
+    auto rows = engine->History(req.matches[1], ParseSize(req.get_param_value("limit"), 0));
+    if (!rows.ok()) return ReplyError(res, rows.status());
+    Value items = Value::EmptyArray();
+    for (const auto& r : *rows) items.Append(r.ToValue());
+    Value v;
+    v.Set("items", std::move(items));
+    Reply(res, 200, v);
+  });
+
+  auto events = [this](Req req, Res res, const std::string& app) {
+    if (!Authorize(req, res, Need::kRead)) return;
+    int64_t after = static_cast<int64_t>(ParseSize(req.get_param_value("after"), 0));
+    auto rows = engine->Events(app, after, ParseSize(req.get_param_value("limit"), 1000));
+    if (!rows.ok()) return ReplyError(res, rows.status());
+    Value items = Value::EmptyArray();
+    for (const auto& e : *rows) items.Append(e.ToValue());
+    Value v;
+    v.Set("items", std::move(items));
+    Reply(res, 200, v);
+  };
+  http.Get("/api/v1/events", [events](Req req, Res res) {
+    events(req, res, req.get_param_value("app"));
+  });
+  http.Get(R"(/api/v1/applications/([^/]+)/events)", [events](Req req, Res res) {
+    events(req, res, req.matches[1]);
+  });
+
+  http.Post(R"(/api/v1/applications/([^/]+)/sync)", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kAdmin)) return;
+    engine::SyncRequest sr{.trigger = "user", .initiator = Initiator(req), .manual = true};
+    if (!req.body.empty()) {
+      auto body = resource::ParseJson(req.body, "request body");
+      if (!body.ok()) return ReplyError(res, body.status());
+      if (const Value* d = body->Find("dryRun"); d && d->is_bool()) sr.dry_run = d->as_bool();
+    }
+    auto r = engine->Sync(req.matches[1], sr);
+    if (!r.ok()) return ReplyError(res, r.status());
+    Reply(res, 200, r->ToValue());
+  });
+
+  http.Post(R"(/api/v1/applications/([^/]+)/refresh)", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kAdmin)) return;
+    Status s = engine->Refresh(req.matches[1]);
+    if (!s.ok()) return ReplyError(res, s);
+    Value v;
+    v.Set("queued", true);
+    Reply(res, 202, v);
+  });
+
+  for (const char* verb : {"suspend", "resume"}) {
+    bool suspend = std::string(verb) == "suspend";
+    http.Post(std::string(R"(/api/v1/applications/([^/]+)/)") + verb,
+              [this, suspend](Req req, Res res) {
+                if (!Authorize(req, res, Need::kAdmin)) return;
+                Status s = engine->SetSuspended(req.matches[1], suspend, Initiator(req));
+                if (!s.ok()) return ReplyError(res, s);
+                Value v;
+                v.Set("suspended", suspend);
+                Reply(res, 200, v);
+              });
+  }
+
+  http.Post(R"(/api/v1/applications/([^/]+)/rollback)", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kAdmin)) return;
+    auto body = resource::ParseJson(req.body, "request body");
+    if (!body.ok()) return ReplyError(res, body.status());
+    std::string rev = body->GetString("revision");
+    if (rev.empty()) return ReplyError(res, InvalidArgument("revision is required"));
+    auto commit = engine->Rollback(req.matches[1], rev, Initiator(req));
+    if (!commit.ok()) return ReplyError(res, commit.status());
+    Value v;
+    v.Set("commit", *commit);
+    v.Set("revision", rev);
+    Reply(res, 200, v);
+  });
+
+  http.set_exception_handler([](Req, Res res, std::exception_ptr) {
+    ReplyError(res, Internal("the request failed inside the operator"));
+  });
+}
+
+Status Server::Start() {
+  Impl& m = *impl_;
+  std::string host = m.options.listen;
+  int port = 7420;
+  size_t colon = host.rfind(':');
+  if (colon == std::string::npos)
+    return InvalidArgument("--listen \"" + host + "\": use HOST:PORT, like 127.0.0.1:7420");
+  std::string port_text = host.substr(colon + 1);
+  host = host.substr(0, colon);
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos)
+    return InvalidArgument("--listen: \"" + port_text + "\" is not a port number");
+  port = std::stoi(port_text);
+  if (port == 0) {
+    port = m.http.bind_to_any_port(host.c_str());
+    if (port < 0) return Unavailable("cannot listen on " + m.options.listen);
+  } else if (!m.http.bind_to_port(host.c_str(), port)) {
+    return Unavailable("cannot listen on " + m.options.listen + " (in use?)");
+  }
+  m.url = "http://" + host + ":" + std::to_string(port);
+  RETURN_IF_ERROR(fs::WriteFileAtomic(m.options.state_dir + "/address", m.url + "\n", 0644));
+  m.thread = std::thread([&m] { m.http.listen_after_bind(); });
+  return Status::Ok();
+}
+
+void Server::Stop() {
+  if (!impl_) return;
+  impl_->http.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+std::string Server::url() const { return impl_->url; }
+
+}  // namespace plumb::server

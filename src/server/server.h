@@ -1,0 +1,40 @@
+// server: the operator's HTTP API (JSON under /api/v1), /healthz, and later webhooks,
+// /metrics and the dashboard. Authentication follows ARCHITECTURE.md's table: reads
+// need a token unless --anonymous-read; every change needs the admin token.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "engine/engine.h"
+
+namespace plumb::server {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:7420";  // HOST:PORT; port 0 picks a free one
+  std::string state_dir;                  // the admin token and the bound address live here
+  bool anonymous_read = false;
+  int threads = 32;
+};
+
+// Reads STATE_DIR/token, creating it (32 random bytes, hex, mode 0600) on first use.
+Result<std::string> LoadOrCreateAdminToken(const std::string& state_dir);
+
+class Server {
+ public:
+  static Result<std::unique_ptr<Server>> Create(engine::Engine* engine, ServerOptions options);
+  ~Server();
+  // Binds, writes the bound "http://HOST:PORT" to STATE_DIR/address, and serves on a
+  // background thread. Errors: Unavailable when the address cannot be bound.
+  Status Start();
+  void Stop();
+  std::string url() const;
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace plumb::server
