@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The benchmark of issue 2: plumbline vs `git checkout` vs cfengine3, side by side.
+#   bench/run.sh          # 1,000 and 10,000 File resources
+#   bench/run.sh --big    # adds 100,000
+# Any other argument goes to bench/bench_loop.py (see its --help). `make bench` builds
+# build/plumb first. Prints a markdown report on stdout (progress on stderr) and keeps
+# the raw figures in bench/results/LAST.json (not committed).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+plumb=${PLUMB:-$root/build/plumb}
+if [[ ! -x $plumb ]]; then
+  echo "bench/run.sh: $plumb is missing; run 'make build' first" >&2
+  exit 2
+fi
+if ! command -v cf-agent >/dev/null 2>&1; then
+  echo "bench/run.sh: cf-agent is missing; apt-get install -y cfengine3 (or PLUMB_BENCH_DEPS=1 scripts/install-deps.sh)" >&2
+  exit 2
+fi
+mkdir -p "$here/results"
+exec python3 "$here/bench_loop.py" --plumb "$plumb" --json "$here/results/LAST.json" "$@"
