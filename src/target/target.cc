@@ -6,12 +6,18 @@ namespace {
 // Higher is worse: Degraded > Missing > Progressing > Suspended > Unknown > Healthy.
 int Severity(HealthStatus h) {
   switch (h) {
-    case HealthStatus::kHealthy: return 0;
-    case HealthStatus::kUnknown: return 1;
-    case HealthStatus::kSuspended: return 2;
-    case HealthStatus::kProgressing: return 3;
-    case HealthStatus::kMissing: return 4;
-    case HealthStatus::kDegraded: return 5;
+    case HealthStatus::kHealthy:
+      return 0;
+    case HealthStatus::kUnknown:
+      return 1;
+    case HealthStatus::kSuspended:
+      return 2;
+    case HealthStatus::kProgressing:
+      return 3;
+    case HealthStatus::kMissing:
+      return 4;
+    case HealthStatus::kDegraded:
+      return 5;
   }
   return 1;
 }
@@ -20,12 +26,18 @@ int Severity(HealthStatus h) {
 
 const char* HealthName(HealthStatus h) {
   switch (h) {
-    case HealthStatus::kHealthy: return "Healthy";
-    case HealthStatus::kProgressing: return "Progressing";
-    case HealthStatus::kDegraded: return "Degraded";
-    case HealthStatus::kSuspended: return "Suspended";
-    case HealthStatus::kMissing: return "Missing";
-    case HealthStatus::kUnknown: return "Unknown";
+    case HealthStatus::kHealthy:
+      return "Healthy";
+    case HealthStatus::kProgressing:
+      return "Progressing";
+    case HealthStatus::kDegraded:
+      return "Degraded";
+    case HealthStatus::kSuspended:
+      return "Suspended";
+    case HealthStatus::kMissing:
+      return "Missing";
+    case HealthStatus::kUnknown:
+      return "Unknown";
   }
   return "Unknown";
 }
@@ -36,12 +48,18 @@ HealthStatus WorseHealth(HealthStatus a, HealthStatus b) {
 
 const char* ChangeKindName(ChangeKind k) {
   switch (k) {
-    case ChangeKind::kCreated: return "created";
-    case ChangeKind::kConfigured: return "configured";
-    case ChangeKind::kUnchanged: return "unchanged";
-    case ChangeKind::kDeleted: return "deleted";
-    case ChangeKind::kSkipped: return "skipped";
-    case ChangeKind::kFailed: return "failed";
+    case ChangeKind::kCreated:
+      return "created";
+    case ChangeKind::kConfigured:
+      return "configured";
+    case ChangeKind::kUnchanged:
+      return "unchanged";
+    case ChangeKind::kDeleted:
+      return "deleted";
+    case ChangeKind::kSkipped:
+      return "skipped";
+    case ChangeKind::kFailed:
+      return "failed";
   }
   return "unknown";
 }

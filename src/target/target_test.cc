@@ -4,94 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <condition_variable>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/fs.h"
-#include "resource/resource.h"
 #include "target/local/local_target.h"
+#include "target/local/local_target_test_util.h"
 
 namespace plumb::target {
 namespace {
-
-using resource::Object;
-using resource::Resource;
-using resource::ResourceId;
-using resource::Value;
-
-Value Obj(std::initializer_list<std::pair<const char*, Value>> members) {
-  Object o;
-  for (auto& [k, v] : members) o.emplace_back(k, v);
-  return Value(std::move(o));
-}
-
-Resource Make(const char* kind, const std::string& name, Value rest) {
-  Value body = Obj({{"apiVersion", "local.plumbline.dev/v1"},
-                    {"kind", kind},
-                    {"metadata", Obj({{"name", name}})}});
-  for (auto& [k, v] : rest.as_object()) body.Set(k, v);
-  auto r = Resource::FromValue(std::move(body), {"test.yaml", 1});
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? std::move(r).value() : Resource();
-}
-
-Resource FileRes(const std::string& name, const std::string& path, const std::string& content,
-                 Value mode = Value()) {
-  Value spec = Obj({{"path", path}, {"content", content}});
-  if (!mode.is_null()) spec.Set("mode", mode);
-  return Make("File", name, Obj({{"spec", spec}}));
-}
-
-std::string Read(const std::string& path) {
-  auto r = fs::ReadFile(path);
-  return r.ok() ? *r : "<" + r.status().ToString() + ">";
-}
-
-int ModeOf(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
-}
-
-class LocalTargetTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto dir = fs::MakeTempDir("plumb-target-test-");
-    ASSERT_TRUE(dir.ok());
-    tmp_ = fs::TempDir(*dir);
-    root_ = *dir;
-    allowed_ = root_ + "/allowed";
-    outside_ = root_ + "/outside";
-    ASSERT_TRUE(fs::MakeDirs(allowed_).ok());
-    ASSERT_TRUE(fs::MakeDirs(outside_).ok());
-    Open();
-  }
-
-  void Open(std::vector<std::string> allow = {}, Duration rescan = Duration(30000)) {
-    target_.reset();
-    if (allow.empty()) allow = {allowed_};
-    auto t = local::NewLocalTarget({.state_dir = root_ + "/state",
-                                    .allow_paths = allow,
-                                    .rescan_interval = rescan,
-                                    .durable = true});
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    target_ = std::move(t).value();
-  }
-
-  Result<Change> Apply(const Resource& r) { return target_->Apply(ctx_, r); }
-
-  LiveObject ObserveOne(const ResourceId& id) {
-    auto live = target_->Observe(ctx_, {id});
-    EXPECT_TRUE(live.ok()) << live.status().ToString();
-    return live.ok() && live->size() == 1 ? (*live)[0] : LiveObject{};
-  }
-
-  fs::TempDir tmp_;
-  std::string root_, allowed_, outside_;
-  std::unique_ptr<Target> target_;
-  AppContext ctx_{.app = "web"};
-};
 
 TEST(NamesTest, HealthAndChangeNames) {
   EXPECT_STREQ(HealthName(HealthStatus::kProgressing), "Progressing");
@@ -100,7 +21,8 @@ TEST(NamesTest, HealthAndChangeNames) {
   EXPECT_STREQ(ChangeKindName(ChangeKind::kSkipped), "skipped");
   EXPECT_EQ(WorseHealth(HealthStatus::kHealthy, HealthStatus::kUnknown), HealthStatus::kUnknown);
   EXPECT_EQ(WorseHealth(HealthStatus::kMissing, HealthStatus::kDegraded), HealthStatus::kDegraded);
-  EXPECT_EQ(WorseHealth(HealthStatus::kProgressing, HealthStatus::kMissing), HealthStatus::kMissing);
+  EXPECT_EQ(WorseHealth(HealthStatus::kProgressing, HealthStatus::kMissing),
+            HealthStatus::kMissing);
   EXPECT_EQ(WorseHealth(HealthStatus::kSuspended, HealthStatus::kProgressing),
             HealthStatus::kProgressing);
   EXPECT_EQ(WorseHealth(HealthStatus::kUnknown, HealthStatus::kSuspended),
@@ -313,14 +235,15 @@ TEST_F(LocalTargetTest, ContentFromAConfigMapInTheDesiredSet) {
   auto e = target_->Expected(ctx_, Make("File", "ini", Obj({{"spec", spec}})));
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.status().code(), Code::kInvalidArgument);
-  EXPECT_NE(e.status().message().find("ConfigMap settings has no key \"nope\""),
-            std::string::npos) << e.status().message();
+  EXPECT_NE(e.status().message().find("ConfigMap settings has no key \"nope\""), std::string::npos)
+      << e.status().message();
 
   spec.Set("fromConfigMap", Obj({{"name", "missing"}, {"key", "k"}}));
   e = target_->Expected(ctx_, Make("File", "ini", Obj({{"spec", spec}})));
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("ConfigMap missing is not in the desired set"),
-            std::string::npos) << e.status().message();
+            std::string::npos)
+      << e.status().message();
 }
 
 TEST_F(LocalTargetTest, FileModeForms) {
@@ -401,96 +324,6 @@ TEST_F(LocalTargetTest, InventorySurvivesReopeningTheDatabase) {
   ASSERT_TRUE(Apply(FileRes("a", allowed_ + "/a", "changed")).ok());
   inv = target_->Inventory("web");
   EXPECT_EQ(inv->back().id, a.id());
-}
-
-// ---- drift ---------------------------------------------------------------------
-
-class DriftRecorder {
- public:
-  void Record(const std::string& app, const ResourceId& id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(app + " " + id.ToString());
-    cv_.notify_all();
-  }
-  // Waits (up to 10 s) until `event` has been recorded `times` times in total.
-  bool WaitFor(const std::string& event, int times = 1) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return Count(event) >= times; });
-  }
-  int CountOf(const std::string& event) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return Count(event);
-  }
-
- private:
-  int Count(const std::string& event) const {
-    int n = 0;
-    for (const auto& e : events_) n += e == event;
-    return n;
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::string> events_;
-};
-
-TEST_F(LocalTargetTest, DriftIsReportedForEditsChmodAndDeleteButNotOwnWrites) {
-  const std::string path = allowed_ + "/watched";
-  const std::string other = allowed_ + "/sub/other";
-  ASSERT_TRUE(Apply(FileRes("watched", path, "v1\n")).ok());
-  ASSERT_TRUE(Apply(FileRes("other", other, "o1\n")).ok());
-  DriftRecorder rec;
-  target_->Watch([&](const std::string& app, const ResourceId& id) { rec.Record(app, id); });
-  const std::string w = "web File/watched", o = "web File/other";
-
-  // Own writes (content and mode changes, a move-in via rename) are not drift. The
-  // external edit of `other` afterwards is a barrier: once it is reported, events of the
-  // own writes before it have been looked at too.
-  ASSERT_TRUE(Apply(FileRes("watched", path, "v2\n")).ok());
-  ASSERT_TRUE(Apply(FileRes("watched", path, "v2\n", "0600")).ok());
-  ASSERT_TRUE(fs::WriteFileAtomic(other, "edited by hand\n").ok());
-  ASSERT_TRUE(rec.WaitFor(o));
-  EXPECT_EQ(rec.CountOf(w), 0);
-
-  // An edit in place.
-  {
-    FILE* f = std::fopen(path.c_str(), "a");
-    ASSERT_NE(f, nullptr);
-    std::fputs("appended\n", f);
-    std::fclose(f);
-  }
-  ASSERT_TRUE(rec.WaitFor(w, 1));
-  // Heal it, then chmod.
-  ASSERT_TRUE(Apply(FileRes("watched", path, "v2\n", "0600")).ok());
-  ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
-  ASSERT_TRUE(rec.WaitFor(w, 2));
-  // Heal it, then delete.
-  ASSERT_TRUE(Apply(FileRes("watched", path, "v2\n", "0600")).ok());
-  ASSERT_EQ(::unlink(path.c_str()), 0);
-  ASSERT_TRUE(rec.WaitFor(w, 3));
-
-  // Removing a managed file is not drift either (barrier again).
-  ASSERT_TRUE(Apply(FileRes("watched", path, "v3\n")).ok());
-  ASSERT_TRUE(target_->Remove(ctx_, FileRes("watched", path, "").id()).ok());
-  ASSERT_TRUE(Apply(FileRes("other", other, "o1\n")).ok());
-  ASSERT_EQ(::chmod(other.c_str(), 0600), 0);
-  ASSERT_TRUE(rec.WaitFor(o, 2));
-  EXPECT_EQ(rec.CountOf(w), 3);
-  target_.reset();  // stops the watcher thread cleanly
-}
-
-TEST_F(LocalTargetTest, RescanFindsDriftInotifyCouldNotSee) {
-  Open({}, Duration(100));
-  const std::string path = allowed_ + "/dir/f";
-  ASSERT_TRUE(Apply(FileRes("f", path, "x")).ok());
-  // Changed before anyone watched: only the rescan can notice.
-  ASSERT_TRUE(fs::WriteFileAtomic(path, "changed").ok());
-  DriftRecorder rec;
-  target_->Watch([&](const std::string& app, const ResourceId& id) { rec.Record(app, id); });
-  ASSERT_TRUE(rec.WaitFor("web File/f"));
-  // The directory removed and made again: the watch is gone, the rescan re-adds it.
-  ASSERT_TRUE(Apply(FileRes("f", path, "x")).ok());
-  ASSERT_TRUE(fs::RemoveAll(allowed_ + "/dir").ok());
-  ASSERT_TRUE(rec.WaitFor("web File/f", 2));
 }
 
 }  // namespace

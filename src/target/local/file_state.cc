@@ -21,11 +21,16 @@ Status Errno(const std::string& what, const std::string& path) {
 
 const char* FileTypeName(FileState::Type t) {
   switch (t) {
-    case FileState::Type::kAbsent: return "absent";
-    case FileState::Type::kRegular: return "file";
-    case FileState::Type::kDirectory: return "directory";
-    case FileState::Type::kSymlink: return "symlink";
-    case FileState::Type::kOther: return "special file";
+    case FileState::Type::kAbsent:
+      return "absent";
+    case FileState::Type::kRegular:
+      return "file";
+    case FileState::Type::kDirectory:
+      return "directory";
+    case FileState::Type::kSymlink:
+      return "symlink";
+    case FileState::Type::kOther:
+      return "special file";
   }
   return "unknown";
 }

@@ -139,7 +139,8 @@ class LocalTarget : public Target {
     std::lock_guard<std::mutex> lock(mu_);
     ASSIGN_OR_RETURN(std::optional<Value> stored, StoredBody(ctx.app, id));
     if (!stored) {
-      return Change{.id = id, .kind = ChangeKind::kUnchanged,
+      return Change{.id = id,
+                    .kind = ChangeKind::kUnchanged,
                     .message = "not in the inventory of " + ctx.app};
     }
     std::string message = "removed";
@@ -165,9 +166,9 @@ class LocalTarget : public Target {
       stored = std::move(*s);
     }
     if (live.body.FindPath({"spec", "type"})) {
-      return {HealthStatus::kDegraded,
-              PathOf(live.body) + " is a " +
-                  live.body.FindPath({"spec", "type"})->as_string() + ", not a file"};
+      return {HealthStatus::kDegraded, PathOf(live.body) + " is a " +
+                                           live.body.FindPath({"spec", "type"})->as_string() +
+                                           ", not a file"};
     }
     const Value* live_spec = live.body.Find("spec");
     const Value* want_spec = stored ? stored->Find("spec") : nullptr;
@@ -184,8 +185,8 @@ class LocalTarget : public Target {
     out.reserve(rows.size());
     for (const ObjectRow& row : rows) {
       ASSIGN_OR_RETURN(ResourceId id, ResourceId::FromKey(row.key));
-      out.push_back({.id = std::move(id), .order = static_cast<int>(row.order),
-                     .applied_hash = row.hash});
+      out.push_back(
+          {.id = std::move(id), .order = static_cast<int>(row.order), .applied_hash = row.hash});
     }
     return out;
   }
@@ -258,11 +259,11 @@ class LocalTarget : public Target {
 
   std::mutex mu_;
   const LocalOptions options_;
-  std::unique_ptr<Store> store_;          // GUARDED_BY(mu_)
-  int64_t next_order_;                    // GUARDED_BY(mu_)
-  std::set<std::string> touched_dirs_;    // GUARDED_BY(mu_): to sync in Flush()
-  ManagedFiles files_;                    // own lock; read by the watcher thread
-  std::unique_ptr<Watcher> watcher_;      // last: stopped before the rest is destroyed
+  std::unique_ptr<Store> store_;        // GUARDED_BY(mu_)
+  int64_t next_order_;                  // GUARDED_BY(mu_)
+  std::set<std::string> touched_dirs_;  // GUARDED_BY(mu_): to sync in Flush()
+  ManagedFiles files_;                  // own lock; read by the watcher thread
+  std::unique_ptr<Watcher> watcher_;    // last: stopped before the rest is destroyed
 };
 
 Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& id,
@@ -271,8 +272,8 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
   const std::string& content = expected.FindPath({"spec", "content"})->as_string();
   const std::string& mode = expected.FindPath({"spec", "mode"})->as_string();
   if (auto owner = files_.Find(path); owner && (owner->app != ctx.app || owner->id != id)) {
-    return AlreadyExists("spec.path: " + path + " is already managed by " +
-                         owner->id.ToString() + " of Application " + owner->app);
+    return AlreadyExists("spec.path: " + path + " is already managed by " + owner->id.ToString() +
+                         " of Application " + owner->app);
   }
   ASSIGN_OR_RETURN(std::optional<Value> stored, StoredBody(ctx.app, id));
   const std::string old_path = stored ? PathOf(*stored) : "";
@@ -280,8 +281,8 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
   const bool existed = state.type != FileState::Type::kAbsent;
   const bool matches = state.type == FileState::Type::kRegular && state.content == content &&
                        FormatMode(state.mode) == mode;
-  const Value* meta = (stored && old_path == path) ? stored->Find("metadata")
-                                                   : expected.Find("metadata");
+  const Value* meta =
+      (stored && old_path == path) ? stored->Find("metadata") : expected.Find("metadata");
   const Value live = existed ? LiveFileBody(meta ? *meta : Value(), path, state) : Value();
 
   if (!matches) {
@@ -299,7 +300,10 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     if (written.ok()) written = CheckWritable(options_.allow_paths, path);
     if (written.ok()) written = fs::WriteFileAtomic(path, content, ModeBits(mode), false);
     if (!written.ok()) {
-      if (before) files_.Set(path, *before); else files_.Erase(path);
+      if (before)
+        files_.Set(path, *before);
+      else
+        files_.Erase(path);
       return written;
     }
     files_.SetWriting(path, false);
@@ -314,7 +318,8 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     what.push_back("moved from " + old_path +
                    (removed.ok() ? "" : " (old file left: " + removed.status().message() + ")"));
   }
-  RETURN_IF_ERROR(Record(ctx, id, expected));
+  // An unchanged object keeps its row (and order): no database write per no-op apply.
+  if (!stored || *stored != expected) RETURN_IF_ERROR(Record(ctx, id, expected));
 
   if (!existed) {
     what.insert(what.begin(), "wrote " + path);

@@ -20,10 +20,10 @@ namespace plumb::target::local {
 inline constexpr const char* kGroup = "local.plumbline.dev";
 
 struct LocalOptions {
-  std::string state_dir;                   // local.db lives here
-  std::vector<std::string> allow_paths;    // absolute; no File is written elsewhere
+  std::string state_dir;                       // local.db lives here
+  std::vector<std::string> allow_paths;        // absolute; no File is written elsewhere
   Duration rescan_interval = Duration(30000);  // safety net besides inotify
-  bool durable = true;                     // Flush() calls syncfs
+  bool durable = true;                         // Flush() calls syncfs
 };
 
 // Opens (creating) local.db. Errors name the file.

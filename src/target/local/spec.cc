@@ -23,11 +23,16 @@ Status InputError(const Resource& r, const std::string& what) {
 // The text a user wrote, for messages: strings quoted, others as JSON-ish scalars.
 std::string Show(const Value& v) {
   switch (v.type()) {
-    case Value::Type::kString: return JsonQuote(v.as_string());
-    case Value::Type::kInt: return std::to_string(v.as_int());
-    case Value::Type::kBool: return v.as_bool() ? "true" : "false";
-    case Value::Type::kNull: return "null";
-    default: return std::string("a ") + v.TypeName();
+    case Value::Type::kString:
+      return JsonQuote(v.as_string());
+    case Value::Type::kInt:
+      return std::to_string(v.as_int());
+    case Value::Type::kBool:
+      return v.as_bool() ? "true" : "false";
+    case Value::Type::kNull:
+      return "null";
+    default:
+      return std::string("a ") + v.TypeName();
   }
 }
 
@@ -92,8 +97,8 @@ Status CheckStringMap(const Resource& r, const Value& body, const char* field) {
   if (!m->is_object()) return InputError(r, std::string(field) + ": must be a map of strings");
   for (const auto& [k, v] : m->as_object()) {
     if (!v.is_string()) {
-      return InputError(r, std::string(field) + "." + k + ": must be a string, not " + Show(v) +
-                               " (quote it)");
+      return InputError(
+          r, std::string(field) + "." + k + ": must be a string, not " + Show(v) + " (quote it)");
     }
   }
   return Status::Ok();
@@ -183,8 +188,9 @@ Result<Value> ExpectedFile(const AppContext& ctx, const Resource& r,
   if (!spec || !spec->is_object()) return InputError(r, "spec: must be a map with spec.path");
   for (const auto& [field, v] : spec->as_object()) {
     if (field != "path" && field != "content" && field != "fromConfigMap" && field != "mode") {
-      return InputError(r, "spec." + field + ": unknown field (File takes path, content, "
-                           "fromConfigMap, mode)");
+      return InputError(r, "spec." + field +
+                               ": unknown field (File takes path, content, "
+                               "fromConfigMap, mode)");
     }
   }
   // Path.
@@ -198,8 +204,8 @@ Result<Value> ExpectedFile(const AppContext& ctx, const Resource& r,
     path = fs::NormalizePath(raw);
   } else {
     if (ctx.local_root.empty()) {
-      return InputError(r, "spec.path: " + JsonQuote(raw) +
-                               " is relative and the Application has no local root");
+      return InputError(
+          r, "spec.path: " + JsonQuote(raw) + " is relative and the Application has no local root");
     }
     path = fs::JoinPath(fs::NormalizePath(ctx.local_root), raw);
   }

@@ -7,14 +7,19 @@
 namespace plumb::target::local {
 namespace {
 
-// Finalizes a prepared statement when it goes out of scope.
+// Uses a cached prepared statement; resets it when it goes out of scope.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  explicit Stmt(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~Stmt() {
+    if (stmt_) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
-  bool ok() const { return rc_ == SQLITE_OK; }
+  bool ok() const { return stmt_ != nullptr; }
   sqlite3_stmt* get() { return stmt_; }
   void Bind(int i, const std::string& s) {
     sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
@@ -27,8 +32,7 @@ class Stmt {
   }
 
  private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
+  sqlite3_stmt* stmt_;
 };
 
 ObjectRow ReadRow(Stmt& s) {
@@ -48,9 +52,8 @@ constexpr const char* kColumns = "app, key, body_json, hash, \"order\", updated_
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -69,7 +72,19 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   return store;
 }
 
-Store::~Store() { sqlite3_close(db_); }
+Store::~Store() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+sqlite3_stmt* Store::Prepare(const std::string& sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) return nullptr;
+  statements_.emplace(sql, stmt);
+  return stmt;
+}
 
 Status Store::Error(const std::string& what) const {
   int rc = sqlite3_errcode(db_);
@@ -90,7 +105,7 @@ Status Store::Exec(const char* sql) {
 
 Result<std::optional<ObjectRow>> Store::Get(const std::string& app, const std::string& key) {
   std::string sql = std::string("SELECT ") + kColumns + " FROM objects WHERE app=? AND key=?";
-  Stmt s(db_, sql.c_str());
+  Stmt s(Prepare(sql));
   if (!s.ok()) return Error("prepare");
   s.Bind(1, app);
   s.Bind(2, key);
@@ -101,9 +116,9 @@ Result<std::optional<ObjectRow>> Store::Get(const std::string& app, const std::s
 }
 
 Status Store::Put(const ObjectRow& row) {
-  std::string sql = std::string("INSERT OR REPLACE INTO objects (") + kColumns +
-                    ") VALUES (?, ?, ?, ?, ?, ?)";
-  Stmt s(db_, sql.c_str());
+  std::string sql =
+      std::string("INSERT OR REPLACE INTO objects (") + kColumns + ") VALUES (?, ?, ?, ?, ?, ?)";
+  Stmt s(Prepare(sql));
   if (!s.ok()) return Error("prepare");
   s.Bind(1, row.app);
   s.Bind(2, row.key);
@@ -116,7 +131,7 @@ Status Store::Put(const ObjectRow& row) {
 }
 
 Status Store::Delete(const std::string& app, const std::string& key) {
-  Stmt s(db_, "DELETE FROM objects WHERE app=? AND key=?");
+  Stmt s(Prepare("DELETE FROM objects WHERE app=? AND key=?"));
   if (!s.ok()) return Error("prepare");
   s.Bind(1, app);
   s.Bind(2, key);
@@ -127,7 +142,7 @@ Status Store::Delete(const std::string& app, const std::string& key) {
 Result<std::vector<ObjectRow>> Store::List(const std::optional<std::string>& app) {
   std::string sql = std::string("SELECT ") + kColumns + " FROM objects" +
                     (app ? " WHERE app=?" : "") + " ORDER BY app, \"order\", key";
-  Stmt s(db_, sql.c_str());
+  Stmt s(Prepare(sql));
   if (!s.ok()) return Error("prepare");
   if (app) s.Bind(1, *app);
   std::vector<ObjectRow> rows;
@@ -138,7 +153,7 @@ Result<std::vector<ObjectRow>> Store::List(const std::optional<std::string>& app
 }
 
 Result<int64_t> Store::MaxOrder() {
-  Stmt s(db_, "SELECT COALESCE(MAX(\"order\"), 0) FROM objects");
+  Stmt s(Prepare("SELECT COALESCE(MAX(\"order\"), 0) FROM objects"));
   if (!s.ok()) return Error("prepare");
   if (sqlite3_step(s.get()) != SQLITE_ROW) return Error("read");
   return static_cast<int64_t>(sqlite3_column_int64(s.get(), 0));

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "core/status.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace plumb::target::local {
 
@@ -45,9 +47,13 @@ class Store {
   Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status Exec(const char* sql);
   Status Error(const std::string& what) const;
+  // A prepared statement for `sql`, cached for the life of the connection; nullptr on
+  // error (see Error()).
+  sqlite3_stmt* Prepare(const std::string& sql);
 
   sqlite3* db_;
   std::string path_;
+  std::map<std::string, sqlite3_stmt*> statements_;
 };
 
 }  // namespace plumb::target::local

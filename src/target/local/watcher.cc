@@ -29,7 +29,8 @@ constexpr const char* kTempPrefix = ".plumb-tmp-";
 class Watcher::Loop {
  public:
   Loop(const ManagedFiles* files, Duration rescan_interval, DriftFn on_drift)
-      : files_(files), rescan_ms_(std::max<int64_t>(rescan_interval.count(), 1)),
+      : files_(files),
+        rescan_ms_(std::max<int64_t>(rescan_interval.count(), 1)),
         on_drift_(std::move(on_drift)) {
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -64,11 +65,12 @@ class Watcher::Loop {
       const int64_t now = MonotonicMillis();
       int64_t timeout = next_rescan - now;
       if (!pending_.empty()) {
-        timeout = std::min(timeout, std::min(last_event_ + kDebounceMs,
-                                             first_event_ + kMaxDebounceMs) - now);
+        timeout = std::min(
+            timeout, std::min(last_event_ + kDebounceMs, first_event_ + kMaxDebounceMs) - now);
       }
       pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
-      int rc = ::poll(fds, inotify_fd_ >= 0 ? 2 : 1, static_cast<int>(std::max<int64_t>(0, timeout)));
+      int rc =
+          ::poll(fds, inotify_fd_ >= 0 ? 2 : 1, static_cast<int>(std::max<int64_t>(0, timeout)));
       if (rc < 0 && errno != EINTR) {
         log::Error("watcher poll failed", {{"error", std::strerror(errno)}});
         return;

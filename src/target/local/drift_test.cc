@@ -1,0 +1,108 @@
+// Drift detection of the local target against the real file system (inotify + rescan).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/fs.h"
+#include "target/local/local_target_test_util.h"
+
+namespace plumb::target {
+namespace {
+
+class DriftRecorder {
+ public:
+  void Record(const std::string& app, const ResourceId& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(app + " " + id.ToString());
+    cv_.notify_all();
+  }
+  // Waits (up to 10 s) until `event` has been recorded `times` times in total.
+  bool WaitFor(const std::string& event, int times = 1) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return Count(event) >= times; });
+  }
+  int CountOf(const std::string& event) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Count(event);
+  }
+
+ private:
+  int Count(const std::string& event) const {
+    int n = 0;
+    for (const auto& e : events_) n += e == event;
+    return n;
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> events_;
+};
+
+TEST_F(LocalTargetTest, DriftIsReportedForEditsChmodAndDeleteButNotOwnWrites) {
+  const std::string path = allowed_ + "/watched";
+  const std::string other = allowed_ + "/sub/other";
+  ASSERT_TRUE(Apply(FileRes("watched", path, "v1\n")).ok());
+  ASSERT_TRUE(Apply(FileRes("other", other, "o1\n")).ok());
+  DriftRecorder rec;
+  target_->Watch([&](const std::string& app, const ResourceId& id) { rec.Record(app, id); });
+  const std::string w = "web File/watched", o = "web File/other";
+
+  // Own writes (content and mode changes, a move-in via rename) are not drift. The
+  // external edit of `other` afterwards is a barrier: once it is reported, events of the
+  // own writes before it have been looked at too.
+  ASSERT_TRUE(Apply(FileRes("watched", path, "v2\n")).ok());
+  ASSERT_TRUE(Apply(FileRes("watched", path, "v2\n", "0600")).ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(other, "edited by hand\n").ok());
+  ASSERT_TRUE(rec.WaitFor(o));
+  EXPECT_EQ(rec.CountOf(w), 0);
+
+  // An edit in place.
+  {
+    FILE* f = std::fopen(path.c_str(), "a");
+    ASSERT_NE(f, nullptr);
+    std::fputs("appended\n", f);
+    std::fclose(f);
+  }
+  ASSERT_TRUE(rec.WaitFor(w, 1));
+  // Heal it, then chmod.
+  ASSERT_TRUE(Apply(FileRes("watched", path, "v2\n", "0600")).ok());
+  ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+  ASSERT_TRUE(rec.WaitFor(w, 2));
+  // Heal it, then delete.
+  ASSERT_TRUE(Apply(FileRes("watched", path, "v2\n", "0600")).ok());
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_TRUE(rec.WaitFor(w, 3));
+
+  // Removing a managed file is not drift either (barrier again).
+  ASSERT_TRUE(Apply(FileRes("watched", path, "v3\n")).ok());
+  ASSERT_TRUE(target_->Remove(ctx_, FileRes("watched", path, "").id()).ok());
+  ASSERT_TRUE(Apply(FileRes("other", other, "o1\n")).ok());
+  ASSERT_EQ(::chmod(other.c_str(), 0600), 0);
+  ASSERT_TRUE(rec.WaitFor(o, 2));
+  EXPECT_EQ(rec.CountOf(w), 3);
+  target_.reset();  // stops the watcher thread cleanly
+}
+
+TEST_F(LocalTargetTest, RescanFindsDriftInotifyCouldNotSee) {
+  Open({}, Duration(100));
+  const std::string path = allowed_ + "/dir/f";
+  ASSERT_TRUE(Apply(FileRes("f", path, "x")).ok());
+  // Changed before anyone watched: only the rescan can notice.
+  ASSERT_TRUE(fs::WriteFileAtomic(path, "changed").ok());
+  DriftRecorder rec;
+  target_->Watch([&](const std::string& app, const ResourceId& id) { rec.Record(app, id); });
+  ASSERT_TRUE(rec.WaitFor("web File/f"));
+  // The directory removed and made again: the watch is gone, the rescan re-adds it.
+  ASSERT_TRUE(Apply(FileRes("f", path, "x")).ok());
+  ASSERT_TRUE(fs::RemoveAll(allowed_ + "/dir").ok());
+  ASSERT_TRUE(rec.WaitFor("web File/f", 2));
+}
+
+}  // namespace
+}  // namespace plumb::target
