@@ -106,6 +106,10 @@ def measure(cmd, check=True, poll=None, poll_s=0.05, **kw):
     """Runs cmd; returns wall seconds, peak RSS (ru_maxrss of the child, KiB), CPU.
     `poll()` is called every poll_s while it runs (the wall time is taken by a thread
     blocked in wait4, so polling does not delay it)."""
+    # Start every timed command with no dirty pages left by the one before (the disk is
+    # shared and mounted with `discard`: deletions and writeback of a previous step
+    # otherwise land in the next one's time).
+    os.sync()
     with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
         done = {}
 

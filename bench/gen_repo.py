@@ -122,7 +122,7 @@ def write_part(out, seed, count, part, revs):
     write(os.path.join(out, "config", "resources", yaml_path(part)), text)
 
 
-def generate(out, count, seed=1):
+def generate(out, count, seed=1, config_only=False):
     if os.path.exists(out):
         shutil.rmtree(out)
     os.makedirs(out)
@@ -140,6 +140,8 @@ def generate(out, count, seed=1):
     git("add", "-A", cwd=cfg)
     git("commit", "-q", "-m", f"{count} File resources", cwd=cfg)
     git("push", "-q", "origin", "HEAD:main", cwd=cfg)
+    if config_only:
+        return None
     # The plain tree and its repository.
     plain = os.path.join(out, "plain")
     for i in range(count):
@@ -187,8 +189,10 @@ def main():
     ap.add_argument("--count", type=int, required=True, help="number of File resources")
     ap.add_argument("--out", required=True, help="output directory (emptied first)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--config-only", action="store_true",
+                    help="only config.git and config/ (no plain tree: for memory-only runs)")
     a = ap.parse_args()
-    generate(a.out, a.count, a.seed)
+    generate(a.out, a.count, a.seed, a.config_only)
     print(f"{a.out}: config.git ({a.count} File resources), plain/ and plain.git", file=sys.stderr)
 
 
