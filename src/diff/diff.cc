@@ -17,8 +17,8 @@ using resource::Object;
 using resource::Value;
 
 constexpr const char* kServerMetadata[] = {
-    "uid",         "resourceVersion", "generation",       "creationTimestamp",
-    "managedFields", "selfLink",      "deletionTimestamp",
+    "uid",           "resourceVersion", "generation",        "creationTimestamp",
+    "managedFields", "selfLink",        "deletionTimestamp",
 };
 
 // Annotations the operator or kubectl writes for their own bookkeeping. User-facing
@@ -136,8 +136,7 @@ std::vector<FieldChange> StructuralDiff(const Value& live, const Value& desired)
   return out;
 }
 
-std::string ResourceDiff(const resource::ResourceId& id, const Value& live,
-                         const Value& desired) {
+std::string ResourceDiff(const resource::ResourceId& id, const Value& live, const Value& desired) {
   Value l = live, d = desired;
   if (resource::IsSecret(id)) {
     StripEmbeddedCopies(&l);

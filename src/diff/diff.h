@@ -47,7 +47,10 @@ std::string UnifiedDiff(const std::string& before, const std::string& after,
 // The unified diff of one resource: YAML of `live` (null = absent) against YAML of
 // `desired` (null = to be deleted), labelled "live/<id>" and "git/<id>". For Secrets,
 // every value under data/stringData is shown as "<sealed value changed>" when it differs
-// and the masked placeholder when equal; plaintext never appears.
+// and the masked placeholder when equal; plaintext never appears. (A differing value reads
+// "-  key: <secret value hidden>" / "+  key: <sealed value changed>", so the line shows as
+// changed; a key on one side only shows the placeholder on that side. The
+// last-applied-configuration annotation, which embeds the whole object, is dropped.)
 std::string ResourceDiff(const resource::ResourceId& id, const resource::Value& live,
                          const resource::Value& desired);
 

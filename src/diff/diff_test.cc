@@ -36,8 +36,8 @@ class UnifiedDiffTest : public ::testing::Test {
     const std::string a = dir_.path() + "/a", b = dir_.path() + "/b";
     EXPECT_TRUE(fs::WriteFileAtomic(a, before).ok());
     EXPECT_TRUE(fs::WriteFileAtomic(b, after).ok());
-    std::vector<std::string> argv = {"/usr/bin/diff", "-U" + std::to_string(context),
-                                     "--label", "live/x", "--label", "git/x"};
+    std::vector<std::string> argv = {
+        "/usr/bin/diff", "-U" + std::to_string(context), "--label", "live/x", "--label", "git/x"};
     if (minimal) argv.push_back("--minimal");
     argv.push_back(a);
     argv.push_back(b);
@@ -51,7 +51,9 @@ class UnifiedDiffTest : public ::testing::Test {
   void ExpectSameAsGnu(const std::string& before, const std::string& after, int context = 3) {
     EXPECT_EQ(UnifiedDiff(before, after, "live/x", "git/x", context),
               GnuDiff(before, after, context))
-        << "before:\n" << before << "\nafter:\n" << after;
+        << "before:\n"
+        << before << "\nafter:\n"
+        << after;
   }
 
   fs::TempDir dir_;
@@ -136,8 +138,8 @@ TEST_F(UnifiedDiffTest, RandomEditsAreMinimalAndApply) {
     while (pos < d.size()) {
       size_t nl = d.find('\n', pos);
       if (nl == std::string::npos) nl = d.size();
-      if (nl - pos >= 1 && (d[pos] == '+' || d[pos] == '-') &&
-          d.compare(pos, 4, "--- ") != 0 && d.compare(pos, 4, "+++ ") != 0) {
+      if (nl - pos >= 1 && (d[pos] == '+' || d[pos] == '-') && d.compare(pos, 4, "--- ") != 0 &&
+          d.compare(pos, 4, "+++ ") != 0) {
         ++n;
       }
       pos = nl + 1;
@@ -153,9 +155,15 @@ TEST_F(UnifiedDiffTest, RandomEditsAreMinimalAndApply) {
     for (int e = 0; e < edits; ++e) {
       size_t at = b.empty() ? 0 : rng() % b.size();
       switch (rng() % 3) {
-        case 0: b.insert(b.begin() + at, "n" + std::to_string(rng() % 5) + "\n"); break;
-        case 1: if (!b.empty()) b.erase(b.begin() + at); break;
-        default: if (!b.empty()) b[at] = "c" + std::to_string(rng() % 5) + "\n"; break;
+        case 0:
+          b.insert(b.begin() + at, "n" + std::to_string(rng() % 5) + "\n");
+          break;
+        case 1:
+          if (!b.empty()) b.erase(b.begin() + at);
+          break;
+        default:
+          if (!b.empty()) b[at] = "c" + std::to_string(rng() % 5) + "\n";
+          break;
       }
     }
     std::string before, after;
@@ -216,9 +224,8 @@ TEST(NormalizeTest, DropsServerFieldsAndInternalAnnotations) {
             {"creationTimestamp", "2024-01-01T00:00:00Z"},
             {"managedFields", Array{Obj({{"manager", "plumbline"}})}},
             {"labels", Value::EmptyObject()},
-            {"annotations",
-             Obj({{"kubectl.kubernetes.io/last-applied-configuration", "{...}"},
-                  {"plumbline.dev/applied-hash", "abc"}})}})},
+            {"annotations", Obj({{"kubectl.kubernetes.io/last-applied-configuration", "{...}"},
+                                 {"plumbline.dev/applied-hash", "abc"}})}})},
       {"data", Obj({{"k", "v"}})},
       {"status", Obj({{"phase", "Active"}})},
   });
@@ -231,31 +238,30 @@ TEST(NormalizeTest, DropsServerFieldsAndInternalAnnotations) {
 }
 
 TEST(NormalizeTest, KeepsUserAnnotationsAndHonoursIgnorePaths) {
-  Value v = Obj({{"metadata", Obj({{"name", "x"},
-                                   {"annotations", Obj({{"plumbline.dev/sync-wave", "1"}})}})},
-                 {"spec", Obj({{"replicas", 3},
-                               {"ports", Array{Obj({{"port", 80}}), Obj({{"port", 81}})}}})}});
+  Value v = Obj(
+      {{"metadata", Obj({{"name", "x"}, {"annotations", Obj({{"plumbline.dev/sync-wave", "1"}})}})},
+       {"spec",
+        Obj({{"replicas", 3}, {"ports", Array{Obj({{"port", 80}}), Obj({{"port", 81}})}}})}});
   Value n = Normalize(v, {.ignore_paths = {"spec.replicas", "spec.ports[0]", "nope.x",
                                            "metadata.annotations[\"plumbline.dev/x\"]"}});
-  EXPECT_EQ(n.FindPath({"metadata", "annotations", "plumbline.dev/sync-wave"})->as_string(),
-            "1");
+  EXPECT_EQ(n.FindPath({"metadata", "annotations", "plumbline.dev/sync-wave"})->as_string(), "1");
   EXPECT_EQ(n.FindPath({"spec", "replicas"}), nullptr);
   ASSERT_EQ(n.FindPath({"spec", "ports"})->size(), 1u);
   EXPECT_EQ(n.FindPath({"spec", "ports"})->as_array()[0].Find("port")->as_int(), 81);
 
-  Value m = Normalize(v, {.ignore_paths = {
-                              "metadata.annotations[\"plumbline.dev/sync-wave\"]"}});
+  Value m = Normalize(v, {.ignore_paths = {"metadata.annotations[\"plumbline.dev/sync-wave\"]"}});
   EXPECT_EQ(m.FindPath({"metadata", "annotations"}), nullptr);  // emptied, then dropped
 }
 
 // ---- StructuralDiff ---------------------------------------------------------------
 
 TEST(StructuralDiffTest, ReportsAddedRemovedChangedWithPaths) {
-  Value live = Obj({{"spec", Obj({{"replicas", 2},
-                                  {"old", true},
-                                  {"ports", Array{Obj({{"port", 80}}), Obj({{"port", 443}}),
-                                                  Obj({{"port", 9}})}}})},
-                    {"metadata", Obj({{"labels", Obj({{"app.kubernetes.io/name", "a"}})}})}});
+  Value live =
+      Obj({{"spec",
+            Obj({{"replicas", 2},
+                 {"old", true},
+                 {"ports", Array{Obj({{"port", 80}}), Obj({{"port", 443}}), Obj({{"port", 9}})}}})},
+           {"metadata", Obj({{"labels", Obj({{"app.kubernetes.io/name", "a"}})}})}});
   Value desired = Obj({{"spec", Obj({{"replicas", 3},
                                      {"ports", Array{Obj({{"port", 80}}), Obj({{"port", 8443}})}},
                                      {"paused", false}})},
@@ -291,14 +297,16 @@ TEST(StructuralDiffTest, NumbersCompareByValueAndTypeChangesAreChanges) {
 
 TEST(ResourceDiffTest, ShowsYamlOfBothSides) {
   resource::ResourceId id{"", "ConfigMap", "web", "settings"};
-  Value live = Obj({{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+  Value live = Obj({{"apiVersion", "v1"},
+                    {"kind", "ConfigMap"},
                     {"metadata", Obj({{"name", "settings"}, {"namespace", "web"}})},
                     {"data", Obj({{"color", "blue"}})}});
   Value desired = live;
   desired.Find("data")->Set("color", "green");
   std::string d = ResourceDiff(id, live, desired);
   EXPECT_NE(d.find("--- live/ConfigMap/web/settings\n+++ git/ConfigMap/web/settings\n"),
-            std::string::npos) << d;
+            std::string::npos)
+      << d;
   EXPECT_NE(d.find("-  color: blue\n"), std::string::npos) << d;
   EXPECT_NE(d.find("+  color: green\n"), std::string::npos) << d;
   EXPECT_EQ(ResourceDiff(id, live, live), "");
@@ -310,16 +318,20 @@ TEST(ResourceDiffTest, ShowsYamlOfBothSides) {
 TEST(ResourceDiffTest, SecretValuesNeverAppear) {
   const std::string planted = "hunter2-PLANTED-s3cr3t";
   resource::ResourceId id{"", "Secret", "web", "db"};
-  Value live = Obj({{"apiVersion", "v1"}, {"kind", "Secret"},
-                    {"metadata", Obj({{"name", "db"}, {"namespace", "web"},
-                                      {"annotations",
-                                       Obj({{"kubectl.kubernetes.io/last-applied-configuration",
-                                             "{\"data\":{\"password\":\"" + planted + "\"}}"}})}})},
-                    {"data", Obj({{"password", planted + "-old"},
-                                  {"same", planted + "-same"},
-                                  {"gone", planted + "-gone"}})},
-                    {"stringData", planted}});
-  Value desired = Obj({{"apiVersion", "v1"}, {"kind", "Secret"},
+  Value live =
+      Obj({{"apiVersion", "v1"},
+           {"kind", "Secret"},
+           {"metadata",
+            Obj({{"name", "db"},
+                 {"namespace", "web"},
+                 {"annotations", Obj({{"kubectl.kubernetes.io/last-applied-configuration",
+                                       "{\"data\":{\"password\":\"" + planted + "\"}}"}})}})},
+           {"data", Obj({{"password", planted + "-old"},
+                         {"same", planted + "-same"},
+                         {"gone", planted + "-gone"}})},
+           {"stringData", planted}});
+  Value desired = Obj({{"apiVersion", "v1"},
+                       {"kind", "Secret"},
                        {"metadata", Obj({{"name", "db"}, {"namespace", "web"}})},
                        {"data", Obj({{"password", planted + "-new"},
                                      {"same", planted + "-same"},

@@ -242,8 +242,7 @@ std::string UnifiedDiff(const std::string& before, const std::string& after,
   while (first < changes.size()) {
     // Group changes whose gap of equal lines is at most 2*context (as GNU diff does).
     size_t last = first;
-    while (last + 1 < changes.size() &&
-           changes[last + 1].a0 - changes[last].a1 <= 2 * context) {
+    while (last + 1 < changes.size() && changes[last + 1].a0 - changes[last].a1 <= 2 * context) {
       ++last;
     }
     const int a_start = std::max(0, changes[first].a0 - context);
@@ -251,8 +250,8 @@ std::string UnifiedDiff(const std::string& before, const std::string& after,
     // Offsets between the sides are constant across equal lines.
     const int b_start = changes[first].b0 - (changes[first].a0 - a_start);
     const int b_end = changes[last].b1 + (a_end - changes[last].a1);
-    out += "@@ -" + Range(a_start, a_end - a_start) + " +" + Range(b_start, b_end - b_start) +
-           " @@\n";
+    out +=
+        "@@ -" + Range(a_start, a_end - a_start) + " +" + Range(b_start, b_end - b_start) + " @@\n";
     int i = a_start;
     for (size_t c = first; c <= last; ++c) {
       for (; i < changes[c].a0; ++i) AppendLine(&out, ' ', a[i]);

@@ -6,6 +6,28 @@
 //   ConfigMap data: key/values (strings), consumed by File (and later Process).
 // Live objects and the inventory live in STATE_DIR/local.db (SQLite, WAL).
 // Drift: inotify on the directories of managed files, plus a periodic rescan.
+//
+// File details the engine and users can rely on:
+//   - Expected(): spec.path absolute and normalised; spec.content a string (fromConfigMap
+//     resolved from a local.plumbline.dev ConfigMap of the same namespace in ctx.desired);
+//     spec.mode "0NNN", permission bits only (setuid/setgid/sticky are refused). Unknown
+//     spec fields are InvalidArgument naming the field.
+//   - --allow-path: the path must lie strictly below an allowed directory, and the real
+//     path of its deepest existing parent must too (a symlinked directory leading out is
+//     PermissionDenied). No --allow-path at all: every File is PermissionDenied.
+//   - Apply never writes through a symlink at the path (the link itself is replaced by an
+//     atomic rename); a directory at the path is FailedPrecondition. A path already
+//     managed by another object (any Application) is AlreadyExists. When a File's path
+//     changes, the old file is removed. An unchanged File costs no write (and keeps its
+//     inventory order).
+//   - Observe() reads the path recorded in the inventory (or, before the first apply, the
+//     path the desired set gives). A directory/symlink there shows as spec.type instead of
+//     content, so it differs from Expected().
+//   - Remove() deletes only what this Application's inventory records, and refuses paths
+//     no longer allowed; a file already gone counts as deleted.
+//   - Drift callbacks come from the target's watcher thread, once per new drifted state;
+//     the runtime's own writes are never reported.
+// Thread-safety: every method may be called from any thread; calls are serialised.
 #pragma once
 
 #include <memory>
