@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libgit2-dev libyaml-dev libssl-dev libsqlite3-dev libcpp-httplib-dev nlohmann-json3-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  python3 sqlite3 curl
+  python3 sqlite3 curl prometheus
 )
 if [[ "${PLUMB_BENCH_DEPS:-}" == 1 ]]; then PACKAGES+=(cfengine3 hyperfine); fi
 

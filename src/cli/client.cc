@@ -55,16 +55,16 @@ Result<Value> ApiClient::Call(const std::string& method, const std::string& path
   char host[256] = "localhost";
   gethostname(host, sizeof host - 1);
   headers.emplace("X-Plumb-User", std::string(user ? user : "unknown") + "@" + host);
-  httplib::Result res = method == "GET"
-                            ? client.Get(path, headers)
-                            : client.Post(path, headers, body, "application/json");
+  httplib::Result res = method == "GET" ? client.Get(path, headers)
+                                        : client.Post(path, headers, body, "application/json");
   if (!res)
     return Unavailable("cannot reach the operator at " + o_.server + " (" +
                        httplib::to_string(res.error()) +
                        "): is `plumb run` running? Use --server or --state-dir to find it");
   auto parsed = resource::ParseJson(res->body, "operator answer");
   if (res->status >= 200 && res->status < 300) {
-    if (!parsed.ok()) return Internal("the operator sent invalid JSON: " + parsed.status().message());
+    if (!parsed.ok())
+      return Internal("the operator sent invalid JSON: " + parsed.status().message());
     return *parsed;
   }
   std::string msg = parsed.ok() ? parsed->GetString("error", res->body) : res->body;
@@ -75,6 +75,41 @@ Result<Value> ApiClient::Call(const std::string& method, const std::string& path
               : res->status == 412 ? Code::kFailedPrecondition
                                    : Code::kUnavailable;
   return Status(code, msg);
+}
+
+Status ApiClient::Stream(const std::string& path,
+                        const std::function<bool(const std::string&)>& on_data) {
+  httplib::Client client(o_.server);
+  client.set_connection_timeout(5, 0);
+  client.set_read_timeout(60, 0);  // the operator sends a keep-alive every 15 s
+  httplib::Headers headers;
+  if (!o_.token.empty()) headers.emplace("Authorization", "Bearer " + o_.token);
+  std::string buf;
+  int status = 0;
+  auto res = client.Get(
+      path, headers,
+      [&](const httplib::Response& r) {
+        status = r.status;
+        return true;
+      },
+      [&](const char* data, size_t len) {
+        buf.append(data, len);
+        size_t end;
+        while ((end = buf.find("\n\n")) != std::string::npos) {
+          std::string block = buf.substr(0, end);
+          buf.erase(0, end + 2);
+          if (status != 200) continue;
+          for (const auto& line : Split(block, '\n'))
+            if (StartsWith(line, "data: ") && !on_data(line.substr(6))) return false;
+        }
+        return true;
+      });
+  if (status == 401) return Unauthenticated("the operator refused the token");
+  if (status && status != 200) return Unavailable("the operator answered " + std::to_string(status));
+  if (!res && res.error() != httplib::Error::Canceled)
+    return Unavailable("event stream from " + o_.server + " ended: " +
+                       httplib::to_string(res.error()));
+  return Status::Ok();
 }
 
 void PrintTable(const std::vector<std::vector<std::string>>& rows) {
@@ -101,8 +136,10 @@ int Fail(const Status& s) {
 }
 
 void PrintValue(const ClientOptions& o, const Value& v) {
-  if (o.output == "yaml") std::cout << resource::ToYaml(v);
-  else std::cout << resource::ToJson(v, 2) << "\n";
+  if (o.output == "yaml")
+    std::cout << resource::ToYaml(v);
+  else
+    std::cout << resource::ToJson(v, 2) << "\n";
 }
 
 std::string Short(const std::string& sha) { return sha.substr(0, 7); }
@@ -140,12 +177,15 @@ int CmdStatus(const ClientOptions& o, const std::string& app) {
               << "Head commit:     " << st.GetString("headCommit") << "\n"
               << "Sync:            " << st.GetString("sync") << "\n"
               << "Health:          " << st.GetString("health")
-              << (st.GetString("healthMessage").empty() ? "" : " (" + st.GetString("healthMessage") + ")")
+              << (st.GetString("healthMessage").empty()
+                      ? ""
+                      : " (" + st.GetString("healthMessage") + ")")
               << "\n"
               << "Last reconcile:  " << st.GetString("lastReconcile") << " ("
               << IntOf(st.Find("lastDurationMs")) << " ms)\n"
               << "Last error:      " << st.GetString("lastError") << "\n\n";
-    std::vector<std::vector<std::string>> rows = {{"KIND", "NAMESPACE", "NAME", "SYNC", "HEALTH", "MESSAGE"}};
+    std::vector<std::vector<std::string>> rows = {
+        {"KIND", "NAMESPACE", "NAME", "SYNC", "HEALTH", "MESSAGE"}};
     for (const Value& r : st.Find("resources")->as_array())
       rows.push_back({r.GetString("kind"), r.GetString("namespace"), r.GetString("name"),
                       r.GetString("sync"), r.GetString("health"), r.GetString("message")});
@@ -167,8 +207,8 @@ int CmdStatus(const ClientOptions& o, const std::string& app) {
     return 0;
   }
   std::vector<std::vector<std::string>> rows = {{"NAME", "REPO", "BRANCH", "PATH", "APPLIED",
-                                                 "HEAD", "SYNC", "HEALTH", "RECONCILED",
-                                                 "DURATION", "ERROR"}};
+                                                 "HEAD", "SYNC", "HEALTH", "RECONCILED", "DURATION",
+                                                 "ERROR"}};
   for (const Value& a : all.as_array()) {
     const Value& st = *a.Find("status");
     const Value* src = a.FindPath({"spec", "source"});
@@ -188,8 +228,10 @@ int CmdDiff(const ClientOptions& o, const std::string& app) {
   if (!v.ok()) return Fail(v.status());
   const Value* drift = v->Find("drift");
   bool has_drift = drift && drift->is_bool() && drift->as_bool();
-  if (o.output != "table") PrintValue(o, *v);
-  else std::cout << v->GetString("diff");
+  if (o.output != "table")
+    PrintValue(o, *v);
+  else
+    std::cout << v->GetString("diff");
   return has_drift ? 1 : 0;
 }
 
@@ -203,7 +245,8 @@ int CmdSync(const ClientOptions& o, const std::string& app, bool dry_run) {
   } else {
     std::cout << app << " at " << Short(v->GetString("revision")) << ": " << v->GetString("result")
               << " (" << v->GetString("message") << ")\n";
-    std::vector<std::vector<std::string>> rows = {{"KIND", "NAMESPACE", "NAME", "CHANGE", "MESSAGE"}};
+    std::vector<std::vector<std::string>> rows = {
+        {"KIND", "NAMESPACE", "NAME", "CHANGE", "MESSAGE"}};
     for (const Value& c : v->Find("changes")->as_array()) {
       std::string change = c.GetString("change", c.GetString("action"));
       if (change == "unchanged" || change == "none") continue;
@@ -244,14 +287,31 @@ int CmdRollback(const ClientOptions& o, const std::string& app, const std::strin
   body.Set("revision", revision);
   auto v = ApiClient(o).Post("/api/v1/applications/" + app + "/rollback", body);
   if (!v.ok()) return Fail(v.status());
-  if (o.output != "table") PrintValue(o, *v);
+  if (o.output != "table")
+    PrintValue(o, *v);
   else
     std::cout << "rolled back " << app << " to " << revision << " with commit "
               << Short(v->GetString("commit")) << "; the operator is applying it\n";
   return 0;
 }
 
-int CmdEvents(const ClientOptions& o, const std::string& app) {
+int CmdEvents(const ClientOptions& o, const std::string& app, bool follow) {
+  if (follow) {
+    Status s = ApiClient(o).Stream(
+        "/api/v1/events?watch=true&after=0" + (app.empty() ? "" : "&app=" + app),
+        [&](const std::string& data) {
+          auto e = resource::ParseJson(data, "event");
+          if (!e.ok()) return true;
+          if (o.output == "json") std::cout << data << "\n";
+          else
+            std::cout << e->GetString("time") << "  " << e->GetString("app") << "  "
+                      << e->GetString("type") << "  " << e->GetString("reason") << "  "
+                      << e->GetString("message") << "\n";
+          std::cout.flush();
+          return true;
+        });
+    return s.ok() ? 0 : Fail(s);
+  }
   std::string path = app.empty() ? "/api/v1/events" : "/api/v1/applications/" + app + "/events";
   auto v = ApiClient(o).Get(path);
   if (!v.ok()) return Fail(v.status());

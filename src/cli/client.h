@@ -2,6 +2,7 @@
 // that only talk to it (status, diff, sync, history, rollback).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "core/status.h"
@@ -10,9 +11,9 @@
 namespace plumb::cli {
 
 struct ClientOptions {
-  std::string server;     // --server, PLUMB_SERVER, STATE_DIR/address, or the default
-  std::string token;      // --token, PLUMB_TOKEN, or STATE_DIR/token
-  std::string state_dir;  // shared with the operator
+  std::string server;            // --server, PLUMB_SERVER, STATE_DIR/address, or the default
+  std::string token;             // --token, PLUMB_TOKEN, or STATE_DIR/token
+  std::string state_dir;         // shared with the operator
   std::string output = "table";  // table | json | yaml
 };
 
@@ -30,6 +31,9 @@ class ApiClient {
   // operator's message (Unauthenticated for 401, NotFound for 404, ...).
   Result<resource::Value> Get(const std::string& path);
   Result<resource::Value> Post(const std::string& path, const resource::Value& body);
+  // Streams a server-sent-events path, calling on_data with each event's data until the
+  // stream ends or on_data returns false.
+  Status Stream(const std::string& path, const std::function<bool(const std::string&)>& on_data);
 
  private:
   Result<resource::Value> Call(const std::string& method, const std::string& path,
@@ -44,7 +48,7 @@ int CmdDiff(const ClientOptions& o, const std::string& app);
 int CmdSync(const ClientOptions& o, const std::string& app, bool dry_run);
 int CmdHistory(const ClientOptions& o, const std::string& app);
 int CmdRollback(const ClientOptions& o, const std::string& app, const std::string& revision);
-int CmdEvents(const ClientOptions& o, const std::string& app);
+int CmdEvents(const ClientOptions& o, const std::string& app, bool follow);
 int CmdSuspend(const ClientOptions& o, const std::string& app, bool suspend);
 int CmdRefresh(const ClientOptions& o, const std::string& app);
 

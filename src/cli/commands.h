@@ -28,6 +28,8 @@ struct RunOptions {
   std::string log_format = "text";
   std::string log_level = "info";
   std::string kubectl = "kubectl";
+  std::string webhook_secret_file;
+  std::string tokens_file;
 };
 
 int CmdRun(RunOptions o);

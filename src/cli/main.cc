@@ -1,6 +1,5 @@
 // plumb: the command. Parsing only; every verb lives in the cli library.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "cli/client.h"
@@ -12,16 +11,19 @@
 
 int main(int argc, char** argv) {
   using namespace plumb::cli;
-  CLI::App app{"plumb: GitOps for hosts and clusters. Git is the source of truth; the operator "
-               "makes the running system match it."};
+  CLI::App app{
+      "plumb: GitOps for hosts and clusters. Git is the source of truth; the operator "
+      "makes the running system match it."};
   app.require_subcommand(1);
   app.set_version_flag("--version", PLUMB_VERSION);
 
   ClientOptions client;
   auto add_client = [&](CLI::App* sub) {
-    sub->add_option("--server", client.server,
-                    "operator URL (default: $PLUMB_SERVER, STATE_DIR/address, http://127.0.0.1:7420)");
-    sub->add_option("--token", client.token, "API token (default: $PLUMB_TOKEN or STATE_DIR/token)");
+    sub->add_option(
+        "--server", client.server,
+        "operator URL (default: $PLUMB_SERVER, STATE_DIR/address, http://127.0.0.1:7420)");
+    sub->add_option("--token", client.token,
+                    "API token (default: $PLUMB_TOKEN or STATE_DIR/token)");
     sub->add_option("--state-dir", client.state_dir, "the operator's state directory");
     sub->add_option("-o,--output", client.output, "table|json|yaml")
         ->check(CLI::IsMember({"table", "json", "yaml"}));
@@ -29,43 +31,61 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   auto* c_run = app.add_subcommand("run", "run the operator in the foreground");
-  c_run->add_option("--repo", run.repo, "repository URL or path (anything git fetches)")->required();
+  c_run->add_option("--repo", run.repo, "repository URL or path (anything git fetches)")
+      ->required();
   c_run->add_option("--branch", run.branch, "branch to follow")->capture_default_str();
-  c_run->add_option("--path", run.path, "path of the root Application in the repo")->capture_default_str();
+  c_run->add_option("--path", run.path, "path of the root Application in the repo")
+      ->capture_default_str();
   c_run->add_option("--name", run.name, "name of the root Application")->capture_default_str();
-  c_run->add_option("--state-dir", run.state_dir, "state directory (default: $PLUMB_STATE_DIR or ~/.local/state/plumbline)");
-  c_run->add_option("--allow-path", run.allow_paths, "directory File resources may write under (repeatable); none = no files written");
-  c_run->add_option("--local-root", run.local_root, "where relative File paths resolve (default: the first --allow-path)");
-  c_run->add_option("--interval", run.interval, "reconcile interval of the root Application")->capture_default_str();
-  c_run->add_option("--listen", run.listen, "API address HOST:PORT (port 0: any free port)")->capture_default_str();
+  c_run->add_option("--state-dir", run.state_dir,
+                    "state directory (default: $PLUMB_STATE_DIR or ~/.local/state/plumbline)");
+  c_run->add_option(
+      "--allow-path", run.allow_paths,
+      "directory File resources may write under (repeatable); none = no files written");
+  c_run->add_option("--local-root", run.local_root,
+                    "where relative File paths resolve (default: the first --allow-path)");
+  c_run->add_option("--interval", run.interval, "reconcile interval of the root Application")
+      ->capture_default_str();
+  c_run->add_option("--listen", run.listen, "API address HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
   c_run->add_flag("--no-prune", run.no_prune, "never delete what git no longer declares");
   c_run->add_flag("--no-self-heal", run.no_self_heal, "report drift but do not revert it");
   c_run->add_flag("--no-auto-sync", run.no_auto, "only apply on `plumb sync`");
   c_run->add_flag("--anonymous-read", run.anonymous_read, "allow API reads without a token");
-  c_run->add_flag("--once", run.once, "reconcile every Application once, print the result and exit (1 if any failed)");
+  c_run->add_flag("--once", run.once,
+                  "reconcile every Application once, print the result and exit (1 if any failed)");
   c_run->add_option("--workers", run.workers, "parallel reconciles")->capture_default_str();
-  c_run->add_option("--retry-base", run.retry_base, "first back-off after a failure")->capture_default_str();
+  c_run->add_option("--retry-base", run.retry_base, "first back-off after a failure")
+      ->capture_default_str();
   c_run->add_option("--retry-max", run.retry_max, "longest back-off")->capture_default_str();
-  c_run->add_option("--rescan-interval", run.rescan_interval, "drift rescan besides inotify")->capture_default_str();
+  c_run->add_option("--rescan-interval", run.rescan_interval, "drift rescan besides inotify")
+      ->capture_default_str();
   c_run->add_option("--log-format", run.log_format, "text|json")->capture_default_str();
   c_run->add_option("--log-level", run.log_level, "debug|info|warn|error")->capture_default_str();
+  c_run->add_option("--webhook-secret-file", run.webhook_secret_file,
+                    "shared secret for git webhooks (POST /api/v1/webhooks/{github,gitlab,gitea,generic}); without it webhooks are off");
+  c_run->add_option("--tokens", run.tokens_file, "extra API tokens: a file of \"TOKEN ROLE\" lines (admin or read-only)");
   c_run->add_option("--kubectl", run.kubectl, "kubectl used for kustomize")->capture_default_str();
 
   std::string init_dir;
-  auto* c_init = app.add_subcommand("init", "create an example config repository: DIR.git (bare) and DIR (a clone)");
+  auto* c_init = app.add_subcommand(
+      "init", "create an example config repository: DIR.git (bare) and DIR (a clone)");
   c_init->add_option("DIR", init_dir, "where to create it")->required();
 
   std::string render_dir, render_output = "yaml";
-  auto* c_render = app.add_subcommand("render", "print the resources a directory renders to (offline)");
+  auto* c_render =
+      app.add_subcommand("render", "print the resources a directory renders to (offline)");
   c_render->add_option("DIR", render_dir, "directory")->required();
-  c_render->add_option("-o,--output", render_output, "yaml|json")->check(CLI::IsMember({"yaml", "json"}));
+  c_render->add_option("-o,--output", render_output, "yaml|json")
+      ->check(CLI::IsMember({"yaml", "json"}));
 
   std::string app_name, revision;
   bool dry_run = false;
   auto* c_status = app.add_subcommand("status", "show Applications: sync, health, commits, errors");
   c_status->add_option("APP", app_name, "one Application (default: all)");
   add_client(c_status);
-  auto* c_diff = app.add_subcommand("diff", "diff git against the live system (exit 0 in sync, 1 drift, 2 error)");
+  auto* c_diff = app.add_subcommand(
+      "diff", "diff git against the live system (exit 0 in sync, 1 drift, 2 error)");
   c_diff->add_option("APP", app_name)->required();
   add_client(c_diff);
   auto* c_sync = app.add_subcommand("sync", "reconcile an Application now");
@@ -75,12 +95,15 @@ int main(int argc, char** argv) {
   auto* c_history = app.add_subcommand("history", "reconciles that changed something");
   c_history->add_option("APP", app_name)->required();
   add_client(c_history);
-  auto* c_rollback = app.add_subcommand("rollback", "commit the Application's path as it was at REV (a commit or history id)");
+  auto* c_rollback = app.add_subcommand(
+      "rollback", "commit the Application's path as it was at REV (a commit or history id)");
   c_rollback->add_option("APP", app_name)->required();
   c_rollback->add_option("REV", revision)->required();
   add_client(c_rollback);
   auto* c_events = app.add_subcommand("events", "recent events");
   c_events->add_option("APP", app_name);
+  bool follow = false;
+  c_events->add_flag("-f,--follow", follow, "stream new events as they happen");
   add_client(c_events);
   auto* c_suspend = app.add_subcommand("suspend", "stop applying an Application");
   c_suspend->add_option("APP", app_name)->required();
@@ -88,7 +111,8 @@ int main(int argc, char** argv) {
   auto* c_resume = app.add_subcommand("resume", "resume applying an Application");
   c_resume->add_option("APP", app_name)->required();
   add_client(c_resume);
-  auto* c_refresh = app.add_subcommand("refresh", "fetch and reconcile an Application now, without waiting");
+  auto* c_refresh =
+      app.add_subcommand("refresh", "fetch and reconcile an Application now, without waiting");
   c_refresh->add_option("APP", app_name)->required();
   add_client(c_refresh);
 
@@ -107,7 +131,7 @@ int main(int argc, char** argv) {
   if (*c_sync) return CmdSync(client, app_name, dry_run);
   if (*c_history) return CmdHistory(client, app_name);
   if (*c_rollback) return CmdRollback(client, app_name, revision);
-  if (*c_events) return CmdEvents(client, app_name);
+  if (*c_events) return CmdEvents(client, app_name, follow);
   if (*c_suspend) return CmdSuspend(client, app_name, true);
   if (*c_resume) return CmdSuspend(client, app_name, false);
   if (*c_refresh) return CmdRefresh(client, app_name);

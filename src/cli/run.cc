@@ -70,10 +70,9 @@ int CmdRun(RunOptions o) {
   eo.root.sync.automated = !o.no_auto;
   eo.render.kubectl = o.kubectl;
   if (const char* f = std::getenv("PLUMB_FAULT")) eo.fault = f;
-  for (auto [flag, text, out] :
-       {std::tuple{"--interval", &o.interval, &eo.root.sync.interval},
-        std::tuple{"--retry-base", &o.retry_base, &eo.retry_base},
-        std::tuple{"--retry-max", &o.retry_max, &eo.retry_max}}) {
+  for (auto [flag, text, out] : {std::tuple{"--interval", &o.interval, &eo.root.sync.interval},
+                                 std::tuple{"--retry-base", &o.retry_base, &eo.retry_base},
+                                 std::tuple{"--retry-max", &o.retry_max, &eo.retry_max}}) {
     auto d = ParseDuration(*text);
     if (!d.ok()) return Fail(std::string("plumb run ") + flag, d.status());
     *out = *d;
@@ -96,31 +95,53 @@ int CmdRun(RunOptions o) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto target = target::local::NewLocalTarget({.state_dir = o.state_dir,
-                                               .allow_paths = o.allow_paths,
-                                               .rescan_interval = *rescan});
+  auto target = target::local::NewLocalTarget(
+      {.state_dir = o.state_dir, .allow_paths = o.allow_paths, .rescan_interval = *rescan});
   if (!target.ok()) return Fail("local runtime", target.status());
   auto eng = engine::Engine::Create(eo, std::move(*target));
   if (!eng.ok()) return Fail("engine", eng.status());
-  auto srv = server::Server::Create(eng->get(), {.listen = o.listen, .state_dir = o.state_dir,
-                                                 .anonymous_read = o.anonymous_read});
+  server::ServerOptions so{.listen = o.listen, .state_dir = o.state_dir,
+                           .anonymous_read = o.anonymous_read};
+  if (!o.webhook_secret_file.empty()) {
+    auto secret = fs::ReadFile(o.webhook_secret_file);
+    if (!secret.ok()) return Fail("--webhook-secret-file", secret.status());
+    so.webhook_secret = Trim(*secret);
+    if (so.webhook_secret.empty())
+      return Fail("--webhook-secret-file", InvalidArgument(o.webhook_secret_file + " is empty"));
+  }
+  if (!o.tokens_file.empty()) {
+    auto tokens = server::LoadTokensFile(o.tokens_file);
+    if (!tokens.ok()) return Fail("--tokens", tokens.status());
+    so.tokens = std::move(*tokens);
+  }
+  auto srv = server::Server::Create(eng->get(), so);
   if (!srv.ok()) return Fail("server", srv.status());
   Status s = (*srv)->Start();
   if (!s.ok()) return Fail("server", s);
   s = (*eng)->Start();
   if (!s.ok()) return Fail("engine", s);
   log::Info("plumbline operator started",
-            {{"api", (*srv)->url()}, {"repo", eo.root.repo}, {"branch", o.branch},
-             {"path", o.path}, {"state_dir", o.state_dir}, {"token_file", o.state_dir + "/token"},
-             {"allow_paths", o.allow_paths.empty() ? "(none: no files are written)"
-                                                    : Join(o.allow_paths, ",")}});
+            {{"api", (*srv)->url()},
+             {"repo", eo.root.repo},
+             {"branch", o.branch},
+             {"path", o.path},
+             {"state_dir", o.state_dir},
+             {"token_file", o.state_dir + "/token"},
+             {"allow_paths",
+              o.allow_paths.empty() ? "(none: no files are written)" : Join(o.allow_paths, ",")}});
 
   int code = 0;
   if (o.once) {
     // Wait for every Application (children included) to finish a reconcile.
     int64_t started = UnixMillis(SystemClock().Now());
+    timespec tick{0, 20 * 1000 * 1000};
     while (true) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      int sig = sigtimedwait(&sigs, nullptr, &tick);
+      if (sig > 0) {
+        log::Info("stopping before every Application reconciled", {{"signal", std::to_string(sig)}});
+        code = 2;
+        break;
+      }
       auto apps = (*eng)->ListApps();
       bool done = (*eng)->Idle() && !apps.empty();
       for (const auto& a : apps) done &= a.status.last_reconcile_ms >= started;
@@ -138,8 +159,8 @@ int CmdRun(RunOptions o) {
     sigwait(&sigs, &sig);
     log::Info("stopping", {{"signal", std::to_string(sig)}});
   }
+  (*eng)->Stop();  // first: it also ends the event streams the server is serving
   (*srv)->Stop();
-  (*eng)->Stop();
   return code;
 }
 

@@ -50,12 +50,18 @@ Result<Duration> ParseDuration(const std::string& text) {
     while (i < text.size() && isalpha(static_cast<unsigned char>(text[i]))) ++i;
     std::string unit = text.substr(ustart, i - ustart);
     double ms;
-    if (unit == "ms") ms = n;
-    else if (unit == "s") ms = n * 1000;
-    else if (unit == "m") ms = n * 60000;
-    else if (unit == "h") ms = n * 3600000;
-    else if (unit == "d") ms = n * 86400000;
-    else return bad();
+    if (unit == "ms")
+      ms = n;
+    else if (unit == "s")
+      ms = n * 1000;
+    else if (unit == "m")
+      ms = n * 60000;
+    else if (unit == "h")
+      ms = n * 3600000;
+    else if (unit == "d")
+      ms = n * 86400000;
+    else
+      return bad();
     total += static_cast<int64_t>(ms);
   }
   return Duration(total);
@@ -75,8 +81,10 @@ std::string FormatDuration(Duration d) {
   if (h) out += std::to_string(h) + "h";
   if (m) out += std::to_string(m) + "m";
   if (ms) {
-    if (ms % 1000 == 0) out += std::to_string(ms / 1000) + "s";
-    else out += std::to_string(ms) + "ms";
+    if (ms % 1000 == 0)
+      out += std::to_string(ms / 1000) + "s";
+    else
+      out += std::to_string(ms) + "ms";
   }
   return out;
 }

@@ -82,3 +82,28 @@ TEST(SubprocessTest, CapturesOutputAndExitCode) {
 
 }  // namespace
 }  // namespace plumb
+
+#include "core/metrics.h"
+
+namespace plumb {
+namespace {
+TEST(MetricsTest, RendersPrometheusText) {
+  metrics::Registry r;
+  r.Describe("x_total", metrics::Type::kCounter, "Things.");
+  r.Describe("lat_seconds", metrics::Type::kHistogram, "Latency.", {0.1, 1});
+  r.Add("x_total", {{"app", "a\"b"}});
+  r.Add("x_total", {{"app", "a\"b"}}, 2);
+  r.Observe("lat_seconds", {{"app", "a"}}, 0.05);
+  r.Observe("lat_seconds", {{"app", "a"}}, 0.5);
+  std::string text = r.Render();
+  EXPECT_NE(text.find("# TYPE x_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("x_total{app=\"a\\\"b\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("lat_seconds_bucket{app=\"a\",le=\"0.1\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("lat_seconds_bucket{app=\"a\",le=\"1\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("lat_seconds_bucket{app=\"a\",le=\"+Inf\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("lat_seconds_count{app=\"a\"} 2\n"), std::string::npos);
+  r.Forget("x_total", "app", "a\"b");
+  EXPECT_EQ(r.Render().find("x_total{"), std::string::npos);
+}
+}  // namespace
+}  // namespace plumb

@@ -15,9 +15,9 @@ namespace plumb::fs {
 namespace {
 Status Errno(const std::string& what, const std::string& path) {
   int e = errno;
-  Code code = e == ENOENT ? Code::kNotFound
+  Code code = e == ENOENT                   ? Code::kNotFound
               : (e == EACCES || e == EPERM) ? Code::kPermissionDenied
-                                             : Code::kUnavailable;
+                                            : Code::kUnavailable;
   return Status(code, what + " " + path + ": " + std::strerror(e));
 }
 }  // namespace
@@ -113,8 +113,10 @@ std::string NormalizePath(const std::string& path) {
   for (auto& part : Split(path, '/')) {
     if (part.empty() || part == ".") continue;
     if (part == "..") {
-      if (!out.empty() && out.back() != "..") out.pop_back();
-      else if (!abs) out.push_back("..");
+      if (!out.empty() && out.back() != "..")
+        out.pop_back();
+      else if (!abs)
+        out.push_back("..");
       continue;
     }
     out.push_back(part);

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <mutex>
 
-#include "core/strings.h"
 #include "core/clock.h"
+#include "core/strings.h"
 
 namespace plumb::log {
 namespace {
@@ -15,10 +15,14 @@ std::mutex g_mu;
 
 const char* LevelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -28,18 +32,26 @@ void SetLevel(Level level) { g_level = level; }
 void SetFormat(Format format) { g_format = format; }
 
 bool ParseLevel(const std::string& s, Level* out) {
-  if (s == "debug") *out = Level::kDebug;
-  else if (s == "info") *out = Level::kInfo;
-  else if (s == "warn") *out = Level::kWarn;
-  else if (s == "error") *out = Level::kError;
-  else return false;
+  if (s == "debug")
+    *out = Level::kDebug;
+  else if (s == "info")
+    *out = Level::kInfo;
+  else if (s == "warn")
+    *out = Level::kWarn;
+  else if (s == "error")
+    *out = Level::kError;
+  else
+    return false;
   return true;
 }
 
 bool ParseFormat(const std::string& s, Format* out) {
-  if (s == "text") *out = Format::kText;
-  else if (s == "json") *out = Format::kJson;
-  else return false;
+  if (s == "text")
+    *out = Format::kText;
+  else if (s == "json")
+    *out = Format::kJson;
+  else
+    return false;
   return true;
 }
 

@@ -20,9 +20,17 @@ bool ParseFormat(const std::string& s, Format* out);
 using Field = std::pair<const char*, std::string>;
 
 void Write(Level level, const std::string& message, std::initializer_list<Field> fields = {});
-inline void Debug(const std::string& m, std::initializer_list<Field> f = {}) { Write(Level::kDebug, m, f); }
-inline void Info(const std::string& m, std::initializer_list<Field> f = {}) { Write(Level::kInfo, m, f); }
-inline void Warn(const std::string& m, std::initializer_list<Field> f = {}) { Write(Level::kWarn, m, f); }
-inline void Error(const std::string& m, std::initializer_list<Field> f = {}) { Write(Level::kError, m, f); }
+inline void Debug(const std::string& m, std::initializer_list<Field> f = {}) {
+  Write(Level::kDebug, m, f);
+}
+inline void Info(const std::string& m, std::initializer_list<Field> f = {}) {
+  Write(Level::kInfo, m, f);
+}
+inline void Warn(const std::string& m, std::initializer_list<Field> f = {}) {
+  Write(Level::kWarn, m, f);
+}
+inline void Error(const std::string& m, std::initializer_list<Field> f = {}) {
+  Write(Level::kError, m, f);
+}
 
 }  // namespace plumb::log

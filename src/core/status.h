@@ -11,16 +11,16 @@ namespace plumb {
 
 enum class Code {
   kOk = 0,
-  kInvalidArgument,    // bad user input (YAML, spec fields): terminal, not retried
-  kNotFound,           // something named does not exist
-  kAlreadyExists,      // duplicate identity
-  kFailedPrecondition, // state does not allow the operation (e.g. gate not met)
-  kPermissionDenied,   // refused by policy (allow-path, symlink escape, token role)
-  kUnauthenticated,    // missing or bad credentials
-  kUnavailable,        // transient: network, busy database, peer down; retried with back-off
-  kDeadlineExceeded,   // transient: timed out
-  kAborted,            // conflict; retried
-  kInternal,           // a bug in us or a broken invariant
+  kInvalidArgument,     // bad user input (YAML, spec fields): terminal, not retried
+  kNotFound,            // something named does not exist
+  kAlreadyExists,       // duplicate identity
+  kFailedPrecondition,  // state does not allow the operation (e.g. gate not met)
+  kPermissionDenied,    // refused by policy (allow-path, symlink escape, token role)
+  kUnauthenticated,     // missing or bad credentials
+  kUnavailable,         // transient: network, busy database, peer down; retried with back-off
+  kDeadlineExceeded,    // transient: timed out
+  kAborted,             // conflict; retried
+  kInternal,            // a bug in us or a broken invariant
 };
 
 const char* CodeName(Code code);
@@ -53,7 +53,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
+inline Status InvalidArgument(std::string m) {
+  return Status(Code::kInvalidArgument, std::move(m));
+}
 inline Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
 inline Status AlreadyExists(std::string m) { return Status(Code::kAlreadyExists, std::move(m)); }
 inline Status FailedPrecondition(std::string m) {
@@ -62,7 +64,9 @@ inline Status FailedPrecondition(std::string m) {
 inline Status PermissionDenied(std::string m) {
   return Status(Code::kPermissionDenied, std::move(m));
 }
-inline Status Unauthenticated(std::string m) { return Status(Code::kUnauthenticated, std::move(m)); }
+inline Status Unauthenticated(std::string m) {
+  return Status(Code::kUnauthenticated, std::move(m));
+}
 inline Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
 inline Status DeadlineExceeded(std::string m) {
   return Status(Code::kDeadlineExceeded, std::move(m));
@@ -74,7 +78,7 @@ inline Status Internal(std::string m) { return Status(Code::kInternal, std::move
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}                 // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}                        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) { CheckNotOk(); }  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
@@ -82,9 +86,18 @@ class [[nodiscard]] Result {
     static const Status kOkStatus;
     return ok() ? kOkStatus : std::get<1>(v_);
   }
-  T& value() & { CheckOk(); return std::get<0>(v_); }
-  const T& value() const& { CheckOk(); return std::get<0>(v_); }
-  T&& value() && { CheckOk(); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    CheckOk();
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    CheckOk();
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    CheckOk();
+    return std::get<0>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
@@ -114,9 +127,9 @@ void Result<T>::CheckNotOk() const {
 #define PLUMB_CONCAT(a, b) PLUMB_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function if `expr` is not ok.
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::plumb::Status plumb_status_ = (expr);    \
+#define RETURN_IF_ERROR(expr)                      \
+  do {                                             \
+    ::plumb::Status plumb_status_ = (expr);        \
     if (!plumb_status_.ok()) return plumb_status_; \
   } while (0)
 

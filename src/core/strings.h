@@ -22,6 +22,8 @@ std::string Sha256Hex(std::string_view bytes);
 uint64_t Fnv1a64(std::string_view bytes, uint64_t seed = 1469598103934665603ULL);
 // Cryptographically random bytes, hex-encoded (n bytes -> 2n chars).
 std::string RandomHex(size_t n);
+// Lowercase hex HMAC-SHA256 of `data` under `key`.
+std::string HmacSha256Hex(std::string_view key, std::string_view data);
 // Constant-time comparison for secrets (tokens, signatures).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 

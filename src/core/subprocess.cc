@@ -82,29 +82,40 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv,
     if (err_open) fds[n++] = {err[0], POLLIN, 0};
     if (in_fd >= 0) fds[n++] = {in_fd, POLLOUT, 0};
     int64_t left = deadline - MonotonicMillis();
-    if (left <= 0) { timed_out = true; break; }
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
     int pr = ::poll(fds, n, static_cast<int>(left));
     if (pr < 0 && errno != EINTR) break;
     for (int i = 0; i < n; ++i) {
       if (!fds[i].revents) continue;
       if (fds[i].fd == in_fd) {
-        ssize_t w = ::write(in_fd, options.stdin_data.data() + in_off,
-                            options.stdin_data.size() - in_off);
+        ssize_t w =
+            ::write(in_fd, options.stdin_data.data() + in_off, options.stdin_data.size() - in_off);
         if (w > 0) in_off += static_cast<size_t>(w);
         if (w < 0 && errno != EAGAIN && errno != EINTR) in_off = options.stdin_data.size();
-        if (in_off >= options.stdin_data.size()) { ::close(in_fd); in_fd = -1; }
+        if (in_off >= options.stdin_data.size()) {
+          ::close(in_fd);
+          in_fd = -1;
+        }
         continue;
       }
       char buf[65536];
       ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
       if (r <= 0) {
         if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (fds[i].fd == out[0]) out_open = false; else err_open = false;
+        if (fds[i].fd == out[0])
+          out_open = false;
+        else
+          err_open = false;
         continue;
       }
       std::string& dst = fds[i].fd == out[0] ? res.out : res.err;
       dst.append(buf, static_cast<size_t>(r));
-      if (dst.size() > options.max_output) { too_big = true; }
+      if (dst.size() > options.max_output) {
+        too_big = true;
+      }
     }
     if (too_big) break;
   }
@@ -113,12 +124,15 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv,
   ::close(out[0]);
   ::close(err[0]);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   if (timed_out)
     return DeadlineExceeded(argv[0] + " did not finish within " + FormatDuration(options.timeout));
   if (too_big) return InvalidArgument(argv[0] + " printed more than the output limit");
-  if (WIFEXITED(status)) res.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) res.signal = WTERMSIG(status);
+  if (WIFEXITED(status))
+    res.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    res.signal = WTERMSIG(status);
   return res;
 }
 

@@ -82,7 +82,8 @@ Status ReadSpec(const Value& spec, const std::string& where, AppSpec* out) {
     out->sync.interval = *d;
   }
   RETURN_IF_ERROR(CheckBool(&spec, "allowPlaintextSecrets", where));
-  out->allow_plaintext_secrets = GetBool(&spec, "allowPlaintextSecrets", out->allow_plaintext_secrets);
+  out->allow_plaintext_secrets =
+      GetBool(&spec, "allowPlaintextSecrets", out->allow_plaintext_secrets);
   return Status::Ok();
 }
 }  // namespace
@@ -114,6 +115,10 @@ Result<AppSpec> AppSpecFromResource(const resource::Resource& r, const AppSpec& 
   return s;
 }
 
+namespace {
+int64_t IntOr(const Value* v) { return v && v->is_int() ? v->as_int() : 0; }
+}  // namespace
+
 Value AppStatus::ToValue() const {
   Value v;
   v.Set("sync", sync);
@@ -121,12 +126,19 @@ Value AppStatus::ToValue() const {
   v.Set("healthMessage", health_message);
   v.Set("appliedCommit", applied_commit);
   v.Set("headCommit", head_commit);
-  v.Set("lastReconcile", last_reconcile_ms ? FormatTimeRfc3339(FromUnixMillis(last_reconcile_ms)) : "");
+  v.Set("lastReconcile",
+        last_reconcile_ms ? FormatTimeRfc3339(FromUnixMillis(last_reconcile_ms)) : "");
   v.Set("lastReconcileMs", last_reconcile_ms);
   v.Set("lastDurationMs", last_duration_ms);
   v.Set("lastError", last_error);
   v.Set("phase", phase);
   v.Set("consecutiveFailures", consecutive_failures);
+  Value& stages = v.Set("lastStagesMs", Value::EmptyObject());
+  stages.Set("fetch", fetch_ms);
+  stages.Set("render", render_ms);
+  stages.Set("plan", plan_ms);
+  stages.Set("apply", apply_ms);
+  stages.Set("health", health_ms);
   Value list = Value::EmptyArray();
   for (const auto& r : resources) {
     Value item;
@@ -151,10 +163,18 @@ AppStatus AppStatus::FromValue(const Value& v) {
   s.health_message = v.GetString("healthMessage");
   s.applied_commit = v.GetString("appliedCommit");
   s.head_commit = v.GetString("headCommit");
-  if (const Value* x = v.Find("lastReconcileMs"); x && x->is_int()) s.last_reconcile_ms = x->as_int();
+  if (const Value* x = v.Find("lastReconcileMs"); x && x->is_int())
+    s.last_reconcile_ms = x->as_int();
   if (const Value* x = v.Find("lastDurationMs"); x && x->is_int()) s.last_duration_ms = x->as_int();
   if (const Value* x = v.Find("consecutiveFailures"); x && x->is_int())
     s.consecutive_failures = static_cast<int>(x->as_int());
+  if (const Value* st = v.Find("lastStagesMs")) {
+    s.fetch_ms = IntOr(st->Find("fetch"));
+    s.render_ms = IntOr(st->Find("render"));
+    s.plan_ms = IntOr(st->Find("plan"));
+    s.apply_ms = IntOr(st->Find("apply"));
+    s.health_ms = IntOr(st->Find("health"));
+  }
   s.last_error = v.GetString("lastError");
   s.phase = v.GetString("phase", "Idle");
   if (s.phase == "Reconciling") s.phase = "Idle";  // a reconcile cut short by a crash

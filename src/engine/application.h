@@ -29,10 +29,10 @@ struct AppSpec {
   std::string repo;
   std::string branch = "main";
   std::string path = ".";
-  std::string local_root;          // spec.target.local.root
+  std::string local_root;  // spec.target.local.root
   SyncPolicy sync;
   bool allow_plaintext_secrets = false;
-  std::string parent;              // the Application whose repo declared this one ("" = root)
+  std::string parent;  // the Application whose repo declared this one ("" = root)
 
   resource::Value ToValue() const;
   static Result<AppSpec> FromValue(const resource::Value& v);
@@ -46,23 +46,27 @@ bool IsApplication(const resource::ResourceId& id);
 
 struct ResourceStatus {
   resource::ResourceId id;
-  std::string sync = "Unknown";    // Synced | OutOfSync | Unknown
-  std::string health = "Unknown";  // Healthy | Progressing | Degraded | Suspended | Missing | Unknown
+  std::string sync = "Unknown";  // Synced | OutOfSync | Unknown
+  std::string health =
+      "Unknown";  // Healthy | Progressing | Degraded | Suspended | Missing | Unknown
   std::string message;
-  std::string origin;              // file:line in the repository
+  std::string origin;  // file:line in the repository
 };
 
 struct AppStatus {
   std::string sync = "Unknown";
   std::string health = "Unknown";
   std::string health_message;
-  std::string applied_commit;      // last commit fully applied
-  std::string head_commit;         // branch head at the last reconcile
-  int64_t last_reconcile_ms = 0;   // unix ms when the last reconcile finished
+  std::string applied_commit;     // last commit fully applied
+  std::string head_commit;        // branch head at the last reconcile
+  int64_t last_reconcile_ms = 0;  // unix ms when the last reconcile finished
   int64_t last_duration_ms = 0;
-  std::string last_error;          // empty when the last reconcile succeeded
-  std::string phase = "Idle";      // Idle | Reconciling | Failed
+  std::string last_error;      // empty when the last reconcile succeeded
+  std::string phase = "Idle";  // Idle | Reconciling | Failed
   int consecutive_failures = 0;
+  // Where the last reconcile spent its time (ms): fetch, render, plan (observe + diff),
+  // apply (apply + prune + flush), health.
+  int64_t fetch_ms = 0, render_ms = 0, plan_ms = 0, apply_ms = 0, health_ms = 0;
   std::vector<ResourceStatus> resources;
 
   resource::Value ToValue() const;

@@ -21,7 +21,8 @@ metadata: {name: web}
 spec:
   source: {path: apps/web}
   sync: {prune: false, interval: 30s}
-)"), parent);
+)"),
+                                  parent);
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   EXPECT_EQ(spec->repo, "/srv/repo.git");
   EXPECT_EQ(spec->branch, "staging");
@@ -40,7 +41,8 @@ metadata: {name: web}
 spec:
   source: {path: apps/web}
   sync: {interval: soon}
-)"), parent);
+)"),
+                                  parent);
   ASSERT_FALSE(spec.ok());
   EXPECT_NE(spec.status().message().find("apps.yaml:1"), std::string::npos);
   EXPECT_NE(spec.status().message().find("interval"), std::string::npos);

@@ -1,10 +1,12 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "diff/diff.h"
 #include "engine/engine_impl.h"
 #include "resource/codec.h"
@@ -30,6 +32,25 @@ Value SyncReport::ToValue() const {
   return v;
 }
 
+namespace {
+void DescribeMetrics() {
+  using metrics::Type;
+  auto& m = metrics::Default();
+  m.Describe("plumb_reconcile_duration_seconds", Type::kHistogram,
+             "Time of one reconcile pass of an Application.");
+  m.Describe("plumb_app_info", Type::kGauge,
+             "One series per Application with its current sync and health status as labels.");
+  m.Describe("plumb_sync_total", Type::kCounter,
+             "Reconciles that applied changes, by Application and result.");
+  m.Describe("plumb_git_fetch_duration_seconds", Type::kHistogram,
+             "Time to fetch a repository.");
+  m.Describe("plumb_git_fetch_errors_total", Type::kCounter, "Failed fetches by repository.");
+  m.Describe("plumb_drift_detected_total", Type::kCounter,
+             "Changes made outside plumbline noticed on the live system, by Application.");
+  m.Describe("plumb_resources", Type::kGauge, "Resources an Application manages.");
+}
+}  // namespace
+
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() { Stop(); }
 
@@ -47,6 +68,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
   auto events = impl->store->Events("", 0, 0);
   (void)events;
   impl->options = std::move(options);
+  DescribeMetrics();
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -56,8 +78,7 @@ std::shared_ptr<AppState> Engine::Impl::Find(const std::string& name) {
   return it == apps.end() ? nullptr : it->second;
 }
 
-void Engine::Impl::Enqueue(const std::string& name, const std::string& trigger,
-                           bool force_fetch) {
+void Engine::Impl::Enqueue(const std::string& name, const std::string& trigger, bool force_fetch) {
   std::lock_guard<std::mutex> l(mu);
   auto it = apps.find(name);
   if (it == apps.end() || it->second->deleted) return;
@@ -89,6 +110,7 @@ void Engine::Impl::WorkerLoop() {
       req.force_fetch = st->pending_force_fetch;
       st->pending_trigger.clear();
       st->pending_force_fetch = false;
+      st->next_due_ms = INT64_MAX;  // not due while it runs; set again when it ends
       ++busy;
     }
     {
@@ -101,7 +123,8 @@ void Engine::Impl::WorkerLoop() {
     int64_t delay = st->spec.sync.interval.count();
     if (st->status.consecutive_failures > 0) {
       int64_t backoff = options.retry_base.count();
-      for (int i = 1; i < st->status.consecutive_failures && backoff < options.retry_max.count(); ++i)
+      for (int i = 1; i < st->status.consecutive_failures && backoff < options.retry_max.count();
+           ++i)
         backoff *= 2;
       delay = std::min({delay, backoff, options.retry_max.count()});
     }
@@ -132,11 +155,16 @@ void Engine::Impl::TimerLoop() {
 
 void Engine::Impl::RecordEvent(const std::string& app, const std::string& type,
                                const std::string& reason, const std::string& message) {
-  Event e{.time_ms = UnixMillis(clock.Now()), .app = app, .type = type, .reason = reason,
+  Event e{.time_ms = UnixMillis(clock.Now()),
+          .app = app,
+          .type = type,
+          .reason = reason,
           .message = message};
   auto id = store->AddEvent(e);
-  if (type == "Warning") log::Warn(message, {{"app", app}, {"reason", reason}});
-  else log::Info(message, {{"app", app}, {"reason", reason}});
+  if (type == "Warning")
+    log::Warn(message, {{"app", app}, {"reason", reason}});
+  else
+    log::Info(message, {{"app", app}, {"reason", reason}});
   if (id.ok()) {
     std::lock_guard<std::mutex> l(event_mu);
     last_event_id = *id;
@@ -195,19 +223,23 @@ void Engine::Impl::RemoveApp(const std::string& name, bool prune, const std::str
       for (auto it = inv->rbegin(); it != inv->rend(); ++it) {
         auto r = target->Remove(ctx, it->id);
         if (!r.ok())
-          log::Warn("cannot prune resource of removed application",
-                    {{"app", name}, {"resource", it->id.ToString()}, {"error", r.status().message()}});
+          log::Warn(
+              "cannot prune resource of removed application",
+              {{"app", name}, {"resource", it->id.ToString()}, {"error", r.status().message()}});
       }
       (void)target->Flush();
       pruned = ", " + std::to_string(inv->size()) + " resources pruned";
     }
   }
   (void)store->DeleteApp(name);
+  for (const char* family : {"plumb_app_info", "plumb_resources"})
+    metrics::Default().Forget(family, "name", name);
   {
     std::lock_guard<std::mutex> l(mu);
     apps.erase(name);
   }
-  RecordEvent(name, "Normal", "ApplicationDeleted", "Application " + name + " removed: " + why + pruned);
+  RecordEvent(name, "Normal", "ApplicationDeleted",
+              "Application " + name + " removed: " + why + pruned);
 }
 
 void Engine::Impl::ReconcileChildren(const AppSpec& parent,
@@ -227,7 +259,8 @@ void Engine::Impl::ReconcileChildren(const AppSpec& parent,
                     r.origin().ToString() + ": Application " + spec->name +
                         " already exists (declared by " +
                         (it->second->spec.parent.empty() ? "the operator's flags"
-                                                         : it->second->spec.parent) + ")");
+                                                         : it->second->spec.parent) +
+                        ")");
         continue;
       }
     }
@@ -273,6 +306,7 @@ Status Engine::Start() {
   }
   m.target->Watch([this](const std::string& app, const resource::ResourceId& id) {
     log::Info("drift detected on the host", {{"app", app}, {"resource", id.ToString()}});
+    metrics::Default().Add("plumb_drift_detected_total", {{"app", app}});
     impl_->Enqueue(app, "drift", false);
   });
   for (int i = 0; i < std::max(1, m.options.workers); ++i)
@@ -289,6 +323,11 @@ void Engine::Stop() {
   }
   m.queue_cv.notify_all();
   m.timer_cv.notify_all();
+  {
+    std::lock_guard<std::mutex> l(m.event_mu);
+    m.events_closed = true;
+    m.event_cv.notify_all();
+  }
   for (auto& t : m.threads) t.join();
   m.threads.clear();
 }
@@ -361,14 +400,14 @@ Result<std::vector<HistoryRow>> Engine::History(const std::string& name, size_t 
   return impl_->store->History(name, limit);
 }
 
-Result<std::vector<Event>> Engine::Events(const std::string& app, int64_t after_id,
-                                          size_t limit) {
+Result<std::vector<Event>> Engine::Events(const std::string& app, int64_t after_id, size_t limit) {
   return impl_->store->Events(app, after_id, limit);
 }
 
 void Engine::WaitForEvents(int64_t after_id, Duration timeout) {
   std::unique_lock<std::mutex> l(impl_->event_mu);
-  impl_->event_cv.wait_for(l, timeout, [&] { return impl_->last_event_id > after_id; });
+  impl_->event_cv.wait_for(
+      l, timeout, [&] { return impl_->last_event_id > after_id || impl_->events_closed; });
 }
 
 Result<SyncReport> Engine::Sync(const std::string& name, const SyncRequest& request) {
@@ -385,8 +424,28 @@ Status Engine::Refresh(const std::string& name, const std::string& trigger) {
   return Status::Ok();
 }
 
-Status Engine::SetSuspended(const std::string& name, bool suspended,
-                            const std::string& initiator) {
+std::vector<std::string> Engine::NotifyPush(
+    const std::function<bool(const AppSpec&)>& follows) {
+  std::vector<std::string> names;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    int64_t now = UnixMillis(impl_->clock.Now());
+    for (auto& [name, st] : impl_->apps) {
+      if (st->deleted || !follows(st->spec)) continue;
+      impl_->push_ms[st->spec.repo] = now;
+      names.push_back(name);
+    }
+  }
+  for (const auto& n : names) impl_->Enqueue(n, "webhook", false);
+  return names;
+}
+
+void Engine::RecordEvent(const std::string& app, const std::string& type,
+                         const std::string& reason, const std::string& message) {
+  impl_->RecordEvent(app, type, reason, message);
+}
+
+Status Engine::SetSuspended(const std::string& name, bool suspended, const std::string& initiator) {
   auto st = impl_->Find(name);
   if (!st) return NotFound("no Application named " + name);
   AppSpec spec;
@@ -428,9 +487,8 @@ Result<std::string> Engine::Rollback(const std::string& name, const std::string&
                         "\" of branch " + spec.branch + " to its content at " + commit +
                         " (requested: " + revision + ").\nRequested-by: " + initiator + "\n";
   source::Signature sig{.name = impl_->options.author_name, .email = impl_->options.author_email};
-  ASSIGN_OR_RETURN(std::string new_commit,
-                   impl_->repos->CommitPathFromRevision(spec.repo, spec.branch, path, commit,
-                                                        message, sig));
+  ASSIGN_OR_RETURN(std::string new_commit, impl_->repos->CommitPathFromRevision(
+                                               spec.repo, spec.branch, path, commit, message, sig));
   impl_->RecordEvent(name, "Normal", "RollbackCommitted",
                      initiator + " rolled back to " + commit.substr(0, 7) + " with commit " +
                          new_commit.substr(0, 7) + " on " + spec.branch);

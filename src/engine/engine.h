@@ -23,12 +23,12 @@ namespace plumb::engine {
 
 struct EngineOptions {
   std::string state_dir;
-  AppSpec root;                              // the root Application (from plumb run flags)
+  AppSpec root;  // the root Application (from plumb run flags)
   int workers = 4;
-  Duration retry_base = Duration(10000);     // back-off after a failure: 10 s doubling...
-  Duration retry_max = Duration(300000);     // ...up to 5 min
+  Duration retry_base = Duration(10000);  // back-off after a failure: 10 s doubling...
+  Duration retry_max = Duration(300000);  // ...up to 5 min
   render::RenderOptions render;
-  std::string author_name = "plumbline";     // commits plumbline writes (rollback)
+  std::string author_name = "plumbline";  // commits plumbline writes (rollback)
   std::string author_email = "plumbline@localhost";
   // Fault injection for crash tests (PLUMB_FAULT): "crash-after-applies:N" sends the
   // operator SIGKILL right after its N-th successful apply.
@@ -42,10 +42,10 @@ struct AppView {
 };
 
 struct SyncRequest {
-  std::string trigger = "user";   // interval | webhook | drift | user | startup | rollback
-  std::string initiator;          // who asked, for history
-  bool manual = false;            // a user asked: apply even when auto-sync is off
-  bool dry_run = false;           // plan only
+  std::string trigger = "user";  // interval | webhook | drift | user | startup | rollback
+  std::string initiator;         // who asked, for history
+  bool manual = false;           // a user asked: apply even when auto-sync is off
+  bool dry_run = false;          // plan only
   bool force_fetch = true;
 };
 
@@ -62,8 +62,8 @@ struct DiffReport {
   std::string app;
   std::string revision;
   bool drift = false;
-  std::string text;         // unified diff; secret values masked
-  resource::Value items;    // [{group, kind, namespace, name, action}]
+  std::string text;       // unified diff; secret values masked
+  resource::Value items;  // [{group, kind, namespace, name, action}]
 };
 
 class Engine {
@@ -93,6 +93,14 @@ class Engine {
   Result<SyncReport> Sync(const std::string& name, const SyncRequest& request);
   // Queues a reconcile with a fresh fetch.
   Status Refresh(const std::string& name, const std::string& trigger = "user");
+  // A push arrived for some repository and branch: queues a reconcile (trigger
+  // "webhook") of every Application `follows` accepts. Each fetches only if its mirror
+  // was last fetched before the push arrived, so a burst of pushes and many
+  // Applications on one repository cost one fetch. Returns the names queued.
+  std::vector<std::string> NotifyPush(const std::function<bool(const AppSpec&)>& follows);
+  // Records an event not tied to a reconcile (e.g. a refused webhook; app may be "").
+  void RecordEvent(const std::string& app, const std::string& type, const std::string& reason,
+                   const std::string& message);
   Status SetSuspended(const std::string& name, bool suspended, const std::string& initiator);
   // Writes a commit that makes the Application's path equal to REV's content (REV: a
   // commit id or a history id), pushes it, and queues a reconcile. Returns the commit.

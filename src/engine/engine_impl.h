@@ -43,6 +43,7 @@ struct Observed {
   std::shared_ptr<const std::vector<resource::Resource>> desired;  // without Applications
   std::vector<resource::Resource> children;                        // Application manifests
   Plan plan;
+  int64_t fetch_ms = 0, render_ms = 0, plan_ms = 0;
 };
 
 struct Engine::Impl {
@@ -65,7 +66,9 @@ struct Engine::Impl {
   std::mutex event_mu;
   std::condition_variable event_cv;
   std::atomic<int64_t> last_event_id{0};
+  std::atomic<bool> events_closed{false};  // Stop() wakes event waiters for good
   std::atomic<int64_t> applies{0};
+  std::map<std::string, int64_t> push_ms;  // repo -> when the last push webhook arrived; mu
   int64_t crash_after_applies = 0;
 
   // engine.cc

@@ -8,11 +8,25 @@
 namespace plumb::engine {
 
 int KindRank(const std::string& kind) {
-  static const char* kOrder[] = {
-      "Namespace", "CustomResourceDefinition", "ServiceAccount", "Role", "ClusterRole",
-      "RoleBinding", "ClusterRoleBinding", "Secret", "ConfigMap", "File",
-      "PersistentVolumeClaim", "Service", "Process", "Deployment", "StatefulSet", "DaemonSet",
-      "Job", "CronJob", "Ingress"};
+  static const char* kOrder[] = {"Namespace",
+                                 "CustomResourceDefinition",
+                                 "ServiceAccount",
+                                 "Role",
+                                 "ClusterRole",
+                                 "RoleBinding",
+                                 "ClusterRoleBinding",
+                                 "Secret",
+                                 "ConfigMap",
+                                 "File",
+                                 "PersistentVolumeClaim",
+                                 "Service",
+                                 "Process",
+                                 "Deployment",
+                                 "StatefulSet",
+                                 "DaemonSet",
+                                 "Job",
+                                 "CronJob",
+                                 "Ingress"};
   for (size_t i = 0; i < std::size(kOrder); ++i)
     if (kind == kOrder[i]) return static_cast<int>(i);
   return static_cast<int>(std::size(kOrder));
@@ -31,11 +45,16 @@ std::vector<size_t> ApplyOrder(const std::vector<resource::Resource>& desired) {
 
 const char* ActionName(Action a) {
   switch (a) {
-    case Action::kCreate: return "create";
-    case Action::kUpdate: return "update";
-    case Action::kDelete: return "delete";
-    case Action::kNoop: return "none";
-    case Action::kInvalid: return "invalid";
+    case Action::kCreate:
+      return "create";
+    case Action::kUpdate:
+      return "update";
+    case Action::kDelete:
+      return "delete";
+    case Action::kNoop:
+      return "none";
+    case Action::kInvalid:
+      return "invalid";
   }
   return "?";
 }
@@ -62,9 +81,12 @@ Plan MakePlan(const PlanInput& in) {
       item.error = in.expected_error[i];
     } else {
       item.expected = diff::Normalize(in.expected[i]);
-      if (!live.exists) item.action = Action::kCreate;
-      else if (item.live != item.expected) item.action = Action::kUpdate;
-      else item.action = Action::kNoop;
+      if (!live.exists)
+        item.action = Action::kCreate;
+      else if (item.live != item.expected)
+        item.action = Action::kUpdate;
+      else
+        item.action = Action::kNoop;
     }
     plan.apply.push_back(std::move(item));
   }

@@ -37,12 +37,12 @@ struct Plan {
 
 struct PlanInput {
   const std::vector<resource::Resource>* desired = nullptr;
-  std::vector<size_t> order;                         // from ApplyOrder
-  std::vector<resource::Value> expected;             // per desired index (null if error)
-  std::vector<std::string> expected_error;           // per desired index ("" when fine)
-  std::vector<target::LiveObject> live_desired;      // per desired index
-  std::vector<target::InventoryEntry> inventory;     // owned, in apply order
-  std::vector<target::LiveObject> live_inventory;    // per inventory entry
+  std::vector<size_t> order;                       // from ApplyOrder
+  std::vector<resource::Value> expected;           // per desired index (null if error)
+  std::vector<std::string> expected_error;         // per desired index ("" when fine)
+  std::vector<target::LiveObject> live_desired;    // per desired index
+  std::vector<target::InventoryEntry> inventory;   // owned, in apply order
+  std::vector<target::LiveObject> live_inventory;  // per inventory entry
 };
 
 Plan MakePlan(const PlanInput& in);

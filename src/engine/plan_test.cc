@@ -15,7 +15,9 @@ Resource Make(const std::string& kind, const std::string& name, int wave = 0) {
   v.Set("kind", kind);
   Value& md = v.Set("metadata", Value::EmptyObject());
   md.Set("name", name);
-  if (wave) md.Set("annotations", Value::EmptyObject()).Set("plumbline.dev/sync-wave", std::to_string(wave));
+  if (wave)
+    md.Set("annotations", Value::EmptyObject())
+        .Set("plumbline.dev/sync-wave", std::to_string(wave));
   return *Resource::FromValue(v, {"x.yaml", 1});
 }
 
@@ -46,7 +48,8 @@ TEST(PlanTest, PairsDesiredWithLiveAndPrunesOnlyInventory) {
   Resource gone = Make("File", "gone");
   Resource first = Make("File", "first-owned");
   in.inventory = {{first.id(), 0, ""}, {d[0].id(), 1, ""}, {gone.id(), 2, ""}};
-  in.live_inventory = {{first.id(), true, first.body()}, {d[0].id(), true, d[0].body()},
+  in.live_inventory = {{first.id(), true, first.body()},
+                       {d[0].id(), true, d[0].body()},
                        {gone.id(), true, gone.body()}};
   Plan p = MakePlan(in);
   ASSERT_EQ(p.apply.size(), 3u);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "diff/diff.h"
 #include "engine/engine_impl.h"
 
@@ -45,14 +46,30 @@ void Engine::Impl::MaybeCrash() {
   }
 }
 
-Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec,
-                                       const SyncRequest& req) {
+Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const SyncRequest& req) {
   Observed o;
-  auto fetched = repos->Fetch(spec.repo, req.force_fetch ? Duration(0) : spec.sync.interval);
-  if (!fetched.ok()) return fetched.status().WithContext("fetch " + spec.repo);
+  int64_t t = MonotonicMillis();
+  Duration max_age = req.force_fetch ? Duration(0) : spec.sync.interval;
+  if (req.trigger == "webhook") {
+    // Fetch unless someone fetched since the push arrived (coalesces bursts).
+    std::lock_guard<std::mutex> l(mu);
+    auto it = push_ms.find(spec.repo);
+    if (it != push_ms.end())
+      max_age = Duration(std::max<int64_t>(0, UnixMillis(clock.Now()) - it->second));
+  }
+  auto fetched = repos->Fetch(spec.repo, max_age);
+  if (!fetched.ok()) {
+    metrics::Default().Add("plumb_git_fetch_errors_total", {{"repo", spec.repo}});
+    return fetched.status().WithContext("fetch " + spec.repo);
+  }
+  if (!fetched->skipped)
+    metrics::Default().Observe("plumb_git_fetch_duration_seconds", {{"repo", spec.repo}},
+                               fetched->duration_ms / 1000.0);
   ASSIGN_OR_RETURN(o.head, repos->Resolve(spec.repo, spec.branch));
   auto info = repos->GetCommit(spec.repo, o.head);
   if (info.ok()) o.commit = *info;
+  o.fetch_ms = MonotonicMillis() - t;
+  t = MonotonicMillis();
 
   if (st.rendered && st.rendered_commit == o.head) {
     o.desired = st.rendered;
@@ -73,12 +90,16 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec,
   for (const Resource& r : *o.desired) has_children |= IsApplication(r.id());
   if (has_children) {
     for (const Resource& r : *o.desired) {
-      if (IsApplication(r.id())) o.children.push_back(r);
-      else desired->push_back(r);
+      if (IsApplication(r.id()))
+        o.children.push_back(r);
+      else
+        desired->push_back(r);
     }
     o.desired = desired;
   }
 
+  o.render_ms = MonotonicMillis() - t;
+  t = MonotonicMillis();
   const std::vector<Resource>& want = *o.desired;
   target::AppContext ctx = Context(spec, &want);
   PlanInput in;
@@ -96,8 +117,10 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec,
       continue;
     }
     auto e = target->Expected(ctx, want[i]);
-    if (e.ok()) in.expected[i] = std::move(*e);
-    else in.expected_error[i] = want[i].origin().ToString() + ": " + e.status().message();
+    if (e.ok())
+      in.expected[i] = std::move(*e);
+    else
+      in.expected_error[i] = want[i].origin().ToString() + ": " + e.status().message();
   }
   ASSIGN_OR_RETURN(in.live_desired, target->Observe(ctx, ids));
   ASSIGN_OR_RETURN(in.inventory, target->Inventory(spec.name));
@@ -105,6 +128,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec,
   for (const auto& e : in.inventory) inv_ids.push_back(e.id);
   ASSIGN_OR_RETURN(in.live_inventory, target->Observe(ctx, inv_ids));
   o.plan = MakePlan(in);
+  o.plan_ms = MonotonicMillis() - t;
   return o;
 }
 
@@ -123,6 +147,7 @@ std::string Summarize(const std::vector<target::Change>& changes) {
 
 SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   int64_t t0 = MonotonicMillis();
+  int64_t started_ms = UnixMillis(clock.Now());
   AppSpec spec;
   AppStatus status;
   {
@@ -139,6 +164,15 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     s.last_reconcile_ms = UnixMillis(clock.Now());
     s.last_duration_ms = MonotonicMillis() - t0;
     s.phase = s.last_error.empty() ? "Idle" : "Failed";
+    auto& m = metrics::Default();
+    m.Observe("plumb_reconcile_duration_seconds", {{"name", spec.name}},
+              s.last_duration_ms / 1000.0);
+    m.Forget("plumb_app_info", "name", spec.name);
+    m.Set("plumb_app_info",
+          {{"name", spec.name}, {"repo", spec.repo}, {"branch", spec.branch},
+           {"path", spec.path}, {"sync_status", s.sync}, {"health_status", s.health}},
+          1);
+    m.Set("plumb_resources", {{"name", spec.name}}, static_cast<double>(s.resources.size()));
     {
       std::lock_guard<std::mutex> l(mu);
       if (st.deleted) return;
@@ -169,6 +203,11 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   report.revision = o.head;
   status.head_commit = o.head;
   Plan& plan = o.plan;
+  status.fetch_ms = o.fetch_ms;
+  status.render_ms = o.render_ms;
+  status.plan_ms = o.plan_ms;
+  status.apply_ms = 0;
+  int64_t t_apply = MonotonicMillis();
 
   if (req.dry_run) {
     for (const auto& item : plan.apply) {
@@ -207,7 +246,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     HistoryRow row;
     row.app = spec.name;
     row.revision = o.head;
-    row.started_ms = UnixMillis(clock.Now());
+    row.started_ms = started_ms;
     row.trigger = req.trigger;
     row.initiator = req.initiator;
     row.result = "Running";
@@ -233,8 +272,8 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
           MaybeCrash();
         } else {
           c.kind = target::ChangeKind::kFailed;
-          c.message = want[item.desired_index].origin().ToString() + ": " +
-                      applied.status().message();
+          c.message =
+              want[item.desired_index].origin().ToString() + ": " + applied.status().message();
         }
       }
       if (c.kind == target::ChangeKind::kFailed) {
@@ -278,11 +317,14 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     for (const auto& c : changes)
       if (c.kind != target::ChangeKind::kUnchanged) row.changes.Append(ChangeToValue(c));
     row.message = failed ? first_error : Summarize(changes);
-    if (row.id) (void)store->UpdateHistory(row);
-    else (void)store->AddHistory(row);
+    if (row.id)
+      (void)store->UpdateHistory(row);
+    else
+      (void)store->AddHistory(row);
 
     report.changes = row.changes;
     report.result = row.result;
+    metrics::Default().Add("plumb_sync_total", {{"name", spec.name}, {"result", row.result}});
     report.message = row.message;
     if (failed) {
       std::string msg = "sync to " + Short(o.head) + " failed: " + first_error;
@@ -301,7 +343,11 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     }
   } else {
     report.result = plan.InSync() ? "InSync" : "Skipped";
-    report.message = plan.InSync() ? "in sync" : (spec.sync.suspend ? "suspended" : "not applied: auto-sync does not apply drift (selfHeal is off)");
+    report.message =
+        plan.InSync()
+            ? "in sync"
+            : (spec.sync.suspend ? "suspended"
+                                 : "not applied: auto-sync does not apply drift (selfHeal is off)");
     if (!plan.InSync() && status.sync == "Synced" && !git_changed) {
       std::string what;
       for (const auto& i : plan.apply)
@@ -311,6 +357,8 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     }
   }
 
+  status.apply_ms = should_apply ? MonotonicMillis() - t_apply : 0;
+  int64_t t_health = MonotonicMillis();
   // Status after this pass: re-observe what changed, assess health.
   target::AppContext ctx = Context(spec, o.desired.get());
   const auto& want = *o.desired;
@@ -353,8 +401,10 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     } else {
       h = target->AssessHealth(ctx, lo);
     }
-    if (auto it = item_message.find(r.id().Key()); it != item_message.end()) rs.message = it->second;
-    else rs.message = h.message;
+    if (auto it = item_message.find(r.id().Key()); it != item_message.end())
+      rs.message = it->second;
+    else
+      rs.message = h.message;
     rs.health = target::HealthName(h.status);
     if (target::WorseHealth(app_health, h.status) != app_health) {
       app_health = target::WorseHealth(app_health, h.status);
@@ -382,6 +432,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   }
   status.health = new_health;
   status.health_message = health_message;
+  status.health_ms = MonotonicMillis() - t_health;
   if (failed) {
     status.last_error = first_error;
     status.consecutive_failures++;

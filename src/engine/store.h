@@ -20,13 +20,13 @@ namespace plumb::engine {
 struct HistoryRow {
   int64_t id = 0;
   std::string app;
-  std::string revision;        // commit id
+  std::string revision;  // commit id
   int64_t started_ms = 0;
   int64_t finished_ms = 0;
-  std::string trigger;         // interval | webhook | drift | user | startup | rollback
-  std::string result;          // Running | Succeeded | Failed | Interrupted
-  resource::Value changes;     // list of {kind, name, namespace, group, change, message}
-  std::string message;         // error, or a summary
+  std::string trigger;      // interval | webhook | drift | user | startup | rollback
+  std::string result;       // Running | Succeeded | Failed | Interrupted
+  resource::Value changes;  // list of {kind, name, namespace, group, change, message}
+  std::string message;      // error, or a summary
   std::string commit_author;
   std::string commit_message;  // summary line
   std::string initiator;       // who asked (user-triggered syncs and rollbacks)

@@ -7,8 +7,10 @@
 
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/strings.h"
 #include "resource/codec.h"
+#include "server/webhook.h"
 
 namespace plumb::server {
 using resource::Value;
@@ -16,16 +18,26 @@ using resource::Value;
 namespace {
 int HttpCode(Code c) {
   switch (c) {
-    case Code::kInvalidArgument: return 400;
-    case Code::kNotFound: return 404;
-    case Code::kAlreadyExists: return 409;
-    case Code::kAborted: return 409;
-    case Code::kFailedPrecondition: return 412;
-    case Code::kPermissionDenied: return 403;
-    case Code::kUnauthenticated: return 401;
-    case Code::kUnavailable: return 503;
-    case Code::kDeadlineExceeded: return 504;
-    default: return 500;
+    case Code::kInvalidArgument:
+      return 400;
+    case Code::kNotFound:
+      return 404;
+    case Code::kAlreadyExists:
+      return 409;
+    case Code::kAborted:
+      return 409;
+    case Code::kFailedPrecondition:
+      return 412;
+    case Code::kPermissionDenied:
+      return 403;
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kUnavailable:
+      return 503;
+    case Code::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
   }
 }
 
@@ -62,6 +74,27 @@ Result<std::string> LoadOrCreateAdminToken(const std::string& state_dir) {
   return token;
 }
 
+Result<std::map<std::string, std::string>> LoadTokensFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, fs::ReadFile(path));
+  std::map<std::string, std::string> out;
+  int line_no = 0;
+  for (const std::string& raw : Split(text, '\n')) {
+    ++line_no;
+    std::string line = Trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    size_t sp = line.find_first_of(" \t");
+    std::string role = sp == std::string::npos ? "" : Trim(line.substr(sp));
+    if (sp == std::string::npos || (role != "admin" && role != "read-only"))
+      return InvalidArgument(path + ":" + std::to_string(line_no) +
+                             ": expected \"TOKEN ROLE\" with ROLE admin or read-only");
+    if (sp < 16)
+      return InvalidArgument(path + ":" + std::to_string(line_no) +
+                             ": the token is shorter than 16 characters");
+    out[line.substr(0, sp)] = role;
+  }
+  return out;
+}
+
 struct Server::Impl {
   engine::Engine* engine;
   ServerOptions options;
@@ -69,16 +102,33 @@ struct Server::Impl {
   httplib::Server http;
   std::thread thread;
   std::string url;
+  bool loopback = false;
 
   enum class Need { kRead, kAdmin };
+
+  // "admin", "read-only", or "" for an unknown token. Constant-time per comparison.
+  std::string RoleOf(const std::string& token) {
+    if (token.empty()) return "";
+    if (ConstantTimeEquals(token, admin_token)) return "admin";
+    std::string role;
+    for (const auto& [t, r] : options.tokens)
+      if (ConstantTimeEquals(token, t)) role = r;
+    return role;
+  }
 
   // Returns true when the request may go on; otherwise fills `res` (401/403).
   bool Authorize(const httplib::Request& req, httplib::Response& res, Need need) {
     std::string auth = req.get_header_value("Authorization");
     std::string token;
     if (StartsWith(auth, "Bearer ")) token = Trim(auth.substr(7));
-    bool admin = !token.empty() && ConstantTimeEquals(token, admin_token);
-    if (admin) return true;
+    std::string role = RoleOf(token);
+    if (role == "admin") return true;
+    if (role == "read-only") {
+      if (need == Need::kRead) return true;
+      log::Warn("read-only token refused for a change", {{"method", req.method}, {"path", req.path}});
+      ReplyError(res, PermissionDenied("this token is read-only; changes need an admin token"));
+      return false;
+    }
     if (need == Need::kRead && options.anonymous_read) return true;
     if (token.empty()) {
       log::Warn("request without a token refused",
@@ -110,6 +160,8 @@ Result<std::unique_ptr<Server>> Server::Create(engine::Engine* engine, ServerOpt
   impl->engine = engine;
   impl->options = std::move(options);
   ASSIGN_OR_RETURN(impl->admin_token, LoadOrCreateAdminToken(impl->options.state_dir));
+  metrics::Default().Describe("plumb_webhook_requests_total", metrics::Type::kCounter,
+                              "Webhook requests by provider and result.");
   int threads = impl->options.threads;
   impl->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   impl->Routes();
@@ -120,6 +172,12 @@ void Server::Impl::Routes() {
   using Req = const httplib::Request&;
   using Res = httplib::Response&;
   http.Get("/healthz", [](Req, Res res) { res.set_content("ok\n", "text/plain"); });
+
+  // Open on a loopback listener (scrapers there are local); a token otherwise.
+  http.Get("/metrics", [this](Req req, Res res) {
+    if (!loopback && !Authorize(req, res, Need::kRead)) return;
+    res.set_content(metrics::Default().Render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
 
   http.Get("/api/v1/applications", [this](Req req, Res res) {
     if (!Authorize(req, res, Need::kRead)) return;
@@ -196,12 +254,44 @@ void Server::Impl::Routes() {
     v.Set("items", std::move(items));
     Reply(res, 200, v);
   };
-  http.Get("/api/v1/events", [events](Req req, Res res) {
-    events(req, res, req.get_param_value("app"));
+  http.Get("/api/v1/events", [this, events](Req req, Res res) {
+    std::string app = req.get_param_value("app");
+    if (req.get_param_value("watch") != "true") return events(req, res, app);
+    if (!Authorize(req, res, Need::kRead)) return;
+    // Server-sent events: what is stored after `after` (default: from now on), then live.
+    int64_t after = static_cast<int64_t>(ParseSize(req.get_param_value("after"), 0));
+    if (req.get_param_value("after").empty()) {
+      for (auto tail = engine->Events("", 0, 1000); tail.ok() && !tail->empty();
+           tail = engine->Events("", after, 1000))
+        after = tail->back().id;
+    }
+    auto cursor = std::make_shared<int64_t>(after);
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream", [this, app, cursor](size_t, httplib::DataSink& sink) {
+          // Walk every event (the cursor is global) and send those of `app`.
+          auto rows = engine->Events("", *cursor, 500);
+          if (rows.ok() && !rows->empty()) {
+            std::string chunk;
+            for (const auto& e : *rows) {
+              *cursor = e.id;
+              if (!app.empty() && e.app != app) continue;
+              chunk += "id: " + std::to_string(e.id) + "\nevent: " + e.reason +
+                       "\ndata: " + resource::ToJson(e.ToValue()) + "\n\n";
+            }
+            return chunk.empty() || sink.write(chunk.data(), chunk.size());
+          }
+          engine->WaitForEvents(*cursor, Duration(15000));
+          auto more = engine->Events("", *cursor, 1);
+          if (!more.ok() || more->empty()) {
+            const char kPing[] = ": keep-alive\n\n";
+            return sink.write(kPing, sizeof kPing - 1);
+          }
+          return true;
+        });
   });
-  http.Get(R"(/api/v1/applications/([^/]+)/events)", [events](Req req, Res res) {
-    events(req, res, req.matches[1]);
-  });
+  http.Get(R"(/api/v1/applications/([^/]+)/events)",
+           [events](Req req, Res res) { events(req, res, req.matches[1]); });
 
   http.Post(R"(/api/v1/applications/([^/]+)/sync)", [this](Req req, Res res) {
     if (!Authorize(req, res, Need::kAdmin)) return;
@@ -252,6 +342,54 @@ void Server::Impl::Routes() {
     Reply(res, 200, v);
   });
 
+  // Git webhooks: signature first, then one fetch per repository for the Applications
+  // that follow the pushed branch.
+  http.Post(R"(/api/v1/webhooks/([a-z]+))", [this](Req req, Res res) {
+    std::string provider = req.matches[1];
+    auto count = [&](const std::string& result) {
+      metrics::Default().Add("plumb_webhook_requests_total",
+                             {{"provider", provider}, {"result", result}});
+    };
+    if (options.webhook_secret.empty()) {
+      count("disabled");
+      return ReplyError(res, NotFound("webhooks are disabled: start the operator with "
+                                      "--webhook-secret-file FILE"));
+    }
+    HeaderFn header = [&req](const std::string& k) { return req.get_header_value(k.c_str()); };
+    Status ok = VerifyWebhook(provider, header, req.body, options.webhook_secret);
+    if (!ok.ok()) {
+      count(ok.code() == Code::kInvalidArgument ? "bad_request" : "unauthorized");
+      engine->RecordEvent("", "Warning", "WebhookRejected",
+                          provider + " webhook from " + req.remote_addr + " refused: " +
+                              ok.message());
+      return ReplyError(res, ok);
+    }
+    auto push = ParsePushEvent(provider, header, req.body);
+    if (!push.ok()) {
+      count("bad_request");
+      return ReplyError(res, push.status());
+    }
+    Value out;
+    Value queued = Value::EmptyArray();
+    if (!push->ping && !push->branch.empty()) {
+      std::vector<std::string> urls;
+      for (const auto& u : push->repo_urls) urls.push_back(CanonicalRepoUrl(u));
+      auto names = engine->NotifyPush([&](const engine::AppSpec& spec) {
+        if (spec.branch != push->branch) return false;
+        std::string mine = CanonicalRepoUrl(spec.repo);
+        return std::find(urls.begin(), urls.end(), mine) != urls.end();
+      });
+      for (const auto& n : names) queued.Append(n);
+      engine->RecordEvent("", "Normal", "WebhookReceived",
+                          provider + " push to " + push->branch + " of " +
+                              push->repo_urls.front() + ": " + std::to_string(names.size()) +
+                              " Application(s) queued");
+    }
+    count("accepted");
+    out.Set("queued", std::move(queued));
+    Reply(res, 202, out);
+  });
+
   http.set_exception_handler([](Req, Res res, std::exception_ptr) {
     ReplyError(res, Internal("the request failed inside the operator"));
   });
@@ -270,6 +408,8 @@ Status Server::Start() {
       port_text.find_first_not_of("0123456789") != std::string::npos)
     return InvalidArgument("--listen: \"" + port_text + "\" is not a port number");
   port = std::stoi(port_text);
+  m.loopback = host == "127.0.0.1" || host == "localhost" || host == "::1" ||
+               StartsWith(host, "127.");
   if (port == 0) {
     port = m.http.bind_to_any_port(host.c_str());
     if (port < 0) return Unavailable("cannot listen on " + m.options.listen);

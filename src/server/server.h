@@ -3,6 +3,7 @@
 // need a token unless --anonymous-read; every change needs the admin token.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -16,7 +17,13 @@ struct ServerOptions {
   std::string state_dir;                  // the admin token and the bound address live here
   bool anonymous_read = false;
   int threads = 32;
+  std::string webhook_secret;                 // "" = webhooks disabled
+  std::map<std::string, std::string> tokens;  // extra tokens -> "admin" | "read-only"
 };
+
+// Reads a tokens file: one "TOKEN ROLE" a line (roles admin, read-only); blank lines and
+// lines starting with # are skipped. Errors name the file and line (never the token).
+Result<std::map<std::string, std::string>> LoadTokensFile(const std::string& path);
 
 // Reads STATE_DIR/token, creating it (32 random bytes, hex, mode 0600) on first use.
 Result<std::string> LoadOrCreateAdminToken(const std::string& state_dir);

@@ -104,10 +104,15 @@ class Operator:
         self.allow = allow or os.path.join(root, "host")
         os.makedirs(self.allow, exist_ok=True)
         self.log_path = os.path.join(root, f"operator-{int(time.time()*1000)}.log")
+        defaults = {"--listen": "127.0.0.1:0", "--interval": "200ms", "--retry-base": "100ms",
+                    "--retry-max": "1s", "--rescan-interval": "500ms"}
+        extra = list(extra)
+        for flag in list(defaults):
+            if flag in extra:  # a test's own value wins
+                del defaults[flag]
         self.args = [PLUMB, "run", "--repo", repo, "--branch", branch, "--path", path,
                      "--state-dir", self.state, "--allow-path", self.allow,
-                     "--listen", "127.0.0.1:0", "--interval", "200ms", "--retry-base", "100ms",
-                     "--retry-max", "1s", "--rescan-interval", "500ms", *extra]
+                     *[x for kv in defaults.items() for x in kv], *extra]
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.start()
@@ -122,6 +127,7 @@ class Operator:
         wait_until(lambda: os.path.exists(addr) or self.proc.poll() is not None,
                    what="the operator to listen")
         if self.proc.poll() is not None:
+            self.log.close()
             raise AssertionError(f"operator exited {self.proc.returncode}: {self.logs()}")
         with open(addr) as f:
             self.url = f.read().strip()

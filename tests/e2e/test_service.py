@@ -1,0 +1,113 @@
+"""The operator as a service: webhooks, metrics, event stream, tokens."""
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import subprocess
+import threading
+import unittest
+import urllib.request
+
+from harness import E2E, PLUMB, file_yaml, wait_until
+
+SECRET = "webhook-secret-for-tests"
+
+
+class ServiceTest(E2E):
+    def start(self, **kw):
+        secret_file = os.path.join(self.root, "webhook-secret")
+        with open(secret_file, "w") as f:
+            f.write(SECRET + "\n")
+        tokens = os.path.join(self.root, "tokens")
+        with open(tokens, "w") as f:
+            f.write("# extra tokens\nreadonly-token-0123456789 read-only\n")
+        return self.operator(extra=["--interval", "1h", "--webhook-secret-file", secret_file,
+                                    "--tokens", tokens, *kw.pop("extra", [])], **kw)
+
+    def post_webhook(self, op, provider, body, headers):
+        req = urllib.request.Request(op.url + f"/api/v1/webhooks/{provider}", data=body,
+                                     method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def test_github_push_webhook_applies_without_waiting_and_forgery_is_refused(self):
+        self.repo.write("a.yaml", file_yaml("a", "a.txt", "v1\n"))
+        c1 = self.repo.commit("v1")
+        op = self.start()
+        op.wait_synced("root", c1)
+        self.repo.write("a.yaml", file_yaml("a", "a.txt", "v2\n"))
+        c2 = self.repo.commit("v2")
+        body = json.dumps({"ref": "refs/heads/main",
+                           "repository": {"clone_url": "file://" + self.repo.bare}}).encode()
+        forged = "sha256=" + hmac.new(b"wrong", body, hashlib.sha256).hexdigest()
+        code, _ = self.post_webhook(op, "github", body, {"X-GitHub-Event": "push",
+                                                         "X-Hub-Signature-256": forged})
+        self.assertEqual(code, 401)
+        self.assertEqual(op.status("root")["status"]["headCommit"], c1)  # nothing fetched
+        good = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        code, out = self.post_webhook(op, "github", body, {"X-GitHub-Event": "push",
+                                                           "X-Hub-Signature-256": good})
+        self.assertEqual(code, 202, out)
+        self.assertEqual(out["queued"], ["root"])
+        op.wait_synced("root", c2)
+        self.assertEqual(self.read("a.txt"), "v2\n")
+        self.assertEqual(op.history("root")[0]["trigger"], "webhook")
+        events = json.loads(op.cli("events", "-o", "json").stdout)["items"]
+        reasons = [e["reason"] for e in events]
+        self.assertIn("WebhookRejected", reasons)
+        self.assertIn("WebhookReceived", reasons)
+        # Another branch queues nothing.
+        body = json.dumps({"repo": self.repo.bare, "branch": "other"}).encode()
+        sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        code, out = self.post_webhook(op, "generic", body, {"X-Plumb-Signature": sig})
+        self.assertEqual((code, out["queued"]), (202, []))
+
+    @unittest.skipIf(shutil.which("promtool") is None, "promtool (Debian package prometheus) missing")
+    def test_metrics_pass_promtool(self):
+        self.repo.write("a.yaml", file_yaml("a", "a.txt", "v1\n"))
+        c1 = self.repo.commit("v1")
+        op = self.start()
+        op.wait_synced("root", c1)
+        with urllib.request.urlopen(op.url + "/metrics", timeout=30) as r:  # open on loopback
+            text = r.read().decode()
+        for name in ("plumb_reconcile_duration_seconds_bucket", "plumb_app_info{",
+                     "plumb_sync_total{", "plumb_git_fetch_duration_seconds_count"):
+            self.assertIn(name, text)
+        self.assertIn('sync_status="Synced"', text)
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
+                               capture_output=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+    def test_read_only_token_and_event_stream(self):
+        self.repo.write("a.yaml", file_yaml("a", "a.txt", "v1\n"))
+        c1 = self.repo.commit("v1")
+        op = self.start()
+        op.wait_synced("root", c1)
+        code, _ = op.api("GET", "/api/v1/applications/root", token="readonly-token-0123456789")
+        self.assertEqual(code, 200)
+        code, body = op.api("POST", "/api/v1/applications/root/sync", {},
+                            token="readonly-token-0123456789")
+        self.assertEqual(code, 403, body)
+
+        follower = subprocess.Popen([PLUMB, "events", "-f", "root", "--state-dir", op.state],
+                                    stdout=subprocess.PIPE, text=True)
+        lines = []
+        reader = threading.Thread(target=lambda: [lines.append(l) for l in follower.stdout])
+        reader.start()
+        try:
+            wait_until(lambda: any("SyncSucceeded" in l for l in lines), what="past events")
+            with open(os.path.join(self.host, "a.txt"), "w") as f:
+                f.write("drift\n")
+            wait_until(lambda: any("DriftHealed" in l for l in lines), what="a live event")
+        finally:
+            follower.terminate()
+            follower.wait()
+            reader.join()
+
+
+if __name__ == "__main__":
+    unittest.main()
