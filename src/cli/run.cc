@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -80,6 +81,9 @@ int CmdRun(RunOptions o) {
   auto rescan = ParseDuration(o.rescan_interval);
   if (!rescan.ok()) return Fail("plumb run --rescan-interval", rescan.status());
 
+  // Few malloc arenas: the operator's threads mostly wait, and one arena per thread
+  // turns short bursts of allocation into resident memory that is never returned.
+  mallopt(M_ARENA_MAX, 2);
   Status mk = fs::MakeDirs(o.state_dir);
   if (!mk.ok()) return Fail("state directory", mk);
   // An allowed directory that does not exist yet is created, as a package would.

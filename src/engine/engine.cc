@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <set>
@@ -117,6 +119,9 @@ void Engine::Impl::WorkerLoop() {
       std::lock_guard<std::mutex> rl(st->reconcile_mu);
       if (!st->deleted) Reconcile(*st, req);
     }
+    // A large reconcile frees most of what it allocated; give it back to the system
+    // rather than keep the high-water mark for the life of the operator.
+    malloc_trim(0);
     std::lock_guard<std::mutex> l(mu);
     --busy;
     int64_t now = UnixMillis(clock.Now());
@@ -489,6 +494,10 @@ Result<std::string> Engine::Rollback(const std::string& name, const std::string&
   source::Signature sig{.name = impl_->options.author_name, .email = impl_->options.author_email};
   ASSIGN_OR_RETURN(std::string new_commit, impl_->repos->CommitPathFromRevision(
                                                spec.repo, spec.branch, path, commit, message, sig));
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    impl_->written_commits[new_commit] = {"rollback", initiator};
+  }
   impl_->RecordEvent(name, "Normal", "RollbackCommitted",
                      initiator + " rolled back to " + commit.substr(0, 7) + " with commit " +
                          new_commit.substr(0, 7) + " on " + spec.branch);

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "core/log.h"
 #include "core/metrics.h"
@@ -124,9 +125,23 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   }
   ASSIGN_OR_RETURN(in.live_desired, target->Observe(ctx, ids));
   ASSIGN_OR_RETURN(in.inventory, target->Inventory(spec.name));
-  std::vector<ResourceId> inv_ids;
-  for (const auto& e : in.inventory) inv_ids.push_back(e.id);
-  ASSIGN_OR_RETURN(in.live_inventory, target->Observe(ctx, inv_ids));
+  // Only what is owned but no longer desired needs observing again (to be pruned).
+  std::unordered_set<std::string> desired_keys;
+  desired_keys.reserve(want.size());
+  for (const auto& id : ids) desired_keys.insert(id.Key());
+  std::vector<ResourceId> prune_ids;
+  std::vector<size_t> prune_at;
+  in.live_inventory.resize(in.inventory.size());
+  for (size_t k = 0; k < in.inventory.size(); ++k) {
+    in.live_inventory[k].id = in.inventory[k].id;
+    if (desired_keys.count(in.inventory[k].id.Key())) continue;
+    prune_ids.push_back(in.inventory[k].id);
+    prune_at.push_back(k);
+  }
+  if (!prune_ids.empty()) {
+    ASSIGN_OR_RETURN(auto live, target->Observe(ctx, prune_ids));
+    for (size_t j = 0; j < live.size(); ++j) in.live_inventory[prune_at[j]] = std::move(live[j]);
+  }
   o.plan = MakePlan(in);
   o.plan_ms = MonotonicMillis() - t;
   return o;
@@ -249,6 +264,14 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     row.started_ms = started_ms;
     row.trigger = req.trigger;
     row.initiator = req.initiator;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      auto it = written_commits.find(o.head);
+      if (it != written_commits.end() && git_changed) {
+        row.trigger = it->second.first;
+        if (row.initiator.empty()) row.initiator = it->second.second;
+      }
+    }
     row.result = "Running";
     row.commit_author = o.commit.author_name;
     row.commit_message = o.commit.Summary();
@@ -362,12 +385,29 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   // Status after this pass: re-observe what changed, assess health.
   target::AppContext ctx = Context(spec, o.desired.get());
   const auto& want = *o.desired;
-  std::vector<ResourceId> ids;
-  for (const auto& r : want) ids.push_back(r.id());
+  // After an apply, look again only at what changed; the rest is as planned.
   std::vector<target::LiveObject> live;
+  bool have_live = false;
   if (should_apply) {
-    auto l = target->Observe(ctx, ids);
-    if (l.ok()) live = std::move(*l);
+    std::unordered_set<std::string> changed;
+    for (const auto& c : changes)
+      if (c.kind != target::ChangeKind::kUnchanged) changed.insert(c.id.Key());
+    std::vector<ResourceId> again;
+    std::vector<size_t> again_at;
+    live.resize(want.size());
+    for (const auto& item : plan.apply) {
+      size_t i = static_cast<size_t>(item.desired_index);
+      live[i] = {item.id, !item.live.is_null(), item.live};
+      if (changed.count(item.id.Key())) {
+        again.push_back(item.id);
+        again_at.push_back(i);
+      }
+    }
+    auto l = target->Observe(ctx, again);
+    if (l.ok()) {
+      for (size_t j = 0; j < l->size(); ++j) live[again_at[j]] = std::move((*l)[j]);
+      have_live = true;
+    }
   }
   std::map<std::string, bool> item_synced;
   for (const auto& item : plan.apply) item_synced[item.id.Key()] = item.action == Action::kNoop;
@@ -388,7 +428,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     rs.sync = item_synced[r.id().Key()] ? "Synced" : "OutOfSync";
     all_synced &= rs.sync == "Synced";
     target::LiveObject lo;
-    if (should_apply && static_cast<size_t>(item.desired_index) < live.size()) {
+    if (have_live) {
       lo = live[item.desired_index];
     } else {
       lo.id = r.id();

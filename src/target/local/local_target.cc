@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 #include "core/fs.h"
@@ -72,17 +73,20 @@ class LocalTarget : public Target {
       : options_(std::move(options)), store_(std::move(store)), next_order_(next_order) {}
   ~LocalTarget() override { watcher_.reset(); }  // joins the thread before members go
 
+  // Loads every stored body into memory (this process is local.db's only writer, so the
+  // copy stays exact) and the managed-file table the watcher reads.
   Status LoadManagedFiles() {
     ASSIGN_OR_RETURN(auto rows, store_->List(std::nullopt));
     for (const ObjectRow& row : rows) {
       auto id = ResourceId::FromKey(row.key);
-      if (!id.ok() || !IsKind(*id, "File")) continue;
+      if (!id.ok()) continue;
       auto body = resource::ParseJson(row.body_json, store_->path());
       if (!body.ok()) {
         log::Warn("local.db: unreadable body", {{"app", row.app}, {"key", row.key}});
         continue;
       }
-      files_.Set(PathOf(*body), ManagedFromBody(row.app, *id, *body));
+      if (IsKind(*id, "File")) files_.Set(PathOf(*body), ManagedFromBody(row.app, *id, *body));
+      bodies_[BodyKey(row.app, row.key)] = std::move(*body);
     }
     return Status::Ok();
   }
@@ -149,6 +153,7 @@ class LocalTarget : public Target {
       ASSIGN_OR_RETURN(message, RemoveManagedFile(ctx.app, id, path));
     }
     RETURN_IF_ERROR(store_->Delete(ctx.app, id.Key()));
+    bodies_.erase(BodyKey(ctx.app, id.Key()));
     touched_dirs_.insert(options_.state_dir);
     if (watcher_) watcher_->Refresh();
     return Change{.id = id, .kind = ChangeKind::kDeleted, .message = message};
@@ -215,11 +220,15 @@ class LocalTarget : public Target {
   }
 
  private:
+  static std::string BodyKey(const std::string& app, const std::string& key) {
+    return app + '\x1f' + key;
+  }
+
+  // The body last applied, from the in-memory copy of local.db.
   Result<std::optional<Value>> StoredBody(const std::string& app, const ResourceId& id) {
-    ASSIGN_OR_RETURN(std::optional<ObjectRow> row, store_->Get(app, id.Key()));
-    if (!row) return std::optional<Value>();
-    ASSIGN_OR_RETURN(Value body, resource::ParseJson(row->body_json, store_->path()));
-    return std::optional<Value>(std::move(body));
+    auto it = bodies_.find(BodyKey(app, id.Key()));
+    if (it == bodies_.end()) return std::optional<Value>();
+    return std::optional<Value>(it->second);
   }
 
   // For an object not yet in the inventory: where the desired set says it lives.
@@ -242,6 +251,7 @@ class LocalTarget : public Target {
                   .order = next_order_++,
                   .updated_ms = UnixMillis(std::chrono::system_clock::now())};
     RETURN_IF_ERROR(store_->Put(row));
+    bodies_[BodyKey(ctx.app, row.key)] = expected;
     touched_dirs_.insert(options_.state_dir);
     return Status::Ok();
   }
@@ -262,6 +272,7 @@ class LocalTarget : public Target {
   std::unique_ptr<Store> store_;        // GUARDED_BY(mu_)
   int64_t next_order_;                  // GUARDED_BY(mu_)
   std::set<std::string> touched_dirs_;  // GUARDED_BY(mu_): to sync in Flush()
+  std::unordered_map<std::string, Value> bodies_;  // GUARDED_BY(mu_): local.db in memory
   ManagedFiles files_;                  // own lock; read by the watcher thread
   std::unique_ptr<Watcher> watcher_;    // last: stopped before the rest is destroyed
 };

@@ -38,6 +38,8 @@ class Watcher::Loop {
       log::Warn("inotify unavailable; drift is found by rescans only",
                 {{"error", std::strerror(errno)}});
     }
+    // Watches exist before Watch() returns, so no change made right after is missed.
+    SyncWatches();
   }
   ~Loop() {
     if (inotify_fd_ >= 0) ::close(inotify_fd_);
