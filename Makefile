@@ -3,7 +3,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-only demo bench clean format
+.PHONY: all deps build test test-only demo bench clean format lint
 
 all: build
 
@@ -22,6 +22,7 @@ build-san/build.ninja:
 
 # Every test (unit and end-to-end) under AddressSanitizer and UndefinedBehaviorSanitizer.
 test: deps build-san/build.ninja
+	scripts/check-format.sh
 	ninja -C build-san -j $(JOBS)
 	$(MAKE) test-only
 
@@ -39,6 +40,11 @@ bench: deps build/build.ninja
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'bench/*.cc')
+
+# clang-tidy over the sources (slow on 2 cores; not part of `make test`).
+lint: build-san/build.ninja
+	scripts/check-format.sh
+	clang-tidy -p build-san --quiet $$(git ls-files 'src/*.cc') 2>&1 | grep -E 'warning|error' || true
 
 clean:
 	rm -rf build build-san

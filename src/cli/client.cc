@@ -78,7 +78,7 @@ Result<Value> ApiClient::Call(const std::string& method, const std::string& path
 }
 
 Status ApiClient::Stream(const std::string& path,
-                        const std::function<bool(const std::string&)>& on_data) {
+                         const std::function<bool(const std::string&)>& on_data) {
   httplib::Client client(o_.server);
   client.set_connection_timeout(5, 0);
   client.set_read_timeout(60, 0);  // the operator sends a keep-alive every 15 s
@@ -105,10 +105,11 @@ Status ApiClient::Stream(const std::string& path,
         return true;
       });
   if (status == 401) return Unauthenticated("the operator refused the token");
-  if (status && status != 200) return Unavailable("the operator answered " + std::to_string(status));
+  if (status && status != 200)
+    return Unavailable("the operator answered " + std::to_string(status));
   if (!res && res.error() != httplib::Error::Canceled)
-    return Unavailable("event stream from " + o_.server + " ended: " +
-                       httplib::to_string(res.error()));
+    return Unavailable("event stream from " + o_.server +
+                       " ended: " + httplib::to_string(res.error()));
   return Status::Ok();
 }
 
@@ -302,7 +303,8 @@ int CmdEvents(const ClientOptions& o, const std::string& app, bool follow) {
         [&](const std::string& data) {
           auto e = resource::ParseJson(data, "event");
           if (!e.ok()) return true;
-          if (o.output == "json") std::cout << data << "\n";
+          if (o.output == "json")
+            std::cout << data << "\n";
           else
             std::cout << e->GetString("time") << "  " << e->GetString("app") << "  "
                       << e->GetString("type") << "  " << e->GetString("reason") << "  "

@@ -63,8 +63,10 @@ int main(int argc, char** argv) {
   c_run->add_option("--log-format", run.log_format, "text|json")->capture_default_str();
   c_run->add_option("--log-level", run.log_level, "debug|info|warn|error")->capture_default_str();
   c_run->add_option("--webhook-secret-file", run.webhook_secret_file,
-                    "shared secret for git webhooks (POST /api/v1/webhooks/{github,gitlab,gitea,generic}); without it webhooks are off");
-  c_run->add_option("--tokens", run.tokens_file, "extra API tokens: a file of \"TOKEN ROLE\" lines (admin or read-only)");
+                    "shared secret for git webhooks (POST "
+                    "/api/v1/webhooks/{github,gitlab,gitea,generic}); without it webhooks are off");
+  c_run->add_option("--tokens", run.tokens_file,
+                    "extra API tokens: a file of \"TOKEN ROLE\" lines (admin or read-only)");
   c_run->add_option("--kubectl", run.kubectl, "kubectl used for kustomize")->capture_default_str();
 
   std::string init_dir;

@@ -104,8 +104,8 @@ int CmdRun(RunOptions o) {
   if (!target.ok()) return Fail("local runtime", target.status());
   auto eng = engine::Engine::Create(eo, std::move(*target));
   if (!eng.ok()) return Fail("engine", eng.status());
-  server::ServerOptions so{.listen = o.listen, .state_dir = o.state_dir,
-                           .anonymous_read = o.anonymous_read};
+  server::ServerOptions so{
+      .listen = o.listen, .state_dir = o.state_dir, .anonymous_read = o.anonymous_read};
   if (!o.webhook_secret_file.empty()) {
     auto secret = fs::ReadFile(o.webhook_secret_file);
     if (!secret.ok()) return Fail("--webhook-secret-file", secret.status());
@@ -142,7 +142,8 @@ int CmdRun(RunOptions o) {
     while (true) {
       int sig = sigtimedwait(&sigs, nullptr, &tick);
       if (sig > 0) {
-        log::Info("stopping before every Application reconciled", {{"signal", std::to_string(sig)}});
+        log::Info("stopping before every Application reconciled",
+                  {{"signal", std::to_string(sig)}});
         code = 2;
         break;
       }

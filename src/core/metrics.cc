@@ -8,10 +8,14 @@ namespace {
 std::string Escape(const std::string& v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -27,8 +31,10 @@ std::string Number(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   if (std::isnan(v)) return "NaN";
   char buf[64];
-  if (v == std::floor(v) && std::fabs(v) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", v);
-  else std::snprintf(buf, sizeof buf, "%.9g", v);
+  if (v == std::floor(v) && std::fabs(v) < 1e15)
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.9g", v);
   return buf;
 }
 }  // namespace
@@ -75,8 +81,7 @@ void Registry::Observe(const std::string& name, const Labels& labels, double val
   s.count++;
 }
 
-void Registry::Forget(const std::string& name, const std::string& label,
-                      const std::string& value) {
+void Registry::Forget(const std::string& name, const std::string& label, const std::string& value) {
   std::lock_guard<std::mutex> l(mu_);
   auto fit = families_.find(name);
   if (fit == families_.end()) return;
@@ -102,10 +107,10 @@ std::string Registry::Render() const {
         continue;
       }
       for (size_t i = 0; i < f.buckets.size(); ++i)
-        out += name + "_bucket" + LabelText(s.labels, "le=\"" + Number(f.buckets[i]) + "\"") +
-               " " + std::to_string(s.bucket_counts[i]) + "\n";
-      out += name + "_bucket" + LabelText(s.labels, "le=\"+Inf\"") + " " +
-             std::to_string(s.count) + "\n";
+        out += name + "_bucket" + LabelText(s.labels, "le=\"" + Number(f.buckets[i]) + "\"") + " " +
+               std::to_string(s.bucket_counts[i]) + "\n";
+      out += name + "_bucket" + LabelText(s.labels, "le=\"+Inf\"") + " " + std::to_string(s.count) +
+             "\n";
       out += name + "_sum" + key + " " + Number(s.sum) + "\n";
       out += name + "_count" + key + " " + std::to_string(s.count) + "\n";
     }

@@ -44,8 +44,7 @@ void DescribeMetrics() {
              "One series per Application with its current sync and health status as labels.");
   m.Describe("plumb_sync_total", Type::kCounter,
              "Reconciles that applied changes, by Application and result.");
-  m.Describe("plumb_git_fetch_duration_seconds", Type::kHistogram,
-             "Time to fetch a repository.");
+  m.Describe("plumb_git_fetch_duration_seconds", Type::kHistogram, "Time to fetch a repository.");
   m.Describe("plumb_git_fetch_errors_total", Type::kCounter, "Failed fetches by repository.");
   m.Describe("plumb_drift_detected_total", Type::kCounter,
              "Changes made outside plumbline noticed on the live system, by Application.");
@@ -411,8 +410,8 @@ Result<std::vector<Event>> Engine::Events(const std::string& app, int64_t after_
 
 void Engine::WaitForEvents(int64_t after_id, Duration timeout) {
   std::unique_lock<std::mutex> l(impl_->event_mu);
-  impl_->event_cv.wait_for(
-      l, timeout, [&] { return impl_->last_event_id > after_id || impl_->events_closed; });
+  impl_->event_cv.wait_for(l, timeout,
+                           [&] { return impl_->last_event_id > after_id || impl_->events_closed; });
 }
 
 Result<SyncReport> Engine::Sync(const std::string& name, const SyncRequest& request) {
@@ -429,8 +428,7 @@ Status Engine::Refresh(const std::string& name, const std::string& trigger) {
   return Status::Ok();
 }
 
-std::vector<std::string> Engine::NotifyPush(
-    const std::function<bool(const AppSpec&)>& follows) {
+std::vector<std::string> Engine::NotifyPush(const std::function<bool(const AppSpec&)>& follows) {
   std::vector<std::string> names;
   {
     std::lock_guard<std::mutex> l(impl_->mu);
@@ -445,8 +443,8 @@ std::vector<std::string> Engine::NotifyPush(
   return names;
 }
 
-void Engine::RecordEvent(const std::string& app, const std::string& type,
-                         const std::string& reason, const std::string& message) {
+void Engine::RecordEvent(const std::string& app, const std::string& type, const std::string& reason,
+                         const std::string& message) {
   impl_->RecordEvent(app, type, reason, message);
 }
 

@@ -71,7 +71,8 @@ struct Engine::Impl {
   std::map<std::string, int64_t> push_ms;
   // Commits plumbline itself wrote (rollback) -> {trigger, initiator}, so the reconcile
   // that applies one is recorded as such whichever trigger ran it. Guarded by mu.
-  std::map<std::string, std::pair<std::string, std::string>> written_commits;  // repo -> when the last push webhook arrived; mu
+  std::map<std::string, std::pair<std::string, std::string>>
+      written_commits;  // repo -> when the last push webhook arrived; mu
   int64_t crash_after_applies = 0;
 
   // engine.cc

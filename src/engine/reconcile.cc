@@ -184,8 +184,12 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
               s.last_duration_ms / 1000.0);
     m.Forget("plumb_app_info", "name", spec.name);
     m.Set("plumb_app_info",
-          {{"name", spec.name}, {"repo", spec.repo}, {"branch", spec.branch},
-           {"path", spec.path}, {"sync_status", s.sync}, {"health_status", s.health}},
+          {{"name", spec.name},
+           {"repo", spec.repo},
+           {"branch", spec.branch},
+           {"path", spec.path},
+           {"sync_status", s.sync},
+           {"health_status", s.health}},
           1);
     m.Set("plumb_resources", {{"name", spec.name}}, static_cast<double>(s.resources.size()));
     {

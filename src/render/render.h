@@ -32,14 +32,14 @@ struct RenderOptions {
   std::string kubectl = "kubectl";     // program used for kustomize
   bool allow_remote_bases = false;     // kustomize resources/bases that are URLs
   Duration kustomize_timeout = Duration(120000);
-  size_t cache_entries = 400000;       // parsed files kept (by blob id)
+  size_t cache_entries = 400000;  // parsed files kept (by blob id)
 };
 
 struct RenderStats {
-  size_t files = 0;         // YAML/JSON files considered
-  size_t parsed = 0;        // parsed now (cache misses)
+  size_t files = 0;   // YAML/JSON files considered
+  size_t parsed = 0;  // parsed now (cache misses)
   size_t cache_hits = 0;
-  bool kustomize = false;   // kustomize ran
+  bool kustomize = false;  // kustomize ran
   int64_t duration_ms = 0;
 };
 

@@ -16,10 +16,10 @@
 namespace plumb::resource {
 
 struct ParseLimits {
-  size_t max_bytes = 16 << 20;            // a larger input is refused before parsing
-  size_t max_documents = 100000;          // per input
-  int max_depth = 128;                    // nesting of maps/lists
-  size_t max_alias_nodes = 1000000;       // nodes produced by expanding aliases, per input
+  size_t max_bytes = 16 << 20;       // a larger input is refused before parsing
+  size_t max_documents = 100000;     // per input
+  int max_depth = 128;               // nesting of maps/lists
+  size_t max_alias_nodes = 1000000;  // nodes produced by expanding aliases, per input
 };
 
 struct Document {

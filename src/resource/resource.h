@@ -16,7 +16,7 @@ namespace plumb::resource {
 struct ResourceId {
   std::string group;  // "" for core ("v1"), "local.plumbline.dev", "apps", ...
   std::string kind;
-  std::string ns;     // "" for cluster-scoped / unnamespaced
+  std::string ns;  // "" for cluster-scoped / unnamespaced
   std::string name;
 
   // "group/Kind/namespace/name" with empty parts kept, so it round-trips.

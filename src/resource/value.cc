@@ -41,10 +41,17 @@ Value::~Value() { Destroy(); }
 
 void Value::Destroy() {
   switch (type_) {
-    case Type::kString: delete u_.s; break;
-    case Type::kArray: delete u_.a; break;
-    case Type::kObject: delete u_.o; break;
-    default: break;
+    case Type::kString:
+      delete u_.s;
+      break;
+    case Type::kArray:
+      delete u_.a;
+      break;
+    case Type::kObject:
+      delete u_.o;
+      break;
+    default:
+      break;
   }
   type_ = Type::kNull;
   u_ = {};
@@ -53,25 +60,54 @@ void Value::Destroy() {
 void Value::CopyFrom(const Value& o) {
   type_ = o.type_;
   switch (o.type_) {
-    case Type::kString: u_.s = new std::string(*o.u_.s); break;
-    case Type::kArray: u_.a = new Array(*o.u_.a); break;
-    case Type::kObject: u_.o = new Object(*o.u_.o); break;
-    default: u_ = o.u_; break;
+    case Type::kString:
+      u_.s = new std::string(*o.u_.s);
+      break;
+    case Type::kArray:
+      u_.a = new Array(*o.u_.a);
+      break;
+    case Type::kObject:
+      u_.o = new Object(*o.u_.o);
+      break;
+    default:
+      u_ = o.u_;
+      break;
   }
 }
 
-bool Value::as_bool() const { if (!is_bool()) WrongType("bool", *this); return u_.b; }
-int64_t Value::as_int() const { if (!is_int()) WrongType("int", *this); return u_.i; }
+bool Value::as_bool() const {
+  if (!is_bool()) WrongType("bool", *this);
+  return u_.b;
+}
+int64_t Value::as_int() const {
+  if (!is_int()) WrongType("int", *this);
+  return u_.i;
+}
 double Value::as_double() const {
   if (is_int()) return static_cast<double>(u_.i);
   if (!is_double()) WrongType("number", *this);
   return u_.d;
 }
-const std::string& Value::as_string() const { if (!is_string()) WrongType("string", *this); return *u_.s; }
-const Array& Value::as_array() const { if (!is_array()) WrongType("array", *this); return *u_.a; }
-Array& Value::as_array() { if (!is_array()) WrongType("array", *this); return *u_.a; }
-const Object& Value::as_object() const { if (!is_object()) WrongType("object", *this); return *u_.o; }
-Object& Value::as_object() { if (!is_object()) WrongType("object", *this); return *u_.o; }
+const std::string& Value::as_string() const {
+  if (!is_string()) WrongType("string", *this);
+  return *u_.s;
+}
+const Array& Value::as_array() const {
+  if (!is_array()) WrongType("array", *this);
+  return *u_.a;
+}
+Array& Value::as_array() {
+  if (!is_array()) WrongType("array", *this);
+  return *u_.a;
+}
+const Object& Value::as_object() const {
+  if (!is_object()) WrongType("object", *this);
+  return *u_.o;
+}
+Object& Value::as_object() {
+  if (!is_object()) WrongType("object", *this);
+  return *u_.o;
+}
 
 const Value* Value::Find(std::string_view key) const {
   if (!is_object()) return nullptr;
@@ -139,10 +175,14 @@ bool Value::operator==(const Value& o) const {
   }
   if (type_ != o.type_) return false;
   switch (type_) {
-    case Type::kNull: return true;
-    case Type::kBool: return u_.b == o.u_.b;
-    case Type::kString: return *u_.s == *o.u_.s;
-    case Type::kArray: return *u_.a == *o.u_.a;
+    case Type::kNull:
+      return true;
+    case Type::kBool:
+      return u_.b == o.u_.b;
+    case Type::kString:
+      return *u_.s == *o.u_.s;
+    case Type::kArray:
+      return *u_.a == *o.u_.a;
     case Type::kObject: {
       if (u_.o->size() != o.u_.o->size()) return false;
       for (const auto& m : *u_.o) {
@@ -151,19 +191,27 @@ bool Value::operator==(const Value& o) const {
       }
       return true;
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
 const char* Value::TypeName() const {
   switch (type_) {
-    case Type::kNull: return "null";
-    case Type::kBool: return "bool";
-    case Type::kInt: return "integer";
-    case Type::kDouble: return "number";
-    case Type::kString: return "string";
-    case Type::kArray: return "list";
-    case Type::kObject: return "map";
+    case Type::kNull:
+      return "null";
+    case Type::kBool:
+      return "bool";
+    case Type::kInt:
+      return "integer";
+    case Type::kDouble:
+      return "number";
+    case Type::kString:
+      return "string";
+    case Type::kArray:
+      return "list";
+    case Type::kObject:
+      return "map";
   }
   return "?";
 }

@@ -22,15 +22,15 @@ class Value {
   enum class Type : uint8_t { kNull, kBool, kInt, kDouble, kString, kArray, kObject };
 
   Value() = default;
-  Value(std::nullptr_t) {}                                  // NOLINT
-  Value(bool b) : type_(Type::kBool) { u_.b = b; }          // NOLINT
-  Value(int i) : Value(static_cast<int64_t>(i)) {}          // NOLINT
-  Value(int64_t i) : type_(Type::kInt) { u_.i = i; }        // NOLINT
-  Value(double d) : type_(Type::kDouble) { u_.d = d; }      // NOLINT
-  Value(std::string s);                                     // NOLINT
-  Value(const char* s) : Value(std::string(s)) {}           // NOLINT
-  Value(Array a);                                           // NOLINT
-  Value(Object o);                                          // NOLINT
+  Value(std::nullptr_t) {}                              // NOLINT
+  Value(bool b) : type_(Type::kBool) { u_.b = b; }      // NOLINT
+  Value(int i) : Value(static_cast<int64_t>(i)) {}      // NOLINT
+  Value(int64_t i) : type_(Type::kInt) { u_.i = i; }    // NOLINT
+  Value(double d) : type_(Type::kDouble) { u_.d = d; }  // NOLINT
+  Value(std::string s);                                 // NOLINT
+  Value(const char* s) : Value(std::string(s)) {}       // NOLINT
+  Value(Array a);                                       // NOLINT
+  Value(Object o);                                      // NOLINT
   static Value EmptyObject() { return Value(Object{}); }
   static Value EmptyArray() { return Value(Array{}); }
 

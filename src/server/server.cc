@@ -125,7 +125,8 @@ struct Server::Impl {
     if (role == "admin") return true;
     if (role == "read-only") {
       if (need == Need::kRead) return true;
-      log::Warn("read-only token refused for a change", {{"method", req.method}, {"path", req.path}});
+      log::Warn("read-only token refused for a change",
+                {{"method", req.method}, {"path", req.path}});
       ReplyError(res, PermissionDenied("this token is read-only; changes need an admin token"));
       return false;
     }
@@ -359,9 +360,9 @@ void Server::Impl::Routes() {
     Status ok = VerifyWebhook(provider, header, req.body, options.webhook_secret);
     if (!ok.ok()) {
       count(ok.code() == Code::kInvalidArgument ? "bad_request" : "unauthorized");
-      engine->RecordEvent("", "Warning", "WebhookRejected",
-                          provider + " webhook from " + req.remote_addr + " refused: " +
-                              ok.message());
+      engine->RecordEvent(
+          "", "Warning", "WebhookRejected",
+          provider + " webhook from " + req.remote_addr + " refused: " + ok.message());
       return ReplyError(res, ok);
     }
     auto push = ParsePushEvent(provider, header, req.body);
@@ -381,9 +382,8 @@ void Server::Impl::Routes() {
       });
       for (const auto& n : names) queued.Append(n);
       engine->RecordEvent("", "Normal", "WebhookReceived",
-                          provider + " push to " + push->branch + " of " +
-                              push->repo_urls.front() + ": " + std::to_string(names.size()) +
-                              " Application(s) queued");
+                          provider + " push to " + push->branch + " of " + push->repo_urls.front() +
+                              ": " + std::to_string(names.size()) + " Application(s) queued");
     }
     count("accepted");
     out.Set("queued", std::move(queued));
@@ -408,8 +408,8 @@ Status Server::Start() {
       port_text.find_first_not_of("0123456789") != std::string::npos)
     return InvalidArgument("--listen: \"" + port_text + "\" is not a port number");
   port = std::stoi(port_text);
-  m.loopback = host == "127.0.0.1" || host == "localhost" || host == "::1" ||
-               StartsWith(host, "127.");
+  m.loopback =
+      host == "127.0.0.1" || host == "localhost" || host == "::1" || StartsWith(host, "127.");
   if (port == 0) {
     port = m.http.bind_to_any_port(host.c_str());
     if (port < 0) return Unavailable("cannot listen on " + m.options.listen);

@@ -9,8 +9,8 @@
 namespace plumb::server {
 using resource::Value;
 
-Status VerifyWebhook(const std::string& provider, const HeaderFn& header,
-                     const std::string& body, const std::string& secret) {
+Status VerifyWebhook(const std::string& provider, const HeaderFn& header, const std::string& body,
+                     const std::string& secret) {
   if (secret.empty()) return FailedPrecondition("webhooks are disabled: no secret configured");
   std::string expected = HmacSha256Hex(secret, body);
   if (provider == "github" || provider == "generic") {
@@ -68,9 +68,9 @@ Result<PushEvent> ParsePushEvent(const std::string& provider, const HeaderFn& he
     ev.branch = v.GetString("branch");
     if (ev.branch.empty()) ev.branch = BranchFromRef(v.GetString("ref"));
   } else {
-    std::string event = provider == "github"   ? header("X-GitHub-Event")
-                        : provider == "gitea"  ? header("X-Gitea-Event")
-                                               : header("X-Gitlab-Event");
+    std::string event = provider == "github"  ? header("X-GitHub-Event")
+                        : provider == "gitea" ? header("X-Gitea-Event")
+                                              : header("X-Gitlab-Event");
     if (!event.empty() && event != "push" && event != "Push Hook")
       return InvalidArgument("only push events are handled, not \"" + event + "\"");
     ev.branch = BranchFromRef(v.GetString("ref"));

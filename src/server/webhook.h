@@ -24,8 +24,8 @@ using HeaderFn = std::function<std::string(const std::string&)>;
 // X-Gitea-Signature "<hex hmac>"; generic: X-Plumb-Signature "sha256=<hex hmac>").
 // Unauthenticated when missing or wrong; InvalidArgument for an unknown provider.
 // Comparisons are constant-time.
-Status VerifyWebhook(const std::string& provider, const HeaderFn& header,
-                     const std::string& body, const std::string& secret);
+Status VerifyWebhook(const std::string& provider, const HeaderFn& header, const std::string& body,
+                     const std::string& secret);
 
 // Reads the push from a verified payload. Generic payloads are
 // {"repo": URL, "branch": NAME} (or "ref": "refs/heads/NAME").

@@ -22,16 +22,17 @@ const char* kGithubPush = R"({"ref":"refs/heads/staging","repository":{
 
 TEST(WebhookTest, GithubSignatureIsHmacSha256OfTheBody) {
   std::string sig = "sha256=" + HmacSha256Hex("s3cret", kGithubPush);
-  EXPECT_TRUE(VerifyWebhook("github", Headers({{"X-Hub-Signature-256", sig}}), kGithubPush,
-                            "s3cret").ok());
+  EXPECT_TRUE(
+      VerifyWebhook("github", Headers({{"X-Hub-Signature-256", sig}}), kGithubPush, "s3cret").ok());
   EXPECT_EQ(VerifyWebhook("github", Headers({{"X-Hub-Signature-256", sig}}),
-                          std::string(kGithubPush) + " ", "s3cret").code(),
+                          std::string(kGithubPush) + " ", "s3cret")
+                .code(),
             Code::kUnauthenticated);
   EXPECT_EQ(VerifyWebhook("github", Headers({}), kGithubPush, "s3cret").code(),
             Code::kUnauthenticated);
-  EXPECT_EQ(VerifyWebhook("github", Headers({{"X-Hub-Signature-256", sig}}), kGithubPush,
-                          "other").code(),
-            Code::kUnauthenticated);
+  EXPECT_EQ(
+      VerifyWebhook("github", Headers({{"X-Hub-Signature-256", sig}}), kGithubPush, "other").code(),
+      Code::kUnauthenticated);
 }
 
 TEST(WebhookTest, KnownHmacVector) {
@@ -44,11 +45,13 @@ TEST(WebhookTest, GitlabTokenGiteaAndGeneric) {
   EXPECT_TRUE(VerifyWebhook("gitlab", Headers({{"X-Gitlab-Token", "tok"}}), "{}", "tok").ok());
   EXPECT_FALSE(VerifyWebhook("gitlab", Headers({{"X-Gitlab-Token", "tak"}}), "{}", "tok").ok());
   std::string body = R"({"repo":"/srv/git/config.git","branch":"main"})";
-  EXPECT_TRUE(VerifyWebhook("gitea", Headers({{"X-Gitea-Signature", HmacSha256Hex("k", body)}}),
-                            body, "k").ok());
+  EXPECT_TRUE(
+      VerifyWebhook("gitea", Headers({{"X-Gitea-Signature", HmacSha256Hex("k", body)}}), body, "k")
+          .ok());
   EXPECT_TRUE(VerifyWebhook("generic",
                             Headers({{"X-Plumb-Signature", "sha256=" + HmacSha256Hex("k", body)}}),
-                            body, "k").ok());
+                            body, "k")
+                  .ok());
   EXPECT_EQ(VerifyWebhook("bitbucket", Headers({}), body, "k").code(), Code::kInvalidArgument);
   EXPECT_EQ(VerifyWebhook("generic", Headers({}), body, "").code(), Code::kFailedPrecondition);
 }

@@ -23,15 +23,15 @@ struct CommitInfo {
   std::string id;  // 40 hex
   std::string author_name;
   std::string author_email;
-  int64_t time_unix = 0;  // author time, seconds
-  std::string message;    // full message
+  int64_t time_unix = 0;        // author time, seconds
+  std::string message;          // full message
   std::string Summary() const;  // first line
 };
 
 // One file of a tree at a commit, after symlink resolution.
 struct TreeFile {
-  std::string path;     // relative to the repository root, '/'-separated
-  std::string blob_id;  // 40 hex; the content's git blob id (the symlink target's, for links)
+  std::string path;         // relative to the repository root, '/'-separated
+  std::string blob_id;      // 40 hex; the content's git blob id (the symlink target's, for links)
   uint32_t mode = 0100644;  // 0100644 or 0100755 (a resolved symlink reports its target's)
   std::string via_symlink;  // non-empty when `path` is a symlink: the link's literal target
 };
@@ -99,10 +99,8 @@ class RepoCache {
   // already equals the revision's content, returns FailedPrecondition "nothing to roll
   // back". Aborted when the remote moved during the push (retry).
   Result<std::string> CommitPathFromRevision(const std::string& url, const std::string& branch,
-                                             const std::string& path,
-                                             const std::string& revision,
-                                             const std::string& message,
-                                             const Signature& author);
+                                             const std::string& path, const std::string& revision,
+                                             const std::string& message, const Signature& author);
 
   // The directory holding the mirror of `url` (for diagnostics).
   std::string MirrorPath(const std::string& url) const;

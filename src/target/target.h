@@ -83,8 +83,8 @@ class Target {
 
   // Starts telling `on_drift(app, id)` when something this target manages changes
   // outside plumbline. Called once; callbacks come from a target-owned thread.
-  virtual void Watch(std::function<void(const std::string& app,
-                                        const resource::ResourceId& id)> on_drift) = 0;
+  virtual void Watch(
+      std::function<void(const std::string& app, const resource::ResourceId& id)> on_drift) = 0;
 
   // Whether this target handles a resource of this id (group/kind) at all.
   virtual bool Handles(const resource::ResourceId& id) const = 0;

@@ -269,12 +269,12 @@ class LocalTarget : public Target {
 
   std::mutex mu_;
   const LocalOptions options_;
-  std::unique_ptr<Store> store_;        // GUARDED_BY(mu_)
-  int64_t next_order_;                  // GUARDED_BY(mu_)
-  std::set<std::string> touched_dirs_;  // GUARDED_BY(mu_): to sync in Flush()
+  std::unique_ptr<Store> store_;                   // GUARDED_BY(mu_)
+  int64_t next_order_;                             // GUARDED_BY(mu_)
+  std::set<std::string> touched_dirs_;             // GUARDED_BY(mu_): to sync in Flush()
   std::unordered_map<std::string, Value> bodies_;  // GUARDED_BY(mu_): local.db in memory
-  ManagedFiles files_;                  // own lock; read by the watcher thread
-  std::unique_ptr<Watcher> watcher_;    // last: stopped before the rest is destroyed
+  ManagedFiles files_;                             // own lock; read by the watcher thread
+  std::unique_ptr<Watcher> watcher_;               // last: stopped before the rest is destroyed
 };
 
 Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& id,
