@@ -30,6 +30,7 @@ struct RunOptions {
   std::string kubectl = "kubectl";
   std::string webhook_secret_file;
   std::string tokens_file;
+  std::string notify_retry_base = "2s";
 };
 
 int CmdRun(RunOptions o);

@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   c_run->add_option("--log-format", run.log_format, "text|json")->capture_default_str();
   c_run->add_option("--log-level", run.log_level, "debug|info|warn|error")->capture_default_str();
+  c_run
+      ->add_option("--notify-retry-base", run.notify_retry_base,
+                   "first back-off between notification delivery attempts (doubles)")
+      ->capture_default_str();
   c_run->add_option("--webhook-secret-file", run.webhook_secret_file,
                     "shared secret for git webhooks (POST "
                     "/api/v1/webhooks/{github,gitlab,gitea,generic}); without it webhooks are off");

@@ -71,9 +71,11 @@ int CmdRun(RunOptions o) {
   eo.root.sync.automated = !o.no_auto;
   eo.render.kubectl = o.kubectl;
   if (const char* f = std::getenv("PLUMB_FAULT")) eo.fault = f;
-  for (auto [flag, text, out] : {std::tuple{"--interval", &o.interval, &eo.root.sync.interval},
-                                 std::tuple{"--retry-base", &o.retry_base, &eo.retry_base},
-                                 std::tuple{"--retry-max", &o.retry_max, &eo.retry_max}}) {
+  for (auto [flag, text, out] :
+       {std::tuple{"--interval", &o.interval, &eo.root.sync.interval},
+        std::tuple{"--retry-base", &o.retry_base, &eo.retry_base},
+        std::tuple{"--retry-max", &o.retry_max, &eo.retry_max},
+        std::tuple{"--notify-retry-base", &o.notify_retry_base, &eo.notify_retry_base}}) {
     auto d = ParseDuration(*text);
     if (!d.ok()) return Fail(std::string("plumb run ") + flag, d.status());
     *out = *d;

@@ -69,6 +69,11 @@ Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
   auto events = impl->store->Events("", 0, 0);
   (void)events;
   impl->options = std::move(options);
+  Impl* raw = impl.get();
+  impl->notifier = std::make_unique<Notifier>(
+      impl->options.notify_retry_base,
+      [raw](const std::string& app, const std::string& type, const std::string& reason,
+            const std::string& message) { raw->RecordEvent(app, type, reason, message); });
   DescribeMetrics();
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
@@ -174,6 +179,16 @@ void Engine::Impl::RecordEvent(const std::string& app, const std::string& type,
     last_event_id = *id;
     event_cv.notify_all();
   }
+  // Transitions users subscribe to. Healing drift is announced as DriftDetected once.
+  std::string trigger = reason == "DriftHealed" ? "DriftDetected" : reason;
+  if (notifier &&
+      std::find(std::begin(kTriggers), std::end(kTriggers), trigger) != std::end(kTriggers)) {
+    notifier->Dispatch({.trigger = trigger,
+                        .app = app,
+                        .severity = type == "Warning" ? "warning" : "info",
+                        .message = message,
+                        .time_ms = e.time_ms});
+  }
 }
 
 Status Engine::Impl::UpsertApp(const AppSpec& spec) {
@@ -236,6 +251,7 @@ void Engine::Impl::RemoveApp(const std::string& name, bool prune, const std::str
     }
   }
   (void)store->DeleteApp(name);
+  notifier->SetFor(name, {});
   for (const char* family : {"plumb_app_info", "plumb_resources"})
     metrics::Default().Forget(family, "name", name);
   {
@@ -334,6 +350,7 @@ void Engine::Stop() {
   }
   for (auto& t : m.threads) t.join();
   m.threads.clear();
+  if (m.notifier) m.notifier->Stop();
 }
 
 bool Engine::Idle() {

@@ -28,7 +28,8 @@ struct EngineOptions {
   Duration retry_base = Duration(10000);  // back-off after a failure: 10 s doubling...
   Duration retry_max = Duration(300000);  // ...up to 5 min
   render::RenderOptions render;
-  std::string author_name = "plumbline";  // commits plumbline writes (rollback)
+  Duration notify_retry_base = Duration(2000);  // first back-off between delivery attempts
+  std::string author_name = "plumbline";        // commits plumbline writes (rollback)
   std::string author_email = "plumbline@localhost";
   // Fault injection for crash tests (PLUMB_FAULT): "crash-after-applies:N" sends the
   // operator SIGKILL right after its N-th successful apply.

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "engine/engine.h"
+#include "engine/notify.h"
 #include "engine/plan.h"
 #include "render/render.h"
 #include "source/source.h"
@@ -33,7 +34,8 @@ struct AppState {
   // Guarded by reconcile_mu.
   std::string rendered_commit;  // the commit `rendered` belongs to
   std::shared_ptr<const std::vector<resource::Resource>> rendered;
-  std::string last_error_event;  // dedupes repeated identical failure events
+  std::string last_error_event;   // dedupes repeated identical failure events
+  std::string last_notify_error;  // dedupes InvalidNotification events
 };
 
 // What one reconcile pass computed before it acts.
@@ -42,6 +44,7 @@ struct Observed {
   source::CommitInfo commit;
   std::shared_ptr<const std::vector<resource::Resource>> desired;  // without Applications
   std::vector<resource::Resource> children;                        // Application manifests
+  std::vector<resource::Resource> notifications;                   // Notification manifests
   Plan plan;
   int64_t fetch_ms = 0, render_ms = 0, plan_ms = 0;
 };
@@ -52,6 +55,7 @@ struct Engine::Impl {
   std::unique_ptr<Store> store;
   std::unique_ptr<source::RepoCache> repos;
   std::unique_ptr<render::Renderer> renderer;
+  std::unique_ptr<Notifier> notifier;
   SystemClock clock;
 
   std::mutex mu;  // guards apps, queue and AppState's scheduling fields

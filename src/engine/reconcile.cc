@@ -87,12 +87,15 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   }
   // Applications are the engine's, not the target's.
   auto desired = std::make_shared<std::vector<Resource>>();
-  bool has_children = false;
-  for (const Resource& r : *o.desired) has_children |= IsApplication(r.id());
-  if (has_children) {
+  bool has_engine_kinds = false;
+  for (const Resource& r : *o.desired)
+    has_engine_kinds |= IsApplication(r.id()) || IsNotification(r.id());
+  if (has_engine_kinds) {
     for (const Resource& r : *o.desired) {
       if (IsApplication(r.id()))
         o.children.push_back(r);
+      else if (IsNotification(r.id()))
+        o.notifications.push_back(r);
       else
         desired->push_back(r);
     }
@@ -248,6 +251,21 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   // Child Applications follow their parent's render, even when the parent has nothing
   // to apply itself.
   ReconcileChildren(spec, o.children);
+  {
+    std::vector<NotificationSpec> notes;
+    std::string errors;
+    for (const auto& r : o.notifications) {
+      auto n = NotificationFromResource(r, spec.name);
+      if (n.ok())
+        notes.push_back(std::move(*n));
+      else
+        errors += (errors.empty() ? "" : "; ") + n.status().message();
+    }
+    if (!errors.empty() && errors != st.last_notify_error)
+      RecordEvent(spec.name, "Warning", "InvalidNotification", errors);
+    st.last_notify_error = errors;
+    notifier->SetFor(spec.name, std::move(notes));
+  }
 
   bool git_changed = o.head != status.applied_commit;
   bool should_apply = !plan.InSync() && !spec.sync.suspend &&
@@ -470,7 +488,9 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   std::string new_health = target::HealthName(app_health);
   if (new_health != status.health && !status.health.empty() && status.health != "Unknown") {
     RecordEvent(spec.name, new_health == "Healthy" ? "Normal" : "Warning",
-                new_health == "Healthy" ? "HealthRecovered" : "HealthChanged",
+                new_health == "Healthy"    ? "HealthRecovered"
+                : new_health == "Degraded" ? "HealthDegraded"
+                                           : "HealthChanged",
                 "health " + status.health + " -> " + new_health +
                     (health_message.empty() ? "" : ": " + health_message));
   }

@@ -1,0 +1,102 @@
+"""Notifications declared in git reach a receiver once per transition, with retries."""
+import json
+import os
+import threading
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from harness import E2E, file_yaml, wait_until
+
+
+class Receiver:
+    """A small HTTP server on 127.0.0.1 that records JSON posts; fails the first N."""
+
+    def __init__(self, fail_first=0):
+        self.posts = []
+        self.attempts = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.attempts += 1
+                if outer.attempts <= fail_first:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                outer.posts.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def triggers(self):
+        return [p.get("trigger") or p.get("text") for p in self.posts]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def notification(name, url, triggers, kind="webhook"):
+    t = "".join(f"\n  - {x}" for x in triggers)
+    return (f"apiVersion: plumbline.dev/v1\nkind: Notification\nmetadata:\n  name: {name}\n"
+            f"spec:\n  provider:\n    type: {kind}\n    url: {url}\n  triggers:{t}\n")
+
+
+class NotifyTest(E2E):
+    def test_sync_and_drift_are_notified_once_and_failures_are_retried(self):
+        ok = Receiver()
+        flaky = Receiver(fail_first=2)
+        self.addCleanup(ok.close)
+        self.addCleanup(flaky.close)
+        self.repo.write("notify.yaml", notification("ops", ok.url, ["SyncSucceeded", "DriftDetected"])
+                        + "---\n" + notification("chat", flaky.url, ["SyncSucceeded"], "slack"))
+        self.repo.write("a.yaml", file_yaml("a", "a.txt", "v1\n"))
+        c1 = self.repo.commit("v1 with notifications")
+        op = self.operator(extra=["--notify-retry-base", "50ms", "--interval", "200ms"])
+        op.wait_synced("root", c1)
+        wait_until(lambda: ok.triggers() == ["SyncSucceeded"], what="SyncSucceeded")
+        self.assertEqual(ok.posts[0]["app"], "root")
+        self.assertIn(c1[:7], ok.posts[0]["message"])
+        # The flaky receiver gets it on the third attempt, in Slack's shape.
+        wait_until(lambda: len(flaky.posts) == 1, what="delivery after two failures")
+        self.assertEqual(flaky.attempts, 3)
+        self.assertIn("SyncSucceeded", flaky.posts[0]["text"])
+
+        with open(os.path.join(self.host, "a.txt"), "w") as f:
+            f.write("hand edit\n")
+        wait_until(lambda: "DriftDetected" in ok.triggers(), what="DriftDetected")
+        wait_until(lambda: self.read("a.txt") == "v1\n", what="heal")
+        # Several interval reconciles later: still exactly one of each, no storm.
+        hist_before = len(op.history("root"))
+        events = wait_until(lambda: [e for e in json.loads(op.cli("events", "-o", "json").stdout)["items"]
+                                     if e["reason"] == "NotificationSent"], what="events")
+        t0 = op.status("root")["status"]["lastReconcileMs"]
+        wait_until(lambda: op.status("root")["status"]["lastReconcileMs"] > t0 + 600,
+                   what="a few more interval reconciles")
+        self.assertEqual(ok.triggers(), ["SyncSucceeded", "DriftDetected"])
+        self.assertEqual(len(flaky.posts), 1)
+        self.assertEqual(len(op.history("root")), hist_before)
+        self.assertNotIn(ok.url, op.logs())
+        self.assertTrue(events)
+
+    def test_invalid_notification_is_an_event_not_a_failure(self):
+        self.repo.write("notify.yaml", notification("bad", "ftp://x", ["SyncSucceeded"]))
+        self.repo.write("a.yaml", file_yaml("a", "a.txt", "v1\n"))
+        c1 = self.repo.commit("bad notification")
+        op = self.operator()
+        op.wait_synced("root", c1)
+        events = json.loads(op.cli("events", "-o", "json").stdout)["items"]
+        bad = [e for e in events if e["reason"] == "InvalidNotification"]
+        self.assertEqual(len(bad), 1, events)
+        self.assertIn("notify.yaml:1", bad[0]["message"])
+
+
+if __name__ == "__main__":
+    unittest.main()
