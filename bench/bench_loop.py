@@ -12,15 +12,17 @@ the other (interleaved per repetition, so a burst of load on this shared machine
 all three) and reports medians and ratios. What each figure measures:
 
 cold sync   wall time, fresh state dir and empty host dir:
-              plumb:  plumb run --once (fetch + render + plan + apply + health, one syncfs)
+              plumb:  plumb run --once (one reconcile: fetch + render + plan + apply +
+                      health, one syncfs); its stages are read from engine.db afterwards
               git:    `git clone --no-checkout file://plain.git W` (not timed: the objects
                       are "fetched"), then timed `git -C W reset -q --hard HEAD`, which
                       writes every file into the empty work tree
               cf:     cf-agent -K -f copy.cf (copy_from plain/ to an empty dir,
                       compare => "digest", depth_search recurse inf)
             also reported: `git clone file://plain.git W` (transfer + checkout) for context
-peak memory ru_maxrss (wait4) of each process above; and VmHWM of the long-running
-            operator after the no-op and one-file phases
+peak memory maximum RSS of each process above (GNU time %M: the ru_maxrss of wait4 on a
+            child of this script includes this script's own RSS); and VmHWM and VmRSS of
+            the long-running operator after the no-op and one-file phases
 no-op       plumb: `plumb sync root -o json` on the running operator, then lastDurationMs
                    and lastStagesMs from `plumb status root -o json`
             git:   `git -C W reset -q --hard HEAD` on the checked-out tree
@@ -45,7 +47,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
+import urllib.request
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -102,35 +104,40 @@ class Run:
         self.rc, self.out, self.err = rc, out, err
 
 
-def measure(cmd, check=True, poll=None, poll_s=0.05, **kw):
-    """Runs cmd; returns wall seconds, peak RSS (ru_maxrss of the child, KiB), CPU.
-    `poll()` is called every poll_s while it runs (the wall time is taken by a thread
-    blocked in wait4, so polling does not delay it)."""
+GNU_TIME = "/usr/bin/time"
+
+
+def measure(cmd, check=True, **kw):
+    """Runs cmd; returns wall seconds, peak RSS (KiB), CPU.
+
+    The peak RSS is GNU time's %M (the command's own ru_maxrss, as time's child). The
+    ru_maxrss that wait4 returns for a child of this Python process is useless for small
+    commands: Linux carries the RSS high-water mark of the forked (or vforked) parent into
+    the child across exec, so every child reported at least this script's own RSS (25-45
+    MiB; the earlier report's identical git/cf-agent/git clone figures were that floor).
+    Without /usr/bin/time it falls back to wait4, and says so in the figures' JSON."""
     # Start every timed command with no dirty pages left by the one before (the disk is
     # shared and mounted with `discard`: deletions and writeback of a previous step
     # otherwise land in the next one's time).
     os.sync()
-    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
-        done = {}
-
-        def reap():
-            done["r"] = os.wait4(p.pid, 0)
-            done["t"] = time.monotonic()
-
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe, \
+            tempfile.NamedTemporaryFile(mode="r") as fm:
+        wrapped = cmd
+        if os.access(GNU_TIME, os.X_OK):
+            wrapped = [GNU_TIME, "-f", "%M", "-o", fm.name, *cmd]
         t0 = time.monotonic()
-        p = subprocess.Popen(cmd, stdout=fo, stderr=fe, **kw)
-        th = threading.Thread(target=reap)
-        th.start()
-        while th.is_alive():
-            if poll:
-                poll()
-            th.join(poll_s if poll else None)
-        _, status, ru = done["r"]
-        wall = done["t"] - t0
+        p = subprocess.Popen(wrapped, stdout=fo, stderr=fe, **kw)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.monotonic() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
+        maxrss = ru.ru_maxrss
+        if wrapped is not cmd:
+            lines = [x for x in fm.read().split("\n") if x.strip()]
+            if lines and lines[-1].strip().isdigit():
+                maxrss = int(lines[-1].strip())
         fo.seek(0)
         fe.seek(0)
-        r = Run(cmd, wall, ru.ru_maxrss, ru.ru_utime, ru.ru_stime, p.returncode,
+        r = Run(cmd, wall, maxrss, ru.ru_utime, ru.ru_stime, p.returncode,
                 fo.read().decode(errors="replace"), fe.read().decode(errors="replace"))
     if check and r.rc != 0:
         raise RuntimeError(f"{q(cmd)} exited {r.rc}\n{r.out[-2000:]}\n{r.err[-2000:]}")
@@ -212,6 +219,20 @@ class Operator:
         wall = time.monotonic() - t0
         return wall, json.loads(out), self.status()
 
+    def reconciles(self):
+        """plumb_reconcile_duration_seconds_count{name="root"} from /metrics (open on loopback):
+        how many reconciles of root this operator has run."""
+        with open(os.path.join(self.state, "address")) as f:
+            url = f.read().strip()
+        if not url.startswith("http"):
+            url = "http://" + url
+        with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=30) as r:
+            text = r.read().decode()
+        for line in text.splitlines():
+            if line.startswith("plumb_reconcile_duration_seconds_count") and 'name="root"' in line:
+                return int(float(line.split()[-1]))
+        return 0
+
     def vm(self):
         vals = {}
         with open(f"/proc/{self.p.pid}/status") as f:
@@ -290,42 +311,31 @@ def bench_size(a, n):
         cold["cf"].append(c.wall)
         cold["cf_rss"].append(c.maxrss_kb)
         res["commands"]["cold_cf"] = f"time {a.cf_agent} -K -f copy.cf  # into an empty dir"
-        # plumb
+        # plumb: `--once` runs exactly one reconcile (the startup one); its status, read
+        # from engine.db after the process has exited, holds that reconcile's stages.
         cmd = plumb_once(state, host)
-        seen = {}  # lastReconcileMs -> status fields, polled from engine.db while it runs
-
-        def poll_db(state=state, seen=seen):
-            try:
-                db = sqlite3.connect(f"file:{os.path.join(state, 'engine.db')}?mode=ro", uri=True,
-                                     timeout=0.05)
-                row = db.execute("SELECT json_extract(status,'$.lastReconcileMs'), "
-                                 "json_extract(status,'$.lastDurationMs'), "
-                                 "json_extract(status,'$.lastStagesMs') FROM apps "
-                                 "WHERE name='root'").fetchone()
-                db.close()
-            except sqlite3.Error:
-                return
-            if row and row[0] and row[0] not in seen:
-                seen[row[0]] = (row[1], json.loads(row[2] or "{}"))
-
-        p = measure(cmd, poll=poll_db, poll_s=0.2 if n >= 100000 else 0.05)
-        poll_db()
+        p = measure(cmd)
         cold["plumb"].append(p.wall)
         cold["plumb_rss"].append(p.maxrss_kb)
         cold["plumb_cpu"].append(p.user + p.sys)
         res["commands"]["cold_plumb"] = "time " + q(cmd)
         db = sqlite3.connect(os.path.join(state, "engine.db"))
-        hist = db.execute("SELECT trigger, result, finished_ms - started_ms FROM history "
+        hist = db.execute("SELECT trigger, result, started_ms, finished_ms FROM history "
                           "WHERE app='root' ORDER BY id").fetchall()
+        st = json.loads(db.execute("SELECT status FROM apps WHERE name='root'").fetchone()[0])
         db.close()
-        # The first reconcile (trigger startup) applies everything; its stages are the
-        # first status the poll saw. A second, no-op reconcile follows (see BENCHMARKS.md).
-        first = seen[min(seen)] if seen else (0, {})
-        cold["plumb_stages"].append({k: first[1].get(k, 0) for k in
-                                     ("fetch", "render", "plan", "apply", "health")}
-                                    | {"total": first[0]})
+        stages = stages_of(st)
+        # One reconcile applied everything: a single history row, and the status is that
+        # reconcile's (a later no-op reconcile would have overwritten it with apply = 0 and
+        # finished after the history row).
+        if len(hist) != 1 or stages["apply"] == 0 or st["lastReconcileMs"] < hist[0][3]:
+            raise RuntimeError(f"plumb run --once: expected one applying reconcile, got history "
+                               f"{hist} and status stages {stages}")
+        cold["plumb_stages"].append(stages | {"total": st["lastDurationMs"]})
         cold.setdefault("plumb_reconciles", []).append(
-            {"history": hist, "statuses_seen": sorted((k, v[0]) for k, v in seen.items())})
+            {"history": [list(h) for h in hist],
+             "history_ms": hist[0][3] - hist[0][2],
+             "status_end_minus_history_end_ms": st["lastReconcileMs"] - hist[0][3]})
         if "Synced" not in p.out:
             raise RuntimeError(f"plumb run --once: {p.out} {p.err[-2000:]}")
         # git clone (transfer + checkout), for context
@@ -353,6 +363,11 @@ def bench_size(a, n):
         st0 = op.wait_synced()
         res["startup_s"] = time.monotonic() - t0
         res["startup_stages"] = stages_of(st0) | {"total": st0.get("lastDurationMs")}
+        # A start runs one reconcile (it used to be followed at once by an "interval" one).
+        time.sleep(2)
+        res["startup_reconciles"] = op.reconciles()
+        if res["startup_reconciles"] != 1:
+            log(f"   WARNING: {res['startup_reconciles']} reconciles after the operator started")
         noop = {"plumb_total": [], "plumb_cli": [], "plumb_stages": [], "result": [], "git": [],
                 "cf": [], "load": []}
         k = a.noop_big if n >= 100000 else a.noop
@@ -414,6 +429,7 @@ def bench_size(a, n):
         check_tree(w, "git after one-file commits")
         check_tree(cfdst, "cf-agent after one-file commits")
         res["operator_vm_kb"] = op.vm()
+        res["operator_reconciles"] = op.reconciles()
     finally:
         op.stop()
     res["load_end"] = loadavg()
@@ -444,7 +460,7 @@ def machine():
         "plumb": sh([ARGS.plumb, "--version"]).strip(),
         "plumb_mtime": time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(ARGS.plumb))),
         "python": platform.python_version(),
-        "source": source_rev(),
+        "source": ARGS.source or source_rev(),
     }
 
 
@@ -486,24 +502,29 @@ def report(m, results):
     L.append("")
     L.append("Cold sync, where plumb's time goes (ms, lastStagesMs of the --once reconcile, median):")
     L.append("")
-    L.append("| N | fetch | render | plan | apply | health | lastDurationMs | reconciles run by --once (ms each) | process wall | CPU (user+sys) s |")
+    L.append("| N | fetch | render | plan | apply | health | lastDurationMs | history row (finished − started) | process wall | CPU (user+sys) s |")
     L.append("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         c = r["cold"]
         s = {k: med([x[k] for x in c["plumb_stages"]]) for k in c["plumb_stages"][0]}
-        rec = c["plumb_reconciles"][-1]["statuses_seen"]
-        each = ", ".join(str(d) for _, d in rec)
+        hist_ms = med([x["history_ms"] for x in c["plumb_reconciles"]])
         L.append(f"| {r['n']:,} | {s['fetch']:.0f} | {s['render']:.0f} | {s['plan']:.0f} | {s['apply']:.0f} | "
-                 f"{s['health']:.0f} | {s['total']:.0f} | {len(rec)} ({each}) | {med(c['plumb'])*1000:.0f} | "
+                 f"{s['health']:.0f} | {s['total']:.0f} | {hist_ms:.0f} | {med(c['plumb'])*1000:.0f} | "
                  f"{med(c['plumb_cpu']):.2f} |")
+    L.append("")
+    L.append("Reconciles: `--once` ran one (one history row, status = that reconcile) in every repetition; "
+             "the long-running operator ran " + ", ".join(
+                 f"{r.get('startup_reconciles')} at start and {r.get('operator_reconciles')} in all at {r['n']:,}"
+                 for r in results) + " (`plumb_reconcile_duration_seconds_count`).")
     L.append("")
     L.append("### Peak memory (MiB, maximum resident set size)")
     L.append("")
-    L.append("| N | plumb run --once | plumb run (VmHWM after all phases) | git checkout | cf-agent | git clone |")
-    L.append("|---|---|---|---|---|---|")
+    L.append("| N | plumb run --once | plumb run (VmHWM after all phases) | plumb run (VmRSS at the end) | git checkout | cf-agent | git clone |")
+    L.append("|---|---|---|---|---|---|---|")
     for r in results:
         c = r["cold"]
         L.append(f"| {r['n']:,} | {max(c['plumb_rss'])/1024:.0f} | {r['operator_vm_kb'].get('VmHWM', 0)/1024:.0f} | "
+                 f"{r['operator_vm_kb'].get('VmRSS', 0)/1024:.0f} | "
                  f"{max(c['git_rss'])/1024:.0f} | {max(c['cf_rss'])/1024:.0f} | {max(c['git_clone_rss'])/1024:.0f} |")
     L.append("")
     L.append("### No-op reconcile (ms, median)")
@@ -577,6 +598,8 @@ def main():
     ap.add_argument("--noop-big", type=int, default=3)
     ap.add_argument("--commits", type=int, default=5, help="one-file commits")
     ap.add_argument("--commits-big", type=int, default=3)
+    ap.add_argument("--source", help="what --plumb was built from, for the report (default: this "
+                    "checkout's HEAD and its uncommitted changes under src/)")
     ap.add_argument("--keep", action="store_true", help="keep the generated repositories")
     ap.add_argument("--json", help="also write the raw results here")
     a = ap.parse_args()

@@ -112,7 +112,9 @@ def write(path, text):
 
 def git(*args, cwd=None, quiet=True):
     env = dict(os.environ, **GIT_ENV)
-    subprocess.run(["git", *args], cwd=cwd, env=env, check=True,
+    # No automatic `git gc`: with thousands of loose objects, `git commit` would start a
+    # detached gc that repacks plain.git while the benchmark is timing the next commands.
+    subprocess.run(["git", "-c", "gc.auto=0", "-c", "maintenance.auto=false", *args], cwd=cwd, env=env, check=True,
                    stdout=subprocess.DEVNULL if quiet else None)
 
 
