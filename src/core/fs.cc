@@ -22,23 +22,26 @@ Status Errno(const std::string& what, const std::string& path) {
 }
 }  // namespace
 
-Result<std::string> ReadFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("open", path);
-  std::string out;
+Status ReadAll(int fd, const std::string& path, std::string* out) {
   char buf[65536];
   while (true) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      Status s = Errno("read", path);
-      ::close(fd);
-      return s;
+      return Errno("read", path);
     }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
+    if (n == 0) return Status::Ok();
+    out->append(buf, static_cast<size_t>(n));
   }
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("open", path);
+  std::string out;
+  Status s = ReadAll(fd, path, &out);
   ::close(fd);
+  if (!s.ok()) return s;
   return out;
 }
 

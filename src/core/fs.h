@@ -9,6 +9,8 @@
 namespace plumb::fs {
 
 Result<std::string> ReadFile(const std::string& path);
+// Reads `fd` to its end into `out` (appending); `path` names it in errors. Does not close.
+Status ReadAll(int fd, const std::string& path, std::string* out);
 // Writes `content` to a temp file in the same directory, then renames over `path`.
 // With `sync`, fsyncs the file before the rename (callers that batch durability pass
 // false and call SyncFilesystem once). `mode` is applied before the rename.

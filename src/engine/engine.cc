@@ -341,6 +341,7 @@ void Engine::Stop() {
     std::lock_guard<std::mutex> l(m.mu);
     m.stopping = true;
   }
+  m.cancel = true;
   m.queue_cv.notify_all();
   m.timer_cv.notify_all();
   {

@@ -71,12 +71,13 @@ struct Engine::Impl {
   std::condition_variable event_cv;
   std::atomic<int64_t> last_event_id{0};
   std::atomic<bool> events_closed{false};  // Stop() wakes event waiters for good
+  std::atomic<bool> cancel{false};         // Stop(): running reconciles stop between applies
   std::atomic<int64_t> applies{0};
+  // Repo -> when the last push webhook for it arrived (unix ms). Guarded by mu.
   std::map<std::string, int64_t> push_ms;
   // Commits plumbline itself wrote (rollback) -> {trigger, initiator}, so the reconcile
   // that applies one is recorded as such whichever trigger ran it. Guarded by mu.
-  std::map<std::string, std::pair<std::string, std::string>>
-      written_commits;  // repo -> when the last push webhook arrived; mu
+  std::map<std::string, std::pair<std::string, std::string>> written_commits;
   int64_t crash_after_applies = 0;
 
   // engine.cc

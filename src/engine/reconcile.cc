@@ -302,7 +302,13 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
 
     target::AppContext ctx = Context(spec, o.desired.get());
     const auto& want = *o.desired;
+    bool interrupted = false;
     for (const auto& item : plan.apply) {
+      if (cancel) {  // the operator is stopping: the next start finishes the job
+        interrupted = failed = true;
+        if (first_error.empty()) first_error = "the operator stopped during this reconcile";
+        break;
+      }
       target::Change c;
       c.id = item.id;
       if (item.action == Action::kNoop) {
@@ -357,7 +363,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     }
 
     row.finished_ms = UnixMillis(clock.Now());
-    row.result = failed ? "Failed" : "Succeeded";
+    row.result = interrupted ? "Interrupted" : failed ? "Failed" : "Succeeded";
     row.changes = Value::EmptyArray();
     for (const auto& c : changes)
       if (c.kind != target::ChangeKind::kUnchanged) row.changes.Append(ChangeToValue(c));

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/fs.h"
+
 namespace plumb::target::local {
 namespace {
 
@@ -72,19 +74,9 @@ Result<FileState> ReadFileState(const std::string& path) {
   state.type = FileState::Type::kRegular;
   state.mode = static_cast<int>(st.st_mode & 07777);
   state.content.reserve(static_cast<size_t>(st.st_size));
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status s = Errno("read", path);
-      ::close(fd);
-      return s;
-    }
-    if (n == 0) break;
-    state.content.append(buf, static_cast<size_t>(n));
-  }
+  Status read = fs::ReadAll(fd, path, &state.content);
   ::close(fd);
+  if (!read.ok()) return read;
   return state;
 }
 

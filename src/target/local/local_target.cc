@@ -107,14 +107,27 @@ class LocalTarget : public Target {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<LiveObject> out;
     out.reserve(ids.size());
+    // Desired resources by key, built on the first object not yet applied (a linear
+    // search per object made a cold plan quadratic).
+    std::unordered_map<std::string, const Resource*> desired_by_key;
     for (const ResourceId& id : ids) {
       LiveObject live{.id = id};
-      ASSIGN_OR_RETURN(std::optional<Value> stored, StoredBody(ctx.app, id));
+      const Value* stored = StoredPtr(ctx.app, id);
       if (IsKind(id, "ConfigMap") && stored) {
         live.exists = true;
-        live.body = std::move(*stored);
+        live.body = *stored;
       } else if (IsKind(id, "File")) {
-        std::optional<Value> where = stored ? stored : ExpectedFromDesired(ctx, id);
+        std::optional<Value> from_desired;
+        if (!stored) {
+          if (desired_by_key.empty() && ctx.desired)
+            for (const Resource& r : *ctx.desired) desired_by_key[r.id().Key()] = &r;
+          auto it = desired_by_key.find(id.Key());
+          if (it != desired_by_key.end()) {
+            auto expected = ExpectedFile(ctx, *it->second, options_.allow_paths);
+            if (expected.ok()) from_desired = std::move(expected).value();
+          }
+        }
+        const Value* where = stored ? stored : (from_desired ? &*from_desired : nullptr);
         if (where) {
           const std::string path = PathOf(*where);
           ASSIGN_OR_RETURN(FileState state, ReadFileState(path));
@@ -163,13 +176,8 @@ class LocalTarget : public Target {
     if (!Handles(live.id)) return {HealthStatus::kUnknown, "not a local kind"};
     if (!live.exists) return {HealthStatus::kMissing, live.id.ToString() + " does not exist"};
     if (IsKind(live.id, "ConfigMap")) return {HealthStatus::kHealthy, ""};
-    std::optional<Value> stored;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto s = StoredBody(ctx.app, live.id);
-      if (!s.ok()) return {HealthStatus::kUnknown, s.status().message()};
-      stored = std::move(*s);
-    }
+    std::lock_guard<std::mutex> lock(mu_);
+    const Value* stored = StoredPtr(ctx.app, live.id);
     if (live.body.FindPath({"spec", "type"})) {
       return {HealthStatus::kDegraded, PathOf(live.body) + " is a " +
                                            live.body.FindPath({"spec", "type"})->as_string() +
@@ -224,23 +232,15 @@ class LocalTarget : public Target {
     return app + '\x1f' + key;
   }
 
-  // The body last applied, from the in-memory copy of local.db.
-  Result<std::optional<Value>> StoredBody(const std::string& app, const ResourceId& id) {
+  // The body last applied, from the in-memory copy of local.db; nullptr when none.
+  // Valid while mu_ is held and the object is not written.
+  const Value* StoredPtr(const std::string& app, const ResourceId& id) const {
     auto it = bodies_.find(BodyKey(app, id.Key()));
-    if (it == bodies_.end()) return std::optional<Value>();
-    return std::optional<Value>(it->second);
+    return it == bodies_.end() ? nullptr : &it->second;
   }
-
-  // For an object not yet in the inventory: where the desired set says it lives.
-  std::optional<Value> ExpectedFromDesired(const AppContext& ctx, const ResourceId& id) {
-    if (!ctx.desired) return std::nullopt;
-    for (const Resource& r : *ctx.desired) {
-      if (r.id() != id) continue;
-      auto expected = ExpectedFile(ctx, r, options_.allow_paths);
-      if (expected.ok()) return std::move(expected).value();
-      return std::nullopt;
-    }
-    return std::nullopt;
+  Result<std::optional<Value>> StoredBody(const std::string& app, const ResourceId& id) {
+    const Value* v = StoredPtr(app, id);
+    return v ? std::optional<Value>(*v) : std::optional<Value>();
   }
 
   Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected) {
