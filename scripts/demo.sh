@@ -3,13 +3,16 @@
 # host — writing only under ./demo/host. Stop it with Ctrl-C; run again to start over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PLUMB="$PWD/build/plumb"
+PLUMB="${PLUMB_BIN:-$PWD/build/plumb}"
 DEMO="$PWD/demo"
 LISTEN="${PLUMB_DEMO_LISTEN:-127.0.0.1:7420}"
 
 rm -rf "$DEMO"
 mkdir -p "$DEMO/host"
 "$PLUMB" init "$DEMO/config" >/dev/null
+# So the commits suggested below work on a machine with no git identity configured.
+git -C "$DEMO/config" config user.name "plumbline demo"
+git -C "$DEMO/config" config user.email "demo@localhost"
 cat <<MSG
 == plumbline demo ==========================================================
 Config repository: $DEMO/config.git  (edit in the clone $DEMO/config, then push)
