@@ -1,9 +1,11 @@
 #include "target/target.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -85,6 +87,29 @@ TEST_F(LocalTargetTest, ApplyObserveUnchangedConfigureRemove) {
   c = target_->Remove(ctx_, f.id());
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->kind, ChangeKind::kUnchanged);
+}
+
+TEST_F(LocalTargetTest, ObserveSeesSameSizeEditsWithTheOldMtime) {
+  // Observe skips re-reading a file whose stat is unchanged since it was verified; an
+  // edit that keeps size and mtime still changes ctime and must be seen.
+  const std::string path = allowed_ + "/same-size";
+  Resource f = FileRes("same", path, "aaaa\n");
+  ASSERT_TRUE(Apply(f).ok());
+  ASSERT_TRUE(ObserveOne(f.id()).exists);  // verified now
+  ASSERT_TRUE(ObserveOne(f.id()).exists);  // and answered from the stat cache
+  struct stat before;
+  ASSERT_EQ(::stat(path.c_str(), &before), 0);
+  {
+    FILE* out = std::fopen(path.c_str(), "r+");
+    ASSERT_NE(out, nullptr);
+    std::fputs("bbbb\n", out);
+    std::fclose(out);
+  }
+  timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  LiveObject live = ObserveOne(f.id());
+  ASSERT_TRUE(live.exists);
+  EXPECT_EQ(live.body.FindPath({"spec", "content"})->as_string(), "bbbb\n");
 }
 
 TEST_F(LocalTargetTest, RemoveOfAMissingFileIsDeletedAndUnrecordedFilesAreNeverTouched) {
