@@ -66,8 +66,9 @@ Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
   const std::string kCrash = "crash-after-applies:";
   if (options.fault.rfind(kCrash, 0) == 0)
     impl->crash_after_applies = std::atoll(options.fault.c_str() + kCrash.size());
-  auto events = impl->store->Events("", 0, 0);
-  (void)events;
+  // Event waiters compare against the newest id, which survives a restart.
+  ASSIGN_OR_RETURN(int64_t last_event, impl->store->LastEventId());
+  impl->last_event_id = last_event;
   impl->options = std::move(options);
   Impl* raw = impl.get();
   impl->notifier = std::make_unique<Notifier>(
@@ -425,6 +426,8 @@ Result<std::vector<HistoryRow>> Engine::History(const std::string& name, size_t 
 Result<std::vector<Event>> Engine::Events(const std::string& app, int64_t after_id, size_t limit) {
   return impl_->store->Events(app, after_id, limit);
 }
+
+int64_t Engine::LastEventId() const { return impl_->last_event_id; }
 
 void Engine::WaitForEvents(int64_t after_id, Duration timeout) {
   std::unique_lock<std::mutex> l(impl_->event_mu);

@@ -86,6 +86,8 @@ class Engine {
   Result<DiffReport> Diff(const std::string& name);
   Result<std::vector<HistoryRow>> History(const std::string& name, size_t limit = 0);
   Result<std::vector<Event>> Events(const std::string& app, int64_t after_id, size_t limit);
+  // The id of the newest event (0 when none): where a live stream starts.
+  int64_t LastEventId() const;
   // Blocks until an event newer than `after_id` exists or `timeout` passes.
   void WaitForEvents(int64_t after_id, Duration timeout);
 

@@ -222,6 +222,13 @@ Result<int64_t> Store::AddEvent(const Event& e) {
   return id;
 }
 
+Result<int64_t> Store::LastEventId() {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  Stmt st(impl_->db, "SELECT COALESCE(MAX(id), 0) FROM events");
+  if (!st.ok() || st.Step() != SQLITE_ROW) return impl_->Error("read events");
+  return st.Int(0);
+}
+
 Result<std::vector<Event>> Store::Events(const std::string& app, int64_t after_id, size_t limit) {
   std::lock_guard<std::mutex> l(impl_->mu);
   Stmt st(impl_->db,

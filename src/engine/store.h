@@ -71,6 +71,8 @@ class Store {
   Result<HistoryRow> GetHistory(const std::string& app, int64_t id);
 
   Result<int64_t> AddEvent(const Event& e);
+  // The id of the newest event (0 when none).
+  Result<int64_t> LastEventId();
   // Events with id > after_id, oldest first, at most `limit`; `app` "" = all.
   Result<std::vector<Event>> Events(const std::string& app, int64_t after_id, size_t limit);
 

@@ -261,11 +261,7 @@ void Server::Impl::Routes() {
     if (!Authorize(req, res, Need::kRead)) return;
     // Server-sent events: what is stored after `after` (default: from now on), then live.
     int64_t after = static_cast<int64_t>(ParseSize(req.get_param_value("after"), 0));
-    if (req.get_param_value("after").empty()) {
-      for (auto tail = engine->Events("", 0, 1000); tail.ok() && !tail->empty();
-           tail = engine->Events("", after, 1000))
-        after = tail->back().id;
-    }
+    if (req.get_param_value("after").empty()) after = engine->LastEventId();
     auto cursor = std::make_shared<int64_t>(after);
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
