@@ -29,6 +29,8 @@ const char* CodeName(Code code) {
       return "Aborted";
     case Code::kInternal:
       return "Internal";
+    case Code::kUnimplemented:
+      return "Unimplemented";
   }
   return "Unknown";
 }

@@ -21,6 +21,7 @@ enum class Code {
   kDeadlineExceeded,    // transient: timed out
   kAborted,             // conflict; retried
   kInternal,            // a bug in us or a broken invariant
+  kUnimplemented,       // this target/build does not offer the operation
 };
 
 const char* CodeName(Code code);
@@ -73,6 +74,7 @@ inline Status DeadlineExceeded(std::string m) {
 }
 inline Status Aborted(std::string m) { return Status(Code::kAborted, std::move(m)); }
 inline Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
+inline Status Unimplemented(std::string m) { return Status(Code::kUnimplemented, std::move(m)); }
 
 // A value or an error. Accessing value() of an error is a bug (aborts).
 template <typename T>

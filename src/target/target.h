@@ -44,6 +44,25 @@ struct LiveObject {
   resource::Value body;  // the live state in the same shape Expected() returns
 };
 
+// Something a target saw happen that users want in the event log: a replica restarted,
+// a probe failed, a rollout stalled. Never carries secret values.
+struct TargetEvent {
+  std::string app;
+  resource::ResourceId id;
+  std::string type;  // "Normal" or "Warning"
+  std::string reason;  // CamelCase, e.g. "ReplicaRestarted", "ProbeFailed"
+  std::string message;
+};
+
+// Where the output of one replica of a running kind (a local Process or Job) is kept.
+// `path` is the current file; older ones, after size-based rotation, are path.1 (newest),
+// path.2, ... up to the configured count.
+struct LogSource {
+  int replica = 0;
+  std::string name;  // "web-0": resource name and replica index
+  std::string path;
+};
+
 struct InventoryEntry {
   resource::ResourceId id;
   int order = 0;             // apply order in the reconcile that last applied it
@@ -85,6 +104,31 @@ class Target {
   // outside plumbline. Called once; callbacks come from a target-owned thread.
   virtual void Watch(
       std::function<void(const std::string& app, const resource::ResourceId& id)> on_drift) = 0;
+
+  // Starts telling `on_event` what happens to running objects (restarts, probe failures,
+  // stalled rollouts). Called at most once; callbacks come from a target-owned thread.
+  virtual void WatchEvents(std::function<void(const TargetEvent& event)> on_event) {
+    (void)on_event;
+  }
+
+  // The log files of each replica of a running object this Application owns, by replica
+  // index. NotFound when the Application owns no such object; Unimplemented when the
+  // target keeps no logs.
+  virtual Result<std::vector<LogSource>> Logs(const std::string& app,
+                                              const resource::ResourceId& id) {
+    (void)app;
+    return Unimplemented("this target keeps no logs for " + id.ToString());
+  }
+
+  // An emergency change by hand (`plumb local scale`, `plumb local stop` = 0 replicas):
+  // the live replica count of a running object becomes `replicas` until the next apply.
+  // Observe() then shows the difference from git (drift), and a drift callback fires.
+  virtual Result<Change> SetReplicas(const std::string& app, const resource::ResourceId& id,
+                                     int replicas) {
+    (void)app;
+    (void)replicas;
+    return Unimplemented("this target cannot scale " + id.ToString());
+  }
 
   // Whether this target handles a resource of this id (group/kind) at all.
   virtual bool Handles(const resource::ResourceId& id) const = 0;
