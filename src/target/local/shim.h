@@ -37,7 +37,7 @@ const char* RestartPolicyName(RestartPolicy p);  // "Always", "OnFailure", "Neve
 struct ShimSpec {
   std::vector<std::string> argv;  // argv[0] searched in env PATH when it has no '/'
   std::vector<std::pair<std::string, std::string>> env;  // the program's whole environment
-  std::string working_dir;                                // empty: DIR
+  std::string working_dir;                               // empty: DIR
   int stop_signal = SIGTERM;
   Duration grace = Duration(30000);  // then SIGKILL
   RestartPolicy restart = RestartPolicy::kAlways;
@@ -60,6 +60,8 @@ struct ShimStatus {
   // "Running" (program up), "BackOff" (waiting to restart), "Stopping",
   // "Exited" (ended, no restart by policy: Never, or OnFailure after exit 0),
   // "Stopped" (stopped on request), "Failed" (could not start: no such program, ...).
+  // A start that fails is a crash for the restart policy: "Failed" with next_start_ms
+  // set means a retry is scheduled; with next_start_ms 0 it is final.
   std::string state;
   int restarts = 0;              // program starts after the first
   int consecutive_failures = 0;  // failed runs since the last run that lasted backoff_reset
@@ -88,8 +90,15 @@ bool ShimAlive(const ShimStatus& s);
 // Whether the program the status names is still that running process.
 bool ProgramAlive(const ShimStatus& s);
 
+// Whether the status is one the shim writes last before exiting by design ("Exited",
+// "Stopped", or "Failed" with no retry scheduled).
+bool IsFinalState(const ShimStatus& s);
+
 // SIGTERM to a live shim: it stops the program gracefully and exits. OK when it is gone.
+// Does not wait: the grace period can be long (see WaitShimGone).
 Status StopShim(const ShimStatus& s);
+// Polls until the shim the status names is gone (or `timeout` passes); true when gone.
+bool WaitShimGone(const ShimStatus& s, Duration timeout);
 // SIGUSR1 to a live shim: restart its program now.
 Status RestartProgram(const ShimStatus& s);
 // Kills a program whose shim is gone (SIGKILL to its process group, after checking the
