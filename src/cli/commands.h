@@ -37,4 +37,14 @@ int CmdRun(RunOptions o);
 int CmdInit(const std::string& dir);
 int CmdRender(const std::string& dir, const std::string& output);
 
+// `plumb demo-server`: a tiny HTTP service for the example repository and tests
+// (demo_server.cc). Returns the process exit code.
+struct DemoServerOptions {
+  std::string listen;      // HOST:PORT; empty: 127.0.0.1:$PORT
+  std::string fail_after;  // a duration: exit with exit_code once it has passed
+  int exit_code = 1;
+  bool never_ready = false;  // /healthz answers 503
+};
+int CmdDemoServer(const DemoServerOptions& o);
+
 }  // namespace plumb::cli

@@ -4,6 +4,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "target/local/shim.h"
 
 #ifndef PLUMB_VERSION
 #define PLUMB_VERSION "0.1.0-dev"
@@ -85,6 +86,22 @@ int main(int argc, char** argv) {
   c_render->add_option("-o,--output", render_output, "yaml|json")
       ->check(CLI::IsMember({"yaml", "json"}));
 
+  // `plumb shim DIR`: the supervisor of one replica, started by the operator (hidden).
+  std::string shim_dir;
+  auto* c_shim = app.add_subcommand("shim", "supervise one replica (started by the operator)");
+  c_shim->group("");
+  c_shim->add_option("DIR", shim_dir, "the replica's directory")->required();
+  DemoServerOptions demo;
+  auto* c_demo = app.add_subcommand(
+      "demo-server", "a tiny HTTP service for examples and tests: GET / and GET /healthz");
+  c_demo->add_option("--listen", demo.listen, "HOST:PORT (default: 127.0.0.1:$PORT)");
+  auto* o_fail_after = c_demo->add_option("--fail-after", demo.fail_after,
+                                          "exit with --exit-code after this long (crash tests)");
+  c_demo->add_option("--exit-code", demo.exit_code, "exit code for --fail-after")
+      ->needs(o_fail_after)
+      ->capture_default_str();
+  c_demo->add_flag("--never-ready", demo.never_ready, "GET /healthz answers 503");
+
   std::string app_name, revision;
   bool dry_run = false;
   auto* c_status = app.add_subcommand("status", "show Applications: sync, health, commits, errors");
@@ -128,6 +145,8 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
+  if (*c_shim) return plumb::target::local::RunShim(shim_dir);
+  if (*c_demo) return CmdDemoServer(demo);
   ResolveClient(&client);
   if (*c_run) return CmdRun(run);
   if (*c_init) return CmdInit(init_dir);
