@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -37,20 +38,23 @@ bool ParseListen(const std::string& text, std::string* host, int* port) {
   return true;
 }
 
-// Waits for SIGTERM/SIGINT (blocked in every thread) or, with a deadline, for the
-// deadline. Returns whether the deadline passed.
-bool WaitForSignalOrDeadline(const sigset_t& set, int64_t deadline_mono) {
-  while (true) {
-    if (deadline_mono < 0) {
-      int sig = 0;
-      if (sigwait(&set, &sig) == 0) return false;
-      continue;
+enum class Wake { kSignal, kDeadline, kListenerEnded };
+
+// Waits for SIGTERM/SIGINT (blocked in every thread), the deadline (-1: none) or
+// `listener_ended`, whichever comes first; the flag is looked at every second (it is
+// only set when the listener fails, so an idle server wakes rarely).
+Wake WaitForSignal(const sigset_t& set, int64_t deadline_mono,
+                   const std::atomic<bool>& listener_ended) {
+  while (!listener_ended) {
+    int64_t left = 1000;
+    if (deadline_mono >= 0) {
+      left = std::min<int64_t>(left, deadline_mono - MonotonicMillis());
+      if (left <= 0) return Wake::kDeadline;
     }
-    int64_t left = deadline_mono - MonotonicMillis();
-    if (left <= 0) return true;
     timespec ts{static_cast<time_t>(left / 1000), static_cast<long>(left % 1000) * 1000000};
-    if (sigtimedwait(&set, nullptr, &ts) > 0) return false;
+    if (sigtimedwait(&set, nullptr, &ts) > 0) return Wake::kSignal;
   }
+  return Wake::kListenerEnded;
 }
 
 }  // namespace
@@ -110,12 +114,12 @@ int CmdDemoServer(const DemoServerOptions& o) {
   std::atomic<bool> listening_done{false};
   int code = 0;
   std::thread control([&] {
-    bool failed = WaitForSignalOrDeadline(set, deadline);
-    if (failed) {
+    Wake why = WaitForSignal(set, deadline, listening_done);
+    if (why == Wake::kDeadline) {
       code = o.exit_code;
       std::cout << "failing as asked (--fail-after " << o.fail_after << ", exit code " << code
                 << ")" << std::endl;
-    } else {
+    } else if (why == Wake::kSignal) {
       std::cout << "stopping" << std::endl;
     }
     // stop() is a no-op until listen has started: repeat until it has returned.
@@ -126,9 +130,6 @@ int CmdDemoServer(const DemoServerOptions& o) {
   });
   bool ok = server.listen_after_bind();
   listening_done = true;
-  // When listen failed on its own, wake the control thread (the signal stays pending for
-  // its sigwait, since every thread blocks it).
-  if (!ok) pthread_kill(control.native_handle(), SIGTERM);
   control.join();
   if (!ok) std::cerr << "plumb demo-server: the listener failed\n";
   return ok ? code : 1;
