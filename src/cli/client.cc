@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -111,6 +112,49 @@ Status ApiClient::Stream(const std::string& path,
     return Unavailable("event stream from " + o_.server +
                        " ended: " + httplib::to_string(res.error()));
   return Status::Ok();
+}
+
+Status ApiClient::StreamText(const std::string& path, bool endless,
+                             const std::function<bool(const char*, size_t)>& on_data) {
+  httplib::Client client(o_.server);
+  client.set_connection_timeout(5, 0);
+  // A followed log may stay quiet for hours; the operator ends the stream when it stops.
+  client.set_read_timeout(endless ? 365 * 24 * 3600 : 600, 0);
+  httplib::Headers headers;
+  if (!o_.token.empty()) headers.emplace("Authorization", "Bearer " + o_.token);
+  int status = 0;
+  std::string error_body;
+  bool stopped_by_caller = false;
+  auto res = client.Get(
+      path, headers,
+      [&](const httplib::Response& r) {
+        status = r.status;
+        return true;
+      },
+      [&](const char* data, size_t len) {
+        if (status < 200 || status >= 300) {
+          if (error_body.size() < 65536) error_body.append(data, len);
+          return true;
+        }
+        if (!on_data(data, len)) {
+          stopped_by_caller = true;
+          return false;
+        }
+        return true;
+      });
+  if (!res && !stopped_by_caller)
+    return Unavailable("cannot read " + path + " from " + o_.server + " (" +
+                       httplib::to_string(res.error()) + ")");
+  if (status >= 200 && status < 300) return Status::Ok();
+  auto parsed = resource::ParseJson(error_body, "operator answer");
+  std::string msg = parsed.ok() ? parsed->GetString("error", error_body) : error_body;
+  Code code = status == 401   ? Code::kUnauthenticated
+              : status == 403 ? Code::kPermissionDenied
+              : status == 404 ? Code::kNotFound
+              : status == 400 ? Code::kInvalidArgument
+              : status == 501 ? Code::kUnimplemented
+                              : Code::kUnavailable;
+  return Status(code, msg);
 }
 
 void PrintTable(const std::vector<std::vector<std::string>>& rows) {
@@ -341,6 +385,64 @@ int CmdRefresh(const ClientOptions& o, const std::string& app) {
   auto v = ApiClient(o).Post("/api/v1/applications/" + app + "/refresh", Value::EmptyObject());
   if (!v.ok()) return Fail(v.status());
   std::cout << app << ": refresh queued\n";
+  return 0;
+}
+
+namespace {
+std::string QueryEscape(const std::string& s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+}  // namespace
+
+int CmdLogs(const ClientOptions& o, const std::string& app, const LogsOptions& lo) {
+  std::string path = "/api/v1/applications/" + QueryEscape(app) +
+                     "/logs?tail=" + std::to_string(std::max(0, lo.tail)) +
+                     (lo.follow ? "&follow=true" : "") +
+                     (lo.name.empty() ? "" : "&name=" + QueryEscape(lo.name)) +
+                     (lo.kind.empty() ? "" : "&kind=" + QueryEscape(lo.kind)) +
+                     (lo.replica >= 0 ? "&replica=" + std::to_string(lo.replica) : "");
+  Status s = ApiClient(o).StreamText(path, lo.follow, [](const char* data, size_t len) {
+    std::cout.write(data, static_cast<std::streamsize>(len));
+    std::cout.flush();
+    return static_cast<bool>(std::cout);
+  });
+  return s.ok() ? 0 : Fail(s);
+}
+
+int CmdLocalScale(const ClientOptions& o, const std::string& target, int replicas,
+                  const std::string& via) {
+  std::vector<std::string> parts = Split(target, '/');
+  if (parts.size() < 2 || parts.size() > 3 || parts.front().empty() || parts.back().empty())
+    return Fail(InvalidArgument("\"" + target + "\": use APP/NAME (or APP/KIND/NAME)"));
+  if (replicas < 0) return Fail(InvalidArgument("replicas must be 0 or more"));
+  const std::string& app = parts.front();
+  Value body;
+  if (parts.size() == 3) body.Set("kind", parts[1]);
+  body.Set("name", parts.back());
+  body.Set("replicas", replicas);
+  body.Set("via", via);
+  auto v = ApiClient(o).Post("/api/v1/applications/" + QueryEscape(app) + "/scale", body);
+  if (!v.ok()) return Fail(v.status());
+  if (o.output != "table") {
+    PrintValue(o, *v);
+    return 0;
+  }
+  std::string message = v->GetString("message");
+  std::cout << app << ": " << v->GetString("kind") << "/" << v->GetString("name") << " "
+            << v->GetString("change") << (message.empty() ? "" : " (" + message + ")") << "\n"
+            << "The live count now differs from git: " << app
+            << " shows OutOfSync, and with selfHeal the operator puts git's count back.\n";
   return 0;
 }
 

@@ -34,6 +34,11 @@ class ApiClient {
   // Streams a server-sent-events path, calling on_data with each event's data until the
   // stream ends or on_data returns false.
   Status Stream(const std::string& path, const std::function<bool(const std::string&)>& on_data);
+  // GETs a plain-text path, passing the body to on_data as it arrives (for streams that
+  // never end, such as `logs?follow=true`, until the connection or on_data ends it). A
+  // non-2xx answer becomes an error carrying the operator's message.
+  Status StreamText(const std::string& path, bool endless,
+                    const std::function<bool(const char*, size_t)>& on_data);
 
  private:
   Result<resource::Value> Call(const std::string& method, const std::string& path,
@@ -51,6 +56,20 @@ int CmdRollback(const ClientOptions& o, const std::string& app, const std::strin
 int CmdEvents(const ClientOptions& o, const std::string& app, bool follow);
 int CmdSuspend(const ClientOptions& o, const std::string& app, bool suspend);
 int CmdRefresh(const ClientOptions& o, const std::string& app);
+
+struct LogsOptions {
+  std::string name;  // "" = every Process and Job of the Application
+  std::string kind;  // "" | Process | Job
+  int replica = -1;  // -1 = all replicas
+  bool follow = false;
+  int tail = 100;
+};
+// Prints the last lines of the logs (and with follow, new lines until interrupted).
+int CmdLogs(const ClientOptions& o, const std::string& app, const LogsOptions& lo);
+// `plumb local scale APP/NAME N` and `plumb local stop APP/NAME` (via names the verb, for
+// the event). `target` is APP/NAME or APP/KIND/NAME.
+int CmdLocalScale(const ClientOptions& o, const std::string& target, int replicas,
+                  const std::string& via);
 
 // Prints a table with a header row, columns padded to the widest cell.
 void PrintTable(const std::vector<std::vector<std::string>>& rows);

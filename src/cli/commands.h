@@ -31,6 +31,8 @@ struct RunOptions {
   std::string webhook_secret_file;
   std::string tokens_file;
   std::string notify_retry_base = "2s";
+  std::string hook_timeout = "10m";
+  std::string health_timeout = "5m";
 };
 
 int CmdRun(RunOptions o);

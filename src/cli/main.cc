@@ -73,6 +73,15 @@ int main(int argc, char** argv) {
   c_run->add_option("--tokens", run.tokens_file,
                     "extra API tokens: a file of \"TOKEN ROLE\" lines (admin or read-only)");
   c_run->add_option("--kubectl", run.kubectl, "kubectl used for kustomize")->capture_default_str();
+  c_run
+      ->add_option("--hook-timeout", run.hook_timeout,
+                   "how long a sync hook may run when it sets no activeDeadlineSeconds")
+      ->capture_default_str();
+  c_run
+      ->add_option("--health-timeout", run.health_timeout,
+                   "how long a sync waits for what it applied to leave Progressing "
+                   "(before the next sync wave and the PostSync hooks)")
+      ->capture_default_str();
 
   std::string init_dir;
   auto* c_init = app.add_subcommand(
@@ -139,6 +148,30 @@ int main(int argc, char** argv) {
   c_refresh->add_option("APP", app_name)->required();
   add_client(c_refresh);
 
+  LogsOptions logs;
+  auto* c_logs =
+      app.add_subcommand("logs", "print the logs of an Application's Processes and Jobs");
+  c_logs->add_option("APP", app_name)->required();
+  c_logs->add_option("NAME", logs.name, "a Process or Job (default: all of them)");
+  c_logs->add_option("--kind", logs.kind, "Process|Job, when a name is both")
+      ->check(CLI::IsMember({"Process", "Job"}));
+  c_logs->add_option("--replica", logs.replica, "only this replica (0, 1, ...)");
+  c_logs->add_flag("-f,--follow", logs.follow, "stream new lines until interrupted");
+  c_logs->add_option("--tail", logs.tail, "lines to show from the end")->capture_default_str();
+  add_client(c_logs);
+  auto* c_local = app.add_subcommand("local", "emergency changes on the local runtime");
+  c_local->require_subcommand(1);
+  std::string local_target;
+  int local_replicas = 0;
+  auto* c_scale = c_local->add_subcommand(
+      "scale", "set a Process's replicas by hand until git wins again (selfHeal reverts it)");
+  c_scale->add_option("APP/NAME", local_target, "the Application and the Process")->required();
+  c_scale->add_option("N", local_replicas, "replicas")->required()->check(CLI::NonNegativeNumber);
+  add_client(c_scale);
+  auto* c_stop = c_local->add_subcommand("stop", "stop every replica of a Process (scale to 0)");
+  c_stop->add_option("APP/NAME", local_target, "the Application and the Process")->required();
+  add_client(c_stop);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -160,5 +193,8 @@ int main(int argc, char** argv) {
   if (*c_suspend) return CmdSuspend(client, app_name, true);
   if (*c_resume) return CmdSuspend(client, app_name, false);
   if (*c_refresh) return CmdRefresh(client, app_name);
+  if (*c_logs) return CmdLogs(client, app_name, logs);
+  if (*c_scale) return CmdLocalScale(client, local_target, local_replicas, "plumb local scale");
+  if (*c_stop) return CmdLocalScale(client, local_target, 0, "plumb local stop");
   return 2;
 }

@@ -75,7 +75,9 @@ int CmdRun(RunOptions o) {
        {std::tuple{"--interval", &o.interval, &eo.root.sync.interval},
         std::tuple{"--retry-base", &o.retry_base, &eo.retry_base},
         std::tuple{"--retry-max", &o.retry_max, &eo.retry_max},
-        std::tuple{"--notify-retry-base", &o.notify_retry_base, &eo.notify_retry_base}}) {
+        std::tuple{"--notify-retry-base", &o.notify_retry_base, &eo.notify_retry_base},
+        std::tuple{"--hook-timeout", &o.hook_timeout, &eo.hook_timeout},
+        std::tuple{"--health-timeout", &o.health_timeout, &eo.health_timeout}}) {
     auto d = ParseDuration(*text);
     if (!d.ok()) return Fail(std::string("plumb run ") + flag, d.status());
     *out = *d;

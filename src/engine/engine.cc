@@ -138,6 +138,9 @@ void Engine::Impl::WorkerLoop() {
         backoff *= 2;
       delay = std::min({delay, backoff, options.retry_max.count()});
     }
+    // Follow a rollout even when the target sends no drift signal as it progresses.
+    if (st->status.health == "Progressing")
+      delay = std::min(delay, std::max<int64_t>(1, options.progressing_requeue.count()));
     st->next_due_ms = now + delay;
     timer_cv.notify_one();
   }
@@ -329,6 +332,12 @@ Status Engine::Start() {
     log::Info("drift detected on the host", {{"app", app}, {"resource", id.ToString()}});
     metrics::Default().Add("plumb_drift_detected_total", {{"app", app}});
     impl_->Enqueue(app, "drift", false);
+    impl_->Wake();
+  });
+  m.target->WatchEvents([this](const target::TargetEvent& e) {
+    impl_->RecordEvent(e.app, e.type == "Warning" ? "Warning" : "Normal", e.reason,
+                       e.id.ToString() + ": " + e.message);
+    impl_->Wake();
   });
   for (int i = 0; i < std::max(1, m.options.workers); ++i)
     m.threads.emplace_back([&m] { m.WorkerLoop(); });
@@ -343,6 +352,7 @@ void Engine::Stop() {
     m.stopping = true;
   }
   m.cancel = true;
+  m.Wake();  // health waits check `cancel` when woken
   m.queue_cv.notify_all();
   m.timer_cv.notify_all();
   {

@@ -34,6 +34,18 @@ struct EngineOptions {
   // Fault injection for crash tests (PLUMB_FAULT): "crash-after-applies:N" sends the
   // operator SIGKILL right after its N-th successful apply.
   std::string fault;
+  // How long a hook may run when its spec has no activeDeadlineSeconds (plumb run
+  // --hook-timeout).
+  Duration hook_timeout = Duration(600000);
+  // How long a sync waits for what it applied to leave Progressing before the next sync
+  // wave or the PostSync hooks (plumb run --health-timeout).
+  Duration health_timeout = Duration(300000);
+  // Longest pause between two health polls while waiting (they start at 50 ms and
+  // double); a drift signal from the target wakes the wait early.
+  Duration health_poll_max = Duration(1000);
+  // When an Application is Progressing after a pass, the next pass comes at most this
+  // long after, so its status follows a rollout without a drift signal.
+  Duration progressing_requeue = Duration(1000);
 };
 
 struct AppView {
@@ -109,6 +121,25 @@ class Engine {
   // commit id or a history id), pushes it, and queues a reconcile. Returns the commit.
   Result<std::string> Rollback(const std::string& name, const std::string& revision,
                                const std::string& initiator);
+
+  // The log files of the running objects (kinds Process and Job) this Application owns:
+  // the one named `name` (of `kind` when given: "Process" or "Job"), or all of them when
+  // `name` is empty, each replica in index order. NotFound when the Application or the
+  // name is unknown (the message lists what the Application runs); Unimplemented when the
+  // target keeps no logs.
+  Result<std::vector<target::LogSource>> Logs(const std::string& app, const std::string& kind,
+                                              const std::string& name);
+  // An emergency scale by hand (`plumb local scale|stop`): sets the live replica count of
+  // the Process `name` (or of `kind` when given) until the next apply, records a Warning
+  // event ScaledByHand naming `who` and what git says, and queues a reconcile (with
+  // selfHeal it puts git's count back). Returns the target's change. InvalidArgument for
+  // a negative count; NotFound as for Logs.
+  // The values of the Secrets (kind Secret) in the Application's desired set as of its
+  // last pass (stringData values, data values as written). Only for masking
+  // what programs print (logs); never log or answer them. Empty for an unknown name.
+  std::vector<std::string> SecretValues(const std::string& app);
+  Result<target::Change> ScaleLocal(const std::string& app, const std::string& kind,
+                                    const std::string& name, int replicas, const std::string& who);
 
  private:
   struct Impl;

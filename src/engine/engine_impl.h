@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "engine/engine.h"
+#include "engine/hooks.h"
 #include "engine/notify.h"
 #include "engine/plan.h"
 #include "render/render.h"
@@ -36,6 +37,10 @@ struct AppState {
   std::shared_ptr<const std::vector<resource::Resource>> rendered;
   std::string last_error_event;   // dedupes repeated identical failure events
   std::string last_notify_error;  // dedupes InvalidNotification events
+
+  // Guarded by Engine::Impl::mu: the desired set of the last pass (what git says), for
+  // answers that must not wait for a running reconcile (ScaleLocal).
+  std::shared_ptr<const std::vector<resource::Resource>> last_desired;
 };
 
 // What one reconcile pass computed before it acts.
@@ -45,6 +50,7 @@ struct Observed {
   std::shared_ptr<const std::vector<resource::Resource>> desired;  // without Applications
   std::vector<resource::Resource> children;                        // Application manifests
   std::vector<resource::Resource> notifications;                   // Notification manifests
+  std::vector<resource::Resource> hooks;  // plumbline.dev/hook resources (not in the plan)
   Plan plan;
   int64_t fetch_ms = 0, render_ms = 0, plan_ms = 0;
 };
@@ -80,6 +86,11 @@ struct Engine::Impl {
   std::map<std::string, std::pair<std::string, std::string>> written_commits;
   int64_t crash_after_applies = 0;
 
+  // Bumped by every drift or event signal from the target, so health waits wake early.
+  std::mutex wake_mu;
+  std::condition_variable wake_cv;
+  int64_t wake_seq = 0;  // guarded by wake_mu
+
   // engine.cc
   std::shared_ptr<AppState> Find(const std::string& name);
   void Enqueue(const std::string& name, const std::string& trigger, bool force_fetch);
@@ -96,6 +107,32 @@ struct Engine::Impl {
   void ReconcileChildren(const AppSpec& parent, const std::vector<resource::Resource>& children);
   target::AppContext Context(const AppSpec& spec, const std::vector<resource::Resource>* desired);
   void MaybeCrash();
+  void Wake();
+
+  // sync_run.cc: the apply stage of a pass (hooks, waves, apply, prune, flush).
+  struct ApplyResult {
+    std::vector<target::Change> changes;        // per plan item applied or pruned
+    std::vector<resource::Value> hook_changes;  // {group, kind, ..., change, message, hook}
+    bool failed = false;
+    bool interrupted = false;  // the operator stopped mid-way
+    std::string first_error;
+    std::map<std::string, std::string> item_message;  // resource key -> why not synced
+  };
+  ApplyResult ApplyAll(const AppSpec& spec, const Observed& o, int64_t run_id);
+  // Waits until none of `ids` is Progressing, each until its deadline (monotonic ms).
+  // Returns per id the final health; `timed_out[i]` when still Progressing at its
+  // deadline. Aborted when the operator stops.
+  struct Waited {
+    std::vector<target::Health> health;
+    std::vector<bool> timed_out;
+  };
+  Result<Waited> WaitSettled(const target::AppContext& ctx,
+                             const std::vector<resource::ResourceId>& ids,
+                             const std::vector<int64_t>& deadline_ms, bool hooks);
+  // Runs the hooks of `phase` wave by wave; an error names the first hook that failed.
+  Status RunHooks(HookPhase phase, const AppSpec& spec, const target::AppContext& ctx,
+                  const std::vector<resource::Resource>& hooks, int64_t run_id,
+                  std::vector<resource::Value>* changes);
 };
 
 resource::Value ChangeToValue(const target::Change& c);

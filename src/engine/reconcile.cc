@@ -85,21 +85,30 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     st.rendered_commit = o.head;
     o.desired = all;
   }
-  // Applications are the engine's, not the target's.
+  // Applications are the engine's, not the target's; hooks run around a sync, outside
+  // the plan.
   auto desired = std::make_shared<std::vector<Resource>>();
-  bool has_engine_kinds = false;
-  for (const Resource& r : *o.desired)
-    has_engine_kinds |= IsApplication(r.id()) || IsNotification(r.id());
-  if (has_engine_kinds) {
+  bool set_aside = false;
+  for (const Resource& r : *o.desired) {
+    ASSIGN_OR_RETURN(unsigned phases, HookPhases(r));
+    set_aside |= IsApplication(r.id()) || IsNotification(r.id()) || phases != 0;
+  }
+  if (set_aside) {
     for (const Resource& r : *o.desired) {
       if (IsApplication(r.id()))
         o.children.push_back(r);
       else if (IsNotification(r.id()))
         o.notifications.push_back(r);
+      else if (!r.Annotation(kHookAnnotation).empty())
+        o.hooks.push_back(r);
       else
         desired->push_back(r);
     }
     o.desired = desired;
+  }
+  {
+    std::lock_guard<std::mutex> l(mu);
+    st.last_desired = o.desired;
   }
 
   o.render_ms = MonotonicMillis() - t;
@@ -128,6 +137,12 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   }
   ASSIGN_OR_RETURN(in.live_desired, target->Observe(ctx, ids));
   ASSIGN_OR_RETURN(in.inventory, target->Inventory(spec.name));
+  if (!o.hooks.empty()) {  // a hook's last run is owned but never pruned while in git
+    std::unordered_set<std::string> hook_keys;
+    for (const Resource& h : o.hooks) hook_keys.insert(h.id().Key());
+    std::erase_if(in.inventory,
+                  [&](const target::InventoryEntry& e) { return hook_keys.count(e.id.Key()) > 0; });
+  }
   // Only what is owned but no longer desired needs observing again (to be pruned).
   std::unordered_set<std::string> desired_keys;
   desired_keys.reserve(want.size());
@@ -300,73 +315,23 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     auto row_id = store->AddHistory(row);
     if (row_id.ok()) row.id = *row_id;
 
-    target::AppContext ctx = Context(spec, o.desired.get());
-    const auto& want = *o.desired;
-    bool interrupted = false;
-    for (const auto& item : plan.apply) {
-      if (cancel) {  // the operator is stopping: the next start finishes the job
-        interrupted = failed = true;
-        if (first_error.empty()) first_error = "the operator stopped during this reconcile";
-        break;
-      }
-      target::Change c;
-      c.id = item.id;
-      if (item.action == Action::kNoop) {
-        c.kind = target::ChangeKind::kUnchanged;
-      } else if (item.action == Action::kInvalid) {
-        c.kind = target::ChangeKind::kFailed;
-        c.message = item.error;
-      } else {
-        auto applied = target->Apply(ctx, want[item.desired_index]);
-        if (applied.ok()) {
-          c = *applied;
-          MaybeCrash();
-        } else {
-          c.kind = target::ChangeKind::kFailed;
-          c.message =
-              want[item.desired_index].origin().ToString() + ": " + applied.status().message();
-        }
-      }
-      if (c.kind == target::ChangeKind::kFailed) {
-        failed = true;
-        if (first_error.empty()) first_error = c.message;
-        item_message[c.id.Key()] = c.message;
-      }
-      changes.push_back(std::move(c));
-    }
-    for (const auto& item : plan.prune) {
-      target::Change c;
-      c.id = item.id;
-      if (!spec.sync.prune) {
-        c.kind = target::ChangeKind::kSkipped;
-        c.message = "not in git; prune is disabled";
-      } else if (failed) {
-        c.kind = target::ChangeKind::kSkipped;
-        c.message = "prune skipped: an apply failed in this reconcile";
-      } else {
-        auto removed = target->Remove(ctx, item.id);
-        if (removed.ok()) {
-          c = *removed;
-        } else {
-          c.kind = target::ChangeKind::kFailed;
-          c.message = removed.status().message();
-          failed = true;
-          if (first_error.empty()) first_error = "prune " + item.id.ToString() + ": " + c.message;
-        }
-      }
-      changes.push_back(std::move(c));
-    }
-    Status flushed = target->Flush();
-    if (!flushed.ok()) {
-      failed = true;
-      if (first_error.empty()) first_error = flushed.message();
-    }
+    ApplyResult applied = ApplyAll(spec, o, row.id ? row.id : started_ms);
+    changes = std::move(applied.changes);
+    failed = applied.failed;
+    first_error = std::move(applied.first_error);
+    item_message = std::move(applied.item_message);
+    bool interrupted = applied.interrupted;
 
     row.finished_ms = UnixMillis(clock.Now());
     row.result = interrupted ? "Interrupted" : failed ? "Failed" : "Succeeded";
     row.changes = Value::EmptyArray();
+    // In the order they happened: PreSync hooks, the resources, PostSync/SyncFail hooks.
+    for (const auto& h : applied.hook_changes)
+      if (h.GetString("hook") == HookPhaseName(kPreSync)) row.changes.Append(h);
     for (const auto& c : changes)
       if (c.kind != target::ChangeKind::kUnchanged) row.changes.Append(ChangeToValue(c));
+    for (const auto& h : applied.hook_changes)
+      if (h.GetString("hook") != HookPhaseName(kPreSync)) row.changes.Append(h);
     row.message = failed ? first_error : Summarize(changes);
     if (row.id)
       (void)store->UpdateHistory(row);
@@ -386,7 +351,8 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
       for (const auto& c : changes)
         if (c.kind != target::ChangeKind::kUnchanged)
           what += (what.empty() ? "" : ", ") + c.id.ToString() + " (" +
-                  target::ChangeKindName(c.kind) + ")";
+                  target::ChangeKindName(c.kind) + (c.message.empty() ? "" : ": " + c.message) +
+                  ")";
       RecordEvent(spec.name, "Normal", "DriftHealed", "self-heal reverted " + what);
     } else {
       RecordEvent(spec.name, "Normal", "SyncSucceeded",

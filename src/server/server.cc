@@ -3,6 +3,8 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "core/fs.h"
@@ -10,6 +12,7 @@
 #include "core/metrics.h"
 #include "core/strings.h"
 #include "resource/codec.h"
+#include "server/logs.h"
 #include "server/webhook.h"
 
 namespace plumb::server {
@@ -36,6 +39,8 @@ int HttpCode(Code c) {
       return 503;
     case Code::kDeadlineExceeded:
       return 504;
+    case Code::kUnimplemented:
+      return 501;
     default:
       return 500;
   }
@@ -103,6 +108,10 @@ struct Server::Impl {
   std::thread thread;
   std::string url;
   bool loopback = false;
+  // Stop(): long streams (logs -f) end at their next poll.
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;  // guarded by stop_mu
 
   enum class Need { kRead, kAdmin };
 
@@ -151,6 +160,12 @@ struct Server::Impl {
   }
 
   void Routes();
+  void LogRoutes();  // logs.cc's HTTP side: GET .../logs, POST .../scale
+  // Waits up to `d` for Stop(); returns true when stopping.
+  bool WaitStop(Duration d) {
+    std::unique_lock<std::mutex> l(stop_mu);
+    return stop_cv.wait_for(l, d, [&] { return stopping; });
+  }
 };
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -339,6 +354,8 @@ void Server::Impl::Routes() {
     Reply(res, 200, v);
   });
 
+  LogRoutes();
+
   // Git webhooks: signature first, then one fetch per repository for the Applications
   // that follow the pushed branch.
   http.Post(R"(/api/v1/webhooks/([a-z]+))", [this](Req req, Res res) {
@@ -391,6 +408,105 @@ void Server::Impl::Routes() {
   });
 }
 
+// Logs and scale of running objects (local Process and Job).
+void Server::Impl::LogRoutes() {
+  using Req = const httplib::Request&;
+  using Res = httplib::Response&;
+  http.Get(R"(/api/v1/applications/([^/]+)/logs)", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kRead)) return;
+    std::string app = req.matches[1];
+    auto sources = engine->Logs(app, req.get_param_value("kind"), req.get_param_value("name"));
+    if (!sources.ok()) return ReplyError(res, sources.status());
+    if (std::string want = req.get_param_value("replica"); !want.empty()) {
+      size_t index = ParseSize(want, SIZE_MAX);
+      std::vector<target::LogSource> picked;
+      std::string have;
+      for (const auto& src : *sources) {
+        have += (have.empty() ? "" : ", ") + src.name;
+        if (static_cast<size_t>(src.replica) == index) picked.push_back(src);
+      }
+      if (picked.empty())
+        return ReplyError(res, NotFound("no replica \"" + want +
+                                        "\" (replicas: " + (have.empty() ? "none" : have) + ")"));
+      *sources = std::move(picked);
+    }
+    size_t tail = std::min<size_t>(ParseSize(req.get_param_value("tail"), 100), 100000);
+    bool follow = req.get_param_value("follow") == "true" || req.get_param_value("follow") == "1";
+    bool prefix = sources->size() > 1;  // as `kubectl logs --prefix`
+    std::vector<std::string> secrets = engine->SecretValues(app);
+    std::string text;
+    std::vector<LogFollower::Source> follow_from;
+    for (const auto& src : *sources) {
+      std::string p = prefix ? "[" + src.name + "] " : "";
+      auto t = TailLog(src.path, tail, /*include_partial=*/!follow);
+      if (!t.ok()) return ReplyError(res, t.status());
+      for (const auto& line : t->lines) text += p + MaskValues(line, secrets) + "\n";
+      follow_from.push_back(
+          {.path = src.path, .prefix = p, .inode = t->inode, .offset = t->offset});
+    }
+    if (!follow) {
+      res.set_content(text, "text/plain; charset=utf-8");
+      return;
+    }
+    // Streams until the client goes away or the operator stops. A quiet log writes
+    // nothing, so the connection itself is watched for the client closing it.
+    struct Stream {
+      explicit Stream(std::vector<LogFollower::Source> from) : follower(std::move(from)) {}
+      LogFollower follower;
+      std::string pending;
+      std::vector<std::string> secrets;
+      int fd = -1;
+    };
+    auto stream = std::make_shared<Stream>(std::move(follow_from));
+    stream->pending = std::move(text);
+    stream->secrets = std::move(secrets);
+    stream->fd =
+        FindConnectionSocket(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/plain; charset=utf-8", [this, stream](size_t, httplib::DataSink& sink) {
+          if (stream->pending.empty()) {
+            for (const auto& line : stream->follower.Poll())
+              stream->pending += MaskValues(line, stream->secrets) + "\n";
+          }
+          if (!stream->pending.empty()) {
+            bool ok = sink.write(stream->pending.data(), stream->pending.size());
+            stream->pending.clear();
+            return ok;
+          }
+          if (stream->fd >= 0 && PeerClosed(stream->fd)) return false;
+          if (WaitStop(Duration(200))) {
+            sink.done();
+          }
+          return true;
+        });
+  });
+
+  http.Post(R"(/api/v1/applications/([^/]+)/scale)", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kAdmin)) return;
+    auto body = resource::ParseJson(req.body, "request body");
+    if (!body.ok()) return ReplyError(res, body.status());
+    const Value* replicas = body->Find("replicas");
+    if (!replicas || !replicas->is_int() || replicas->as_int() < 0 || replicas->as_int() > 100000)
+      return ReplyError(res, InvalidArgument("replicas must be a number from 0 to 100000"));
+    std::string who = Initiator(req);
+    if (std::string via = body->GetString("via"); !via.empty() && via.size() <= 100)
+      who += " (" + via + ")";
+    auto change =
+        engine->ScaleLocal(req.matches[1], body->GetString("kind"), body->GetString("name"),
+                           static_cast<int>(replicas->as_int()), who);
+    if (!change.ok()) return ReplyError(res, change.status());
+    Value v;
+    v.Set("group", change->id.group);
+    v.Set("kind", change->id.kind);
+    v.Set("namespace", change->id.ns);
+    v.Set("name", change->id.name);
+    v.Set("change", target::ChangeKindName(change->kind));
+    v.Set("message", change->message);
+    Reply(res, 200, v);
+  });
+}
+
 Status Server::Start() {
   Impl& m = *impl_;
   std::string host = m.options.listen;
@@ -420,6 +536,11 @@ Status Server::Start() {
 
 void Server::Stop() {
   if (!impl_) return;
+  {
+    std::lock_guard<std::mutex> l(impl_->stop_mu);
+    impl_->stopping = true;
+    impl_->stop_cv.notify_all();
+  }
   impl_->http.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }

@@ -1,0 +1,326 @@
+// The apply stage of one reconcile pass: PreSync hooks -> apply wave by wave (waiting
+// for each wave to leave Progressing) -> prune -> flush -> wait for health and run the
+// PostSync hooks -> on failure, the SyncFail hooks. Each step checks `cancel`, so the
+// operator stops between steps.
+#include <algorithm>
+
+#include "core/log.h"
+#include "engine/engine_impl.h"
+
+namespace plumb::engine {
+using resource::Resource;
+using resource::ResourceId;
+using resource::Value;
+
+namespace {
+constexpr int64_t kFirstPollMs = 50;
+// A hook with activeDeadlineSeconds gets this much more, so the target's own deadline
+// (which stops the run and says why) normally reports first.
+constexpr Duration kHookDeadlineGrace = Duration(2000);
+
+Value HookChange(const target::Change& c, HookPhase phase) {
+  Value v = ChangeToValue(c);
+  v.Set("hook", HookPhaseName(phase));
+  return v;
+}
+
+// A copy of `hook` marked with this run, so the target starts it again.
+Resource MarkRun(const Resource& hook, int64_t run_id) {
+  Resource run = hook;
+  Value* md = run.mutable_body().Find("metadata");
+  if (!md) return run;  // Resource::FromValue guarantees metadata; defensive only
+  Value* ann = md->Find("annotations");
+  if (!ann || !ann->is_object()) ann = &md->Set("annotations", Value::EmptyObject());
+  ann->Set(kHookRunAnnotation, std::to_string(run_id));
+  return run;
+}
+}  // namespace
+
+void Engine::Impl::Wake() {
+  std::lock_guard<std::mutex> l(wake_mu);
+  ++wake_seq;
+  wake_cv.notify_all();
+}
+
+Result<Engine::Impl::Waited> Engine::Impl::WaitSettled(const target::AppContext& ctx,
+                                                       const std::vector<ResourceId>& ids,
+                                                       const std::vector<int64_t>& deadline_ms,
+                                                       bool hooks) {
+  Waited w;
+  w.health.resize(ids.size());
+  w.timed_out.assign(ids.size(), false);
+  std::vector<bool> settled(ids.size(), false);
+  int64_t poll = kFirstPollMs;
+  while (true) {
+    int64_t seen;
+    {
+      std::lock_guard<std::mutex> l(wake_mu);
+      seen = wake_seq;
+    }
+    std::vector<ResourceId> ask;
+    std::vector<size_t> at;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (settled[i]) continue;
+      ask.push_back(ids[i]);
+      at.push_back(i);
+    }
+    if (ask.empty()) return w;
+    auto live = target->Observe(ctx, ask);
+    if (live.ok()) {
+      for (size_t j = 0; j < live->size() && j < at.size(); ++j) {
+        target::Health h = target->AssessHealth(ctx, (*live)[j]);
+        if (SettleOf(h.status, hooks) != Settle::kWaiting) settled[at[j]] = true;
+        w.health[at[j]] = std::move(h);
+      }
+    } else {  // a transient failure to look: keep waiting until the deadline
+      for (size_t i : at)
+        w.health[i] = {target::HealthStatus::kProgressing,
+                       "cannot observe: " + live.status().message()};
+    }
+    int64_t now = MonotonicMillis();
+    int64_t next_deadline = INT64_MAX;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (settled[i]) continue;
+      if (now >= deadline_ms[i]) {
+        settled[i] = true;
+        w.timed_out[i] = true;
+      } else {
+        next_deadline = std::min(next_deadline, deadline_ms[i]);
+      }
+    }
+    if (next_deadline == INT64_MAX) return w;
+    std::unique_lock<std::mutex> l(wake_mu);
+    wake_cv.wait_for(l, Duration(std::max<int64_t>(1, std::min(poll, next_deadline - now))),
+                     [&] { return cancel || wake_seq != seen; });
+    if (cancel) return Aborted("the operator stopped during this reconcile");
+    poll = std::min<int64_t>(poll * 2,
+                             std::max<int64_t>(kFirstPollMs, options.health_poll_max.count()));
+  }
+}
+
+Status Engine::Impl::RunHooks(HookPhase phase, const AppSpec& spec, const target::AppContext& ctx,
+                              const std::vector<Resource>& hooks, int64_t run_id,
+                              std::vector<Value>* changes) {
+  const std::string phase_name = HookPhaseName(phase);
+  for (const auto& group : HookGroups(hooks, phase)) {
+    if (cancel) return Aborted("the operator stopped during this reconcile");
+    std::string failure;
+    auto failed = [&](const target::Change& c, const std::string& what, const std::string& why) {
+      RecordEvent(spec.name, "Warning", "HookFailed", what + " failed: " + why);
+      target::Change f = c;
+      f.kind = target::ChangeKind::kFailed;
+      f.message = phase_name + " hook failed: " + why;
+      changes->push_back(HookChange(f, phase));
+      if (failure.empty()) failure = what + " failed: " + why;
+    };
+    std::vector<ResourceId> ids;
+    std::vector<int64_t> deadlines;
+    std::vector<Duration> limits;
+    std::vector<target::Change> started;
+    for (size_t i : group) {
+      const Resource& hook = hooks[i];
+      std::string what = phase_name + " hook " + hook.id().ToString();
+      RecordEvent(spec.name, "Normal", "HookStarted",
+                  what + " started (run " + std::to_string(run_id) + ")");
+      auto applied = target->Apply(ctx, MarkRun(hook, run_id));
+      if (!applied.ok()) {
+        failed({.id = hook.id()}, what,
+               hook.origin().ToString() + ": " + applied.status().message());
+        continue;
+      }
+      MaybeCrash();
+      Duration limit = HookDeadline(hook, options.hook_timeout, kHookDeadlineGrace);
+      ids.push_back(hook.id());
+      limits.push_back(limit);
+      deadlines.push_back(MonotonicMillis() + limit.count());
+      started.push_back(*applied);
+    }
+    if (!ids.empty()) {
+      auto waited = WaitSettled(ctx, ids, deadlines, /*hooks=*/true);
+      if (!waited.ok()) {
+        for (auto c : started) {
+          c.message = phase_name + " hook interrupted: the operator stopped";
+          changes->push_back(HookChange(c, phase));
+        }
+        return waited.status();
+      }
+      for (size_t j = 0; j < ids.size(); ++j) {
+        std::string what = phase_name + " hook " + ids[j].ToString();
+        const target::Health& h = waited->health[j];
+        if (waited->timed_out[j]) {
+          failed(started[j], what,
+                 "still running after " + FormatDuration(limits[j]) +
+                     (h.message.empty() ? "" : " (" + h.message + ")"));
+        } else if (SettleOf(h.status, true) == Settle::kFailed) {
+          failed(started[j], what,
+                 h.message.empty() ? std::string("health ") + target::HealthName(h.status)
+                                   : h.message);
+        } else {
+          RecordEvent(spec.name, "Normal", "HookSucceeded",
+                      what + " succeeded" + (h.message.empty() ? "" : ": " + h.message));
+          target::Change c = started[j];
+          c.message = phase_name + " hook succeeded";
+          changes->push_back(HookChange(c, phase));
+        }
+      }
+    }
+    if (!failure.empty()) return FailedPrecondition(failure);
+  }
+  return Status::Ok();
+}
+
+namespace {
+// Turns what a wait saw into the first problem, naming `stage` ("sync wave -1", "health").
+Status Judge(const std::string& stage, const std::vector<ResourceId>& ids,
+             const std::vector<target::Health>& health, const std::vector<bool>& timed_out,
+             Duration limit) {
+  std::vector<std::string> problems;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const target::Health& h = health[i];
+    std::string msg = h.message.empty() ? "" : ": " + h.message;
+    if (timed_out[i])
+      problems.push_back(ids[i].ToString() + " still Progressing after " + FormatDuration(limit) +
+                         msg);
+    else if (SettleOf(h.status, false) == Settle::kFailed)
+      problems.push_back(ids[i].ToString() + " is " + target::HealthName(h.status) + msg);
+  }
+  if (problems.empty()) return Status::Ok();
+  std::string all;
+  for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+  return FailedPrecondition(stage + ": " + all);
+}
+}  // namespace
+
+Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Observed& o,
+                                                 int64_t run_id) {
+  ApplyResult r;
+  const Plan& plan = o.plan;
+  const std::vector<Resource>& want = *o.desired;
+  target::AppContext ctx = Context(spec, o.desired.get());
+  auto fail_with = [&](const std::string& message) {
+    r.failed = true;
+    if (r.first_error.empty()) r.first_error = message;
+  };
+  auto fail = [&](const Status& s) {
+    r.interrupted |= s.code() == Code::kAborted;
+    fail_with(s.message());
+  };
+  // Waits for `ids` (applied in this pass) to leave Progressing, up to --health-timeout.
+  auto settle = [&](const std::string& stage, const std::vector<ResourceId>& ids) -> Status {
+    if (ids.empty()) return Status::Ok();
+    std::vector<int64_t> deadlines(ids.size(), MonotonicMillis() + options.health_timeout.count());
+    auto waited = WaitSettled(ctx, ids, deadlines, /*hooks=*/false);
+    if (!waited.ok()) return waited.status();
+    return Judge(stage, ids, waited->health, waited->timed_out, options.health_timeout);
+  };
+
+  Status pre = RunHooks(kPreSync, spec, ctx, o.hooks, run_id, &r.hook_changes);
+  if (!pre.ok()) {
+    fail(pre);
+    for (const auto& item : plan.apply)
+      if (item.action != Action::kNoop)
+        r.item_message[item.id.Key()] = "not applied: " + pre.message();
+  } else {
+    std::vector<int> waves;
+    waves.reserve(plan.apply.size());
+    for (const auto& item : plan.apply) waves.push_back(want[item.desired_index].SyncWave());
+    std::vector<size_t> starts = WaveStarts(waves);
+    size_t next_start = 0;
+    std::vector<ResourceId> pending;  // applied since the last wave boundary
+    std::string skip_reason;          // set once a wave fails: the rest is not applied
+    for (size_t k = 0; k < plan.apply.size(); ++k) {
+      const PlanItem& item = plan.apply[k];
+      if (next_start < starts.size() && k == starts[next_start]) {
+        ++next_start;
+        if (skip_reason.empty() && r.failed) {
+          skip_reason = "not applied: sync wave " + std::to_string(waves[k - 1]) + " failed";
+        } else if (skip_reason.empty() && !pending.empty()) {
+          Status s = settle("sync wave " + std::to_string(waves[k - 1]), pending);
+          pending.clear();
+          if (!s.ok()) {
+            fail(s);
+            if (r.interrupted) break;
+            skip_reason = "not applied: " + s.message();
+          }
+        }
+      }
+      if (cancel) {  // the operator is stopping: the next start finishes the job
+        fail(Aborted("the operator stopped during this reconcile"));
+        break;
+      }
+      target::Change c;
+      c.id = item.id;
+      if (item.action == Action::kNoop) {
+        c.kind = target::ChangeKind::kUnchanged;
+      } else if (!skip_reason.empty()) {
+        c.kind = target::ChangeKind::kSkipped;
+        c.message = skip_reason;
+        r.item_message[c.id.Key()] = skip_reason;
+      } else if (item.action == Action::kInvalid) {
+        c.kind = target::ChangeKind::kFailed;
+        c.message = item.error;
+      } else {
+        const Resource& res = want[item.desired_index];
+        auto applied = target->Apply(ctx, res);
+        if (applied.ok()) {
+          c = *applied;
+          MaybeCrash();
+        } else {
+          c.kind = target::ChangeKind::kFailed;
+          c.message = res.origin().ToString() + ": " + applied.status().message();
+        }
+      }
+      if (c.kind == target::ChangeKind::kFailed) {
+        fail_with(c.message);
+        r.item_message[c.id.Key()] = c.message;
+      }
+      if (c.kind == target::ChangeKind::kCreated || c.kind == target::ChangeKind::kConfigured)
+        pending.push_back(c.id);
+      r.changes.push_back(std::move(c));
+    }
+    for (const auto& item : plan.prune) {
+      if (r.interrupted) break;
+      target::Change c;
+      c.id = item.id;
+      if (!spec.sync.prune) {
+        c.kind = target::ChangeKind::kSkipped;
+        c.message = "not in git; prune is disabled";
+      } else if (r.failed) {
+        c.kind = target::ChangeKind::kSkipped;
+        c.message = "prune skipped: an apply failed in this reconcile";
+      } else {
+        auto removed = target->Remove(ctx, item.id);
+        if (removed.ok()) {
+          c = *removed;
+        } else {
+          c.kind = target::ChangeKind::kFailed;
+          c.message = removed.status().message();
+          fail_with("prune " + item.id.ToString() + ": " + c.message);
+        }
+      }
+      r.changes.push_back(std::move(c));
+    }
+  }
+  Status flushed = target->Flush();
+  if (!flushed.ok()) fail(flushed);
+
+  bool has_post = !HookGroups(o.hooks, kPostSync).empty();
+  if (!r.failed && has_post) {
+    std::vector<ResourceId> applied;
+    for (const auto& c : r.changes)
+      if (c.kind == target::ChangeKind::kCreated || c.kind == target::ChangeKind::kConfigured)
+        applied.push_back(c.id);
+    Status s = settle("health", applied);
+    if (s.ok()) s = RunHooks(kPostSync, spec, ctx, o.hooks, run_id, &r.hook_changes);
+    if (!s.ok()) fail(s);
+  }
+  if (r.failed && !r.interrupted) {
+    Status s = RunHooks(kSyncFail, spec, ctx, o.hooks, run_id, &r.hook_changes);
+    if (!s.ok()) log::Warn("SyncFail hook failed", {{"app", spec.name}, {"error", s.message()}});
+    if (s.code() == Code::kAborted) r.interrupted = true;
+  }
+  if (!r.hook_changes.empty()) (void)target->Flush();
+  return r;
+}
+
+}  // namespace plumb::engine
