@@ -25,6 +25,10 @@ struct RunOptions {
   std::string retry_base = "10s";
   std::string retry_max = "5m";
   std::string rescan_interval = "30s";
+  std::string supervise_interval = "1s";
+  std::string restart_backoff = "10s";
+  std::string restart_backoff_max = "5m";
+  std::string restart_backoff_reset = "10m";
   std::string log_format = "text";
   std::string log_level = "info";
   std::string kubectl = "kubectl";

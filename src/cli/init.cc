@@ -1,4 +1,6 @@
 // plumb init: scaffold an example configuration repository.
+#include <unistd.h>
+
 #include <iostream>
 #include <map>
 
@@ -18,6 +20,8 @@ branch of it and makes the host match what it says; every change is a commit.
     root/apps.yaml          the root Application's path: it declares the child Applications
     apps/motd/motd.yaml     a File with inline content
     apps/web/config.yaml    a ConfigMap, and a File rendered from one of its keys
+    apps/web/service.yaml   a Process: 3 replicas of a small web service behind
+                            readiness probes, configured from the ConfigMap
 
 Each environment is a branch: `staging` and `production`. Change `staging`, check
 it (`plumb status`, `plumb diff`), then promote by merging `staging` into
@@ -31,6 +35,12 @@ Kinds of the embedded local runtime (`apiVersion: local.plumbline.dev/v1`):
   `spec.target.local.root`), `spec.content` or `spec.fromConfigMap {name, key}`,
   `spec.mode` ("0644"). Only written under the operator's `--allow-path` directories.
 - `ConfigMap`: `data` with string values.
+- `Secret`: `stringData` / `data` (base64); never shown in logs, diffs or the API.
+- `Process`: `spec.replicas`, `spec.command`, `spec.env`, `spec.ports`, probes,
+  rolling updates. Try `plumb status web`, `plumb logs web web`, and change
+  `GREETING` in apps/web/config.yaml: the replicas roll over one at a time.
+- `Job`: a command run to completion (`plumbline.dev/hook: PreSync` runs it before
+  each sync).
 
 `Application` (`apiVersion: plumbline.dev/v1`) declares more Applications:
 `spec.source {repo, branch, path}` (repo and branch default to this one's),
@@ -84,6 +94,7 @@ data:
   settings.env: |
     GREETING=hello from git
     WORKERS=2
+  greeting: hello from git
 ---
 apiVersion: local.plumbline.dev/v1
 kind: File
@@ -98,6 +109,45 @@ spec:
     key: settings.env
   mode: "0640"
 )";
+// The service runs this very program's demo HTTP server, so the example needs nothing
+// that a fresh machine lacks. PLUMB is replaced by this program's absolute path.
+const char* kWebService = R"(apiVersion: local.plumbline.dev/v1
+kind: Process
+metadata:
+  name: web
+  annotations:
+    plumbline.dev/sync-wave: "2"
+spec:
+  replicas: 3
+  command: ["PLUMB", "demo-server"]
+  env:
+  - name: MESSAGE
+    valueFrom:
+      configMapKeyRef:
+        name: web-settings
+        key: greeting
+  ports:
+  - name: http
+  readinessProbe:
+    httpGet:
+      path: /healthz
+      port: http
+    periodSeconds: 2
+  livenessProbe:
+    tcpSocket:
+      port: http
+    periodSeconds: 10
+  strategy:
+    rollingUpdate:
+      maxSurge: 1
+      maxUnavailable: 0
+)";
+
+std::string SelfPath() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "plumb";
+}
 }  // namespace
 
 int CmdInit(const std::string& dir) {
@@ -107,6 +157,9 @@ int CmdInit(const std::string& dir) {
                                               {"root/apps.yaml", kApps},
                                               {"apps/motd/motd.yaml", kMotd},
                                               {"apps/web/config.yaml", kWeb}};
+  std::string service = kWebService;
+  service.replace(service.find("PLUMB"), 5, SelfPath());
+  files["apps/web/service.yaml"] = service;
   Status s = source::InitRepository(bare, work, files, {"staging", "production"},
                                     "Example configuration from plumb init", {});
   if (!s.ok()) {

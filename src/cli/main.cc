@@ -61,6 +61,20 @@ int main(int argc, char** argv) {
   c_run->add_option("--retry-max", run.retry_max, "longest back-off")->capture_default_str();
   c_run->add_option("--rescan-interval", run.rescan_interval, "drift rescan besides inotify")
       ->capture_default_str();
+  c_run
+      ->add_option("--supervise-interval", run.supervise_interval,
+                   "how often replica status (Process, Job) is checked")
+      ->capture_default_str();
+  c_run
+      ->add_option("--restart-backoff", run.restart_backoff,
+                   "first delay before restarting a replica that exited (doubles each time)")
+      ->capture_default_str();
+  c_run->add_option("--restart-backoff-max", run.restart_backoff_max, "longest restart delay")
+      ->capture_default_str();
+  c_run
+      ->add_option("--restart-backoff-reset", run.restart_backoff_reset,
+                   "a replica up this long has its restart delay reset")
+      ->capture_default_str();
   c_run->add_option("--log-format", run.log_format, "text|json")->capture_default_str();
   c_run->add_option("--log-level", run.log_level, "debug|info|warn|error")->capture_default_str();
   c_run

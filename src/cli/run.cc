@@ -84,6 +84,18 @@ int CmdRun(RunOptions o) {
   }
   auto rescan = ParseDuration(o.rescan_interval);
   if (!rescan.ok()) return Fail("plumb run --rescan-interval", rescan.status());
+  target::local::LocalOptions lo{
+      .state_dir = o.state_dir, .allow_paths = o.allow_paths, .rescan_interval = *rescan};
+  for (auto [flag, text, out] :
+       {std::tuple{"--supervise-interval", &o.supervise_interval, &lo.supervise_interval},
+        std::tuple{"--restart-backoff", &o.restart_backoff, &lo.restart_backoff},
+        std::tuple{"--restart-backoff-max", &o.restart_backoff_max, &lo.restart_backoff_max},
+        std::tuple{"--restart-backoff-reset", &o.restart_backoff_reset,
+                   &lo.restart_backoff_reset}}) {
+    auto d = ParseDuration(*text);
+    if (!d.ok()) return Fail(std::string("plumb run ") + flag, d.status());
+    *out = *d;
+  }
 
   // Few malloc arenas: the operator's threads mostly wait, and one arena per thread
   // turns short bursts of allocation into resident memory that is never returned.
@@ -103,8 +115,7 @@ int CmdRun(RunOptions o) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto target = target::local::NewLocalTarget(
-      {.state_dir = o.state_dir, .allow_paths = o.allow_paths, .rescan_interval = *rescan});
+  auto target = target::local::NewLocalTarget(lo);
   if (!target.ok()) return Fail("local runtime", target.status());
   auto eng = engine::Engine::Create(eo, std::move(*target));
   if (!eng.ok()) return Fail("engine", eng.status());

@@ -49,6 +49,21 @@ TEST(StringsTest, JsonQuoteEscapesAndRepairsUtf8) {
   EXPECT_EQ(JsonQuote("h\xC3\xA9"), "\"h\xC3\xA9\"");
 }
 
+TEST(StringsTest, Base64RoundTripsAndRejectsGarbage) {
+  for (std::string s : {"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+    std::string back;
+    ASSERT_TRUE(Base64Decode(Base64Encode(s), &back)) << s;
+    EXPECT_EQ(back, s);
+  }
+  EXPECT_EQ(Base64Encode("hunter2"), "aHVudGVyMg==");
+  std::string out;
+  EXPECT_TRUE(Base64Decode("aHVu\ndGVyMg==", &out));
+  EXPECT_EQ(out, "hunter2");
+  EXPECT_FALSE(Base64Decode("aHVu!GVy", &out));
+  EXPECT_FALSE(Base64Decode("aHV", &out));
+  EXPECT_FALSE(Base64Decode("aH==VudG", &out));
+}
+
 TEST(FsTest, NormalizeAndIsUnder) {
   EXPECT_EQ(fs::NormalizePath("/a/./b//../c"), "/a/c");
   EXPECT_EQ(fs::NormalizePath("/../x"), "/x");

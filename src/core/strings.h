@@ -16,6 +16,11 @@ std::string Trim(std::string_view s);
 // are replaced by U+FFFD so the output is always valid JSON.
 std::string JsonQuote(std::string_view s);
 std::string HexEncode(std::string_view bytes);
+// Standard base64 (RFC 4648, with padding), as Kubernetes Secret `data` uses.
+std::string Base64Encode(std::string_view bytes);
+// Strict decoding: false on characters outside the alphabet or bad padding. Ignores
+// whitespace (line-wrapped values are common in YAML).
+bool Base64Decode(std::string_view text, std::string* out);
 // Lowercase hex SHA-256 of the bytes.
 std::string Sha256Hex(std::string_view bytes);
 // 64-bit FNV-1a: fast, not cryptographic.

@@ -203,6 +203,57 @@ class Operator:
         return wait_until(ok, what=what or f"{app} Synced at {commit}")
 
 
+def replica_statuses(state_dir, app=None, name=None):
+    """The shims' status.json of every replica under STATE_DIR/processes (optionally of one
+    Application and one Process/Job name), each with its replica dir as "dir"."""
+    out = []
+    root = os.path.join(state_dir, "processes")
+    if not os.path.isdir(root):
+        return out
+    for app_dir in sorted(os.listdir(root)):
+        if app is not None and app_dir != app:
+            continue
+        for obj in sorted(os.listdir(os.path.join(root, app_dir))):
+            if name is not None and not obj.endswith("." + name):
+                continue
+            obj_dir = os.path.join(root, app_dir, obj)
+            for rep in sorted(os.listdir(obj_dir)):
+                path = os.path.join(obj_dir, rep, "status.json")
+                try:
+                    with open(path) as f:
+                        st = json.load(f)
+                except (OSError, ValueError):
+                    continue
+                st["dir"] = os.path.join(obj_dir, rep)
+                out.append(st)
+    return out
+
+
+def pid_alive(pid):
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def kill_replicas(state_dir):
+    """Kills every shim and program a test's operator started (they outlive it)."""
+    for st in replica_statuses(state_dir):
+        for pid in (st.get("pid"), st.get("shim_pid")):
+            if pid and pid_alive(pid):
+                try:
+                    os.killpg(pid, signal.SIGKILL) if pid == st.get("pid") else None
+                except OSError:
+                    pass
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
 class E2E(unittest.TestCase):
     """Base: a temp dir, a repo, and operator cleanup."""
 
@@ -220,6 +271,8 @@ class E2E(unittest.TestCase):
                 op.stop()
             except AssertionError as e:
                 errors.append(str(e))
+        for op in self.operators:
+            kill_replicas(op.state)
         if errors:
             raise AssertionError("\n".join(errors))
         if not os.environ.get("PLUMB_E2E_KEEP"):

@@ -18,7 +18,9 @@
 #include "target/local/file_state.h"
 #include "target/local/managed_files.h"
 #include "target/local/spec.h"
+#include "target/local/spec_process.h"
 #include "target/local/store.h"
+#include "target/local/supervisor.h"
 #include "target/local/watcher.h"
 
 namespace plumb::target::local {
@@ -67,11 +69,45 @@ ManagedFile ManagedFromBody(const std::string& app, const ResourceId& id, const 
   };
 }
 
+bool IsRunning(const ResourceId& id) { return IsKind(id, "Process") || IsKind(id, "Job"); }
+
+// spec.replicas as applied (1 when not given).
+int AppliedReplicas(const Value& body) {
+  const Value* v = body.FindPath({"spec", "replicas"});
+  return v && v->is_int() ? static_cast<int>(v->as_int()) : 1;
+}
+
 class LocalTarget : public Target {
  public:
-  LocalTarget(LocalOptions options, std::unique_ptr<Store> store, int64_t next_order)
-      : options_(std::move(options)), store_(std::move(store)), next_order_(next_order) {}
-  ~LocalTarget() override { watcher_.reset(); }  // joins the thread before members go
+  LocalTarget(LocalOptions options, std::unique_ptr<Store> store, int64_t next_order,
+              std::string hash_key, std::unique_ptr<Supervisor> supervisor)
+      : options_(std::move(options)),
+        store_(std::move(store)),
+        next_order_(next_order),
+        hash_key_(std::move(hash_key)),
+        supervisor_(std::move(supervisor)) {
+    supervisor_->SetCallbacks(
+        [this](const std::string& app, const ResourceId& id) {
+          std::function<void(const std::string&, const ResourceId&)> fn;
+          {
+            std::lock_guard<std::mutex> l(cb_mu_);
+            fn = drift_fn_;
+          }
+          if (fn) fn(app, id);
+        },
+        [this](const TargetEvent& e) {
+          std::function<void(const TargetEvent&)> fn;
+          {
+            std::lock_guard<std::mutex> l(cb_mu_);
+            fn = event_fn_;
+          }
+          if (fn) fn(e);
+        });
+  }
+  ~LocalTarget() override {
+    supervisor_.reset();  // its thread calls back into this object
+    watcher_.reset();     // joins the thread before members go
+  }
 
   // Loads every stored body into memory (this process is local.db's only writer, so the
   // copy stays exact) and the managed-file table the watcher reads.
@@ -92,13 +128,16 @@ class LocalTarget : public Target {
   }
 
   bool Handles(const ResourceId& id) const override {
-    return IsKind(id, "File") || IsKind(id, "ConfigMap");
+    return IsKind(id, "File") || IsKind(id, "ConfigMap") || IsKind(id, "Secret") || IsRunning(id);
   }
 
   Result<Value> Expected(const AppContext& ctx, const Resource& desired) override {
     const ResourceId& id = desired.id();
     if (IsKind(id, "File")) return ExpectedFile(ctx, desired, options_.allow_paths);
     if (IsKind(id, "ConfigMap")) return ExpectedConfigMap(desired);
+    if (IsKind(id, "Secret")) return ExpectedSecret(desired);
+    if (IsKind(id, "Process")) return ExpectedProcess(ctx, desired, hash_key_);
+    if (IsKind(id, "Job")) return ExpectedJob(ctx, desired, hash_key_);
     return InvalidArgument("the local target does not handle " + id.ToString());
   }
 
@@ -113,9 +152,18 @@ class LocalTarget : public Target {
     for (const ResourceId& id : ids) {
       LiveObject live{.id = id};
       const Value* stored = StoredPtr(ctx.app, id);
-      if (IsKind(id, "ConfigMap") && stored) {
+      if ((IsKind(id, "ConfigMap") || IsKind(id, "Secret")) && stored) {
         live.exists = true;
         live.body = *stored;
+      } else if (IsRunning(id)) {
+        // Exists when applied and supervised; a hand-set replica count shows as drift.
+        int live_replicas = stored ? supervisor_->LiveReplicas(ctx.app, id) : -1;
+        if (live_replicas >= 0) {
+          live.exists = true;
+          live.body = *stored;
+          if (IsKind(id, "Process") && live_replicas != AppliedReplicas(*stored))
+            live.body.Find("spec")->Set("replicas", live_replicas);
+        }
       } else if (IsKind(id, "File")) {
         std::optional<Value> from_desired;
         if (!stored) {
@@ -170,6 +218,7 @@ class LocalTarget : public Target {
     ASSIGN_OR_RETURN(Value expected, Expected(ctx, desired));
     std::lock_guard<std::mutex> lock(mu_);
     Result<Change> change = IsKind(desired.id(), "File") ? ApplyFile(ctx, desired.id(), expected)
+                            : IsRunning(desired.id())    ? ApplyRunning(ctx, desired, expected)
                                                          : ApplyStored(ctx, desired.id(), expected);
     if (watcher_) watcher_->Refresh();
     return change;
@@ -187,6 +236,9 @@ class LocalTarget : public Target {
     if (IsKind(id, "File")) {
       const std::string path = PathOf(*stored);
       ASSIGN_OR_RETURN(message, RemoveManagedFile(ctx.app, id, path));
+    } else if (IsRunning(id)) {
+      RETURN_IF_ERROR(supervisor_->Remove(ctx.app, id));
+      message = "stopping its replicas";
     }
     RETURN_IF_ERROR(store_->Delete(ctx.app, id.Key()));
     bodies_.erase(BodyKey(ctx.app, id.Key()));
@@ -198,7 +250,9 @@ class LocalTarget : public Target {
   Health AssessHealth(const AppContext& ctx, const LiveObject& live) override {
     if (!Handles(live.id)) return {HealthStatus::kUnknown, "not a local kind"};
     if (!live.exists) return {HealthStatus::kMissing, live.id.ToString() + " does not exist"};
-    if (IsKind(live.id, "ConfigMap")) return {HealthStatus::kHealthy, ""};
+    if (IsKind(live.id, "ConfigMap") || IsKind(live.id, "Secret"))
+      return {HealthStatus::kHealthy, ""};
+    if (IsRunning(live.id)) return supervisor_->HealthOf(ctx.app, live.id);
     std::lock_guard<std::mutex> lock(mu_);
     const Value* stored = StoredPtr(ctx.app, live.id);
     if (live.body.FindPath({"spec", "type"})) {
@@ -247,7 +301,47 @@ class LocalTarget : public Target {
   void Watch(std::function<void(const std::string&, const ResourceId&)> on_drift) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (watcher_) return;
+    {
+      std::lock_guard<std::mutex> l(cb_mu_);
+      drift_fn_ = on_drift;
+    }
     watcher_ = std::make_unique<Watcher>(&files_, options_.rescan_interval, std::move(on_drift));
+  }
+
+  void WatchEvents(std::function<void(const TargetEvent&)> on_event) override {
+    std::lock_guard<std::mutex> l(cb_mu_);
+    event_fn_ = std::move(on_event);
+  }
+
+  Result<std::vector<LogSource>> Logs(const std::string& app, const ResourceId& id) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!IsRunning(id) || !StoredPtr(app, id))
+        return NotFound(id.ToString() + " is not run by Application " + app);
+    }
+    return supervisor_->Logs(app, id);
+  }
+
+  Result<Change> SetReplicas(const std::string& app, const ResourceId& id, int replicas) override {
+    if (replicas < 0 || replicas > 10000) return InvalidArgument("replicas: from 0 to 10000");
+    int before;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!IsKind(id, "Process") || !StoredPtr(app, id))
+        return NotFound(id.ToString() + " is not a Process of Application " + app);
+      before = supervisor_->LiveReplicas(app, id);
+    }
+    RETURN_IF_ERROR(supervisor_->SetReplicas(app, id, replicas));
+    std::function<void(const std::string&, const ResourceId&)> fn;
+    {
+      std::lock_guard<std::mutex> l(cb_mu_);
+      fn = drift_fn_;
+    }
+    if (fn) fn(app, id);
+    return Change{.id = id,
+                  .kind = before == replicas ? ChangeKind::kUnchanged : ChangeKind::kConfigured,
+                  .message = "replicas " + std::to_string(before) + " -> " +
+                             std::to_string(replicas) + " (by hand)"};
   }
 
  private:
@@ -287,6 +381,8 @@ class LocalTarget : public Target {
   }
 
   Result<Change> ApplyFile(const AppContext& ctx, const ResourceId& id, const Value& expected);
+  Result<Change> ApplyRunning(const AppContext& ctx, const Resource& desired,
+                              const Value& expected);
   Result<std::string> RemoveManagedFile(const std::string& app, const ResourceId& id,
                                         const std::string& path);
 
@@ -314,6 +410,11 @@ class LocalTarget : public Target {
     bool operator==(const StatKey&) const = default;
   };
   std::unordered_map<std::string, StatKey> verified_;
+  const std::string hash_key_;              // keys template hashes (STATE_DIR/local.key)
+  std::unique_ptr<Supervisor> supervisor_;  // own lock and thread
+  std::mutex cb_mu_;
+  std::function<void(const std::string&, const ResourceId&)> drift_fn_;  // GUARDED_BY(cb_mu_)
+  std::function<void(const TargetEvent&)> event_fn_;                     // GUARDED_BY(cb_mu_)
   ManagedFiles files_;                // own lock; read by the watcher thread
   std::unique_ptr<Watcher> watcher_;  // last: stopped before the rest is destroyed
 };
@@ -390,6 +491,40 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
   return Change{.id = id, .kind = ChangeKind::kConfigured, .message = Join(what, ", ")};
 }
 
+// A Process or Job: hands the resolved template to the supervisor (which rolls out or
+// rescales in the background), then records the applied body.
+Result<Change> LocalTarget::ApplyRunning(const AppContext& ctx, const Resource& desired,
+                                         const Value& expected) {
+  const ResourceId& id = desired.id();
+  ASSIGN_OR_RETURN(RunTemplate t, ResolveTemplate(ctx, desired, hash_key_));
+  ASSIGN_OR_RETURN(std::optional<Value> stored, StoredBody(ctx.app, id));
+  const int live_replicas = stored ? supervisor_->LiveReplicas(ctx.app, id) : -1;
+  std::vector<std::string> what;
+  if (stored && live_replicas >= 0) {
+    const Value* old_hash = stored->FindPath({"metadata", "annotations", kTemplateHashAnnotation});
+    const bool rolled = !old_hash || !old_hash->is_string() || old_hash->as_string() != t.hash;
+    if (rolled)
+      what.push_back(IsKind(id, "Job") ? "run again (template changed)"
+                                       : "rolling out template " + t.hash);
+    if (IsKind(id, "Process") && live_replicas != t.replicas)
+      what.push_back("replicas " + std::to_string(live_replicas) + " -> " +
+                     std::to_string(t.replicas));
+    if (what.empty() && *stored == expected)
+      return Change{.id = id, .kind = ChangeKind::kUnchanged};
+  }
+  RETURN_IF_ERROR(Record(ctx, id, expected));
+  RETURN_IF_ERROR(supervisor_->Apply(ctx.app, id, t));
+  if (!stored || live_replicas < 0) {
+    return Change{.id = id,
+                  .kind = ChangeKind::kCreated,
+                  .message = IsKind(id, "Job") ? "started"
+                                               : std::to_string(t.replicas) + " replica" +
+                                                     (t.replicas == 1 ? "" : "s")};
+  }
+  if (what.empty()) what.push_back("metadata");
+  return Change{.id = id, .kind = ChangeKind::kConfigured, .message = Join(what, ", ")};
+}
+
 // Removes a file this app+id owns. Refuses paths no longer allowed (the allow list may
 // have shrunk, or a directory on the way became a symlink). Returns what happened.
 Result<std::string> LocalTarget::RemoveManagedFile(const std::string& app, const ResourceId& id,
@@ -428,7 +563,25 @@ Result<std::unique_ptr<Target>> NewLocalTarget(const LocalOptions& options) {
   const std::string db_path = fs::JoinPath(opts.state_dir, "local.db");
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(db_path));
   ASSIGN_OR_RETURN(int64_t max_order, store->MaxOrder());
-  auto target = std::make_unique<LocalTarget>(std::move(opts), std::move(store), max_order + 1);
+  // The key of template hashes: random per state directory, never leaves it.
+  const std::string key_path = fs::JoinPath(opts.state_dir, "local.key");
+  std::string hash_key;
+  if (auto k = fs::ReadFile(key_path); k.ok() && k->size() >= 32) {
+    hash_key = Trim(*k);
+  } else {
+    hash_key = RandomHex(32);
+    RETURN_IF_ERROR(fs::WriteFileAtomic(key_path, hash_key + "\n", 0600, true));
+  }
+  ASSIGN_OR_RETURN(auto supervisor, Supervisor::Open({.state_dir = opts.state_dir,
+                                                      .shim_exe = opts.shim_exe,
+                                                      .tick = opts.supervise_interval,
+                                                      .backoff_initial = opts.restart_backoff,
+                                                      .backoff_max = opts.restart_backoff_max,
+                                                      .backoff_reset = opts.restart_backoff_reset,
+                                                      .log_max_bytes = opts.log_max_bytes,
+                                                      .log_files = opts.log_files}));
+  auto target = std::make_unique<LocalTarget>(std::move(opts), std::move(store), max_order + 1,
+                                              std::move(hash_key), std::move(supervisor));
   RETURN_IF_ERROR(target->LoadManagedFiles().WithContext(db_path));
   return std::unique_ptr<Target>(std::move(target));
 }

@@ -3,7 +3,11 @@
 //   File      spec.path, spec.content | spec.fromConfigMap {name, key}, spec.mode
 //             ("0644" or a number). Written atomically, only under --allow-path dirs;
 //             a relative path resolves under the Application's local root.
-//   ConfigMap data: key/values (strings), consumed by File (and later Process).
+//   ConfigMap data: key/values (strings), consumed by File and Process/Job.
+//   Secret    data (base64) / stringData: like a ConfigMap for Process/Job; its values
+//             never appear in logs, diffs, status or API answers.
+//   Process   supervised replicas with probes and rolling updates (supervisor.h).
+//   Job       a command run to completion with retries (supervisor.h).
 // Live objects and the inventory live in STATE_DIR/local.db (SQLite, WAL).
 // Drift: inotify on the directories of managed files, plus a periodic rescan.
 //
@@ -46,6 +50,14 @@ struct LocalOptions {
   std::vector<std::string> allow_paths;        // absolute; no File is written elsewhere
   Duration rescan_interval = Duration(30000);  // safety net besides inotify
   bool durable = true;                         // Flush() calls syncfs
+  // Running kinds (Process, Job): see supervisor.h.
+  std::string shim_exe;                               // "" = this program
+  Duration supervise_interval = Duration(1000);       // replica status check period
+  Duration restart_backoff = Duration(10000);         // first restart delay, doubling...
+  Duration restart_backoff_max = Duration(300000);    // ...up to this
+  Duration restart_backoff_reset = Duration(600000);  // a run this long resets it
+  int64_t log_max_bytes = 10 << 20;                   // per replica log file before rotation
+  int log_files = 3;                                  // rotated files kept
 };
 
 // Opens (creating) local.db. Errors name the file.

@@ -1,0 +1,255 @@
+"""Processes on the local runtime: real replicas under real shims, real probes on
+127.0.0.1, rolling updates, crash loops, adoption after kill -9 of the operator."""
+import json
+import os
+import signal
+import subprocess
+import unittest
+import urllib.request
+
+from harness import E2E, PLUMB, app_yaml, pid_alive, replica_statuses, wait_until
+
+# Short durations: the production defaults (10 s back-off, 1 s supervision) are flags.
+FAST = ["--supervise-interval", "50ms", "--restart-backoff", "50ms", "--restart-backoff-max",
+        "400ms", "--restart-backoff-reset", "10m"]
+
+
+def process_yaml(name="web", replicas=3, message="v1", extra_args="", surge=1, unavailable=0,
+                 progress_deadline=None, command=None, env_extra=""):
+    cmd = command or f'["{os.path.abspath(PLUMB)}", "demo-server"{extra_args}]'
+    pd = f"\n  progressDeadlineSeconds: {progress_deadline}" if progress_deadline else ""
+    return f"""apiVersion: local.plumbline.dev/v1
+kind: Process
+metadata:
+  name: {name}
+spec:
+  replicas: {replicas}
+  command: {cmd}
+  env:
+  - name: MESSAGE
+    value: "{message}"{env_extra}
+  ports:
+  - name: http
+  readinessProbe:
+    httpGet: {{path: /healthz, port: http}}
+    periodSeconds: 0.05
+    failureThreshold: 1
+  terminationGracePeriodSeconds: 5
+  strategy:
+    rollingUpdate: {{maxSurge: {surge}, maxUnavailable: {unavailable}}}{pd}
+"""
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.read().decode()
+
+
+class ProcessTest(E2E):
+    def start(self, **files):
+        for path, content in files.items():
+            self.repo.write(path, content)
+        commit = self.repo.commit("processes")
+        op = self.operator(extra=FAST)
+        return op, commit
+
+    def resource(self, op, kind="Process", name="web", app="root"):
+        s = op.status(app)
+        if not s:
+            return None
+        for r in s["status"]["resources"]:
+            if r["kind"] == kind and r["name"] == name:
+                return r
+        return None
+
+    def health(self, op, name="web"):
+        r = self.resource(op, name=name)
+        return (r["health"], r.get("message", "")) if r else (None, "")
+
+    def running(self, op, name="web"):
+        """Replicas whose program runs now."""
+        return [s for s in replica_statuses(op.state, "root", name)
+                if s["state"] == "Running" and pid_alive(s["pid"])]
+
+    def ports(self, st):
+        with open(os.path.join(st["dir"], "replica.json")) as f:
+            return json.load(f)["ports"]
+
+    def wait_healthy(self, op, n, name="web"):
+        def ok():
+            h, msg = self.health(op, name)
+            return h == "Healthy" and msg.startswith(f"{n}/{n} replicas ready") \
+                and len(self.running(op, name)) == n
+        wait_until(ok, what=f"{n} replicas of {name} ready: {self.health(op, name)}")
+
+    def test_replicas_become_ready_answer_and_come_back_after_kill9(self):
+        op, _ = self.start(**{"web.yaml": process_yaml()})
+        self.wait_healthy(op, 3)
+        reps = self.running(op)
+        ports = sorted(self.ports(s)["http"] for s in reps)
+        self.assertEqual(len(set(ports)), 3, "each replica has its own port")
+        answers = sorted(get(f"http://127.0.0.1:{p}/") for p in ports)
+        for i, a in enumerate(answers):
+            self.assertIn(f"web-{i}", a)
+            self.assertIn("v1", a)
+        # kill -9 of one replica: its shim restarts it with a new pid.
+        victim = reps[0]
+        os.kill(victim["pid"], signal.SIGKILL)
+        wait_until(lambda: any(s["dir"] == victim["dir"] and s["pid"] != victim["pid"]
+                               and s["restarts"] >= 1 for s in self.running(op)),
+                   what="the killed replica to be restarted")
+        self.wait_healthy(op, 3)
+        ev = op.cli("events", "root", "-o", "json").stdout
+        self.assertIn("ReplicaRestarted", ev)
+        self.assertIn("SIGKILL", ev)
+
+    def test_scaling_in_git_converges(self):
+        op, _ = self.start(**{"web.yaml": process_yaml(replicas=3)})
+        self.wait_healthy(op, 3)
+        self.repo.write("web.yaml", process_yaml(replicas=5))
+        self.repo.commit("scale to 5")
+        self.wait_healthy(op, 5)
+        self.repo.write("web.yaml", process_yaml(replicas=2))
+        self.repo.commit("scale to 2")
+        self.wait_healthy(op, 2)
+        wait_until(lambda: len(replica_statuses(op.state, "root", "web")) == 2,
+                   what="stopped replicas to be cleaned up")
+
+    def test_env_change_rolls_out_within_max_unavailable(self):
+        op, _ = self.start(**{"web.yaml": process_yaml(replicas=3, surge=1, unavailable=0)})
+        self.wait_healthy(op, 3)
+        old = {s["pid"] for s in self.running(op)}
+        self.repo.write("web.yaml", process_yaml(replicas=3, message="v2", surge=1,
+                                                 unavailable=0))
+        self.repo.commit("v2")
+
+        def rolled():
+            reps = self.running(op)
+            return len(reps) == 3 and not ({s["pid"] for s in reps} & old) and \
+                self.health(op)[0] == "Healthy" and \
+                all("v2" in get(f"http://127.0.0.1:{self.ports(s)['http']}/") for s in reps)
+        wait_until(rolled, what="v2 on every replica")
+        # The operator's record of ready counts: never below replicas - maxUnavailable
+        # once the first rollout was done.
+        log = os.path.join(op.state, "processes", "root", "Process..web", "ready.log")
+        with open(log) as f:
+            rows = [[int(x) for x in line.split()[1:]] for line in f if line.strip()]
+        first_full = [r[0] for r in rows].index(3)
+        during = rows[first_full:]
+        self.assertGreaterEqual(min(r[0] for r in during), 3, rows)
+        # The new template's ready count climbed 0 -> 3 one replica at a time (surge 1).
+        new_counts = [r[1] for r in during]
+        for n in (0, 1, 2, 3):
+            self.assertIn(n, new_counts, rows)
+        self.assertLessEqual(max(r[0] for r in during), 4, rows)
+
+    def test_crash_loop_goes_degraded_with_growing_backoff(self):
+        op, _ = self.start(**{"web.yaml": process_yaml(
+            replicas=1, command='["sh", "-c", "echo boom-on-stderr >&2; exit 3"]')})
+
+        def degraded():
+            h, msg = self.health(op)
+            return h == "Degraded" and "exit code 3" in msg and "boom-on-stderr" in msg
+        wait_until(degraded, what=f"Degraded with the exit code and log: {self.health(op)}")
+        st = replica_statuses(op.state, "root", "web")[0]
+        wait_until(lambda: replica_statuses(op.state, "root", "web")[0]["restarts"] >= 4,
+                   what="several restarts")
+        # Back-off grows: the gap between exit and the next start doubles up to the max.
+        with open(os.path.join(st["dir"], "status.json")) as f:
+            st = json.load(f)
+        self.assertGreaterEqual(st["consecutive_failures"], 4)
+        app = op.status("root")["status"]
+        self.assertEqual(app["health"], "Degraded")
+
+    def test_broken_new_version_stops_rollout_and_old_keeps_serving(self):
+        op, _ = self.start(**{"web.yaml": process_yaml(replicas=3, progress_deadline=1)})
+        self.wait_healthy(op, 3)
+        old = self.running(op)
+        self.repo.write("web.yaml", process_yaml(replicas=3, message="v2", progress_deadline=1,
+                                                 extra_args=', "--never-ready"'))
+        self.repo.commit("broken v2")
+
+        def stalled():
+            h, msg = self.health(op)
+            return h == "Degraded" and "stalled" in msg
+        wait_until(stalled, what=f"the rollout to stall: {self.health(op)}")
+        # All three old replicas still run and answer v1.
+        for s in old:
+            self.assertTrue(pid_alive(s["pid"]))
+            self.assertIn("v1", get(f"http://127.0.0.1:{self.ports(s)['http']}/"))
+        self.assertEqual(op.status("root")["status"]["health"], "Degraded")
+
+    def test_operator_kill9_leaves_replicas_and_restart_adopts_them(self):
+        op, _ = self.start(**{"web.yaml": process_yaml(replicas=3)})
+        self.wait_healthy(op, 3)
+        before = {(s["pid"], s["shim_pid"]) for s in self.running(op)}
+        op.kill9()
+        for pid, shim in before:
+            self.assertTrue(pid_alive(pid) and pid_alive(shim))
+        op.start()
+        self.wait_healthy(op, 3)
+        after = {(s["pid"], s["shim_pid"]) for s in self.running(op)}
+        self.assertEqual(before, after, "the same replicas, adopted")
+        # No duplicates: exactly three demo servers of this state dir run.
+        out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+        shims = [l for l in out.splitlines() if " shim " in l and op.state in l]
+        self.assertEqual(len(shims), 3, out)
+
+    def test_pruning_a_process_stops_its_replicas(self):
+        op, _ = self.start(**{"web.yaml": process_yaml(replicas=2)})
+        self.wait_healthy(op, 2)
+        reps = self.running(op)
+        self.repo.remove("web.yaml")
+        self.repo.write("keep.txt", "x")
+        self.repo.commit("remove web")
+        wait_until(lambda: not any(pid_alive(s["pid"]) or pid_alive(s["shim_pid"])
+                                   for s in reps), what="replicas stopped")
+        wait_until(lambda: not replica_statuses(op.state, "root", "web"),
+                   what="replica dirs removed")
+
+    def test_secret_values_reach_the_process_but_never_logs_or_api(self):
+        planted = "s3cr3t-planted-value-7f1"
+        secret = f"""apiVersion: local.plumbline.dev/v1
+kind: Secret
+metadata:
+  name: creds
+stringData:
+  password: {planted}
+"""
+        marker = os.path.join(self.host, "seen")
+        proc = f"""apiVersion: local.plumbline.dev/v1
+kind: Process
+metadata:
+  name: reader
+spec:
+  command: ["sh", "-c", "printf %s \\"$PASSWORD\\" > {marker}; exec sleep 600"]
+  env:
+  - name: PASSWORD
+    valueFrom:
+      secretKeyRef: {{name: creds, key: password}}
+"""
+        op, _ = self.start(**{"secret.yaml": secret, "reader.yaml": proc})
+        def seen():
+            with open(marker) as f:
+                return f.read()
+        wait_until(lambda: os.path.exists(marker) and seen() == planted,
+                   what="the secret value to reach the process")
+        wait_until(lambda: self.health(op, "reader")[0] == "Healthy", what="reader healthy")
+        texts = [op.logs()]
+        for args in (["status", "root", "-o", "json"], ["diff", "root"],
+                     ["history", "root", "-o", "json"], ["events", "root", "-o", "json"]):
+            texts.append(op.cli(*args).stdout)
+        for path in ("/api/v1/applications", "/api/v1/applications/root",
+                     "/api/v1/applications/root/diff", "/api/v1/events"):
+            texts.append(json.dumps(op.api("GET", path)[1]))
+        for t in texts:
+            self.assertNotIn(planted, t)
+        # Changing the secret rolls the process (its hash changes), still without leaking.
+        self.repo.write("secret.yaml", secret.replace(planted, planted + "-2"))
+        self.repo.commit("rotate")
+        wait_until(lambda: seen() == planted + "-2", what="rolled with new secret")
+        self.assertNotIn(planted, op.logs())
+
+
+if __name__ == "__main__":
+    unittest.main()
