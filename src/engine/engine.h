@@ -129,15 +129,15 @@ class Engine {
   // target keeps no logs.
   Result<std::vector<target::LogSource>> Logs(const std::string& app, const std::string& kind,
                                               const std::string& name);
+  // The values of the Secrets (kind Secret) in the Application's desired set as of its
+  // last pass (stringData values; data values decoded and as written). Only for masking
+  // what programs print (logs); never log or answer them. Empty for an unknown name.
+  std::vector<std::string> SecretValues(const std::string& app);
   // An emergency scale by hand (`plumb local scale|stop`): sets the live replica count of
   // the Process `name` (or of `kind` when given) until the next apply, records a Warning
   // event ScaledByHand naming `who` and what git says, and queues a reconcile (with
   // selfHeal it puts git's count back). Returns the target's change. InvalidArgument for
   // a negative count; NotFound as for Logs.
-  // The values of the Secrets (kind Secret) in the Application's desired set as of its
-  // last pass (stringData values, data values as written). Only for masking
-  // what programs print (logs); never log or answer them. Empty for an unknown name.
-  std::vector<std::string> SecretValues(const std::string& app);
   Result<target::Change> ScaleLocal(const std::string& app, const std::string& kind,
                                     const std::string& name, int replicas, const std::string& who);
 

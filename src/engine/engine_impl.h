@@ -129,6 +129,17 @@ struct Engine::Impl {
   Result<Waited> WaitSettled(const target::AppContext& ctx,
                              const std::vector<resource::ResourceId>& ids,
                              const std::vector<int64_t>& deadline_ms, bool hooks);
+  // Waits (up to --health-timeout) for `ids` to leave Progressing, then judges them with
+  // the already `known` healths: FailedPrecondition naming `stage` and every resource
+  // that is Degraded or still Progressing; Aborted when the operator stops.
+  Status WaitHealthy(const std::string& stage, const target::AppContext& ctx,
+                     std::vector<resource::ResourceId> ids, std::vector<resource::ResourceId> known,
+                     std::vector<target::Health> known_health);
+  // Before a later sync wave: the plan items `items` (indexes; `changes` holds what this
+  // pass did to each) must be done. Those applied now are waited for; unchanged ones are
+  // judged by their planned live state (and waited for when Progressing).
+  Status GateWave(const target::AppContext& ctx, const std::string& stage, const Plan& plan,
+                  const std::vector<size_t>& items, const std::vector<target::Change>& changes);
   // Runs the hooks of `phase` wave by wave; an error names the first hook that failed.
   Status RunHooks(HookPhase phase, const AppSpec& spec, const target::AppContext& ctx,
                   const std::vector<resource::Resource>& hooks, int64_t run_id,

@@ -1,6 +1,9 @@
 // The engine API for running objects (kinds Process and Job): their logs, and scaling
 // by hand in an emergency. Neither waits for a running reconcile: both read the
 // target's inventory, which the target keeps thread-safe.
+#include <string_view>
+
+#include "core/strings.h"
 #include "engine/engine_impl.h"
 
 namespace plumb::engine {
@@ -77,6 +80,10 @@ std::vector<std::string> Engine::SecretValues(const std::string& app) {
       for (const auto& [key, v] : m->as_object()) {
         if (!v.is_string() || v.as_string().empty()) continue;
         values.push_back(v.as_string());
+        std::string decoded;  // what a program sees (and may print) is the decoded value
+        if (std::string_view(field) == "data" && Base64Decode(v.as_string(), &decoded) &&
+            !decoded.empty())
+          values.push_back(std::move(decoded));
       }
     }
   }

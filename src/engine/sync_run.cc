@@ -191,6 +191,45 @@ Status Judge(const std::string& stage, const std::vector<ResourceId>& ids,
 }
 }  // namespace
 
+Status Engine::Impl::WaitHealthy(const std::string& stage, const target::AppContext& ctx,
+                                 std::vector<ResourceId> ids, std::vector<ResourceId> known,
+                                 std::vector<target::Health> known_health) {
+  std::vector<bool> timed_out(known.size(), false);
+  if (!ids.empty()) {
+    std::vector<int64_t> deadlines(ids.size(), MonotonicMillis() + options.health_timeout.count());
+    ASSIGN_OR_RETURN(Waited waited, WaitSettled(ctx, ids, deadlines, /*hooks=*/false));
+    known.insert(known.end(), ids.begin(), ids.end());
+    known_health.insert(known_health.end(), waited.health.begin(), waited.health.end());
+    timed_out.insert(timed_out.end(), waited.timed_out.begin(), waited.timed_out.end());
+  }
+  return Judge(stage, known, known_health, timed_out, options.health_timeout);
+}
+
+Status Engine::Impl::GateWave(const target::AppContext& ctx, const std::string& stage,
+                              const Plan& plan, const std::vector<size_t>& items,
+                              const std::vector<target::Change>& changes) {
+  std::vector<ResourceId> wait;
+  std::vector<ResourceId> known;
+  std::vector<target::Health> known_health;
+  for (size_t k : items) {
+    const PlanItem& item = plan.apply[k];
+    target::ChangeKind kind = changes[k].kind;
+    if (kind == target::ChangeKind::kCreated || kind == target::ChangeKind::kConfigured) {
+      wait.push_back(item.id);
+    } else if (kind == target::ChangeKind::kUnchanged) {
+      // Not applied now, but its wave must still be done: judge it as planned.
+      target::Health h = target->AssessHealth(ctx, {item.id, !item.live.is_null(), item.live});
+      if (h.status == target::HealthStatus::kProgressing) {
+        wait.push_back(item.id);
+      } else {
+        known.push_back(item.id);
+        known_health.push_back(std::move(h));
+      }
+    }
+  }
+  return WaitHealthy(stage, ctx, std::move(wait), std::move(known), std::move(known_health));
+}
+
 Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Observed& o,
                                                  int64_t run_id) {
   ApplyResult r;
@@ -205,15 +244,6 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
     r.interrupted |= s.code() == Code::kAborted;
     fail_with(s.message());
   };
-  // Waits for `ids` (applied in this pass) to leave Progressing, up to --health-timeout.
-  auto settle = [&](const std::string& stage, const std::vector<ResourceId>& ids) -> Status {
-    if (ids.empty()) return Status::Ok();
-    std::vector<int64_t> deadlines(ids.size(), MonotonicMillis() + options.health_timeout.count());
-    auto waited = WaitSettled(ctx, ids, deadlines, /*hooks=*/false);
-    if (!waited.ok()) return waited.status();
-    return Judge(stage, ids, waited->health, waited->timed_out, options.health_timeout);
-  };
-
   Status pre = RunHooks(kPreSync, spec, ctx, o.hooks, run_id, &r.hook_changes);
   if (!pre.ok()) {
     fail(pre);
@@ -226,23 +256,28 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
     for (const auto& item : plan.apply) waves.push_back(want[item.desired_index].SyncWave());
     std::vector<size_t> starts = WaveStarts(waves);
     size_t next_start = 0;
-    std::vector<ResourceId> pending;  // applied since the last wave boundary
-    std::string skip_reason;          // set once a wave fails: the rest is not applied
+    // Whether anything from index k on is to be applied: a wave boundary with nothing
+    // after it to apply needs no waiting.
+    std::vector<bool> work_from(plan.apply.size() + 1, false);
+    for (size_t k = plan.apply.size(); k-- > 0;)
+      work_from[k] = work_from[k + 1] || plan.apply[k].action != Action::kNoop;
+    std::vector<size_t> earlier;  // items of the waves before this one, not yet gated
+    std::string skip_reason;      // set once a wave fails: the rest is not applied
     for (size_t k = 0; k < plan.apply.size(); ++k) {
       const PlanItem& item = plan.apply[k];
       if (next_start < starts.size() && k == starts[next_start]) {
         ++next_start;
-        if (skip_reason.empty() && r.failed) {
-          skip_reason = "not applied: sync wave " + std::to_string(waves[k - 1]) + " failed";
-        } else if (skip_reason.empty() && !pending.empty()) {
-          Status s = settle("sync wave " + std::to_string(waves[k - 1]), pending);
-          pending.clear();
+        std::string stage = "sync wave " + std::to_string(waves[k - 1]);
+        if (skip_reason.empty() && work_from[k]) {
+          Status s = r.failed ? FailedPrecondition(stage + " failed")
+                              : GateWave(ctx, stage, plan, earlier, r.changes);
           if (!s.ok()) {
             fail(s);
             if (r.interrupted) break;
             skip_reason = "not applied: " + s.message();
           }
         }
+        earlier.clear();
       }
       if (cancel) {  // the operator is stopping: the next start finishes the job
         fail(Aborted("the operator stopped during this reconcile"));
@@ -274,8 +309,7 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
         fail_with(c.message);
         r.item_message[c.id.Key()] = c.message;
       }
-      if (c.kind == target::ChangeKind::kCreated || c.kind == target::ChangeKind::kConfigured)
-        pending.push_back(c.id);
+      earlier.push_back(k);
       r.changes.push_back(std::move(c));
     }
     for (const auto& item : plan.prune) {
@@ -310,7 +344,7 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
     for (const auto& c : r.changes)
       if (c.kind == target::ChangeKind::kCreated || c.kind == target::ChangeKind::kConfigured)
         applied.push_back(c.id);
-    Status s = settle("health", applied);
+    Status s = WaitHealthy("health", ctx, applied, {}, {});
     if (s.ok()) s = RunHooks(kPostSync, spec, ctx, o.hooks, run_id, &r.hook_changes);
     if (!s.ok()) fail(s);
   }

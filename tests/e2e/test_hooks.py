@@ -1,9 +1,6 @@
 """Sync hooks and sync waves with local Jobs, as Argo CD users know them: a failing
 PreSync Job stops the sync and runs the SyncFail hooks; a succeeding one lets it happen
 and PostSync runs after; a Job in wave -1 finishes before wave 0 is applied.
-
-Needs the local runtime's Job kind: set PLUMB_HAVE_JOBS=1 to run (it will become the
-default once Jobs land).
 """
 import json
 import os
@@ -77,7 +74,6 @@ class FileHooksTest(E2E):
         self.assertIn("PreSnyc", st)
 
 
-@unittest.skipUnless(os.environ.get("PLUMB_HAVE_JOBS"), "the local runtime has no Job kind yet")
 class HooksTest(E2E):
     def path(self, name):
         return os.path.join(self.host, name)

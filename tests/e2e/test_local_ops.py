@@ -1,6 +1,7 @@
 """`plumb logs` and `plumb local scale|stop`: the CLI, the API and their errors; with
-Processes (set PLUMB_HAVE_JOBS=1 until the local runtime runs them): logs with replica
-prefixes, following, secret values masked, and an emergency stop healed by selfHeal."""
+real Processes: logs with replica prefixes, following, secret values masked, and an
+emergency stop healed by selfHeal."""
+import base64
 import json
 import os
 import subprocess
@@ -11,16 +12,19 @@ from harness import E2E, PLUMB, file_yaml, wait_until
 FAST = ["--supervise-interval", "50ms", "--restart-backoff", "50ms", "--restart-backoff-max",
         "400ms"]
 PLANTED = "s3cr3t-planted-in-logs-9c2"
+PLANTED_DATA = "d4t4-planted-in-logs-51e"  # given base64-encoded under `data`
 
 
 def ticker_yaml(name="ticker", replicas=2):
-    script = 'i=0; while true; do echo "tick $i pw=$PW"; i=$((i+1)); sleep 0.05; done'
+    script = 'i=0; while true; do echo "tick $i pw=$PW tok=$TOK"; i=$((i+1)); sleep 0.05; done'
     return f"""apiVersion: local.plumbline.dev/v1
 kind: Secret
 metadata:
   name: creds
 stringData:
   pw: {PLANTED}
+data:
+  tok: {base64.b64encode(PLANTED_DATA.encode()).decode()}
 ---
 apiVersion: local.plumbline.dev/v1
 kind: Process
@@ -33,6 +37,9 @@ spec:
   - name: PW
     valueFrom:
       secretKeyRef: {{name: creds, key: pw}}
+  - name: TOK
+    valueFrom:
+      secretKeyRef: {{name: creds, key: tok}}
 """
 
 
@@ -66,7 +73,6 @@ class LocalOpsErrorsTest(E2E):
         self.assertEqual(code, 401)
 
 
-@unittest.skipUnless(os.environ.get("PLUMB_HAVE_JOBS"), "the local runtime runs no Process yet")
 class LocalOpsTest(E2E):
     def start(self):
         self.repo.write("ticker.yaml", ticker_yaml())
@@ -85,7 +91,8 @@ class LocalOpsTest(E2E):
         lines = out.splitlines()
         self.assertEqual(len(lines), 6, out)
         self.assertNotIn(PLANTED, out)
-        self.assertIn("pw=<secret value hidden>", out)
+        self.assertNotIn(PLANTED_DATA, out)
+        self.assertIn("pw=<secret value hidden> tok=<secret value hidden>", out)
 
         one = op.cli("logs", "root", "ticker", "--replica", "1", "--tail", "2").stdout
         self.assertEqual(len(one.splitlines()), 2, one)
