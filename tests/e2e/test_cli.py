@@ -1,10 +1,14 @@
 """plumb init, render and run --once, as a new user meets them."""
+import json
 import os
 import subprocess
 import tempfile
 import unittest
 
-from harness import PLUMB, git, wait_until
+import shutil
+import urllib.request
+
+from harness import PLUMB, git, kill_replicas, pid_alive, replica_statuses, wait_until
 
 
 def plumb(*args, **kw):
@@ -14,6 +18,10 @@ def plumb(*args, **kw):
 class CliTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="plumb-cli-")
+
+    def tearDown(self):
+        kill_replicas(os.path.join(self.dir, "state"))  # the example's web service
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def test_init_creates_bare_repo_with_environment_branches_and_run_once_applies_it(self):
         repo = os.path.join(self.dir, "config")
@@ -33,6 +41,24 @@ class CliTest(unittest.TestCase):
         with open(os.path.join(host, "web/settings.env")) as f:
             self.assertIn("GREETING=hello from git", f.read())
         self.assertEqual(os.stat(os.path.join(host, "web/settings.env")).st_mode & 0o777, 0o640)
+        # The example's web service: 3 replicas of plumb demo-server, greeting from git.
+        state = os.path.join(self.dir, "state")
+
+        def serving():
+            reps = [s for s in replica_statuses(state, "web", "web")
+                    if s["state"] == "Running" and pid_alive(s["pid"])]
+            return len(reps) == 3 and reps
+        for st in wait_until(serving, what="3 web replicas"):
+            with open(os.path.join(st["dir"], "replica.json")) as f:
+                port = json.load(f)["ports"]["http"]
+
+            def answers():
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                        return b"hello from git" in r.read()
+                except OSError:
+                    return False
+            wait_until(answers, what="the replica to answer")
         r = plumb("init", repo)
         self.assertEqual(r.returncode, 2)
 

@@ -14,8 +14,15 @@ FAST = ["--supervise-interval", "50ms", "--restart-backoff", "50ms", "--restart-
         "400ms", "--restart-backoff-reset", "10m"]
 
 
+READINESS = """  readinessProbe:
+    httpGet: {path: /healthz, port: http}
+    periodSeconds: 0.05
+    failureThreshold: 1
+"""
+
+
 def process_yaml(name="web", replicas=3, message="v1", extra_args="", surge=1, unavailable=0,
-                 progress_deadline=None, command=None, env_extra=""):
+                 progress_deadline=None, command=None, env_extra="", probe=True):
     cmd = command or f'["{os.path.abspath(PLUMB)}", "demo-server"{extra_args}]'
     pd = f"\n  progressDeadlineSeconds: {progress_deadline}" if progress_deadline else ""
     return f"""apiVersion: local.plumbline.dev/v1
@@ -30,11 +37,7 @@ spec:
     value: "{message}"{env_extra}
   ports:
   - name: http
-  readinessProbe:
-    httpGet: {{path: /healthz, port: http}}
-    periodSeconds: 0.05
-    failureThreshold: 1
-  terminationGracePeriodSeconds: 5
+{READINESS if probe else ""}  terminationGracePeriodSeconds: 5
   strategy:
     rollingUpdate: {{maxSurge: {surge}, maxUnavailable: {unavailable}}}{pd}
 """
@@ -46,11 +49,11 @@ def get(url):
 
 
 class ProcessTest(E2E):
-    def start(self, **files):
+    def start(self, root_path=".", **files):
         for path, content in files.items():
             self.repo.write(path, content)
         commit = self.repo.commit("processes")
-        op = self.operator(extra=FAST)
+        op = self.operator(extra=FAST, path=root_path)
         return op, commit
 
     def resource(self, op, kind="Process", name="web", app="root"):
@@ -249,6 +252,81 @@ spec:
         self.repo.commit("rotate")
         wait_until(lambda: seen() == planted + "-2", what="rolled with new secret")
         self.assertNotIn(planted, op.logs())
+
+    def test_scale_by_hand_is_drift_that_self_heal_reverts(self):
+        root_app = app_yaml("svc", "svc", "    selfHeal: true\n    prune: true\n")
+        op, _ = self.start("root", **{"root/apps.yaml": root_app,
+                                      "svc/web.yaml": process_yaml(replicas=3)})
+        op2 = op  # one operator; the Application "svc" runs the Process
+
+        def svc_health():
+            s = op2.status("svc")
+            if not s:
+                return None
+            for r in s["status"]["resources"]:
+                if r["name"] == "web":
+                    return r["health"], r.get("message", "")
+            return None
+        wait_until(lambda: (svc_health() or ("",))[0] == "Healthy", what="svc web Healthy")
+        r = op.cli("local", "stop", "svc/web")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("replicas 3 -> 0", r.stdout)
+        # Self-heal puts it back and says what it reverted.
+        def healed():
+            ev = op.cli("events", "svc", "-o", "json").stdout
+            return "ScaledByHand" in ev and "DriftHealed" in ev and "replicas 0 -> 3" in ev
+        wait_until(healed, what="ScaledByHand then DriftHealed naming replicas 0 -> 3")
+        wait_until(lambda: len([s for s in replica_statuses(op.state, "svc", "web")
+                                if s["state"] == "Running" and pid_alive(s["pid"])]) == 3,
+                   what="3 replicas again")
+
+    def test_scale_by_hand_without_self_heal_shows_out_of_sync(self):
+        root_app = app_yaml("svc", "svc", "    selfHeal: false\n")
+        op, _ = self.start("root", **{"root/apps.yaml": root_app,
+                                      "svc/web.yaml": process_yaml(replicas=2)})
+        wait_until(lambda: op.status("svc") and op.status("svc")["status"]["sync"] == "Synced"
+                   and op.status("svc")["status"]["health"] == "Healthy", what="svc healthy")
+        r = op.cli("local", "scale", "svc/web", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_until(lambda: op.status("svc")["status"]["sync"] == "OutOfSync",
+                   what="svc OutOfSync after a hand scale")
+        d = op.cli("diff", "svc")
+        self.assertEqual(d.returncode, 1)
+        self.assertIn("replicas", d.stdout)
+        wait_until(lambda: len([s for s in replica_statuses(op.state, "svc", "web")
+                                if s["state"] == "Running" and pid_alive(s["pid"])]) == 1,
+                   what="1 replica left")
+
+    def test_logs_of_replicas(self):
+        cmd = '["sh", "-c", "echo started replica $PLUMB_REPLICA; exec sleep 600"]'
+        op, _ = self.start(**{"web.yaml": process_yaml(replicas=2, command=cmd, probe=False)})
+        wait_until(lambda: self.health(op)[0] == "Healthy", what="web Healthy")
+
+        def logs():
+            r = op.cli("logs", "root", "web", "--tail", "5")
+            return r.returncode == 0 and "[web-0] started replica 0" in r.stdout and \
+                "[web-1] started replica 1" in r.stdout
+        wait_until(logs, what="plumb logs to show both replicas")
+        r = op.cli("logs", "root", "web", "--replica", "1")
+        self.assertIn("started replica 1", r.stdout)
+        self.assertNotIn("started replica 0", r.stdout)
+
+    def test_limits_are_enforced_or_said_to_be_unenforced(self):
+        proc = process_yaml(replicas=1).replace(
+            "  terminationGracePeriodSeconds: 5\n",
+            "  terminationGracePeriodSeconds: 5\n  resources:\n    limits: {memory: 256Mi, "
+            "cpu: 500m, openFiles: 1024}\n")
+        op, _ = self.start(**{"web.yaml": proc})
+        wait_until(lambda: self.running(op), what="a replica")
+        pid = self.running(op)[0]["pid"]
+        with open(f"/proc/{pid}/limits") as f:
+            self.assertRegex(f.read(), r"Max open files\s+1024\s+1024")
+        with open(f"/proc/{pid}/cgroup") as f:
+            in_cgroup = "plumbline-replicas" in f.read()
+        if not in_cgroup:
+            wait_until(lambda: "not enforced" in self.health(op)[1] and
+                       "memory" in self.health(op)[1],
+                       what=f"the status to say the limits are not enforced: {self.health(op)}")
 
 
 if __name__ == "__main__":

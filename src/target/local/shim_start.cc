@@ -31,11 +31,10 @@ enum Step : int32_t { kStepCgroup = 1, kStepChdir, kStepOpenFiles, kStepAddressS
 void PrepareLimit(int resource, int64_t want, struct rlimit* out) {
   ::getrlimit(resource, out);
   if (want < 0) return;
-  out->rlim_cur = static_cast<rlim_t>(want);
-  // Raising the soft limit above the hard one needs the hard one raised too (and
-  // privileges, or setrlimit fails and says so).
-  if (out->rlim_max != RLIM_INFINITY && out->rlim_cur > out->rlim_max)
-    out->rlim_max = out->rlim_cur;
+  // A limit caps: soft and hard both, so the program cannot raise it again. Lowering
+  // the hard limit needs no privilege; raising it above the current hard one does (and
+  // setrlimit fails and says so).
+  out->rlim_cur = out->rlim_max = static_cast<rlim_t>(want);
 }
 
 }  // namespace

@@ -58,10 +58,8 @@ struct RunTemplate {
   // Job:
   int backoff_limit = 6;
   Duration active_deadline = Duration(0);  // 0: none
-  // What the host cannot enforce (e.g. cgroup memory limit without cgroup v2
-  // delegation), said in health messages instead of ignored.
-  std::vector<std::string> unenforced;
-  // cgroup v2 limits to apply when the host offers delegation ("" = none).
+  // cgroup v2 limits to apply when the host offers delegation ("" = none); when it does
+  // not, the Process's health message says so instead of ignoring them.
   std::string memory_max, cpu_max;
 };
 

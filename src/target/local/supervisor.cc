@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -66,6 +67,7 @@ std::string ReplicaJson(const Replica& r) {
   Value ports = Value::EmptyObject();
   for (const auto& [name, port] : r.ports) ports.Set(name, port);
   v.Set("ports", std::move(ports));
+  if (!r.cgroup.empty()) v.Set("cgroup", r.cgroup);
   return resource::ToJson(v);
 }
 
@@ -80,6 +82,42 @@ void AppendLine(const std::string& path, const std::string& line) {
   if (!f) return;
   std::fputs((line + "\n").c_str(), f);
   std::fclose(f);
+}
+
+// A cgroup v2 directory for one replica with memory.max / cpu.max set, under the
+// operator's own cgroup (which must be delegated to it: systemd Delegate=yes). An error
+// says why the limits cannot be enforced on this host.
+Result<std::string> ReplicaCgroup(const std::string& name, const std::string& memory_max,
+                                  const std::string& cpu_max) {
+  if (!fs::Exists("/sys/fs/cgroup/cgroup.controllers"))
+    return Unimplemented("this host has no cgroup v2 hierarchy at /sys/fs/cgroup");
+  auto self = fs::ReadFile("/proc/self/cgroup");
+  std::string rel;
+  if (self.ok())
+    for (const std::string& line : Split(*self, '\n'))
+      if (StartsWith(line, "0::")) rel = Trim(line.substr(3));
+  if (rel.empty()) return Unimplemented("this process is in no cgroup v2 group");
+  const std::string base = fs::JoinPath("/sys/fs/cgroup", rel.substr(1));
+  const std::string group = fs::JoinPath(base, "plumbline-replicas");
+  const std::string hint = " (cgroup v2 must be delegated to plumbline, e.g. systemd Delegate=yes)";
+  if (::mkdir(group.c_str(), 0755) != 0 && errno != EEXIST)
+    return PermissionDenied("cannot create " + group + ": " + std::strerror(errno) + hint);
+  (void)fs::WriteFileAtomic(fs::JoinPath(base, "cgroup.subtree_control"), "+memory +cpu", 0644);
+  auto write = [&](const std::string& dir, const char* file, const std::string& value) -> Status {
+    FILE* f = std::fopen(fs::JoinPath(dir, file).c_str(), "we");
+    if (!f) return PermissionDenied(dir + "/" + file + ": " + std::strerror(errno) + hint);
+    bool ok = std::fputs(value.c_str(), f) >= 0;
+    ok = (std::fclose(f) == 0) && ok;
+    if (!ok) return PermissionDenied(dir + "/" + file + ": " + std::strerror(errno) + hint);
+    return Status::Ok();
+  };
+  (void)write(group, "cgroup.subtree_control", "+memory +cpu");
+  const std::string dir = fs::JoinPath(group, name);
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return PermissionDenied("cannot create " + dir + ": " + std::strerror(errno) + hint);
+  if (!memory_max.empty()) RETURN_IF_ERROR(write(dir, "memory.max", memory_max));
+  if (!cpu_max.empty()) RETURN_IF_ERROR(write(dir, "cpu.max", cpu_max));
+  return dir;
 }
 
 const char* kBaseEnv[] = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"};
@@ -334,6 +372,7 @@ int64_t Supervisor::Impl::Tick(int64_t now) {
         if (ProgramAlive(r.st)) (void)KillOrphan(r.st);
         ReleasePorts(r);
         (void)fs::RemoveAll(r.dir);
+        if (!r.cgroup.empty()) ::rmdir(r.cgroup.c_str());
         o.replicas.erase(o.replicas.begin() + static_cast<long>(i));
       } else {
         ++i;
@@ -350,6 +389,7 @@ int64_t Supervisor::Impl::Tick(int64_t now) {
     if (r.stopping && !ShimAlive(r.st)) {
       if (ProgramAlive(r.st)) (void)KillOrphan(r.st);
       ReleasePorts(r);
+      if (!r.cgroup.empty()) ::rmdir(r.cgroup.c_str());
       std::string parent = fs::Dirname(r.dir);
       (void)fs::RemoveAll(r.dir);
       if (ListDir(parent).empty()) ::rmdir(parent.c_str());
@@ -492,7 +532,7 @@ void Supervisor::Impl::TickProcess(Object& o, int64_t now) {
       Event(o, "Warning", "RolloutStalled", h.message);
     }
   }
-  if (!o.t.unenforced.empty()) h.message += "; not enforced: " + Join(o.t.unenforced, "; ");
+  if (!o.unenforced.empty()) h.message += "; not enforced: " + o.unenforced;
   UpdateHealth(o, std::move(h));
 }
 
@@ -594,6 +634,16 @@ Status Supervisor::Impl::StartReplica(Object& o, int slot, int64_t now) {
   spec.log_max_bytes = options.log_max_bytes;
   spec.log_files = options.log_files;
   if (spec.working_dir.empty()) spec.working_dir = r.dir;
+  if (!o.t.memory_max.empty() || !o.t.cpu_max.empty()) {
+    auto cg = ReplicaCgroup(o.id.name + "-" + std::to_string(slot) + "-" + RandomHex(3),
+                            o.t.memory_max, o.t.cpu_max);
+    if (cg.ok()) {
+      spec.cgroup = r.cgroup = *cg;
+      o.unenforced.clear();
+    } else {
+      o.unenforced = "resources.limits memory/cpu: " + cg.status().message();
+    }
+  }
   Status s = fs::MakeDirs(r.dir, 0700);
   if (s.ok())
     s = fs::WriteFileAtomic(fs::JoinPath(r.dir, "replica.json"), ReplicaJson(r), 0600, false);
@@ -793,6 +843,7 @@ Status Supervisor::Impl::Adopt() {
           const Value* slot = rv->Find("slot");
           r.slot = slot && slot->is_int() ? static_cast<int>(slot->as_int()) : 0;
           r.hash = rv->GetString("hash");
+          r.cgroup = rv->GetString("cgroup");
           if (const Value* ports = rv->Find("ports"); ports && ports->is_object())
             for (const auto& [pn, pv] : ports->as_object())
               if (pv.is_int()) r.ports.emplace_back(pn, static_cast<int>(pv.as_int()));

@@ -17,6 +17,7 @@ namespace plumb::target::local {
 
 struct Replica {
   std::string dir;
+  std::string cgroup;  // its cgroup v2 directory, removed with it ("" = none)
   int slot = 0;
   std::string hash;
   std::vector<std::pair<std::string, int>> ports;  // name -> port
@@ -62,7 +63,9 @@ struct Object {
   bool rollout_reported_done = true;
   bool stalled_reported = false;
   Health health;
-  std::string health_key;  // status + ready count: a change fires the change callback
+  std::string health_key;
+  std::string unenforced;  // limits this host cannot enforce, and why (shown in health)  // status
+                           // + ready count: a change fires the change callback
 
   int Want() const { return override_replicas >= 0 ? override_replicas : t.replicas; }
 };
