@@ -316,7 +316,8 @@ int CmdHistory(const ClientOptions& o, const std::string& app) {
     std::string changes;
     for (const Value& c : h.Find("changes")->as_array())
       changes += (changes.empty() ? "" : ", ") + c.GetString("kind") + "/" + c.GetString("name") +
-                 " " + c.GetString("change");
+                 (c.GetString("hook").empty() ? "" : " (" + c.GetString("hook") + " hook)") + " " +
+                 c.GetString("change");
     if (changes.size() > 80) changes = changes.substr(0, 77) + "...";
     rows.push_back({std::to_string(IntOf(h.Find("id"))), Short(h.GetString("revision")),
                     h.GetString("startedAt"), h.GetString("trigger"), h.GetString("result"),
@@ -440,7 +441,7 @@ int CmdLocalScale(const ClientOptions& o, const std::string& target, int replica
   }
   std::string message = v->GetString("message");
   std::cout << app << ": " << v->GetString("kind") << "/" << v->GetString("name") << " "
-            << v->GetString("change") << (message.empty() ? "" : " (" + message + ")") << "\n"
+            << v->GetString("change") << (message.empty() ? "" : ": " + message) << "\n"
             << "The live count now differs from git: " << app
             << " shows OutOfSync, and with selfHeal the operator puts git's count back.\n";
   return 0;

@@ -118,6 +118,8 @@ class LocalOpsTest(E2E):
         finally:
             p.kill()
             p.wait()
+            p.stdout.close()
+            p.stderr.close()
         # The operator is not held up by the stream it served.
         self.assertEqual(op.stop(), 0)
 
