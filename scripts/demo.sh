@@ -7,6 +7,8 @@ PLUMB="${PLUMB_BIN:-$PWD/build/plumb}"
 DEMO="$PWD/demo"
 LISTEN="${PLUMB_DEMO_LISTEN:-127.0.0.1:7420}"
 
+# Replicas of a previous run outlive their operator: stop them before starting over.
+pkill -f "plumb shim $DEMO/state" 2>/dev/null || true
 rm -rf "$DEMO"
 mkdir -p "$DEMO/host"
 "$PLUMB" init "$DEMO/config" >/dev/null
@@ -30,6 +32,15 @@ In another terminal, try:
   build/plumb history motd --state-dir demo/state
   build/plumb diff motd --state-dir demo/state
   build/plumb rollback motd <ID from history> --state-dir demo/state
+  build/plumb status web --state-dir demo/state   # 3 replicas of a web service, probed
+  build/plumb logs web web --state-dir demo/state
+  pkill -9 -f 'plumb demo-server' -n              # a replica dies: it is restarted
+  build/plumb local stop web/web --state-dir demo/state   # drift: self-heal? see events
+  cd demo/config && sed -i 's/greeting: hello from git/greeting: hello again/' \
+     apps/web/config.yaml && git commit -qam 'new greeting' && git push -q origin staging \
+     && cd ../..                                    # a rolling update, one replica at a time
+Replicas run detached and outlive the operator (it adopts them when it starts again);
+stop them with: pkill -f "plumb shim $DEMO/state"
 ============================================================================
 MSG
 exec "$PLUMB" run --repo "$DEMO/config.git" --branch staging --path root \

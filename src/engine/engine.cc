@@ -53,7 +53,12 @@ void DescribeMetrics() {
 }  // namespace
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Engine::~Engine() { Stop(); }
+Engine::~Engine() {
+  Stop();
+  // The target's threads (drift watcher, process supervisor) call back into the engine:
+  // join them while everything they reach is still alive.
+  impl_->target.reset();
+}
 
 Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
                                                std::unique_ptr<target::Target> target) {
