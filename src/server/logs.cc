@@ -18,7 +18,7 @@
 namespace plumb::server {
 
 namespace {
-constexpr size_t kChunk = 64 * 1024;
+constexpr size_t kChunk = size_t{64} * 1024;
 constexpr int kMaxRotated = 1000;  // path.1 ... path.1000 at most
 
 Status ErrnoStatus(const std::string& what, const std::string& path) {
