@@ -298,14 +298,14 @@ spec:
                    what="1 replica left")
 
     def test_logs_of_replicas(self):
-        cmd = '["sh", "-c", "echo started replica $PLUMB_REPLICA; exec sleep 600"]'
+        cmd = '["sh", "-c", "echo started replica $PLUMB_REPLICA $0; exec sleep 600", "$(MESSAGE)"]'
         op, _ = self.start(**{"web.yaml": process_yaml(replicas=2, command=cmd, probe=False)})
         wait_until(lambda: self.health(op)[0] == "Healthy", what="web Healthy")
 
         def logs():
             r = op.cli("logs", "root", "web", "--tail", "5")
-            return r.returncode == 0 and "[web-0] started replica 0" in r.stdout and \
-                "[web-1] started replica 1" in r.stdout
+            return r.returncode == 0 and "[web-0] started replica 0 v1" in r.stdout and \
+                "[web-1] started replica 1 v1" in r.stdout
         wait_until(logs, what="plumb logs to show both replicas")
         r = op.cli("logs", "root", "web", "--replica", "1")
         self.assertIn("started replica 1", r.stdout)

@@ -120,6 +120,36 @@ Result<std::string> ReplicaCgroup(const std::string& name, const std::string& me
   return dir;
 }
 
+// $(NAME) in a command argument becomes the value of NAME in the replica's environment,
+// as Kubernetes expands it; $$(NAME) is a literal $(NAME); an unknown name stays as is.
+std::string ExpandVars(const std::string& arg,
+                       const std::vector<std::pair<std::string, std::string>>& env) {
+  std::string out;
+  for (size_t i = 0; i < arg.size(); ++i) {
+    if (arg[i] != '$' || i + 1 >= arg.size()) {
+      out += arg[i];
+      continue;
+    }
+    if (arg[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    size_t close = arg[i + 1] == '(' ? arg.find(')', i + 2) : std::string::npos;
+    if (close == std::string::npos) {
+      out += arg[i];
+      continue;
+    }
+    const std::string name = arg.substr(i + 2, close - i - 2);
+    const std::string* value = nullptr;
+    for (const auto& [k, v] : env)
+      if (k == name) value = &v;
+    out += value ? *value : arg.substr(i, close - i + 1);
+    i = close;
+  }
+  return out;
+}
+
 const char* kBaseEnv[] = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"};
 
 }  // namespace
@@ -628,6 +658,7 @@ Status Supervisor::Impl::StartReplica(Object& o, int slot, int64_t now) {
   }
   ShimSpec spec = o.t.shim;
   spec.env = ReplicaEnv(o, slot, r);
+  for (std::string& arg : spec.argv) arg = ExpandVars(arg, spec.env);
   spec.backoff_initial = options.backoff_initial;
   spec.backoff_max = options.backoff_max;
   spec.backoff_reset = options.backoff_reset;
