@@ -154,13 +154,19 @@ class ProcessTest(E2E):
             h, msg = self.health(op)
             return h == "Degraded" and "exit code 3" in msg and "boom-on-stderr" in msg
         wait_until(degraded, what=f"Degraded with the exit code and log: {self.health(op)}")
-        st = replica_statuses(op.state, "root", "web")[0]
-        wait_until(lambda: replica_statuses(op.state, "root", "web")[0]["restarts"] >= 4,
-                   what="several restarts")
-        # Back-off grows: the gap between exit and the next start doubles up to the max.
-        with open(os.path.join(st["dir"], "status.json")) as f:
-            st = json.load(f)
-        self.assertGreaterEqual(st["consecutive_failures"], 4)
+        # Back-off grows: the wait after the k-th failure in a row is 50 ms * 2^(k-1), at
+        # most 400 ms (the flags above), as the shim records it.
+        waits = {}
+
+        def sample():
+            for st in replica_statuses(op.state, "root", "web"):
+                if st["state"] == "BackOff" and st["next_start_ms"]:
+                    waits[st["consecutive_failures"]] = st["next_start_ms"] - st["last_exit_ms"]
+            return len([k for k in waits if k >= 2]) >= 3
+        wait_until(sample, what=f"several back-offs (seen {waits})", interval=0.005)
+        for k, wait in waits.items():
+            self.assertEqual(wait, min(50 * 2 ** (k - 1), 400), waits)
+        self.assertGreater(max(waits.values()), min(waits.values()), waits)
         app = op.status("root")["status"]
         self.assertEqual(app["health"], "Degraded")
 
