@@ -49,7 +49,7 @@ struct LiveObject {
 struct TargetEvent {
   std::string app;
   resource::ResourceId id;
-  std::string type;  // "Normal" or "Warning"
+  std::string type;    // "Normal" or "Warning"
   std::string reason;  // CamelCase, e.g. "ReplicaRestarted", "ProbeFailed"
   std::string message;
 };
