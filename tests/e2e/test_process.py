@@ -105,6 +105,9 @@ class ProcessTest(E2E):
         ev = op.cli("events", "root", "-o", "json").stdout
         self.assertIn("ReplicaRestarted", ev)
         self.assertIn("SIGKILL", ev)
+        metrics = get(op.url + "/metrics")
+        self.assertRegex(metrics, r'plumb_process_restarts_total\{name="root",process="web"\} [1-9]')
+        self.assertIn('plumb_process_replicas_ready{name="root",process="web"} 3', metrics)
 
     def test_scaling_in_git_converges(self):
         op, _ = self.start(**{"web.yaml": process_yaml(replicas=3)})

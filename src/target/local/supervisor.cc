@@ -15,6 +15,7 @@
 
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/strings.h"
 #include "resource/codec.h"
 #include "target/local/rollout.h"
@@ -208,6 +209,10 @@ Result<std::unique_ptr<Supervisor>> Supervisor::Open(const SupervisorOptions& op
     if (n <= 0) return Internal("cannot find this program (/proc/self/exe) to run shims");
     impl->options.shim_exe.assign(buf, static_cast<size_t>(n));
   }
+  metrics::Default().Describe("plumb_process_restarts_total", metrics::Type::kCounter,
+                              "Restarts of local Process replicas, by Application and Process.");
+  metrics::Default().Describe("plumb_process_replicas_ready", metrics::Type::kGauge,
+                              "Ready replicas of a local Process, by Application and Process.");
   impl->root = fs::JoinPath(options.state_dir, "processes");
   RETURN_IF_ERROR(fs::MakeDirs(impl->root, 0700));
   {
@@ -474,6 +479,9 @@ void Supervisor::Impl::TickProcess(Object& o, int64_t now) {
             r.st.state == "BackOff" && r.st.next_start_ms > now
                 ? "restarting in " + FormatDuration(Duration(r.st.next_start_ms - now))
                 : "restarted";
+        metrics::Default().Add("plumb_process_restarts_total",
+                               {{"name", o.app}, {"process", o.id.name}},
+                               r.st.restarts - r.seen_restarts);
         Event(o, "Warning", "ReplicaRestarted",
               "replica " + std::to_string(r.slot) + " " + ExitText(r.st) + "; " + when +
                   " (restart " + std::to_string(r.st.restarts) + ")");
@@ -574,6 +582,8 @@ void Supervisor::Impl::RecordReady(Object& o, int64_t now, int ready_cur, int wa
   if (ready_total == o.last_ready_total && ready_cur == o.last_logged_ready_cur) return;
   o.last_ready_total = ready_total;
   o.last_logged_ready_cur = ready_cur;
+  metrics::Default().Set("plumb_process_replicas_ready", {{"name", o.app}, {"process", o.id.name}},
+                         ready_total);
   AppendLine(fs::JoinPath(o.dir, "ready.log"),
              std::to_string(now) + " " + std::to_string(ready_total) + " " +
                  std::to_string(ready_cur) + " " + std::to_string(want));
