@@ -50,7 +50,8 @@ TEST(StringsTest, JsonQuoteEscapesAndRepairsUtf8) {
 }
 
 TEST(StringsTest, Base64RoundTripsAndRejectsGarbage) {
-  for (std::string s : {"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+  for (const std::string& s :
+       std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
     std::string back;
     ASSERT_TRUE(Base64Decode(Base64Encode(s), &back)) << s;
     EXPECT_EQ(back, s);
