@@ -5,6 +5,12 @@
 # Any other argument goes to bench/bench_loop.py (see its --help). `make bench` builds
 # build/plumb first. Prints a markdown report on stdout (progress on stderr) and keeps
 # the raw figures in bench/results/LAST.json (not committed).
+#
+# The benchmark of issue 3 (Processes), ≈5 minutes, needs no cf-agent:
+#   bench/run.sh --process              # commit-to-ready for 1/10/100 replicas, rolling
+#                                       # updates, 500 idle replicas' CPU and memory
+#   bench/run.sh --process --skip-idle  # any other argument goes to bench/bench_process.py
+# Raw figures in bench/results/PROCESS.json (not committed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -12,6 +18,11 @@ plumb=${PLUMB:-$root/build/plumb}
 if [[ ! -x $plumb ]]; then
   echo "bench/run.sh: $plumb is missing; run 'make build' first" >&2
   exit 2
+fi
+if [[ ${1:-} == --process ]]; then
+  shift
+  mkdir -p "$here/results"
+  exec python3 "$here/bench_process.py" --plumb "$plumb" --json "$here/results/PROCESS.json" "$@"
 fi
 if ! command -v cf-agent >/dev/null 2>&1; then
   echo "bench/run.sh: cf-agent is missing; apt-get install -y cfengine3 (or PLUMB_BENCH_DEPS=1 scripts/install-deps.sh)" >&2
