@@ -32,10 +32,47 @@ Result<std::vector<std::string>> StringList(const resource::Resource& r, const V
   }
   return out;
 }
+
+// True when `s` would break an HTTP request line or header.
+bool HasSpaceOrControl(const std::string& s) {
+  return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
+}
+
+// The value of `provider.<field>` = {secretKeyRef: {name, key}} from the Secret in
+// `desired`; `*source` becomes "Secret NAME/KEY" for messages. Errors never hold a value.
+Result<std::string> FromSecret(const resource::Resource& r, const Value& from,
+                               const std::string& field,
+                               const std::vector<resource::Resource>& desired,
+                               std::string* source) {
+  const std::string where = "spec.provider." + field;
+  const Value* ref = from.is_object() ? from.Find("secretKeyRef") : nullptr;
+  if (!ref || !ref->is_object() || ref->GetString("name").empty() || ref->GetString("key").empty())
+    return Bad(r, where + " must be {secretKeyRef: {name, key}}");
+  const std::string name = ref->GetString("name");
+  const std::string key = ref->GetString("key");
+  *source = "Secret " + name + "/" + key;
+  const resource::Resource* secret = nullptr;
+  for (const auto& d : desired)
+    if (d.id().kind == "Secret" && d.id().name == name && d.id().ns == r.id().ns) secret = &d;
+  if (!secret) return Bad(r, where + ": Secret " + name + " is not in this Application's path");
+  // As Kubernetes does: stringData wins over data.
+  if (const Value* sd = secret->body().Find("stringData"); sd && sd->is_object())
+    if (const Value* v = sd->Find(key); v && v->is_string()) return Trim(v->as_string());
+  if (const Value* data = secret->body().Find("data"); data && data->is_object()) {
+    if (const Value* v = data->Find(key); v && v->is_string()) {
+      std::string plain;
+      if (!Base64Decode(v->as_string(), &plain))
+        return Bad(r, where + ": " + *source + " is not valid base64");
+      return Trim(plain);
+    }
+  }
+  return Bad(r, where + ": Secret " + name + " has no key " + key);
+}
 }  // namespace
 
 Result<NotificationSpec> NotificationFromResource(const resource::Resource& r,
-                                                  const std::string& owner) {
+                                                  const std::string& owner,
+                                                  const std::vector<resource::Resource>& desired) {
   NotificationSpec n;
   n.name = r.id().name;
   n.owner = owner;
@@ -46,9 +83,32 @@ Result<NotificationSpec> NotificationFromResource(const resource::Resource& r,
   n.type = provider->GetString("type", "webhook");
   if (n.type != "webhook" && n.type != "slack")
     return Bad(r, "spec.provider.type \"" + n.type + "\" is not webhook or slack");
-  n.url = provider->GetString("url");
-  if (!StartsWith(n.url, "http://") && !StartsWith(n.url, "https://"))
-    return Bad(r, "spec.provider.url must be an http:// or https:// URL");
+  const Value* url_from = provider->Find("urlFrom");
+  if (url_from && !url_from->is_null()) {
+    if (provider->Find("url")) return Bad(r, "spec.provider: set either url or urlFrom, not both");
+    std::string source;
+    ASSIGN_OR_RETURN(n.url, FromSecret(r, *url_from, "urlFrom", desired, &source));
+    if (!StartsWith(n.url, "http://") && !StartsWith(n.url, "https://"))
+      return Bad(r, "spec.provider.urlFrom: the URL from " + source +
+                        " must be an http:// or https:// URL");
+    if (HasSpaceOrControl(n.url))
+      return Bad(r, "spec.provider.urlFrom: the URL from " + source +
+                        " holds a space or control character");
+  } else {
+    n.url = provider->GetString("url");
+    if (n.url.empty()) return Bad(r, "spec.provider needs url or urlFrom");
+    if (!StartsWith(n.url, "http://") && !StartsWith(n.url, "https://"))
+      return Bad(r, "spec.provider.url must be an http:// or https:// URL");
+  }
+  if (const Value* token_from = provider->Find("tokenFrom"); token_from && !token_from->is_null()) {
+    std::string source;
+    ASSIGN_OR_RETURN(n.token, FromSecret(r, *token_from, "tokenFrom", desired, &source));
+    if (n.token.empty())
+      return Bad(r, "spec.provider.tokenFrom: the token from " + source + " is empty");
+    if (HasSpaceOrControl(n.token))
+      return Bad(r, "spec.provider.tokenFrom: the token from " + source +
+                        " holds a space or control character (not allowed in a bearer token)");
+  }
   ASSIGN_OR_RETURN(n.triggers, StringList(r, spec->Find("triggers"), "spec.triggers"));
   if (n.triggers.empty()) return Bad(r, "spec.triggers must name at least one trigger");
   for (const auto& t : n.triggers) {
@@ -189,7 +249,9 @@ Status Notifier::Deliver(const NotificationSpec& spec, const Alert& alert) {
   client.set_connection_timeout(5, 0);
   client.set_read_timeout(10, 0);
   client.set_write_timeout(10, 0);
-  auto res = client.Post(path, resource::ToJson(body), "application/json");
+  httplib::Headers headers;
+  if (!spec.token.empty()) headers.emplace("Authorization", "Bearer " + spec.token);
+  auto res = client.Post(path, headers, resource::ToJson(body), "application/json");
   if (!res) return Unavailable("connection failed: " + httplib::to_string(res.error()));
   if (res->status < 200 || res->status >= 300)
     return Unavailable("the receiver answered HTTP " + std::to_string(res->status));

@@ -2,8 +2,9 @@
 // Application's path name a provider (a `webhook` getting a JSON body, or `slack`'s
 // incoming-webhook shape) and the triggers they want; matching transitions are
 // delivered on a background thread with retries and back-off, identical alerts are
-// rate-limited, and every delivery is recorded as an event. Provider URLs are never
-// logged or shown (they often carry tokens).
+// rate-limited, and every delivery is recorded as an event. Provider URLs and tokens
+// are never logged or shown (URLs often carry tokens); both may come from a `Secret`
+// in the same Application's desired set (`urlFrom`/`tokenFrom: {secretKeyRef}`).
 //
 // Thread-safety: all public methods may be called from any thread.
 #pragma once
@@ -28,6 +29,7 @@ struct NotificationSpec {
   std::string owner;                  // the Application whose path declares it
   std::string type = "webhook";       // webhook | slack
   std::string url;                    // secret-ish: never logged
+  std::string token;                  // sent as `Authorization: Bearer`; never logged
   std::vector<std::string> triggers;  // SyncSucceeded, SyncFailed, HealthDegraded, ...
   std::vector<std::string> apps;      // empty or "*" = every Application
   std::string min_severity = "info";  // info | warning
@@ -41,9 +43,14 @@ inline constexpr const char* kTriggers[] = {"SyncSucceeded",    "SyncFailed",   
                                             "PromotionBlocked", "ComparisonError"};
 
 bool IsNotification(const resource::ResourceId& id);
-// Validates a Notification manifest; errors name its origin and the field.
+// Validates a Notification manifest; errors name its origin and the field. A
+// `urlFrom`/`tokenFrom` `secretKeyRef` is resolved from the Secret (any group's kind
+// `Secret`, same namespace) in `desired`, the owner's rendered resources: `stringData`
+// as is, `data` base64-decoded, surrounding whitespace trimmed. Errors name where a
+// value comes from ("the URL from Secret hooks/url"), never the value.
 Result<NotificationSpec> NotificationFromResource(const resource::Resource& r,
-                                                  const std::string& owner);
+                                                  const std::string& owner,
+                                                  const std::vector<resource::Resource>& desired);
 
 struct Alert {
   std::string trigger;

@@ -270,7 +270,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     std::vector<NotificationSpec> notes;
     std::string errors;
     for (const auto& r : o.notifications) {
-      auto n = NotificationFromResource(r, spec.name);
+      auto n = NotificationFromResource(r, spec.name, *o.desired);
       if (n.ok())
         notes.push_back(std::move(*n));
       else

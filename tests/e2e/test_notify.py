@@ -11,8 +11,9 @@ from harness import E2E, file_yaml, wait_until
 class Receiver:
     """A small HTTP server on 127.0.0.1 that records JSON posts; fails the first N."""
 
-    def __init__(self, fail_first=0):
+    def __init__(self, fail_first=0, path="/hook"):
         self.posts = []
+        self.auth = []  # the Authorization header of each post that was accepted
         self.attempts = 0
         outer = self
 
@@ -25,6 +26,7 @@ class Receiver:
                     self.end_headers()
                     return
                 outer.posts.append(json.loads(body))
+                outer.auth.append(self.headers.get("Authorization"))
                 self.send_response(200)
                 self.end_headers()
 
@@ -32,7 +34,7 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.url = f"http://127.0.0.1:{self.server.server_port}{path}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def triggers(self):
@@ -85,6 +87,33 @@ class NotifyTest(E2E):
         self.assertEqual(len(op.history("root")), hist_before)
         self.assertNotIn(ok.url, op.logs())
         self.assertTrue(events)
+
+    def test_secret_mistakes_name_the_secret_never_the_value(self):
+        self.repo.write("hooks-secret.yaml", """apiVersion: local.plumbline.dev/v1
+kind: Secret
+metadata:
+  name: hooks
+stringData:
+  url: ftp://T0-s3cret-host/x
+""")
+        self.repo.write("notify.yaml", """apiVersion: plumbline.dev/v1
+kind: Notification
+metadata:
+  name: ops
+spec:
+  provider:
+    urlFrom: {secretKeyRef: {name: hooks, key: url}}
+  triggers: [SyncSucceeded]
+""")
+        c1 = self.repo.commit("a Secret URL that is not http")
+        op = self.operator()
+        op.wait_synced("root", c1)
+        events = json.loads(op.cli("events", "-o", "json").stdout)["items"]
+        bad = [e for e in events if e["reason"] == "InvalidNotification"]
+        self.assertEqual(len(bad), 1, events)
+        self.assertIn("notify.yaml:1", bad[0]["message"])
+        self.assertIn("the URL from Secret hooks/url must be an http://", bad[0]["message"])
+        self.assertNotIn("T0-s3cret-host", json.dumps(events) + op.logs())
 
     def test_invalid_notification_is_an_event_not_a_failure(self):
         self.repo.write("notify.yaml", notification("bad", "ftp://x", ["SyncSucceeded"]))
