@@ -172,7 +172,8 @@ void Engine::Impl::TimerLoop() {
 }
 
 void Engine::Impl::RecordEvent(const std::string& app, const std::string& type,
-                               const std::string& reason, const std::string& message) {
+                               const std::string& reason, const std::string& message,
+                               const std::string& subject) {
   Event e{.time_ms = UnixMillis(clock.Now()),
           .app = app,
           .type = type,
@@ -196,7 +197,8 @@ void Engine::Impl::RecordEvent(const std::string& app, const std::string& type,
                         .app = app,
                         .severity = type == "Warning" ? "warning" : "info",
                         .message = message,
-                        .time_ms = e.time_ms});
+                        .time_ms = e.time_ms,
+                        .subject = subject});
   }
 }
 

@@ -96,8 +96,9 @@ struct Engine::Impl {
   void Enqueue(const std::string& name, const std::string& trigger, bool force_fetch);
   void WorkerLoop();
   void TimerLoop();
+  // `subject`: see Alert::subject (the message when empty).
   void RecordEvent(const std::string& app, const std::string& type, const std::string& reason,
-                   const std::string& message);
+                   const std::string& message, const std::string& subject = "");
   Status UpsertApp(const AppSpec& spec);
   void RemoveApp(const std::string& name, bool prune, const std::string& why);
 

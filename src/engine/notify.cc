@@ -177,7 +177,7 @@ void Notifier::Dispatch(const Alert& alert) {
       if (!app_ok) continue;
       if (spec.min_severity == "warning" && alert.severity != "warning") continue;
       std::string key = owner + "\x1f" + spec.name + "\x1f" + alert.trigger + "\x1f" + alert.app +
-                        "\x1f" + alert.message;
+                        "\x1f" + (alert.subject.empty() ? alert.message : alert.subject);
       auto it = last_sent_.find(key);
       if (it != last_sent_.end() && alert.time_ms - it->second < spec.rate_limit.count()) continue;
       last_sent_[key] = alert.time_ms;

@@ -59,6 +59,10 @@ struct Alert {
   std::string message;
   std::string revision;
   int64_t time_ms = 0;
+  // What makes two alerts "identical" for the rate limit, besides trigger and app; the
+  // message when empty. Health alerts name the health and the resource, not the message,
+  // which changes with every crash of a crash loop ("restarting in 92ms", the log tail).
+  std::string subject;
 };
 
 class Notifier {
@@ -72,7 +76,8 @@ class Notifier {
 
   // Replaces the Notifications `owner` declares.
   void SetFor(const std::string& owner, std::vector<NotificationSpec> specs);
-  // Queues the alert for every Notification that wants it (not rate-limited).
+  // Queues the alert for every Notification that wants it, unless an identical alert
+  // (same trigger, app and subject) was queued for it within its rate limit.
   void Dispatch(const Alert& alert);
   // Stops the delivery thread; undelivered alerts are dropped (and said so in the log).
   void Stop();

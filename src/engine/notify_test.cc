@@ -224,5 +224,28 @@ TEST_F(NotifierTest, IdenticalAlertsWithinTheRateLimitAreSentOnce) {
   EXPECT_EQ(receiver.auth().size(), 2u);
 }
 
+TEST_F(NotifierTest, AlertsWithOneSubjectAreIdenticalWhateverTheMessage) {
+  Receiver receiver;
+  notifier_.SetFor("root", {Spec(receiver.url())});
+  // A crash loop: each crash says something new, about the same Process.
+  Alert a{.trigger = "HealthDegraded",
+          .app = "root",
+          .message = "restarting in 92ms",
+          .time_ms = 1000,
+          .subject = "Degraded Process/worker"};
+  notifier_.Dispatch(a);
+  a.message = "restarting in 174ms";
+  a.time_ms += 1000;
+  notifier_.Dispatch(a);
+  a.subject = "Degraded Process/api";  // another Process is another alert
+  notifier_.Dispatch(a);
+  a.subject = "Degraded Process/worker";
+  a.time_ms += 300000;  // past the rate limit: sent again
+  notifier_.Dispatch(a);
+  auto events = WaitEvents(3);
+  EXPECT_EQ(events.size(), 3u);
+  EXPECT_EQ(receiver.auth().size(), 3u);
+}
+
 }  // namespace
 }  // namespace plumb::engine

@@ -412,6 +412,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
 
   target::HealthStatus app_health = target::HealthStatus::kHealthy;
   std::string health_message;
+  std::string health_subject;  // the resource that sets the Application's health
   status.resources.clear();
   bool all_synced = true;
   for (const auto& item : plan.apply) {
@@ -443,6 +444,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     if (target::WorseHealth(app_health, h.status) != app_health) {
       app_health = target::WorseHealth(app_health, h.status);
       health_message = r.id().ToString() + ": " + h.message;
+      health_subject = r.id().ToString();
     }
     status.resources.push_back(std::move(rs));
   }
@@ -464,7 +466,8 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
                 : new_health == "Degraded" ? "HealthDegraded"
                                            : "HealthChanged",
                 "health " + status.health + " -> " + new_health +
-                    (health_message.empty() ? "" : ": " + health_message));
+                    (health_message.empty() ? "" : ": " + health_message),
+                new_health + " " + health_subject);
   }
   status.health = new_health;
   status.health_message = health_message;

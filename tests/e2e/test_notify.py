@@ -1,11 +1,16 @@
 """Notifications declared in git reach a receiver once per transition, with retries."""
+import base64
 import json
 import os
 import threading
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import E2E, file_yaml, wait_until
+from harness import E2E, file_yaml, replica_statuses, wait_until
+
+# Short supervision and back-off (the production defaults are 1 s and 10 s).
+FAST = ["--supervise-interval", "50ms", "--restart-backoff", "50ms", "--restart-backoff-max",
+        "400ms", "--restart-backoff-reset", "10m"]
 
 
 class Receiver:
@@ -87,6 +92,92 @@ class NotifyTest(E2E):
         self.assertEqual(len(op.history("root")), hist_before)
         self.assertNotIn(ok.url, op.logs())
         self.assertTrue(events)
+
+    def test_secret_provider_gets_sync_drift_and_crash_loop_each_once(self):
+        secret_path = "T0-s3cret-path-9f2e"
+        token = "tok-planted-5b7c01"
+        rx = Receiver(path=f"/services/{secret_path}")
+        self.addCleanup(rx.close)
+        crash = os.path.join(self.host, "crash")
+        token_b64 = base64.b64encode((token + "\n").encode()).decode()  # as `base64` prints it
+        self.repo.write("hooks-secret.yaml", f"""apiVersion: local.plumbline.dev/v1
+kind: Secret
+metadata:
+  name: hooks
+stringData:
+  url: {rx.url}
+data:
+  token: {token_b64}
+""")
+        self.repo.write("notify.yaml", """apiVersion: plumbline.dev/v1
+kind: Notification
+metadata:
+  name: ops
+spec:
+  provider:
+    type: webhook
+    urlFrom: {secretKeyRef: {name: hooks, key: url}}
+    tokenFrom: {secretKeyRef: {name: hooks, key: token}}
+  triggers: [SyncSucceeded, DriftDetected, HealthDegraded]
+""")
+        self.repo.write("a.yaml", file_yaml("a", "a.txt", "v1\n"))
+        # Runs until the test creates `crash`, then exits 3 0.3 s after every start: a crash
+        # loop whose replica is up for a moment each time, so the Application's health may
+        # flap Degraded -> Healthy -> Degraded with a new message at every crash.
+        self.repo.write("worker.yaml", f"""apiVersion: local.plumbline.dev/v1
+kind: Process
+metadata:
+  name: worker
+spec:
+  command: ["sh", "-c", "while [ ! -e {crash} ]; do sleep 0.05; done; echo crashing >&2; sleep 0.3; exit 3"]
+""")
+        c1 = self.repo.commit("v1 with a notification whose URL and token are in a Secret")
+        op = self.operator(extra=FAST + ["--notify-retry-base", "50ms"])
+        op.wait_synced("root", c1)
+
+        def sent():
+            return [e for e in json.loads(op.cli("events", "root", "-o", "json").stdout)["items"]
+                    if e["reason"] in ("NotificationSent", "NotificationFailed")]
+        wait_until(lambda: rx.triggers() == ["SyncSucceeded"], what="SyncSucceeded")
+        self.assertIn(c1[:7], rx.posts[0]["message"])
+        self.assertEqual(rx.auth, ["Bearer " + token])
+        wait_until(lambda: op.status("root")["status"]["health"] == "Healthy", what="worker runs")
+
+        with open(os.path.join(self.host, "a.txt"), "w") as f:
+            f.write("hand edit\n")
+        wait_until(lambda: "DriftDetected" in rx.triggers(), what="DriftDetected")
+        wait_until(lambda: self.read("a.txt") == "v1\n", what="heal")
+
+        open(crash, "w").close()
+        wait_until(lambda: "HealthDegraded" in rx.triggers(), what="HealthDegraded")
+        self.assertIn("worker", rx.posts[-1]["message"])
+        # Stay a while in the crash loop, counted by the operator's own records: three more
+        # crashes of the replica and several more reconciles (each may see the replica
+        # Running, backing off or Degraded), then no alert may have come twice: repeated
+        # health alerts about one resource are identical for the rate limit.
+        def failures():
+            return max([s.get("consecutive_failures", 0)
+                        for s in replica_statuses(op.state, "root", "worker")] or [0])
+        f0 = failures()
+        t0 = op.status("root")["status"]["lastReconcileMs"]
+        wait_until(lambda: failures() >= f0 + 3, what="three more crashes")
+        wait_until(lambda: op.status("root")["status"]["lastReconcileMs"] > t0 + 1000,
+                   what="more reconciles")
+        wait_until(lambda: len(sent()) >= len(rx.posts), what="deliveries recorded")
+        self.assertEqual(rx.triggers(), ["SyncSucceeded", "DriftDetected", "HealthDegraded"],
+                         rx.posts)
+        self.assertEqual(rx.auth, ["Bearer " + token] * 3)
+        self.assertEqual([e["reason"] for e in sent()], ["NotificationSent"] * 3)
+
+        # Neither the URL's secret part nor the token in logs, events or API answers.
+        texts = [op.logs(), op.cli("events", "-o", "json").stdout,
+                 op.cli("status", "root", "-o", "json").stdout, op.cli("diff", "root").stdout]
+        for path in ("/api/v1/events", "/api/v1/applications", "/api/v1/applications/root",
+                     "/api/v1/applications/root/diff", "/api/v1/applications/root/events"):
+            texts.append(json.dumps(op.api("GET", path)[1]))
+        for text in texts:
+            self.assertNotIn(secret_path, text)
+            self.assertNotIn(token, text)
 
     def test_secret_mistakes_name_the_secret_never_the_value(self):
         self.repo.write("hooks-secret.yaml", """apiVersion: local.plumbline.dev/v1
