@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "core/clock.h"
 #include "core/fs.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "core/strings.h"
 #include "core/subprocess.h"
@@ -96,6 +99,55 @@ TEST(SubprocessTest, CapturesOutputAndExitCode) {
   EXPECT_EQ(t.status().code(), Code::kDeadlineExceeded);
 }
 
+// Everything the logger writes to stderr while `fn` runs, as JSON lines.
+template <typename Fn>
+std::string CaptureLog(Fn fn) {
+  log::SetFormat(log::Format::kJson);
+  testing::internal::CaptureStderr();
+  fn();
+  std::string out = testing::internal::GetCapturedStderr();
+  log::SetFormat(log::Format::kText);
+  return out;
+}
+
+TEST(LogTest, ContextFieldsJoinEveryLineOfTheirThreadOnly) {
+  std::string out = CaptureLog([] {
+    log::ScopedContext ctx({{"app", "web"}});
+    log::Info("resolving");
+    log::SetContextField("commit", "3f2a1c9");
+    log::Info("applied", {{"reason", "SyncSucceeded"}});
+    std::thread([] { log::Info("elsewhere"); }).join();
+  });
+  auto lines = Split(out, '\n');
+  ASSERT_GE(lines.size(), 3u) << out;
+  EXPECT_NE(lines[0].find("\"msg\":\"resolving\",\"app\":\"web\"}"), std::string::npos) << out;
+  EXPECT_NE(lines[1].find("\"app\":\"web\",\"commit\":\"3f2a1c9\",\"reason\":\"SyncSucceeded\"}"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(lines[2].find("\"msg\":\"elsewhere\"}"), std::string::npos) << out;
+}
+
+TEST(LogTest, NestedScopesRestoreAndOwnFieldsWin) {
+  std::string out = CaptureLog([] {
+    log::SetContextField("commit", "ignored");  // no scope open: nothing to set
+    log::Info("before");
+    log::ScopedContext outer({{"app", "root"}, {"commit", "aaa"}});
+    {
+      log::ScopedContext inner({{"app", "child"}});
+      log::SetContextField("commit", "bbb");
+      log::Info("inner");
+    }
+    log::Info("outer");
+    log::Info("explicit", {{"app", "other"}});
+  });
+  auto lines = Split(out, '\n');
+  ASSERT_GE(lines.size(), 4u) << out;
+  EXPECT_NE(lines[0].find("\"msg\":\"before\"}"), std::string::npos) << out;
+  EXPECT_NE(lines[1].find("\"app\":\"child\",\"commit\":\"bbb\"}"), std::string::npos) << out;
+  EXPECT_NE(lines[2].find("\"app\":\"root\",\"commit\":\"aaa\"}"), std::string::npos) << out;
+  EXPECT_NE(lines[3].find("\"commit\":\"aaa\",\"app\":\"other\"}"), std::string::npos) << out;
+  EXPECT_EQ(lines[3].find("\"root\""), std::string::npos) << out;
+}
 }  // namespace
 }  // namespace plumb
 

@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace plumb::log {
 
@@ -18,6 +19,26 @@ bool ParseLevel(const std::string& s, Level* out);
 bool ParseFormat(const std::string& s, Format* out);
 
 using Field = std::pair<const char*, std::string>;
+
+// Fields added to every line the calling thread writes while the scope lives, such as
+// the Application and commit of the reconcile it runs. Scopes nest: an inner scope adds
+// or overrides fields and the outer ones come back when it ends. A line's own fields win
+// over the context's. Other threads never see this thread's context.
+class ScopedContext {
+ public:
+  explicit ScopedContext(std::initializer_list<Field> fields);
+  ~ScopedContext();
+  ScopedContext(const ScopedContext&) = delete;
+  ScopedContext& operator=(const ScopedContext&) = delete;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> saved_;
+};
+
+// Sets one field of the calling thread's innermost ScopedContext (e.g. the commit once it
+// is resolved, deeper than where the scope was opened); it lasts until that scope ends.
+// Does nothing when the thread has no scope open.
+void SetContextField(const char* key, std::string value);
 
 void Write(Level level, const std::string& message, std::initializer_list<Field> fields = {});
 inline void Debug(const std::string& m, std::initializer_list<Field> f = {}) {

@@ -67,6 +67,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     metrics::Default().Observe("plumb_git_fetch_duration_seconds", {{"repo", spec.repo}},
                                fetched->duration_ms / 1000.0);
   ASSIGN_OR_RETURN(o.head, repos->Resolve(spec.repo, spec.branch));
+  log::SetContextField("commit", o.head);
   auto info = repos->GetCommit(spec.repo, o.head);
   if (info.ok()) o.commit = *info;
   o.fetch_ms = MonotonicMillis() - t;
@@ -189,6 +190,9 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     status = st.status;
     st.status.phase = "Reconciling";
   }
+  // Every line logged during this pass names the Application (and the commit, once
+  // resolved).
+  log::ScopedContext log_context({{"app", spec.name}});
   SyncReport report;
   report.app = spec.name;
   report.changes = Value::EmptyArray();

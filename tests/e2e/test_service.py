@@ -9,7 +9,7 @@ import threading
 import unittest
 import urllib.request
 
-from harness import E2E, PLUMB, file_yaml, wait_until
+from harness import E2E, PLUMB, app_yaml, file_yaml, wait_until
 
 SECRET = "webhook-secret-for-tests"
 
@@ -65,6 +65,33 @@ class ServiceTest(E2E):
         sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
         code, out = self.post_webhook(op, "generic", body, {"X-Plumb-Signature": sig})
         self.assertEqual((code, out["queued"]), (202, []))
+
+    def test_json_log_lines_of_a_reconcile_name_the_application_and_commit(self):
+        self.repo.write("root/a.yaml", file_yaml("a", "a.txt", "v1\n"))
+        self.repo.write("root/apps.yaml", app_yaml("web", "apps/web"))
+        self.repo.write("apps/web/w.yaml", file_yaml("w", "w.txt", "w1\n"))
+        c1 = self.repo.commit("v1")
+        op = self.start(path="root", extra=["--log-format", "json"])
+        op.wait_synced("root", c1)
+        op.wait_synced("web", c1)
+        lines = [json.loads(l) for l in op.logs().splitlines() if l.startswith("{")]
+        started = [l for l in lines if l["msg"] == "plumbline operator started"]
+        self.assertEqual(len(started), 1)
+        self.assertNotIn("commit", started[0])  # not during a reconcile
+        applied = {l["app"]: l for l in lines if l.get("reason") == "SyncSucceeded"}
+        self.assertEqual(set(applied), {"root", "web"}, lines)
+        for app in ("root", "web"):
+            self.assertEqual(applied[app]["commit"], c1, applied[app])
+        # Drift found and healed during a later reconcile carries them too.
+        with open(os.path.join(self.host, "w.txt"), "w") as f:
+            f.write("drift\n")
+        op.api("POST", "/api/v1/applications/web/sync", {})
+
+        def healed():
+            return [json.loads(l) for l in op.logs().splitlines()
+                    if l.startswith("{") and '"DriftHealed"' in l]
+        line = wait_until(healed, what="a DriftHealed log line")[0]
+        self.assertEqual((line["app"], line["commit"]), ("web", c1))
 
     @unittest.skipIf(shutil.which("promtool") is None, "promtool (Debian package prometheus) missing")
     def test_metrics_pass_promtool(self):
