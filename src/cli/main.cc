@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
   c_run->add_option("--webhook-secret-file", run.webhook_secret_file,
                     "shared secret for git webhooks (POST "
                     "/api/v1/webhooks/{github,gitlab,gitea,generic}); without it webhooks are off");
+  c_run->add_option("--webhook-secrets", run.webhook_secrets_file,
+                    "per-repository webhook secrets: a file of \"REPO_URL SECRET\" lines; a push "
+                    "for a listed repository must be signed with its own secret");
   c_run->add_option("--tokens", run.tokens_file,
                     "extra API tokens: a file of \"TOKEN ROLE\" lines (admin or read-only)");
   c_run->add_option("--kubectl", run.kubectl, "kubectl used for kustomize")->capture_default_str();

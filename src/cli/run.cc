@@ -124,9 +124,14 @@ int CmdRun(RunOptions o) {
   if (!o.webhook_secret_file.empty()) {
     auto secret = fs::ReadFile(o.webhook_secret_file);
     if (!secret.ok()) return Fail("--webhook-secret-file", secret.status());
-    so.webhook_secret = Trim(*secret);
-    if (so.webhook_secret.empty())
+    so.webhooks.shared = Trim(*secret);
+    if (so.webhooks.shared.empty())
       return Fail("--webhook-secret-file", InvalidArgument(o.webhook_secret_file + " is empty"));
+  }
+  if (!o.webhook_secrets_file.empty()) {
+    auto secrets = server::LoadWebhookSecretsFile(o.webhook_secrets_file);
+    if (!secrets.ok()) return Fail("--webhook-secrets", secrets.status());
+    so.webhooks.by_repo = std::move(*secrets);
   }
   if (!o.tokens_file.empty()) {
     auto tokens = server::LoadTokensFile(o.tokens_file);

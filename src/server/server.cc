@@ -100,6 +100,28 @@ Result<std::map<std::string, std::string>> LoadTokensFile(const std::string& pat
   return out;
 }
 
+Result<std::map<std::string, std::string>> LoadWebhookSecretsFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, fs::ReadFile(path));
+  std::map<std::string, std::string> out;
+  std::map<std::string, int> first_line;
+  int line_no = 0;
+  for (const std::string& raw : Split(text, '\n')) {
+    ++line_no;
+    std::string line = Trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    std::string where = path + ":" + std::to_string(line_no);
+    size_t sp = line.find_first_of(" \t");
+    std::string secret = sp == std::string::npos ? "" : Trim(line.substr(sp));
+    if (secret.empty()) return InvalidArgument(where + R"(: expected "REPO_URL SECRET")");
+    std::string repo = CanonicalRepoUrl(line.substr(0, sp));
+    if (auto [it, fresh] = first_line.emplace(repo, line_no); !fresh)
+      return InvalidArgument(where + ": " + line.substr(0, sp) + " already has a secret on line " +
+                             std::to_string(it->second));
+    out[repo] = secret;
+  }
+  return out;
+}
+
 struct Server::Impl {
   engine::Engine* engine;
   ServerOptions options;
@@ -364,21 +386,25 @@ void Server::Impl::Routes() {
       metrics::Default().Add("plumb_webhook_requests_total",
                              {{"provider", provider}, {"result", result}});
     };
-    if (options.webhook_secret.empty()) {
+    if (!options.webhooks.enabled()) {
       count("disabled");
       return ReplyError(res, NotFound("webhooks are disabled: start the operator with "
-                                      "--webhook-secret-file FILE"));
+                                      "--webhook-secret-file FILE or --webhook-secrets FILE"));
     }
     HeaderFn header = [&req](const std::string& k) { return req.get_header_value(k.c_str()); };
-    Status ok = VerifyWebhook(provider, header, req.body, options.webhook_secret);
-    if (!ok.ok()) {
-      count(ok.code() == Code::kInvalidArgument ? "bad_request" : "unauthorized");
+    // The payload names the repository whose secret must have signed it; nothing in it is
+    // trusted until that signature checks out.
+    auto push = ParsePushEvent(provider, header, req.body);
+    auto secret = VerifyPush(provider, header, req.body, options.webhooks,
+                             push.ok() ? push->repo_urls : std::vector<std::string>{});
+    if (!secret.ok()) {
+      const Status& bad = secret.status();
+      count(bad.code() == Code::kInvalidArgument ? "bad_request" : "unauthorized");
       engine->RecordEvent(
           "", "Warning", "WebhookRejected",
-          provider + " webhook from " + req.remote_addr + " refused: " + ok.message());
-      return ReplyError(res, ok);
+          provider + " webhook from " + req.remote_addr + " refused: " + bad.message());
+      return ReplyError(res, bad);
     }
-    auto push = ParsePushEvent(provider, header, req.body);
     if (!push.ok()) {
       count("bad_request");
       return ReplyError(res, push.status());
@@ -391,7 +417,8 @@ void Server::Impl::Routes() {
       auto names = engine->NotifyPush([&](const engine::AppSpec& spec) {
         if (spec.branch != push->branch) return false;
         std::string mine = CanonicalRepoUrl(spec.repo);
-        return std::find(urls.begin(), urls.end(), mine) != urls.end();
+        return std::find(urls.begin(), urls.end(), mine) != urls.end() &&
+               options.webhooks.For(spec.repo) == *secret;
       });
       for (const auto& n : names) queued.Append(n);
       engine->RecordEvent("", "Normal", "WebhookReceived",

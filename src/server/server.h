@@ -9,6 +9,7 @@
 
 #include "core/status.h"
 #include "engine/engine.h"
+#include "server/webhook.h"
 
 namespace plumb::server {
 
@@ -17,13 +18,19 @@ struct ServerOptions {
   std::string state_dir;                  // the admin token and the bound address live here
   bool anonymous_read = false;
   int threads = 32;
-  std::string webhook_secret;                 // "" = webhooks disabled
+  WebhookSecrets webhooks;                    // none configured = webhooks disabled
   std::map<std::string, std::string> tokens;  // extra tokens -> "admin" | "read-only"
 };
 
 // Reads a tokens file: one "TOKEN ROLE" a line (roles admin, read-only); blank lines and
 // lines starting with # are skipped. Errors name the file and line (never the token).
 Result<std::map<std::string, std::string>> LoadTokensFile(const std::string& path);
+
+// Reads a per-repository webhook secrets file: one "REPO_URL SECRET" a line, the URL in
+// any form git or the provider names it (compared by CanonicalRepoUrl); blank lines and
+// lines starting with # are skipped. Returns CanonicalRepoUrl -> secret. Errors name the
+// file and line, never a secret; a repository listed twice is an error.
+Result<std::map<std::string, std::string>> LoadWebhookSecretsFile(const std::string& path);
 
 // Reads STATE_DIR/token, creating it (32 random bytes, hex, mode 0600) on first use.
 Result<std::string> LoadOrCreateAdminToken(const std::string& state_dir);

@@ -38,6 +38,40 @@ Status VerifyWebhook(const std::string& provider, const HeaderFn& header, const 
                          "\": use github, gitlab, gitea or generic");
 }
 
+const std::string& WebhookSecrets::For(const std::string& repo_url) const {
+  if (by_repo.empty()) return shared;
+  auto it = by_repo.find(CanonicalRepoUrl(repo_url));
+  return it == by_repo.end() ? shared : it->second;
+}
+
+Result<std::string> VerifyPush(const std::string& provider, const HeaderFn& header,
+                               const std::string& body, const WebhookSecrets& secrets,
+                               const std::vector<std::string>& repo_urls) {
+  std::vector<const std::string*> candidates;
+  auto consider = [&](const std::string& secret) {
+    if (secret.empty()) return;
+    for (const std::string* c : candidates)
+      if (*c == secret) return;
+    candidates.push_back(&secret);
+  };
+  for (const auto& url : repo_urls) consider(secrets.For(url));
+  if (repo_urls.empty()) consider(secrets.shared);
+  if (candidates.empty()) {
+    if (!secrets.enabled()) return VerifyWebhook(provider, header, body, "");
+    return Unauthenticated(
+        "no webhook secret is configured for " +
+        (repo_urls.empty() ? std::string("a payload naming no repository") : repo_urls.front()));
+  }
+  Status first;
+  for (const std::string* secret : candidates) {
+    Status s = VerifyWebhook(provider, header, body, *secret);
+    if (s.ok()) return *secret;
+    if (s.code() == Code::kInvalidArgument) return s;
+    if (first.ok()) first = s;
+  }
+  return first;
+}
+
 namespace {
 void AddUrls(const Value* obj, std::initializer_list<const char*> keys,
              std::vector<std::string>* out) {
@@ -46,6 +80,15 @@ void AddUrls(const Value* obj, std::initializer_list<const char*> keys,
     std::string u = obj->GetString(k);
     if (!u.empty()) out->push_back(u);
   }
+}
+
+// GitHub, Gitea and GitLab name the repository in "repository" (GitLab also "project").
+void AddRepositoryUrls(const Value& payload, std::vector<std::string>* out) {
+  AddUrls(payload.Find("repository"),
+          {"clone_url", "ssh_url", "git_url", "html_url", "url", "git_http_url", "git_ssh_url",
+           "homepage"},
+          out);
+  AddUrls(payload.Find("project"), {"git_http_url", "git_ssh_url", "web_url"}, out);
 }
 
 std::string BranchFromRef(const std::string& ref) {
@@ -57,11 +100,14 @@ std::string BranchFromRef(const std::string& ref) {
 Result<PushEvent> ParsePushEvent(const std::string& provider, const HeaderFn& header,
                                  const std::string& body) {
   PushEvent ev;
+  auto parsed = resource::ParseJson(body, "webhook payload");
   if (provider == "github" && header("X-GitHub-Event") == "ping") {
     ev.ping = true;
+    if (parsed.ok() && parsed->is_object()) AddRepositoryUrls(*parsed, &ev.repo_urls);
     return ev;
   }
-  ASSIGN_OR_RETURN(Value v, resource::ParseJson(body, "webhook payload"));
+  if (!parsed.ok()) return parsed.status();
+  Value& v = *parsed;
   if (!v.is_object()) return InvalidArgument("webhook payload must be a JSON object");
   if (provider == "generic") {
     AddUrls(&v, {"repo", "repoURL"}, &ev.repo_urls);
@@ -74,11 +120,7 @@ Result<PushEvent> ParsePushEvent(const std::string& provider, const HeaderFn& he
     if (!event.empty() && event != "push" && event != "Push Hook")
       return InvalidArgument("only push events are handled, not \"" + event + "\"");
     ev.branch = BranchFromRef(v.GetString("ref"));
-    AddUrls(v.Find("repository"),
-            {"clone_url", "ssh_url", "git_url", "html_url", "url", "git_http_url", "git_ssh_url",
-             "homepage"},
-            &ev.repo_urls);
-    AddUrls(v.Find("project"), {"git_http_url", "git_ssh_url", "web_url"}, &ev.repo_urls);
+    AddRepositoryUrls(v, &ev.repo_urls);
   }
   if (ev.repo_urls.empty()) return InvalidArgument("the payload names no repository URL");
   return ev;

@@ -4,7 +4,9 @@
 
 #include <map>
 
+#include "core/fs.h"
 #include "core/strings.h"
+#include "server/server.h"
 
 namespace plumb::server {
 namespace {
@@ -74,6 +76,105 @@ TEST(WebhookTest, ParsesPushesAndPings) {
   EXPECT_FALSE(ParsePushEvent("generic", Headers({}), "[1]").ok());
   EXPECT_FALSE(ParsePushEvent("generic", Headers({}), "{").ok());
   EXPECT_FALSE(ParsePushEvent("github", Headers({{"X-GitHub-Event", "issues"}}), "{}").ok());
+}
+
+HeaderFn GithubSigned(const std::string& secret, const std::string& body) {
+  return Headers({{"X-GitHub-Event", "push"},
+                  {"X-Hub-Signature-256", "sha256=" + HmacSha256Hex(secret, body)}});
+}
+
+const char* kOtherPush = R"({"ref":"refs/heads/main","repository":{
+  "clone_url":"https://github.com/acme/other.git"}})";
+
+TEST(WebhookTest, ARepositorysOwnSecretReplacesTheSharedOne) {
+  WebhookSecrets secrets{.shared = "shared",
+                         .by_repo = {{CanonicalRepoUrl("git@github.com:acme/config"), "own"}}};
+  EXPECT_EQ(secrets.For("https://github.com/acme/config.git"), "own");
+  EXPECT_EQ(secrets.For("https://github.com/acme/other"), "shared");
+  std::vector<std::string> config = {"https://github.com/acme/config.git",
+                                     "git@github.com:acme/config.git"};
+  auto own = VerifyPush("github", GithubSigned("own", kGithubPush), kGithubPush, secrets, config);
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_EQ(*own, "own");
+  EXPECT_EQ(VerifyPush("github", GithubSigned("shared", kGithubPush), kGithubPush, secrets, config)
+                .status()
+                .code(),
+            Code::kUnauthenticated);
+  // The shared secret still opens repositories without their own; "own" does not.
+  std::vector<std::string> other = {"https://github.com/acme/other.git"};
+  auto shared =
+      VerifyPush("github", GithubSigned("shared", kOtherPush), kOtherPush, secrets, other);
+  ASSERT_TRUE(shared.ok()) << shared.status().ToString();
+  EXPECT_EQ(*shared, "shared");
+  EXPECT_FALSE(
+      VerifyPush("github", GithubSigned("own", kOtherPush), kOtherPush, secrets, other).ok());
+  // A payload naming no repository needs the shared secret.
+  EXPECT_TRUE(VerifyPush("github", GithubSigned("shared", "{}"), "{}", secrets, {}).ok());
+  EXPECT_FALSE(VerifyPush("github", GithubSigned("own", "{}"), "{}", secrets, {}).ok());
+  EXPECT_EQ(VerifyPush("bitbucket", Headers({}), "{}", secrets, config).status().code(),
+            Code::kInvalidArgument);
+}
+
+TEST(WebhookTest, OwnSecretsAloneLeaveOtherRepositoriesClosed) {
+  WebhookSecrets secrets{.by_repo = {{CanonicalRepoUrl("https://github.com/acme/config"), "own"}}};
+  EXPECT_TRUE(secrets.enabled());
+  auto refused = VerifyPush("github", GithubSigned("", kOtherPush), kOtherPush, secrets,
+                            {"https://github.com/acme/other.git"});
+  EXPECT_EQ(refused.status().code(), Code::kUnauthenticated);
+  EXPECT_NE(refused.status().message().find("no webhook secret is configured for "
+                                            "https://github.com/acme/other.git"),
+            std::string::npos);
+  // A payload that also names another repository is verified with the named
+  // repository's secret; the caller acts only on repositories whose secret that is.
+  std::vector<std::string> both = {"https://github.com/acme/other.git",
+                                   "https://github.com/acme/config.git"};
+  auto own = VerifyPush("github", GithubSigned("own", kGithubPush), kGithubPush, secrets, both);
+  ASSERT_TRUE(own.ok());
+  EXPECT_NE(secrets.For(both[0]), *own);
+  EXPECT_EQ(secrets.For(both[1]), *own);
+  EXPECT_FALSE(WebhookSecrets{}.enabled());
+}
+
+TEST(WebhookTest, AGithubPingNamesItsRepository) {
+  auto ping = ParsePushEvent("github", Headers({{"X-GitHub-Event", "ping"}}),
+                             R"({"zen":"x","repository":{"clone_url":"https://h/a/b.git"}})");
+  ASSERT_TRUE(ping.ok());
+  EXPECT_TRUE(ping->ping);
+  EXPECT_EQ(ping->repo_urls, std::vector<std::string>{"https://h/a/b.git"});
+}
+
+TEST(WebhookTest, SecretsFileMapsRepositoriesAndNeverEchoesASecret) {
+  auto d = fs::MakeTempDir("plumb-webhook-test");
+  ASSERT_TRUE(d.ok());
+  fs::TempDir dir(*d);
+  std::string path = dir.path() + "/secrets";
+  ASSERT_TRUE(
+      fs::WriteFileAtomic(path,
+                          "# repo secret\n\nhttps://github.com/acme/config.git  s3cret-one\n"
+                          "/srv/git/local.git\ts3cret-two\n",
+                          0600)
+          .ok());
+  auto m = LoadWebhookSecretsFile(path);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(*m, (std::map<std::string, std::string>{{"github.com/acme/config", "s3cret-one"},
+                                                    {"/srv/git/local", "s3cret-two"}}));
+  ASSERT_TRUE(
+      fs::WriteFileAtomic(path, "git@github.com:acme/config s3cret-one\nnot-a-pair\n", 0600).ok());
+  auto bad = LoadWebhookSecretsFile(path);
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find(path + ":2:"), std::string::npos);
+  ASSERT_TRUE(fs::WriteFileAtomic(path,
+                                  "git@github.com:acme/config s3cret-one\n"
+                                  "https://github.com/acme/config.git s3cret-two\n",
+                                  0600)
+                  .ok());
+  auto twice = LoadWebhookSecretsFile(path);
+  EXPECT_NE(twice.status().message().find(path + ":2: https://github.com/acme/config.git already "
+                                                 "has a secret on line 1"),
+            std::string::npos)
+      << twice.status().message();
+  for (const auto& s : {bad.status(), twice.status()})
+    EXPECT_EQ(s.message().find("s3cret"), std::string::npos) << s.message();
 }
 
 TEST(WebhookTest, CanonicalRepoUrlsCompareAcrossForms) {

@@ -66,6 +66,42 @@ class ServiceTest(E2E):
         code, out = self.post_webhook(op, "generic", body, {"X-Plumb-Signature": sig})
         self.assertEqual((code, out["queued"]), (202, []))
 
+    def test_a_repository_with_its_own_webhook_secret_refuses_the_shared_one(self):
+        self.repo.write("a.yaml", file_yaml("a", "a.txt", "v1\n"))
+        c1 = self.repo.commit("v1")
+        repo_secret = "this-repository-only-secret"
+        secrets = os.path.join(self.root, "webhook-secrets")
+        with open(secrets, "w") as f:  # named in another form than the operator's --repo
+            f.write(f"# per-repository secrets\nfile://{self.repo.bare}/ {repo_secret}\n"
+                    f"https://git.example.com/acme/unrelated.git other-secret-value\n")
+        op = self.start(extra=["--webhook-secrets", secrets, "--log-format", "json"])
+        op.wait_synced("root", c1)
+        self.repo.write("a.yaml", file_yaml("a", "a.txt", "v2\n"))
+        c2 = self.repo.commit("v2")
+        body = json.dumps({"ref": "refs/heads/main",
+                           "repository": {"clone_url": self.repo.bare}}).encode()
+
+        def signed(secret):
+            return {"X-GitHub-Event": "push", "X-Hub-Signature-256":
+                    "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+        for wrong in (SECRET, "other-secret-value"):
+            code, out = self.post_webhook(op, "github", body, signed(wrong))
+            self.assertEqual(code, 401, out)
+        self.assertEqual(op.status("root")["status"]["headCommit"], c1)  # nothing fetched
+        code, out = self.post_webhook(op, "github", body, signed(repo_secret))
+        self.assertEqual((code, out["queued"]), (202, ["root"]))
+        op.wait_synced("root", c2)
+        self.assertEqual(self.read("a.txt"), "v2\n")
+        # A repository's ping is verified with its secret too.
+        ping = json.dumps({"zen": "hi", "repository": {"clone_url": self.repo.bare}}).encode()
+        sig = "sha256=" + hmac.new(repo_secret.encode(), ping, hashlib.sha256).hexdigest()
+        code, _ = self.post_webhook(op, "github", ping, {"X-GitHub-Event": "ping",
+                                                         "X-Hub-Signature-256": sig})
+        self.assertEqual(code, 202)
+        logs = op.logs()
+        for secret in (repo_secret, "other-secret-value", SECRET):
+            self.assertNotIn(secret, logs)
+
     def test_json_log_lines_of_a_reconcile_name_the_application_and_commit(self):
         self.repo.write("root/a.yaml", file_yaml("a", "a.txt", "v1\n"))
         self.repo.write("root/apps.yaml", app_yaml("web", "apps/web"))
