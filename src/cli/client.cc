@@ -32,6 +32,8 @@ void ResolveClient(ClientOptions* o) {
     if (addr.ok()) o->server = Trim(*addr);
   }
   if (o->server.empty()) o->server = "http://127.0.0.1:7420";
+  if (o->ca_file.empty())
+    if (const char* c = std::getenv("PLUMB_CA_FILE"); c && *c) o->ca_file = c;
   if (o->token.empty())
     if (const char* t = std::getenv("PLUMB_TOKEN"); t && *t) o->token = t;
   if (o->token.empty()) {
@@ -39,6 +41,38 @@ void ResolveClient(ClientOptions* o) {
     if (tok.ok()) o->token = Trim(*tok);
   }
 }
+
+namespace {
+// What every connection to the operator shares. With https, httplib verifies the
+// operator's certificate and host name against --ca-file, else the system's CAs.
+void Prepare(httplib::Client& client, const ClientOptions& o) {
+  client.set_connection_timeout(5, 0);
+  if (!o.ca_file.empty()) client.set_ca_cert_path(o.ca_file);
+}
+
+// Why a TLS connection to the operator failed, with what to do about it; "" when `e`
+// is not about TLS.
+std::string TlsProblem(const ClientOptions& o, httplib::Error e) {
+  switch (e) {
+    case httplib::Error::SSLServerVerification:
+      return "the operator at " + o.server +
+             " has a TLS certificate this client does not trust: pass --ca-file FILE or set "
+             "PLUMB_CA_FILE";
+    case httplib::Error::SSLLoadingCerts:
+      return "cannot load CA certificates from " + (o.ca_file.empty() ? "the system" : o.ca_file);
+    case httplib::Error::SSLConnection:
+      return "TLS handshake with the operator at " + o.server + " failed";
+    default:
+      return "";
+  }
+}
+
+// TlsProblem, else httplib's name for the error.
+std::string TlsOr(const ClientOptions& o, httplib::Error e) {
+  std::string tls = TlsProblem(o, e);
+  return tls.empty() ? httplib::to_string(e) : tls;
+}
+}  // namespace
 
 Result<Value> ApiClient::Get(const std::string& path) { return Call("GET", path, ""); }
 Result<Value> ApiClient::Post(const std::string& path, const Value& body) {
@@ -48,7 +82,7 @@ Result<Value> ApiClient::Post(const std::string& path, const Value& body) {
 Result<Value> ApiClient::Call(const std::string& method, const std::string& path,
                               const std::string& body) {
   httplib::Client client(o_.server);
-  client.set_connection_timeout(5, 0);
+  Prepare(client, o_);
   client.set_read_timeout(600, 0);
   httplib::Headers headers;
   if (!o_.token.empty()) headers.emplace("Authorization", "Bearer " + o_.token);
@@ -58,10 +92,12 @@ Result<Value> ApiClient::Call(const std::string& method, const std::string& path
   headers.emplace("X-Plumb-User", std::string(user ? user : "unknown") + "@" + host);
   httplib::Result res = method == "GET" ? client.Get(path, headers)
                                         : client.Post(path, headers, body, "application/json");
-  if (!res)
+  if (!res) {
+    if (std::string tls = TlsProblem(o_, res.error()); !tls.empty()) return Unavailable(tls);
     return Unavailable("cannot reach the operator at " + o_.server + " (" +
                        httplib::to_string(res.error()) +
                        "): is `plumb run` running? Use --server or --state-dir to find it");
+  }
   auto parsed = resource::ParseJson(res->body, "operator answer");
   if (res->status >= 200 && res->status < 300) {
     if (!parsed.ok())
@@ -81,7 +117,7 @@ Result<Value> ApiClient::Call(const std::string& method, const std::string& path
 Status ApiClient::Stream(const std::string& path,
                          const std::function<bool(const std::string&)>& on_data) {
   httplib::Client client(o_.server);
-  client.set_connection_timeout(5, 0);
+  Prepare(client, o_);
   client.set_read_timeout(60, 0);  // the operator sends a keep-alive every 15 s
   httplib::Headers headers;
   if (!o_.token.empty()) headers.emplace("Authorization", "Bearer " + o_.token);
@@ -109,15 +145,14 @@ Status ApiClient::Stream(const std::string& path,
   if (status && status != 200)
     return Unavailable("the operator answered " + std::to_string(status));
   if (!res && res.error() != httplib::Error::Canceled)
-    return Unavailable("event stream from " + o_.server +
-                       " ended: " + httplib::to_string(res.error()));
+    return Unavailable("event stream from " + o_.server + " ended: " + TlsOr(o_, res.error()));
   return Status::Ok();
 }
 
 Status ApiClient::StreamText(const std::string& path, bool endless,
                              const std::function<bool(const char*, size_t)>& on_data) {
   httplib::Client client(o_.server);
-  client.set_connection_timeout(5, 0);
+  Prepare(client, o_);
   // A followed log may stay quiet for hours; the operator ends the stream when it stops.
   client.set_read_timeout(endless ? 365 * 24 * 3600 : 600, 0);
   httplib::Headers headers;
@@ -144,7 +179,7 @@ Status ApiClient::StreamText(const std::string& path, bool endless,
       });
   if (!res && !stopped_by_caller)
     return Unavailable("cannot read " + path + " from " + o_.server + " (" +
-                       httplib::to_string(res.error()) + ")");
+                       TlsOr(o_, res.error()) + ")");
   if (status >= 200 && status < 300) return Status::Ok();
   auto parsed = resource::ParseJson(error_body, "operator answer");
   std::string msg = parsed.ok() ? parsed->GetString("error", error_body) : error_body;

@@ -11,9 +11,10 @@
 namespace plumb::cli {
 
 struct ClientOptions {
-  std::string server;            // --server, PLUMB_SERVER, STATE_DIR/address, or the default
-  std::string token;             // --token, PLUMB_TOKEN, or STATE_DIR/token
-  std::string state_dir;         // shared with the operator
+  std::string server;     // --server, PLUMB_SERVER, STATE_DIR/address, or the default
+  std::string token;      // --token, PLUMB_TOKEN, or STATE_DIR/token
+  std::string state_dir;  // shared with the operator
+  std::string ca_file;    // --ca-file or PLUMB_CA_FILE: CAs for https (default: the system's)
   std::string output = "table";  // table | json | yaml
 };
 
@@ -21,7 +22,7 @@ struct ClientOptions {
 // $XDG_STATE_HOME/plumbline, else ~/.local/state/plumbline.
 std::string DefaultStateDir();
 
-// Fills server and token from flags, environment and the state directory.
+// Fills server, token and CA file from flags, environment and the state directory.
 void ResolveClient(ClientOptions* o);
 
 class ApiClient {

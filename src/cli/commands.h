@@ -34,6 +34,8 @@ struct RunOptions {
   std::string kubectl = "kubectl";
   std::string webhook_secret_file;
   std::string webhook_secrets_file;  // per-repository "REPO_URL SECRET" lines
+  std::string tls_cert;
+  std::string tls_key;
   std::string tokens_file;
   std::string notify_retry_base = "2s";
   std::string hook_timeout = "10m";

@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
     sub->add_option("--token", client.token,
                     "API token (default: $PLUMB_TOKEN or STATE_DIR/token)");
     sub->add_option("--state-dir", client.state_dir, "the operator's state directory");
+    sub->add_option("--ca-file", client.ca_file,
+                    "PEM CA certificates to trust for an https operator (default: $PLUMB_CA_FILE, "
+                    "else the system's)");
     sub->add_option("-o,--output", client.output, "table|json|yaml")
         ->check(CLI::IsMember({"table", "json", "yaml"}));
   };
@@ -87,6 +90,9 @@ int main(int argc, char** argv) {
   c_run->add_option("--webhook-secrets", run.webhook_secrets_file,
                     "per-repository webhook secrets: a file of \"REPO_URL SECRET\" lines; a push "
                     "for a listed repository must be signed with its own secret");
+  c_run->add_option("--tls-cert", run.tls_cert,
+                    "serve HTTPS with this PEM certificate (and chain); needs --tls-key");
+  c_run->add_option("--tls-key", run.tls_key, "the unencrypted PEM private key of --tls-cert");
   c_run->add_option("--tokens", run.tokens_file,
                     "extra API tokens: a file of \"TOKEN ROLE\" lines (admin or read-only)");
   c_run->add_option("--kubectl", run.kubectl, "kubectl used for kustomize")->capture_default_str();

@@ -119,8 +119,11 @@ int CmdRun(RunOptions o) {
   if (!target.ok()) return Fail("local runtime", target.status());
   auto eng = engine::Engine::Create(eo, std::move(*target));
   if (!eng.ok()) return Fail("engine", eng.status());
-  server::ServerOptions so{
-      .listen = o.listen, .state_dir = o.state_dir, .anonymous_read = o.anonymous_read};
+  server::ServerOptions so{.listen = o.listen,
+                           .state_dir = o.state_dir,
+                           .anonymous_read = o.anonymous_read,
+                           .tls_cert = o.tls_cert,
+                           .tls_key = o.tls_key};
   if (!o.webhook_secret_file.empty()) {
     auto secret = fs::ReadFile(o.webhook_secret_file);
     if (!secret.ok()) return Fail("--webhook-secret-file", secret.status());

@@ -13,6 +13,7 @@
 #include "core/strings.h"
 #include "resource/codec.h"
 #include "server/logs.h"
+#include "server/tls.h"
 #include "server/webhook.h"
 
 namespace plumb::server {
@@ -126,7 +127,7 @@ struct Server::Impl {
   engine::Engine* engine;
   ServerOptions options;
   std::string admin_token;
-  httplib::Server http;
+  std::unique_ptr<httplib::Server> http;  // an SSLServer with TLS
   std::thread thread;
   std::string url;
   bool loopback = false;
@@ -197,11 +198,25 @@ Result<std::unique_ptr<Server>> Server::Create(engine::Engine* engine, ServerOpt
   auto impl = std::make_unique<Impl>();
   impl->engine = engine;
   impl->options = std::move(options);
+  const std::string& cert = impl->options.tls_cert;
+  const std::string& key = impl->options.tls_key;
+  if (cert.empty() != key.empty())
+    return InvalidArgument("--tls-cert and --tls-key go together: give both for HTTPS");
+  if (cert.empty()) {
+    impl->http = std::make_unique<httplib::Server>();
+  } else {
+    Status tls;
+    auto https = std::make_unique<httplib::SSLServer>(
+        [&](SSL_CTX& ctx) { return (tls = ConfigureTls(&ctx, cert, key)).ok(); });
+    RETURN_IF_ERROR(tls);
+    if (!https->is_valid()) return Internal("cannot set up TLS with " + cert + " and " + key);
+    impl->http = std::move(https);
+  }
   ASSIGN_OR_RETURN(impl->admin_token, LoadOrCreateAdminToken(impl->options.state_dir));
   metrics::Default().Describe("plumb_webhook_requests_total", metrics::Type::kCounter,
                               "Webhook requests by provider and result.");
   int threads = impl->options.threads;
-  impl->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  impl->http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   impl->Routes();
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -209,15 +224,15 @@ Result<std::unique_ptr<Server>> Server::Create(engine::Engine* engine, ServerOpt
 void Server::Impl::Routes() {
   using Req = const httplib::Request&;
   using Res = httplib::Response&;
-  http.Get("/healthz", [](Req, Res res) { res.set_content("ok\n", "text/plain"); });
+  http->Get("/healthz", [](Req, Res res) { res.set_content("ok\n", "text/plain"); });
 
   // Open on a loopback listener (scrapers there are local); a token otherwise.
-  http.Get("/metrics", [this](Req req, Res res) {
+  http->Get("/metrics", [this](Req req, Res res) {
     if (!loopback && !Authorize(req, res, Need::kRead)) return;
     res.set_content(metrics::Default().Render(), "text/plain; version=0.0.4; charset=utf-8");
   });
 
-  http.Get("/api/v1/applications", [this](Req req, Res res) {
+  http->Get("/api/v1/applications", [this](Req req, Res res) {
     if (!Authorize(req, res, Need::kRead)) return;
     auto apps = engine->ListApps();
     std::string fname = req.get_param_value("name"), fsync = req.get_param_value("sync"),
@@ -250,14 +265,14 @@ void Server::Impl::Routes() {
     Reply(res, 200, out);
   });
 
-  http.Get(R"(/api/v1/applications/([^/]+))", [this](Req req, Res res) {
+  http->Get(R"(/api/v1/applications/([^/]+))", [this](Req req, Res res) {
     if (!Authorize(req, res, Need::kRead)) return;
     auto app = engine->GetApp(req.matches[1]);
     if (!app.ok()) return ReplyError(res, app.status());
     Reply(res, 200, app->ToValue());
   });
 
-  http.Get(R"(/api/v1/applications/([^/]+)/diff)", [this](Req req, Res res) {
+  http->Get(R"(/api/v1/applications/([^/]+)/diff)", [this](Req req, Res res) {
     if (!Authorize(req, res, Need::kRead)) return;
     auto d = engine->Diff(req.matches[1]);
     if (!d.ok()) return ReplyError(res, d.status());
@@ -270,7 +285,7 @@ void Server::Impl::Routes() {
     Reply(res, 200, v);
   });
 
-  http.Get(R"(/api/v1/applications/([^/]+)/history)", [this](Req req, Res res) {
+  http->Get(R"(/api/v1/applications/([^/]+)/history)", [this](Req req, Res res) {
     if (!Authorize(req, res, Need::kRead)) return;
     auto rows = engine->History(req.matches[1], ParseSize(req.get_param_value("limit"), 0));
     if (!rows.ok()) return ReplyError(res, rows.status());
@@ -292,7 +307,7 @@ void Server::Impl::Routes() {
     v.Set("items", std::move(items));
     Reply(res, 200, v);
   };
-  http.Get("/api/v1/events", [this, events](Req req, Res res) {
+  http->Get("/api/v1/events", [this, events](Req req, Res res) {
     std::string app = req.get_param_value("app");
     if (req.get_param_value("watch") != "true") return events(req, res, app);
     if (!Authorize(req, res, Need::kRead)) return;
@@ -324,10 +339,10 @@ void Server::Impl::Routes() {
           return true;
         });
   });
-  http.Get(R"(/api/v1/applications/([^/]+)/events)",
-           [events](Req req, Res res) { events(req, res, req.matches[1]); });
+  http->Get(R"(/api/v1/applications/([^/]+)/events)",
+            [events](Req req, Res res) { events(req, res, req.matches[1]); });
 
-  http.Post(R"(/api/v1/applications/([^/]+)/sync)", [this](Req req, Res res) {
+  http->Post(R"(/api/v1/applications/([^/]+)/sync)", [this](Req req, Res res) {
     if (!Authorize(req, res, Need::kAdmin)) return;
     engine::SyncRequest sr{.trigger = "user", .initiator = Initiator(req), .manual = true};
     if (!req.body.empty()) {
@@ -340,7 +355,7 @@ void Server::Impl::Routes() {
     Reply(res, 200, r->ToValue());
   });
 
-  http.Post(R"(/api/v1/applications/([^/]+)/refresh)", [this](Req req, Res res) {
+  http->Post(R"(/api/v1/applications/([^/]+)/refresh)", [this](Req req, Res res) {
     if (!Authorize(req, res, Need::kAdmin)) return;
     Status s = engine->Refresh(req.matches[1]);
     if (!s.ok()) return ReplyError(res, s);
@@ -351,18 +366,18 @@ void Server::Impl::Routes() {
 
   for (const char* verb : {"suspend", "resume"}) {
     bool suspend = std::string(verb) == "suspend";
-    http.Post(std::string(R"(/api/v1/applications/([^/]+)/)") + verb,
-              [this, suspend](Req req, Res res) {
-                if (!Authorize(req, res, Need::kAdmin)) return;
-                Status s = engine->SetSuspended(req.matches[1], suspend, Initiator(req));
-                if (!s.ok()) return ReplyError(res, s);
-                Value v;
-                v.Set("suspended", suspend);
-                Reply(res, 200, v);
-              });
+    http->Post(std::string(R"(/api/v1/applications/([^/]+)/)") + verb,
+               [this, suspend](Req req, Res res) {
+                 if (!Authorize(req, res, Need::kAdmin)) return;
+                 Status s = engine->SetSuspended(req.matches[1], suspend, Initiator(req));
+                 if (!s.ok()) return ReplyError(res, s);
+                 Value v;
+                 v.Set("suspended", suspend);
+                 Reply(res, 200, v);
+               });
   }
 
-  http.Post(R"(/api/v1/applications/([^/]+)/rollback)", [this](Req req, Res res) {
+  http->Post(R"(/api/v1/applications/([^/]+)/rollback)", [this](Req req, Res res) {
     if (!Authorize(req, res, Need::kAdmin)) return;
     auto body = resource::ParseJson(req.body, "request body");
     if (!body.ok()) return ReplyError(res, body.status());
@@ -380,7 +395,7 @@ void Server::Impl::Routes() {
 
   // Git webhooks: signature first, then one fetch per repository for the Applications
   // that follow the pushed branch.
-  http.Post(R"(/api/v1/webhooks/([a-z]+))", [this](Req req, Res res) {
+  http->Post(R"(/api/v1/webhooks/([a-z]+))", [this](Req req, Res res) {
     std::string provider = req.matches[1];
     auto count = [&](const std::string& result) {
       metrics::Default().Add("plumb_webhook_requests_total",
@@ -430,7 +445,7 @@ void Server::Impl::Routes() {
     Reply(res, 202, out);
   });
 
-  http.set_exception_handler([](Req, Res res, std::exception_ptr) {
+  http->set_exception_handler([](Req, Res res, std::exception_ptr) {
     ReplyError(res, Internal("the request failed inside the operator"));
   });
 }
@@ -439,7 +454,7 @@ void Server::Impl::Routes() {
 void Server::Impl::LogRoutes() {
   using Req = const httplib::Request&;
   using Res = httplib::Response&;
-  http.Get(R"(/api/v1/applications/([^/]+)/logs)", [this](Req req, Res res) {
+  http->Get(R"(/api/v1/applications/([^/]+)/logs)", [this](Req req, Res res) {
     if (!Authorize(req, res, Need::kRead)) return;
     std::string app = req.matches[1];
     auto sources = engine->Logs(app, req.get_param_value("kind"), req.get_param_value("name"));
@@ -509,7 +524,7 @@ void Server::Impl::LogRoutes() {
         });
   });
 
-  http.Post(R"(/api/v1/applications/([^/]+)/scale)", [this](Req req, Res res) {
+  http->Post(R"(/api/v1/applications/([^/]+)/scale)", [this](Req req, Res res) {
     if (!Authorize(req, res, Need::kAdmin)) return;
     auto body = resource::ParseJson(req.body, "request body");
     if (!body.ok()) return ReplyError(res, body.status());
@@ -550,14 +565,14 @@ Status Server::Start() {
   m.loopback =
       host == "127.0.0.1" || host == "localhost" || host == "::1" || StartsWith(host, "127.");
   if (port == 0) {
-    port = m.http.bind_to_any_port(host.c_str());
+    port = m.http->bind_to_any_port(host.c_str());
     if (port < 0) return Unavailable("cannot listen on " + m.options.listen);
-  } else if (!m.http.bind_to_port(host.c_str(), port)) {
+  } else if (!m.http->bind_to_port(host.c_str(), port)) {
     return Unavailable("cannot listen on " + m.options.listen + " (in use?)");
   }
-  m.url = "http://" + host + ":" + std::to_string(port);
+  m.url = (m.options.tls_cert.empty() ? "http://" : "https://") + host + ":" + std::to_string(port);
   RETURN_IF_ERROR(fs::WriteFileAtomic(m.options.state_dir + "/address", m.url + "\n", 0644));
-  m.thread = std::thread([&m] { m.http.listen_after_bind(); });
+  m.thread = std::thread([&m] { m.http->listen_after_bind(); });
   return Status::Ok();
 }
 
@@ -568,7 +583,7 @@ void Server::Stop() {
     impl_->stopping = true;
     impl_->stop_cv.notify_all();
   }
-  impl_->http.stop();
+  impl_->http->stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 

@@ -20,6 +20,9 @@ struct ServerOptions {
   int threads = 32;
   WebhookSecrets webhooks;                    // none configured = webhooks disabled
   std::map<std::string, std::string> tokens;  // extra tokens -> "admin" | "read-only"
+  // PEM files; both set = HTTPS (TLS 1.2 or later), both empty = plain HTTP.
+  std::string tls_cert;  // the certificate, optionally followed by its chain
+  std::string tls_key;   // its private key, unencrypted
 };
 
 // Reads a tokens file: one "TOKEN ROLE" a line (roles admin, read-only); blank lines and
@@ -37,10 +40,12 @@ Result<std::string> LoadOrCreateAdminToken(const std::string& state_dir);
 
 class Server {
  public:
+  // Errors: InvalidArgument when only one of tls_cert and tls_key is set, or when they
+  // cannot be read, are not PEM, or do not match (naming the file).
   static Result<std::unique_ptr<Server>> Create(engine::Engine* engine, ServerOptions options);
   ~Server();
-  // Binds, writes the bound "http://HOST:PORT" to STATE_DIR/address, and serves on a
-  // background thread. Errors: Unavailable when the address cannot be bound.
+  // Binds, writes the bound "http://HOST:PORT" (https with TLS) to STATE_DIR/address, and
+  // serves on a background thread. Errors: Unavailable when the address cannot be bound.
   Status Start();
   void Stop();
   std::string url() const;
