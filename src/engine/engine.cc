@@ -341,6 +341,10 @@ Status Engine::Start() {
     impl_->Enqueue(app, "drift", false);
     impl_->Wake();
   });
+  m.target->WatchHealth([this](const std::string& app, const resource::ResourceId&) {
+    impl_->Enqueue(app, "health", false);
+    impl_->Wake();
+  });
   m.target->WatchEvents([this](const target::TargetEvent& e) {
     impl_->RecordEvent(e.app, e.type == "Warning" ? "Warning" : "Normal", e.reason,
                        e.id.ToString() + ": " + e.message);

@@ -465,7 +465,9 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   status.sync = (all_synced && !prune_left) ? "Synced" : "OutOfSync";
   std::string new_health = target::HealthName(app_health);
   if (new_health != status.health && !status.health.empty() && status.health != "Unknown") {
-    RecordEvent(spec.name, new_health == "Healthy" ? "Normal" : "Warning",
+    // Starting or rolling out is normal; only Degraded and Missing are warnings.
+    RecordEvent(spec.name,
+                new_health == "Degraded" || new_health == "Missing" ? "Warning" : "Normal",
                 new_health == "Healthy"    ? "HealthRecovered"
                 : new_health == "Degraded" ? "HealthDegraded"
                                            : "HealthChanged",

@@ -105,6 +105,15 @@ class Target {
   virtual void Watch(
       std::function<void(const std::string& app, const resource::ResourceId& id)> on_drift) = 0;
 
+  // Starts telling `on_health(app, id)` when the health of a running object changes by
+  // itself (a replica became ready, a rollout finished, a crash loop began), so the
+  // engine can refresh the Application's status. Not drift: nothing differs from git.
+  // Called at most once; callbacks come from a target-owned thread.
+  virtual void WatchHealth(
+      std::function<void(const std::string& app, const resource::ResourceId& id)> on_health) {
+    (void)on_health;
+  }
+
   // Starts telling `on_event` what happens to running objects (restarts, probe failures,
   // stalled rollouts). Called at most once; callbacks come from a target-owned thread.
   virtual void WatchEvents(std::function<void(const TargetEvent& event)> on_event) {

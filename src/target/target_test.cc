@@ -31,10 +31,10 @@ TEST(NamesTest, HealthAndChangeNames) {
             HealthStatus::kSuspended);
 }
 
-TEST_F(LocalTargetTest, HandlesOnlyLocalFilesAndConfigMaps) {
-  EXPECT_TRUE(target_->Handles({"local.plumbline.dev", "File", "", "x"}));
-  EXPECT_TRUE(target_->Handles({"local.plumbline.dev", "ConfigMap", "default", "x"}));
-  EXPECT_FALSE(target_->Handles({"local.plumbline.dev", "Process", "", "x"}));
+TEST_F(LocalTargetTest, HandlesOnlyTheLocalKinds) {
+  for (const char* kind : {"File", "ConfigMap", "Secret", "Process", "Job"})
+    EXPECT_TRUE(target_->Handles({"local.plumbline.dev", kind, "", "x"})) << kind;
+  EXPECT_FALSE(target_->Handles({"local.plumbline.dev", "Deployment", "", "x"}));
   EXPECT_FALSE(target_->Handles({"", "ConfigMap", "default", "x"}));
 }
 

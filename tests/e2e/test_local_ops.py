@@ -86,8 +86,12 @@ class LocalOpsTest(E2E):
 
         def two_replicas_logging():
             out = op.cli("logs", "root", "ticker", "--tail", "3").stdout
-            return out if "[ticker-0] tick" in out and "[ticker-1] tick" in out else None
-        out = wait_until(two_replicas_logging, what="both replicas logging")
+            lines = out.splitlines()
+            # Each replica has printed at least its 3 lines (they start a moment apart).
+            full = all(sum(1 for x in lines if x.startswith(f"[ticker-{i}] tick")) == 3
+                       for i in (0, 1))
+            return out if full else None
+        out = wait_until(two_replicas_logging, what="both replicas logging 3 lines")
         lines = out.splitlines()
         self.assertEqual(len(lines), 6, out)
         self.assertNotIn(PLANTED, out)

@@ -91,7 +91,7 @@ class LocalTarget : public Target {
           std::function<void(const std::string&, const ResourceId&)> fn;
           {
             std::lock_guard<std::mutex> l(cb_mu_);
-            fn = drift_fn_;
+            fn = health_fn_;
           }
           if (fn) fn(app, id);
         },
@@ -308,6 +308,11 @@ class LocalTarget : public Target {
     watcher_ = std::make_unique<Watcher>(&files_, options_.rescan_interval, std::move(on_drift));
   }
 
+  void WatchHealth(std::function<void(const std::string&, const ResourceId&)> on_health) override {
+    std::lock_guard<std::mutex> l(cb_mu_);
+    health_fn_ = std::move(on_health);
+  }
+
   void WatchEvents(std::function<void(const TargetEvent&)> on_event) override {
     std::lock_guard<std::mutex> l(cb_mu_);
     event_fn_ = std::move(on_event);
@@ -413,8 +418,9 @@ class LocalTarget : public Target {
   const std::string hash_key_;              // keys template hashes (STATE_DIR/local.key)
   std::unique_ptr<Supervisor> supervisor_;  // own lock and thread
   std::mutex cb_mu_;
-  std::function<void(const std::string&, const ResourceId&)> drift_fn_;  // GUARDED_BY(cb_mu_)
-  std::function<void(const TargetEvent&)> event_fn_;                     // GUARDED_BY(cb_mu_)
+  std::function<void(const std::string&, const ResourceId&)> drift_fn_;   // GUARDED_BY(cb_mu_)
+  std::function<void(const std::string&, const ResourceId&)> health_fn_;  // GUARDED_BY(cb_mu_)
+  std::function<void(const TargetEvent&)> event_fn_;                      // GUARDED_BY(cb_mu_)
   ManagedFiles files_;                // own lock; read by the watcher thread
   std::unique_ptr<Watcher> watcher_;  // last: stopped before the rest is destroyed
 };

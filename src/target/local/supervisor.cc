@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -150,6 +151,9 @@ std::string ExpandVars(const std::string& arg,
   }
   return out;
 }
+
+// How long probe results gather before the supervisor acts on them.
+constexpr int64_t kProbeSettleMs = 50;
 
 const char* kBaseEnv[] = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"};
 
@@ -344,8 +348,19 @@ std::vector<LogSource> Supervisor::Logs(const std::string& app, const ResourceId
 
 void Supervisor::Impl::Loop() {
   std::unique_lock<std::mutex> l(mu);
+  bool refresh_all = true;
   while (!stop) {
-    int64_t next = Tick(UnixNowMs());
+    const int64_t now = UnixNowMs();
+    // Status files are re-read once per tick (or when told something changed); a probe
+    // result alone only moves its own replica on.
+    refresh_all = refresh_all || now >= next_refresh_ms;
+    if (refresh_all) next_refresh_ms = now + options.tick.count();
+    int64_t next = Tick(now, refresh_all);
+    refresh_all = false;
+    if (!launches.empty()) {
+      RunLaunches(l);
+      continue;
+    }
     auto changes = std::move(pending_changes);
     auto events = std::move(pending_events);
     pending_changes.clear();
@@ -361,15 +376,95 @@ void Supervisor::Impl::Loop() {
       l.lock();
       continue;  // callbacks may have applied something: look again
     }
-    if (stop || poke || !probe_done.empty()) {
+    if (stop) break;
+    if (poke) {
       poke = false;
+      refresh_all = true;
       continue;
     }
+    if (!probe_done.empty()) {
+      // Probe results come in bursts (replicas started together are probed together):
+      // gather them for a moment instead of a pass per result.
+      int64_t settle = first_result_ms + kProbeSettleMs - UnixNowMs();
+      if (settle > 0)
+        cv.wait_for(l, std::chrono::milliseconds(settle), [&] { return stop || poke; });
+      continue;
+    }
+    next = std::min(next, next_refresh_ms);
     int64_t wait = std::clamp<int64_t>(next - UnixNowMs(), 1, options.tick.count());
     cv.wait_for(l, std::chrono::milliseconds(wait),
                 [&] { return stop || poke || !probe_done.empty(); });
+    if (poke) refresh_all = true;
     poke = false;
   }
+}
+
+// Starts the shims StartReplica prepared, without holding the lock (each waits for its
+// shim to report), several at once, then hands each its status.
+void Supervisor::Impl::RunLaunches(std::unique_lock<std::mutex>& l) {
+  std::vector<PendingLaunch> batch;
+  batch.swap(launches);
+  std::vector<Result<ShimStatus>> results(batch.size(), Internal("not launched"));
+  l.unlock();
+  {
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t i = next++; i < batch.size(); i = next++)
+        results[i] = LaunchShim(options.shim_exe, batch[i].dir, batch[i].spec);
+    };
+    std::vector<std::thread> pool;
+    const size_t n = std::min<size_t>(batch.size(), 8);
+    for (size_t k = 1; k < n; ++k) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+  }
+  l.lock();
+  const int64_t now = UnixNowMs();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Object* o = nullptr;
+    Replica* r = nullptr;
+    if (auto it = objects.find(batch[i].key); it != objects.end()) {
+      o = &it->second;
+      for (Replica& x : o->replicas)
+        if (x.dir == batch[i].dir) r = &x;
+    }
+    if (!r)
+      for (Replica& x : graveyard)
+        if (x.dir == batch[i].dir) r = &x;
+    const Result<ShimStatus>& st = results[i];
+    if (!r) {  // forgotten meanwhile: not wanted any more; the graveyard sweeps it
+      Replica gone;
+      gone.dir = batch[i].dir;
+      gone.stopping = true;
+      if (st.ok()) {
+        gone.st = *st;
+        gone.have_status = true;
+        (void)StopShim(gone.st);
+      }
+      graveyard.push_back(std::move(gone));
+      continue;
+    }
+    if (!st.ok()) {
+      if (o) {
+        Event(*o, "Warning", "ReplicaStartFailed",
+              "replica " + std::to_string(r->slot) + ": " + st.status().message());
+        if (o->job && o->run.state == "Running") {
+          o->run.state = "Failed";
+          o->run.finished_ms = now;
+          o->run.message = "cannot start: " + st.status().message();
+          (void)SaveObject(*o);
+        }
+      }
+      r->stopping = true;  // swept (ports released, directory removed) by the next tick
+      continue;
+    }
+    r->st = *st;
+    r->have_status = true;
+    r->seen_restarts = 0;
+    r->status_mtime_ns = 0;  // read the file again next tick
+    if (r->stopping) (void)StopShim(r->st);
+  }
+  poke = true;
 }
 
 void Supervisor::Impl::ProberLoop() {
@@ -382,18 +477,21 @@ void Supervisor::Impl::ProberLoop() {
     l.unlock();
     ProbeResult result = RunProbe(job.probe, job.port, job.env, job.working_dir);
     l.lock();
+    if (probe_done.empty()) first_result_ms = UnixNowMs();
     probe_done.push_back({std::move(job), std::move(result)});
     cv.notify_all();
   }
 }
 
-int64_t Supervisor::Impl::Tick(int64_t now) {
-  static thread_local int tick_count = 0;
-  const bool full_check = (++tick_count % 10) == 0;
+int64_t Supervisor::Impl::Tick(int64_t now, bool refresh_all) {
+  // Reading /proc/PID/stat of every shim (pid reuse) is dearer than kill(pid, 0): every 10 s.
+  const bool full_check = refresh_all && now >= next_full_check_ms;
+  if (full_check) next_full_check_ms = now + 10000;
   ApplyProbeResults(now);
   int64_t next = now + options.tick.count();
   for (auto& [key, o] : objects) {
-    for (Replica& r : o.replicas) RefreshReplica(&o, r, full_check);
+    if (refresh_all)
+      for (Replica& r : o.replicas) RefreshReplica(&o, r, full_check);
     if (o.job)
       TickJob(o, now);
     else
@@ -418,7 +516,7 @@ int64_t Supervisor::Impl::Tick(int64_t now) {
       if (r.have_status && r.st.state == "BackOff" && r.st.next_start_ms > now)
         next = std::min(next, r.st.next_start_ms + 5);
   }
-  for (size_t i = 0; i < graveyard.size();) {
+  for (size_t i = 0; i < graveyard.size() && refresh_all;) {
     Replica& r = graveyard[i];
     RefreshReplica(nullptr, r, false);
     if (r.stopping && !ShimAlive(r.st)) {
@@ -438,8 +536,14 @@ int64_t Supervisor::Impl::Tick(int64_t now) {
 
 // Re-reads status.json when it changed; notices a shim that vanished.
 void Supervisor::Impl::RefreshReplica(Object* o, Replica& r, bool full_check) {
-  const std::string path = fs::JoinPath(r.dir, "status.json");
-  int64_t mt = MtimeNs(path);
+  // A replica running the same program as last time has nothing new to say: the shim
+  // rewrites status.json only on transitions, and every transition of a running program
+  // starts with its end. kill(pid, 0) is far cheaper than a stat of the long path, and
+  // this runs for every replica every tick.
+  const bool steady = r.have_status && !full_check && !r.stopping && r.st.state == "Running" &&
+                      r.st.pid > 0 && ::kill(r.st.pid, 0) == 0;
+  const std::string path = steady ? "" : fs::JoinPath(r.dir, "status.json");
+  int64_t mt = steady ? r.status_mtime_ns : MtimeNs(path);
   if (mt != r.status_mtime_ns) {
     auto st = ReadShimStatus(r.dir);
     if (st.ok()) {
@@ -692,17 +796,10 @@ Status Supervisor::Impl::StartReplica(Object& o, int slot, int64_t now) {
     ReleasePorts(r);
     return s;
   }
-  auto st = LaunchShim(options.shim_exe, r.dir, spec);
-  if (!st.ok()) {
-    ReleasePorts(r);
-    (void)fs::RemoveAll(r.dir);
-    return st.status();
-  }
-  r.st = *st;
-  r.have_status = true;
-  r.seen_restarts = 0;
-  r.status_mtime_ns = 0;  // read the file again next tick
+  // Launched by RunLaunches once this tick is done; until then the replica counts as
+  // starting (not ready), so no second one is started for its slot.
   (void)now;
+  launches.push_back({.key = ObjectKey(o.app, o.id), .dir = r.dir, .spec = std::move(spec)});
   o.replicas.push_back(std::move(r));
   return Status::Ok();
 }

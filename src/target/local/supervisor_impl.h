@@ -86,6 +86,13 @@ struct ProbeDone {
   ProbeResult result;
 };
 
+// A shim StartReplica prepared, for RunLaunches to start outside the lock.
+struct PendingLaunch {
+  std::string key;  // object key
+  std::string dir;  // replica dir
+  ShimSpec spec;
+};
+
 struct Supervisor::Impl {
   SupervisorOptions options;
   std::string root;  // STATE_DIR/processes
@@ -101,6 +108,10 @@ struct Supervisor::Impl {
   std::set<int> ports_in_use;
   std::deque<ProbeJob> probe_queue;
   std::vector<ProbeDone> probe_done;
+  int64_t first_result_ms = 0;  // when the oldest result in probe_done arrived
+  std::vector<PendingLaunch> launches;
+  int64_t next_refresh_ms = 0;     // the next re-read of every status file
+  int64_t next_full_check_ms = 0;  // the next pid + start time check of every shim
   std::vector<std::thread> probers;
   std::thread loop;
   // Callbacks gathered under `mu`, fired after it is released.
@@ -114,7 +125,8 @@ struct Supervisor::Impl {
   // supervisor.cc
   void Loop();
   void ProberLoop();
-  int64_t Tick(int64_t now_ms);  // returns the next wake-up time
+  int64_t Tick(int64_t now_ms, bool refresh_all);  // returns the next wake-up time
+  void RunLaunches(std::unique_lock<std::mutex>& l);
   void TickProcess(Object& o, int64_t now);
   void RefreshReplica(Object* o, Replica& r, bool full_check);
   Status StartReplica(Object& o, int slot, int64_t now);
