@@ -389,6 +389,29 @@ std::vector<AppView> Engine::ListApps() {
   return out;
 }
 
+AppPage Engine::ListAppsPage(const AppListOptions& options) {
+  const size_t limit = std::max<size_t>(1, options.limit);
+  AppPage page;
+  std::lock_guard<std::mutex> l(impl_->mu);
+  auto& apps = impl_->apps;  // a std::map: already in name order
+  auto it = options.after.empty() ? apps.begin() : apps.upper_bound(options.after);
+  for (; it != apps.end(); ++it) {
+    AppState& st = *it->second;
+    if (options.match && !options.match(st.spec, st.status)) continue;
+    if (page.items.size() == limit) {
+      page.next = page.items.back().spec.name;
+      break;
+    }
+    // Copy the status without its per-resource list: set the list aside for the copy
+    // (mu, held here, guards it) instead of copying what a list leaves out.
+    std::vector<ResourceStatus> resources = std::move(st.status.resources);
+    page.items.push_back(
+        {.spec = st.spec, .status = st.status, .resource_count = resources.size()});
+    st.status.resources = std::move(resources);
+  }
+  return page;
+}
+
 Result<AppView> Engine::GetApp(const std::string& name) {
   std::lock_guard<std::mutex> l(impl_->mu);
   auto it = impl_->apps.find(name);

@@ -51,7 +51,22 @@ struct EngineOptions {
 struct AppView {
   AppSpec spec;
   AppStatus status;
+  // Set by ListAppsPage, which leaves `status.resources` out: how many there are.
+  size_t resource_count = 0;
   resource::Value ToValue() const;
+};
+
+// A page of Applications in name order (see Engine::ListAppsPage).
+struct AppListOptions {
+  std::string after;  // only names after this one (the previous page's `next`)
+  size_t limit = 500;
+  // Which Applications to include (null: all). Runs under the engine's lock: keep it a
+  // few comparisons.
+  std::function<bool(const AppSpec&, const AppStatus&)> match;
+};
+struct AppPage {
+  std::vector<AppView> items;  // without status.resources; see AppView::resource_count
+  std::string next;            // the last item's name when more match; "" at the end
 };
 
 struct SyncRequest {
@@ -94,6 +109,10 @@ class Engine {
   bool Idle();
 
   std::vector<AppView> ListApps();
+  // At most `limit` (at least 1) matching Applications after `after`. Copies only what
+  // it returns (a list of 10,000 Applications must answer fast), so prefer it to
+  // ListApps for anything paged.
+  AppPage ListAppsPage(const AppListOptions& options);
   Result<AppView> GetApp(const std::string& name);
   Result<DiffReport> Diff(const std::string& name);
   Result<std::vector<HistoryRow>> History(const std::string& name, size_t limit = 0);
