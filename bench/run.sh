@@ -11,6 +11,12 @@
 #                                       # updates, 500 idle replicas' CPU and memory
 #   bench/run.sh --process --skip-idle  # any other argument goes to bench/bench_process.py
 # Raw figures in bench/results/PROCESS.json (not committed).
+#
+# The benchmark of issue 4 (the operator as a service), ≈10 minutes, needs no cf-agent:
+#   bench/run.sh --api                  # GET /api/v1/applications with 10,000 Applications;
+#                                       # push-to-applied with a webhook and with polling
+#   bench/run.sh --api --skip-poll      # any other argument goes to bench/bench_api.py
+# Raw figures in bench/results/API.json (not committed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -23,6 +29,11 @@ if [[ ${1:-} == --process ]]; then
   shift
   mkdir -p "$here/results"
   exec python3 "$here/bench_process.py" --plumb "$plumb" --json "$here/results/PROCESS.json" "$@"
+fi
+if [[ ${1:-} == --api ]]; then
+  shift
+  mkdir -p "$here/results"
+  exec python3 "$here/bench_api.py" --plumb "$plumb" --json "$here/results/API.json" "$@"
 fi
 if ! command -v cf-agent >/dev/null 2>&1; then
   echo "bench/run.sh: cf-agent is missing; apt-get install -y cfengine3 (or PLUMB_BENCH_DEPS=1 scripts/install-deps.sh)" >&2
