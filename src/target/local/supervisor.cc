@@ -599,7 +599,18 @@ void Supervisor::Impl::TickProcess(Object& o, int64_t now) {
     views.push_back({r.slot, current, r.ready});
     at.push_back(i);
     if (current && r.ready) ++ready_cur;
-    if (current && r.have_status && !r.ready &&
+    // A crash-looping replica that has just been started again is still crash-looping:
+    // without a readiness probe it would count as ready (and the Process flap to Healthy)
+    // at every restart. It is trouble until it has stayed up a while.
+    const int64_t settle_ms = std::min<int64_t>(options.backoff_max.count(), 30000);
+    const bool crash_looping = r.have_status && r.st.consecutive_failures >= 2 &&
+                               (!running || now - r.st.started_ms < settle_ms);
+    if (current && crash_looping && r.ready) {
+      r.ready = false;
+      if (ready_cur > 0 && views.back().ready) --ready_cur;
+      views.back().ready = false;
+    }
+    if (current && r.have_status && (!r.ready || crash_looping) &&
         (r.st.consecutive_failures >= 1 || r.st.state == "Failed" || !r.probe_error.empty()))
       if (!trouble || r.st.consecutive_failures > trouble->st.consecutive_failures) trouble = &r;
   }
