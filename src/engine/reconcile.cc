@@ -318,6 +318,9 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     row.commit_message = o.commit.Summary();
     auto row_id = store->AddHistory(row);
     if (row_id.ok()) row.id = *row_id;
+    RecordEvent(spec.name, "Normal", "SyncStarted",
+                "syncing to " + o.head.substr(0, 7) + " (" + row.trigger +
+                    (row.initiator.empty() ? "" : " by " + row.initiator) + ")");
 
     ApplyResult applied = ApplyAll(spec, o, row.id ? row.id : started_ms);
     changes = std::move(applied.changes);
