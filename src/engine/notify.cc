@@ -55,18 +55,11 @@ Result<std::string> FromSecret(const resource::Resource& r, const Value& from,
   for (const auto& d : desired)
     if (d.id().kind == "Secret" && d.id().name == name && d.id().ns == r.id().ns) secret = &d;
   if (!secret) return Bad(r, where + ": Secret " + name + " is not in this Application's path");
-  // As Kubernetes does: stringData wins over data.
-  if (const Value* sd = secret->body().Find("stringData"); sd && sd->is_object())
-    if (const Value* v = sd->Find(key); v && v->is_string()) return Trim(v->as_string());
-  if (const Value* data = secret->body().Find("data"); data && data->is_object()) {
-    if (const Value* v = data->Find(key); v && v->is_string()) {
-      std::string plain;
-      if (!Base64Decode(v->as_string(), &plain))
-        return Bad(r, where + ": " + *source + " is not valid base64");
-      return Trim(plain);
-    }
-  }
-  return Bad(r, where + ": Secret " + name + " has no key " + key);
+  auto value = resource::SecretValue(secret->body(), key);  // stringData over decoded data
+  if (value.status().code() == Code::kNotFound)
+    return Bad(r, where + ": Secret " + name + " has no key " + key);
+  if (!value.ok()) return Bad(r, where + ": " + *source + " is not valid base64");
+  return Trim(*value);
 }
 }  // namespace
 

@@ -233,4 +233,36 @@ Value MaskSecretValues(const ResourceId& id, const Value& body) {
   return masked;
 }
 
+Result<std::map<std::string, std::string>> SecretValues(const Value& body) {
+  std::map<std::string, std::string> out;
+  if (const Value* data = body.Find("data"); data && data->is_object()) {
+    for (const auto& [k, v] : data->as_object()) {
+      std::string plain;
+      if (!v.is_string() || !Base64Decode(v.as_string(), &plain))
+        return InvalidArgument("data." + k + " is not a base64 string");
+      out[k] = std::move(plain);
+    }
+  }
+  if (const Value* sd = body.Find("stringData"); sd && sd->is_object()) {
+    for (const auto& [k, v] : sd->as_object()) {
+      if (!v.is_string()) return InvalidArgument("stringData." + k + " is not a string");
+      out[k] = v.as_string();
+    }
+  }
+  return out;
+}
+
+Result<std::string> SecretValue(const Value& body, const std::string& key) {
+  if (const Value* sd = body.Find("stringData"); sd && sd->is_object())
+    if (const Value* v = sd->Find(key); v && v->is_string()) return v->as_string();
+  if (const Value* data = body.Find("data"); data && data->is_object()) {
+    if (const Value* v = data->Find(key); v && v->is_string()) {
+      std::string plain;
+      if (!Base64Decode(v->as_string(), &plain)) return InvalidArgument("not valid base64");
+      return plain;
+    }
+  }
+  return NotFound("no key " + key);
+}
+
 }  // namespace plumb::resource

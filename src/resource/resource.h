@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -80,5 +81,12 @@ std::string CanonicalHash(const Value& v);
 bool IsSecret(const ResourceId& id);
 inline constexpr const char* kMaskedValue = "<secret value hidden>";
 Value MaskSecretValues(const ResourceId& id, const Value& body);
+// The values of a Secret's body as a program sees them: `data` base64-decoded, with
+// `stringData` (plain) over it, as Kubernetes merges them. InvalidArgument naming the
+// key, never the value, when one is not a string or not base64.
+Result<std::map<std::string, std::string>> SecretValues(const Value& body);
+// One value the same way: NotFound when the Secret has no such key, InvalidArgument
+// ("not valid base64") when `data` holds it in a form that does not decode.
+Result<std::string> SecretValue(const Value& body, const std::string& key);
 
 }  // namespace plumb::resource

@@ -156,5 +156,19 @@ TEST(SecretTest, MaskingHidesEveryValue) {
   EXPECT_EQ(MaskSecretValues(ResourceId{.kind = "ConfigMap"}, body), body);
 }
 
+TEST(SecretTest, ValuesDecodeDataAndLetStringDataWin) {
+  Value body = Yaml("kind: Secret\ndata: {a: c2VjcmV0, c: aWdub3JlZA==}\nstringData: {c: plain}\n");
+  auto values = SecretValues(body);
+  ASSERT_TRUE(values.ok()) << values.status().ToString();
+  EXPECT_EQ(*values, (std::map<std::string, std::string>{{"a", "secret"}, {"c", "plain"}}));
+  EXPECT_EQ(*SecretValue(body, "a"), "secret");
+  EXPECT_EQ(*SecretValue(body, "c"), "plain");
+  EXPECT_EQ(SecretValue(body, "zz").status().code(), Code::kNotFound);
+  Value bad = Yaml("kind: Secret\ndata: {k: 'not base64!'}\n");
+  EXPECT_EQ(SecretValue(bad, "k").status().code(), Code::kInvalidArgument);
+  ASSERT_FALSE(SecretValues(bad).ok());
+  EXPECT_EQ(SecretValues(bad).status().message().find("not base64!"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace plumb::resource

@@ -89,28 +89,21 @@ Result<const Resource*> FindSource(const AppContext& ctx, const Resource& r, con
 
 Result<std::map<std::string, std::string>> SourceData(const Resource& r, const Resource& src,
                                                       const std::string& where) {
+  if (src.id().kind == "Secret") {
+    auto values = resource::SecretValues(src.body());
+    if (!values.ok())
+      return InputError(r, where + ": Secret " + src.id().name + " " + values.status().message());
+    return values;
+  }
   std::map<std::string, std::string> out;
-  const bool secret = src.id().kind == "Secret";
   if (const Value* data = src.body().Find("data"); data && data->is_object()) {
     for (const auto& [k, v] : data->as_object()) {
       if (!v.is_string())
-        return InputError(r, where + ": " + src.id().kind + " " + src.id().name + " key " + k +
-                                 " is not a string");
-      if (secret) {
-        std::string plain;
-        if (!Base64Decode(v.as_string(), &plain))
-          return InputError(
-              r, where + ": Secret " + src.id().name + " key " + k + " is not valid base64");
-        out[k] = std::move(plain);
-      } else {
-        out[k] = v.as_string();
-      }
+        return InputError(
+            r, where + ": ConfigMap " + src.id().name + " key " + k + " is not a string");
+      out[k] = v.as_string();
     }
   }
-  if (secret)
-    if (const Value* sd = src.body().Find("stringData"); sd && sd->is_object())
-      for (const auto& [k, v] : sd->as_object())
-        if (v.is_string()) out[k] = v.as_string();
   return out;
 }
 
