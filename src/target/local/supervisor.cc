@@ -502,10 +502,7 @@ int64_t Supervisor::Impl::Tick(int64_t now, bool refresh_all) {
       Replica& r = o.replicas[i];
       bool keep_for_logs = o.job && i + 1 == o.replicas.size();
       if (r.stopping && !ShimAlive(r.st) && !keep_for_logs) {
-        if (ProgramAlive(r.st)) (void)KillOrphan(r.st);
-        ReleasePorts(r);
-        (void)fs::RemoveAll(r.dir);
-        if (!r.cgroup.empty()) ::rmdir(r.cgroup.c_str());
+        DiscardReplica(r);
         o.replicas.erase(o.replicas.begin() + static_cast<long>(i));
       } else {
         ++i;
@@ -520,11 +517,8 @@ int64_t Supervisor::Impl::Tick(int64_t now, bool refresh_all) {
     Replica& r = graveyard[i];
     RefreshReplica(nullptr, r, false);
     if (r.stopping && !ShimAlive(r.st)) {
-      if (ProgramAlive(r.st)) (void)KillOrphan(r.st);
-      ReleasePorts(r);
-      if (!r.cgroup.empty()) ::rmdir(r.cgroup.c_str());
       std::string parent = fs::Dirname(r.dir);
-      (void)fs::RemoveAll(r.dir);
+      DiscardReplica(r);
       if (ListDir(parent).empty()) ::rmdir(parent.c_str());
       graveyard.erase(graveyard.begin() + static_cast<long>(i));
     } else {
@@ -623,7 +617,7 @@ void Supervisor::Impl::TickProcess(Object& o, int64_t now) {
       if (!r.stopping && r.hash == o.t.hash) used.insert(r.slot);
     for (int k = 0, slot = 0; k < step.start; ++k) {
       while (used.count(slot)) ++slot;
-      Status s = StartReplica(o, slot, now);
+      Status s = StartReplica(o, slot);
       if (!s.ok()) {
         Event(o, "Warning", "ReplicaStartFailed",
               "replica " + std::to_string(slot) + ": " + s.message());
@@ -767,7 +761,16 @@ void Supervisor::Impl::ReleasePorts(const Replica& r) {
   for (const auto& [name, port] : r.ports) ports_in_use.erase(port);
 }
 
-Status Supervisor::Impl::StartReplica(Object& o, int slot, int64_t now) {
+// Everything a replica whose shim is gone still holds: an orphaned program, its ports,
+// its directory, its cgroup.
+void Supervisor::Impl::DiscardReplica(const Replica& r) {
+  if (ProgramAlive(r.st)) (void)KillOrphan(r.st);
+  ReleasePorts(r);
+  (void)fs::RemoveAll(r.dir);
+  if (!r.cgroup.empty()) ::rmdir(r.cgroup.c_str());
+}
+
+Status Supervisor::Impl::StartReplica(Object& o, int slot) {
   Replica r;
   r.slot = slot;
   r.hash = o.t.hash;
@@ -809,7 +812,6 @@ Status Supervisor::Impl::StartReplica(Object& o, int slot, int64_t now) {
   }
   // Launched by RunLaunches once this tick is done; until then the replica counts as
   // starting (not ready), so no second one is started for its slot.
-  (void)now;
   launches.push_back({.key = ObjectKey(o.app, o.id), .dir = r.dir, .spec = std::move(spec)});
   o.replicas.push_back(std::move(r));
   return Status::Ok();

@@ -129,7 +129,7 @@ struct Supervisor::Impl {
   void RunLaunches(std::unique_lock<std::mutex>& l);
   void TickProcess(Object& o, int64_t now);
   void RefreshReplica(Object* o, Replica& r, bool full_check);
-  Status StartReplica(Object& o, int slot, int64_t now);
+  Status StartReplica(Object& o, int slot);
   void StopReplica(Replica& r, int64_t now);
   void ScheduleProbes(Object& o, Replica& r, int64_t now, int64_t* next_wake);
   void ApplyProbeResults(int64_t now);
@@ -142,6 +142,7 @@ struct Supervisor::Impl {
                                                               const Replica& r) const;
   int FreePort();
   void ReleasePorts(const Replica& r);
+  void DiscardReplica(const Replica& r);
   // supervisor_job.cc
   void TickJob(Object& o, int64_t now);
   Health JobHealth(const Object& o, int64_t now) const;

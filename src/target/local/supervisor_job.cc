@@ -18,7 +18,7 @@ void Supervisor::Impl::TickJob(Object& o, int64_t now) {
     return "attempt " + std::to_string(run.failures + 1) + " of " + std::to_string(max_attempts);
   };
   auto start = [&] {
-    Status s = StartReplica(o, run.failures, now);
+    Status s = StartReplica(o, run.failures);
     if (!s.ok()) {
       run.state = "Failed";
       run.finished_ms = now;
