@@ -1,0 +1,457 @@
+#include "secrets/keystore.h"
+
+#include <dirent.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "core/fs.h"
+#include "core/strings.h"
+
+namespace plumb::secrets {
+namespace {
+
+constexpr std::string_view kKeyPrefix = "sealed-secrets-key-";
+constexpr std::string_view kAgePrefix = "AGE-SECRET-KEY-1";
+constexpr const char* kOwnAgeFile = "identities.agekey";
+constexpr const char* kBackupIdHeader = "Key-Id: ";
+constexpr const char* kBackupCreatedHeader = "Key-Created: ";
+
+std::string ModeText(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+// "sealed-secrets-key-0001700000000-ab12": the creation time first so ids sort by age.
+std::string KeyId(int64_t created_unix) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%010" PRId64 "-", created_unix);
+  return std::string(kKeyPrefix) + buf + RandomHex(2);
+}
+
+// The creation time an id carries, or -1 when `id` is not one of ours.
+int64_t CreatedFromId(std::string_view id) {
+  if (!StartsWith(id, kKeyPrefix)) return -1;
+  std::string_view rest = id.substr(kKeyPrefix.size());
+  size_t dash = rest.find('-');
+  if (dash == 0 || dash == std::string_view::npos || rest.size() - dash - 1 != 4) return -1;
+  int64_t created = 0;
+  for (char c : rest.substr(0, dash)) {
+    if (c < '0' || c > '9' || created > (INT64_MAX - 9) / 10) return -1;
+    created = created * 10 + (c - '0');
+  }
+  for (char c : rest.substr(dash + 1))
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return -1;
+  return created;
+}
+
+// Names of the regular entries of `dir`, sorted.
+Result<std::vector<std::string>> ListDir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return Unavailable("cannot read " + dir + ": " + std::strerror(errno));
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != ".." && !StartsWith(name, ".plumb-tmp-")) names.push_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// A key file others can read is a leaked key; refuse it rather than serve with it.
+Status CheckPrivateFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    return Unavailable("cannot stat " + path + ": " + std::strerror(errno));
+  if ((st.st_mode & 077) != 0)
+    return FailedPrecondition(path + " has mode " + ModeText(st.st_mode) +
+                              ": a key file must be readable by its owner only; check who may "
+                              "have read it, then run: chmod 600 " +
+                              path);
+  return Status::Ok();
+}
+
+Result<KeyInfo> InfoFor(const PrivateKey& key, std::string id, int64_t created) {
+  return KeyInfo{.id = std::move(id),
+                 .created_unix = created,
+                 .bits = key.bits(),
+                 .fingerprint = PublicKeyFingerprint(key.public_key())};
+}
+
+bool NewerFirst(const KeyInfo& a, const KeyInfo& b) {
+  if (a.created_unix != b.created_unix) return a.created_unix > b.created_unix;
+  return a.id > b.id;
+}
+
+// Keys and infos in one order, newest first.
+std::shared_ptr<KeySet> MakeSet(std::vector<std::pair<KeyInfo, PrivateKey>> keys,
+                                std::vector<std::string> age) {
+  std::sort(keys.begin(), keys.end(),
+            [](const auto& a, const auto& b) { return NewerFirst(a.first, b.first); });
+  auto set = std::make_shared<KeySet>();
+  for (auto& [info, key] : keys) {
+    set->sealing_info.push_back(std::move(info));
+    set->sealing.push_back(std::move(key));
+  }
+  set->age_identities = std::move(age);
+  return set;
+}
+
+std::vector<std::pair<KeyInfo, PrivateKey>> Pairs(const KeySet& set) {
+  std::vector<std::pair<KeyInfo, PrivateKey>> out;
+  for (size_t i = 0; i < set.sealing.size(); i++)
+    out.emplace_back(set.sealing_info[i], set.sealing[i]);
+  return out;
+}
+
+bool ValidAgeIdentity(std::string_view line) {
+  if (!StartsWith(line, kAgePrefix) || line.size() < kAgePrefix.size() + 10) return false;
+  for (char c : line.substr(kAgePrefix.size()))
+    if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+// The identities of an .agekey file: AGE-SECRET-KEY-1 lines; `#` comments and blank lines
+// skipped. Errors name the line, never its text.
+Status ParseAgeFile(const std::string& name, std::string_view text, std::vector<std::string>* out) {
+  int line_no = 0;
+  for (const std::string& raw : Split(text, '\n')) {
+    line_no++;
+    std::string line = Trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    if (!ValidAgeIdentity(line))
+      return InvalidArgument(name + ":" + std::to_string(line_no) +
+                             ": not an age identity (AGE-SECRET-KEY-1...)");
+    out->push_back(line);
+  }
+  return Status::Ok();
+}
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+}  // namespace
+
+std::string PublicKeyFingerprint(const PublicKey& key) {
+  unsigned char* der = nullptr;
+  int n = i2d_PUBKEY(key.get(), &der);
+  if (n <= 0) return "";
+  std::string out = Sha256Hex(std::string_view(reinterpret_cast<char*>(der), n));
+  OPENSSL_free(der);
+  return out;
+}
+
+Result<std::unique_ptr<KeyStore>> KeyStore::Open(const std::string& dir) {
+  if (dir.empty()) return InvalidArgument("the key directory is not set");
+  if (!fs::IsDirectory(dir)) {
+    RETURN_IF_ERROR(fs::MakeDirs(fs::Dirname(dir)));
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+      return Unavailable("cannot create " + dir + ": " + std::strerror(errno));
+    ::chmod(dir.c_str(), 0700);  // whatever the umask
+  }
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0)
+    return Unavailable("cannot stat " + dir + ": " + std::strerror(errno));
+  if ((st.st_mode & 022) != 0)
+    return FailedPrecondition(dir + " has mode " + ModeText(st.st_mode) +
+                              ": others could replace the operator's keys; run: chmod 700 " + dir);
+
+  auto store = std::unique_ptr<KeyStore>(new KeyStore(dir));
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
+  std::vector<std::pair<KeyInfo, PrivateKey>> keys;
+  std::vector<std::string> age;
+  for (const std::string& name : names) {
+    std::string path = fs::JoinPath(dir, name);
+    bool is_key = EndsWith(name, ".pem") && StartsWith(name, kKeyPrefix);
+    bool is_age = EndsWith(name, ".agekey");
+    if (!is_key && !is_age) continue;
+    RETURN_IF_ERROR(CheckPrivateFile(path));
+    ASSIGN_OR_RETURN(std::string text, fs::ReadFile(path));
+    if (is_age) {
+      std::vector<std::string> ids;
+      RETURN_IF_ERROR(ParseAgeFile(path, text, &ids));
+      for (auto& id : ids) {
+        if (name == kOwnAgeFile) store->own_age_.push_back(id);
+        if (!Contains(age, id)) age.push_back(std::move(id));
+      }
+      continue;
+    }
+    std::string id = name.substr(0, name.size() - 4);
+    int64_t created = CreatedFromId(id);
+    if (created < 0)
+      return InvalidArgument(path + ": the name is not sealed-secrets-key-<unix time>-<4 hex>.pem");
+    auto key = PrivateKey::FromPem(text);
+    if (!key.ok()) return key.status().WithContext(path);
+    ASSIGN_OR_RETURN(KeyInfo info, InfoFor(*key, id, created));
+    keys.emplace_back(std::move(info), std::move(*key));
+  }
+  store->current_ = MakeSet(std::move(keys), std::move(age));
+  return store;
+}
+
+std::shared_ptr<const KeySet> KeyStore::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+void KeyStore::PublishLocked(std::shared_ptr<const KeySet> next) { current_ = std::move(next); }
+
+Result<KeyInfo> KeyStore::AddKeyLocked(const PrivateKey& key, int64_t created_unix,
+                                       std::string id) {
+  std::string base = fs::JoinPath(dir_, id);
+  std::string pem = key.ToPem();
+  if (pem.empty()) return Internal("cannot encode the private key " + id);
+  RETURN_IF_ERROR(fs::WriteFileAtomic(base + ".pem", pem, 0600));
+  ASSIGN_OR_RETURN(std::string cert,
+                   key.SelfSignedCertificatePem({.not_before_unix = created_unix}));
+  RETURN_IF_ERROR(fs::WriteFileAtomic(base + ".crt", cert, 0600));
+  RETURN_IF_ERROR(fs::SyncFilesystem(dir_));
+  ASSIGN_OR_RETURN(KeyInfo info, InfoFor(key, std::move(id), created_unix));
+  auto pairs = Pairs(*current_);
+  pairs.emplace_back(info, key);
+  PublishLocked(MakeSet(std::move(pairs), current_->age_identities));
+  return info;
+}
+
+Result<KeyInfo> KeyStore::Init(int bits) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!current_->sealing.empty())
+      return AlreadyExists(dir_ + " already holds " + std::to_string(current_->sealing.size()) +
+                           " sealing key(s); use `plumb keys rotate` to add a newer one");
+  }
+  return Rotate(bits, 0);
+}
+
+Result<KeyInfo> KeyStore::Rotate(int bits, int64_t now_unix) {
+  // Generating a 4096-bit key takes a while: do it outside the lock.
+  ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::Generate(bits));
+  if (now_unix == 0) now_unix = static_cast<int64_t>(std::time(nullptr));
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t created = now_unix;
+  if (!current_->sealing_info.empty())
+    created = std::max(created, current_->sealing_info.front().created_unix + 1);
+  return AddKeyLocked(key, created, KeyId(created));
+}
+
+Result<bool> KeyStore::RenewIfDue(int64_t period_seconds, int64_t now_unix, int bits) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!current_->sealing_info.empty() &&
+        now_unix - current_->sealing_info.front().created_unix < period_seconds)
+      return false;
+  }
+  ASSIGN_OR_RETURN(KeyInfo info, Rotate(bits, now_unix));
+  (void)info;
+  return true;
+}
+
+Result<std::string> KeyStore::CertificatePem() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (current_->sealing.empty())
+    return FailedPrecondition("the operator has no sealing key yet: run `plumb keys init`");
+  const PrivateKey& key = current_->sealing.front();
+  const KeyInfo& info = current_->sealing_info.front();
+  std::string path = fs::JoinPath(dir_, info.id + ".crt");
+  if (auto cached = fs::ReadFile(path); cached.ok()) {
+    // Served only when it still carries this key (a file swapped by hand is remade).
+    auto pub = PublicKey::FromPem(*cached);
+    if (pub.ok() && PublicKeyFingerprint(*pub) == info.fingerprint) return *cached;
+  }
+  ASSIGN_OR_RETURN(std::string cert,
+                   key.SelfSignedCertificatePem({.not_before_unix = info.created_unix}));
+  RETURN_IF_ERROR(fs::WriteFileAtomic(path, cert, 0600));
+  RETURN_IF_ERROR(fs::SyncFilesystem(dir_));
+  return cert;
+}
+
+Status KeyStore::WriteAgeFileLocked(const std::vector<std::string>& identities) {
+  std::string text = "# age identities of the plumbline operator (secret: keep mode 0600)\n";
+  for (const auto& id : identities) text += id + "\n";
+  RETURN_IF_ERROR(fs::WriteFileAtomic(fs::JoinPath(dir_, kOwnAgeFile), text, 0600));
+  return fs::SyncFilesystem(dir_);
+}
+
+Status KeyStore::AddAgeIdentity(const std::string& identity_line) {
+  std::string line = Trim(identity_line);
+  if (!ValidAgeIdentity(line))
+    return InvalidArgument("not an age identity: expected AGE-SECRET-KEY-1 followed by bech32");
+  std::lock_guard<std::mutex> lock(mu_);
+  if (Contains(current_->age_identities, line)) return Status::Ok();
+  std::vector<std::string> own = own_age_;
+  own.push_back(line);
+  RETURN_IF_ERROR(WriteAgeFileLocked(own));
+  own_age_ = std::move(own);
+  auto next = std::make_shared<KeySet>(*current_);
+  next->age_identities.push_back(line);
+  PublishLocked(std::move(next));
+  return Status::Ok();
+}
+
+std::string KeyStore::Backup() const {
+  std::shared_ptr<const KeySet> set = Current();
+  std::string out =
+      "# plumbline key backup: every sealing key and age identity of one operator.\n"
+      "# SECRET: whoever holds this file can read every sealed secret. Keep it offline.\n"
+      "# Restore with `plumb keys restore -f FILE` or `plumb run --restore-keys FILE`.\n";
+  // Oldest first, so the file reads in the order the keys were made.
+  for (size_t i = set->sealing.size(); i-- > 0;) {
+    out += "\n";
+    out += kBackupIdHeader + set->sealing_info[i].id + "\n";
+    out += kBackupCreatedHeader + std::to_string(set->sealing_info[i].created_unix) + "\n";
+    out += set->sealing[i].ToPem();
+  }
+  if (!set->age_identities.empty()) out += "\n# age identities\n";
+  for (const auto& id : set->age_identities) out += id + "\n";
+  return out;
+}
+
+namespace {
+
+struct RestoredKey {
+  std::string id;  // "" = none given
+  int64_t created = -1;
+  PrivateKey key;
+};
+
+struct ParsedBackup {
+  std::vector<RestoredKey> keys;
+  std::vector<std::string> age;
+};
+
+Result<ParsedBackup> ParseBackup(std::string_view text) {
+  ParsedBackup out;
+  std::vector<std::string> lines = Split(text, '\n');
+  std::string id;
+  int64_t created = -1;
+  for (size_t i = 0; i < lines.size(); i++) {
+    std::string where = "backup line " + std::to_string(i + 1);
+    std::string line = Trim(lines[i]);
+    if (line.empty() || line[0] == '#') continue;
+    if (StartsWith(line, kBackupIdHeader)) {
+      id = Trim(line.substr(std::strlen(kBackupIdHeader)));
+      if (CreatedFromId(id) < 0) return InvalidArgument(where + ": not a key id: " + id);
+      continue;
+    }
+    if (StartsWith(line, kBackupCreatedHeader)) {
+      std::string n = Trim(line.substr(std::strlen(kBackupCreatedHeader)));
+      char* end = nullptr;
+      created = std::strtoll(n.c_str(), &end, 10);
+      if (n.empty() || *end != '\0' || created < 0)
+        return InvalidArgument(where + ": Key-Created is not a unix time");
+      continue;
+    }
+    if (StartsWith(line, kAgePrefix)) {
+      if (!ValidAgeIdentity(line)) return InvalidArgument(where + ": malformed age identity");
+      out.age.push_back(line);
+      continue;
+    }
+    if (StartsWith(line, "-----BEGIN ") && EndsWith(line, "PRIVATE KEY-----")) {
+      std::string end_line = "-----END " + line.substr(11);
+      std::string pem = line + "\n";
+      size_t j = i + 1;
+      for (; j < lines.size() && Trim(lines[j]) != end_line; j++) pem += Trim(lines[j]) + "\n";
+      if (j == lines.size()) return InvalidArgument(where + ": no " + end_line + " follows");
+      pem += end_line + "\n";
+      auto key = PrivateKey::FromPem(pem);
+      if (!key.ok()) return key.status().WithContext(where);
+      if (!id.empty() && created < 0) created = CreatedFromId(id);
+      out.keys.push_back({.id = id, .created = created, .key = std::move(*key)});
+      id.clear();
+      created = -1;
+      i = j;
+      continue;
+    }
+    return InvalidArgument(where +
+                           ": not part of a plumbline key backup (expected Key-Id:, "
+                           "Key-Created:, a PEM private key or an age identity)");
+  }
+  if (!id.empty() || created >= 0)
+    return InvalidArgument("the backup ends after a Key-Id/Key-Created without its key");
+  return out;
+}
+
+}  // namespace
+
+Status KeyStore::Restore(std::string_view backup_text) {
+  ASSIGN_OR_RETURN(ParsedBackup parsed, ParseBackup(backup_text));
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> fingerprints, ids;
+  for (const auto& info : current_->sealing_info) {
+    fingerprints.push_back(info.fingerprint);
+    ids.push_back(info.id);
+  }
+  int64_t next_created = static_cast<int64_t>(std::time(nullptr));
+  if (!current_->sealing_info.empty())
+    next_created = std::max(next_created, current_->sealing_info.front().created_unix + 1);
+  for (RestoredKey& k : parsed.keys) {
+    std::string fp = PublicKeyFingerprint(k.key.public_key());
+    if (Contains(fingerprints, fp)) continue;  // already held: restoring twice is harmless
+    if (k.id.empty() || Contains(ids, k.id)) {
+      // A bare PEM key (e.g. from a Bitnami controller) becomes the newest key.
+      k.created = next_created++;
+      k.id = KeyId(k.created);
+    }
+    fingerprints.push_back(fp);
+    ids.push_back(k.id);
+    ASSIGN_OR_RETURN(KeyInfo info, AddKeyLocked(k.key, k.created, k.id));
+    (void)info;
+  }
+  std::vector<std::string> own = own_age_;
+  bool age_changed = false;
+  for (const auto& a : parsed.age) {
+    if (Contains(current_->age_identities, a) || Contains(own, a)) continue;
+    own.push_back(a);
+    age_changed = true;
+  }
+  if (age_changed) {
+    RETURN_IF_ERROR(WriteAgeFileLocked(own));
+    auto next = std::make_shared<KeySet>(*current_);
+    for (const auto& a : own)
+      if (!Contains(next->age_identities, a)) next->age_identities.push_back(a);
+    own_age_ = std::move(own);
+    PublishLocked(std::move(next));
+  }
+  return Status::Ok();
+}
+
+Result<std::string> KeyStore::DerivedKey(std::string_view purpose) const {
+  std::shared_ptr<const KeySet> set = Current();
+  if (set->sealing.empty())
+    return FailedPrecondition("no sealing key to derive from: run `plumb keys init`");
+  const PrivateKey& oldest = set->sealing.back();
+  unsigned char* der = nullptr;
+  int n = i2d_PrivateKey(oldest.get(), &der);
+  if (n <= 0) return Internal("cannot encode the sealing key");
+  static constexpr char kSalt[] = "plumbline derived key v1";
+  std::string out(32, '\0');
+  size_t out_len = out.size();
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr);
+  bool ok = ctx != nullptr && EVP_PKEY_derive_init(ctx) > 0 &&
+            EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) > 0 &&
+            EVP_PKEY_CTX_set1_hkdf_salt(ctx, reinterpret_cast<const unsigned char*>(kSalt),
+                                        sizeof kSalt - 1) > 0 &&
+            EVP_PKEY_CTX_set1_hkdf_key(ctx, der, n) > 0 &&
+            EVP_PKEY_CTX_add1_hkdf_info(ctx, reinterpret_cast<const unsigned char*>(purpose.data()),
+                                        static_cast<int>(purpose.size())) > 0 &&
+            EVP_PKEY_derive(ctx, reinterpret_cast<unsigned char*>(out.data()), &out_len) > 0 &&
+            out_len == out.size();
+  EVP_PKEY_CTX_free(ctx);
+  OPENSSL_clear_free(der, static_cast<size_t>(n));
+  if (!ok) return Internal("HKDF-SHA256 failed");
+  return out;
+}
+
+}  // namespace plumb::secrets
