@@ -3,7 +3,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-only demo bench clean format lint
+.PHONY: all deps npm-deps build test test-only demo bench clean format lint
 
 all: build
 
@@ -17,11 +17,18 @@ build/build.ninja:
 build: deps build/build.ninja
 	ninja -C build -j $(JOBS) plumb
 
+# The npm packages tests check against (tests/npm: independent implementations), installed
+# again only when the lock file changes.
+npm-deps: tests/npm/node_modules/.package-lock.json
+tests/npm/node_modules/.package-lock.json: tests/npm/package.json tests/npm/package-lock.json
+	cd tests/npm && npm ci --no-audit --no-fund
+	touch $@
+
 build-san/build.ninja:
 	cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPLUMB_SANITIZE=ON -DPLUMB_BENCH=OFF $(CMAKE_FLAGS)
 
 # Every test (unit and end-to-end) under AddressSanitizer and UndefinedBehaviorSanitizer.
-test: deps build-san/build.ninja
+test: deps npm-deps build-san/build.ninja
 	scripts/check-format.sh
 	ninja -C build-san -j $(JOBS)
 	$(MAKE) test-only
