@@ -17,6 +17,7 @@
 #include "resource/codec.h"
 #include "target/local/file_state.h"
 #include "target/local/managed_files.h"
+#include "target/local/row_cipher.h"
 #include "target/local/spec.h"
 #include "target/local/spec_process.h"
 #include "target/local/store.h"
@@ -40,15 +41,23 @@ std::string PathOf(const Value& body) {
 }
 
 // The live body of a File in the shape ExpectedFile returns, from what is on disk.
-// Not a regular file: a body with spec.type instead of content, so it differs.
-Value LiveFileBody(const Value& metadata, const std::string& path, const FileState& state) {
+// Not a regular file: a body with spec.type instead of content, so it differs. A File
+// whose content comes from a Secret (`from_secret`, its spec.fromSecret) shows the
+// content masked and its keyed digest, never the bytes.
+Value LiveFileBody(const Value& metadata, const std::string& path, const FileState& state,
+                   const Value* from_secret, const std::string& digest_key) {
   Value body = Value::EmptyObject();
   body.Set("apiVersion", kApiVersion);
   body.Set("kind", "File");
   body.Set("metadata", metadata);
   Value spec = Value::EmptyObject();
   spec.Set("path", path);
-  if (state.type == FileState::Type::kRegular) {
+  if (state.type == FileState::Type::kRegular && from_secret) {
+    spec.Set("fromSecret", *from_secret);
+    spec.Set("content", resource::kMaskedValue);
+    spec.Set(kContentHashField, SecretContentDigest(digest_key, state.content));
+    spec.Set("mode", FormatMode(state.mode));
+  } else if (state.type == FileState::Type::kRegular) {
     spec.Set("content", state.content);
     spec.Set("mode", FormatMode(state.mode));
   } else {
@@ -58,15 +67,27 @@ Value LiveFileBody(const Value& metadata, const std::string& path, const FileSta
   return body;
 }
 
-ManagedFile ManagedFromBody(const std::string& app, const ResourceId& id, const Value& body) {
-  const Value* content = body.FindPath({"spec", "content"});
+// spec.fromSecret of a File body; nullptr when its content does not come from a Secret.
+const Value* FromSecret(const Value& body) {
+  const Value* v = body.FindPath({"spec", "fromSecret"});
+  return v && v->is_object() ? v : nullptr;
+}
+
+ManagedFile ManagedFromBody(const std::string& app, const ResourceId& id, const Value& body,
+                            const std::string& digest_key) {
   const Value* mode = body.FindPath({"spec", "mode"});
-  return ManagedFile{
-      .app = app,
-      .id = id,
-      .content_sha256 = Sha256Hex(content && content->is_string() ? content->as_string() : ""),
-      .mode = mode && mode->is_string() ? ModeBits(mode->as_string()) : 0644,
-  };
+  ManagedFile file{
+      .app = app, .id = id, .mode = mode && mode->is_string() ? ModeBits(mode->as_string()) : 0644};
+  if (FromSecret(body)) {
+    file.content_digest = body.FindPath({"spec", kContentHashField})
+                              ? body.FindPath({"spec", kContentHashField})->as_string()
+                              : "";
+    file.digest_key = digest_key;
+  } else {
+    const Value* content = body.FindPath({"spec", "content"});
+    file.content_digest = Sha256Hex(content && content->is_string() ? content->as_string() : "");
+  }
+  return file;
 }
 
 bool IsRunning(const ResourceId& id) { return IsKind(id, "Process") || IsKind(id, "Job"); }
@@ -80,11 +101,13 @@ int AppliedReplicas(const Value& body) {
 class LocalTarget : public Target {
  public:
   LocalTarget(LocalOptions options, std::unique_ptr<Store> store, int64_t next_order,
-              std::string hash_key, std::unique_ptr<Supervisor> supervisor)
+              std::string hash_key, RowCipher cipher, std::unique_ptr<Supervisor> supervisor)
       : options_(std::move(options)),
         store_(std::move(store)),
         next_order_(next_order),
         hash_key_(std::move(hash_key)),
+        cipher_(std::move(cipher)),
+        row_hash_key_(cipher_.enabled() ? cipher_.SubKey("local.db row hash") : hash_key_),
         supervisor_(std::move(supervisor)) {
     supervisor_->SetCallbacks(
         [this](const std::string& app, const ResourceId& id) {
@@ -110,20 +133,49 @@ class LocalTarget : public Target {
   }
 
   // Loads every stored body into memory (this process is local.db's only writer, so the
-  // copy stays exact) and the managed-file table the watcher reads.
+  // copy stays exact) and the managed-file table the watcher reads. A Secret record that
+  // does not decrypt (the key changed, or none is configured) is unknown live state: it
+  // stays out of memory, so the next apply rewrites it. A Secret stored in plain text
+  // before a key was configured is encrypted in place.
   Status LoadManagedFiles() {
     ASSIGN_OR_RETURN(auto rows, store_->List(std::nullopt));
+    bool migrated = false;
     for (const ObjectRow& row : rows) {
       auto id = ResourceId::FromKey(row.key);
       if (!id.ok()) continue;
-      auto body = resource::ParseJson(row.body_json, store_->path());
+      const std::string body_key = BodyKey(row.app, row.key);
+      const bool sealed = RowCipher::IsSealed(row.body_json);
+      std::string json;
+      if (sealed) {
+        auto opened = cipher_.Open(row.body_json, body_key);
+        if (!opened.ok()) {
+          log::Warn(
+              "local.db: a Secret record does not decrypt; treated as unknown, the next "
+              "apply rewrites it",
+              {{"app", row.app}, {"key", row.key}, {"error", opened.status().message()}});
+          unreadable_.insert(body_key);
+          continue;
+        }
+        json = std::move(opened).value();
+      } else {
+        json = row.body_json;
+      }
+      auto body = resource::ParseJson(json, store_->path());
       if (!body.ok()) {
         log::Warn("local.db: unreadable body", {{"app", row.app}, {"key", row.key}});
         continue;
       }
-      if (IsKind(*id, "File")) files_.Set(PathOf(*body), ManagedFromBody(row.app, *id, *body));
-      bodies_[BodyKey(row.app, row.key)] = std::move(*body);
+      if (IsKind(*id, "Secret") && cipher_.enabled() && !sealed) {
+        RETURN_IF_ERROR(store_->Put(SealedRow(row.app, row.key, *body, row.order)));
+        migrated = true;
+      }
+      if (IsKind(*id, "File"))
+        files_.Set(PathOf(*body), ManagedFromBody(row.app, *id, *body, hash_key_));
+      bodies_[body_key] = std::move(*body);
     }
+    // The plain text of migrated rows may linger in the WAL: fold it into the (secure-
+    // delete) database now.
+    if (migrated) RETURN_IF_ERROR(store_->Checkpoint());
     return Status::Ok();
   }
 
@@ -133,7 +185,7 @@ class LocalTarget : public Target {
 
   Result<Value> Expected(const AppContext& ctx, const Resource& desired) override {
     const ResourceId& id = desired.id();
-    if (IsKind(id, "File")) return ExpectedFile(ctx, desired, options_.allow_paths);
+    if (IsKind(id, "File")) return ExpectedFile(ctx, desired, options_.allow_paths, hash_key_);
     if (IsKind(id, "ConfigMap")) return ExpectedConfigMap(desired);
     if (IsKind(id, "Secret")) return ExpectedSecret(desired);
     if (IsKind(id, "Process")) return ExpectedProcess(ctx, desired, hash_key_);
@@ -171,7 +223,7 @@ class LocalTarget : public Target {
             for (const Resource& r : *ctx.desired) desired_by_key[r.id().Key()] = &r;
           auto it = desired_by_key.find(id.Key());
           if (it != desired_by_key.end()) {
-            auto expected = ExpectedFile(ctx, *it->second, options_.allow_paths);
+            auto expected = ExpectedFile(ctx, *it->second, options_.allow_paths, hash_key_);
             if (expected.ok()) from_desired = std::move(expected).value();
           }
         }
@@ -196,7 +248,8 @@ class LocalTarget : public Target {
           ASSIGN_OR_RETURN(FileState state, ReadFileState(path));
           if (state.type != FileState::Type::kAbsent) {
             live.exists = true;
-            live.body = LiveFileBody(meta ? *meta : Value(), path, state);
+            live.body =
+                LiveFileBody(meta ? *meta : Value(), path, state, FromSecret(*where), hash_key_);
           }
           // Remember a file that holds exactly what was applied; the stat taken before
           // the read, so a write racing with it changes ctime and forces a re-read.
@@ -215,11 +268,18 @@ class LocalTarget : public Target {
   }
 
   Result<Change> Apply(const AppContext& ctx, const Resource& desired) override {
+    if (IsKind(desired.id(), "File")) {
+      ASSIGN_OR_RETURN(ResolvedFile file,
+                       ResolveFile(ctx, desired, options_.allow_paths, hash_key_));
+      std::lock_guard<std::mutex> lock(mu_);
+      Result<Change> change = ApplyFile(ctx, desired.id(), file);
+      if (watcher_) watcher_->Refresh();
+      return change;
+    }
     ASSIGN_OR_RETURN(Value expected, Expected(ctx, desired));
     std::lock_guard<std::mutex> lock(mu_);
-    Result<Change> change = IsKind(desired.id(), "File") ? ApplyFile(ctx, desired.id(), expected)
-                            : IsRunning(desired.id())    ? ApplyRunning(ctx, desired, expected)
-                                                         : ApplyStored(ctx, desired.id(), expected);
+    Result<Change> change = IsRunning(desired.id()) ? ApplyRunning(ctx, desired, expected)
+                                                    : ApplyStored(ctx, desired.id(), expected);
     if (watcher_) watcher_->Refresh();
     return change;
   }
@@ -227,6 +287,13 @@ class LocalTarget : public Target {
   Result<Change> Remove(const AppContext& ctx, const ResourceId& id) override {
     std::lock_guard<std::mutex> lock(mu_);
     ASSIGN_OR_RETURN(std::optional<Value> stored, StoredBody(ctx.app, id));
+    if (!stored && unreadable_.count(BodyKey(ctx.app, id.Key()))) {
+      // A Secret record that did not decrypt: only its row is left to remove.
+      RETURN_IF_ERROR(store_->Delete(ctx.app, id.Key()));
+      unreadable_.erase(BodyKey(ctx.app, id.Key()));
+      touched_dirs_.insert(options_.state_dir);
+      return Change{.id = id, .kind = ChangeKind::kDeleted, .message = "removed"};
+    }
     if (!stored) {
       return Change{.id = id,
                     .kind = ChangeKind::kUnchanged,
@@ -365,15 +432,31 @@ class LocalTarget : public Target {
     return v ? std::optional<Value>(*v) : std::optional<Value>();
   }
 
-  Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected) {
-    ObjectRow row{.app = ctx.app,
-                  .key = id.Key(),
-                  .body_json = resource::ToJson(expected),
-                  .hash = resource::CanonicalHash(expected),
-                  .order = next_order_++,
+  // The row of an applied body. A Secret's body is sealed (RowCipher, bound to app and
+  // key) and its hash column keyed, so local.db holds nothing of its values that could be
+  // read or brute-forced without the key; without a key it is stored as before.
+  ObjectRow SealedRow(const std::string& app, const std::string& key, const Value& body,
+                      int64_t order) const {
+    ObjectRow row{.app = app,
+                  .key = key,
+                  .order = order,
                   .updated_ms = UnixMillis(std::chrono::system_clock::now())};
+    auto id = ResourceId::FromKey(key);
+    if (id.ok() && IsKind(*id, "Secret")) {
+      row.body_json = cipher_.Seal(resource::ToJson(body), BodyKey(app, key));
+      row.hash = HmacSha256Hex(row_hash_key_, resource::CanonicalJson(body));
+    } else {
+      row.body_json = resource::ToJson(body);
+      row.hash = resource::CanonicalHash(body);
+    }
+    return row;
+  }
+
+  Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected) {
+    ObjectRow row = SealedRow(ctx.app, id.Key(), expected, next_order_++);
     RETURN_IF_ERROR(store_->Put(row));
     bodies_[BodyKey(ctx.app, row.key)] = expected;
+    unreadable_.erase(BodyKey(ctx.app, row.key));
     touched_dirs_.insert(options_.state_dir);
     return Status::Ok();
   }
@@ -385,7 +468,7 @@ class LocalTarget : public Target {
     return Change{.id = id, .kind = stored ? ChangeKind::kConfigured : ChangeKind::kCreated};
   }
 
-  Result<Change> ApplyFile(const AppContext& ctx, const ResourceId& id, const Value& expected);
+  Result<Change> ApplyFile(const AppContext& ctx, const ResourceId& id, const ResolvedFile& file);
   Result<Change> ApplyRunning(const AppContext& ctx, const Resource& desired,
                               const Value& expected);
   Result<std::string> RemoveManagedFile(const std::string& app, const ResourceId& id,
@@ -415,7 +498,10 @@ class LocalTarget : public Target {
     bool operator==(const StatKey&) const = default;
   };
   std::unordered_map<std::string, StatKey> verified_;
-  const std::string hash_key_;              // keys template hashes (STATE_DIR/local.key)
+  const std::string hash_key_;        // keys template hashes and File contentHash (local.key)
+  const RowCipher cipher_;            // seals Secret rows of local.db (LocalOptions::secret_key)
+  const std::string row_hash_key_;    // keys the hash column of Secret rows
+  std::set<std::string> unreadable_;  // GUARDED_BY(mu_): BodyKeys of undecryptable rows
   std::unique_ptr<Supervisor> supervisor_;  // own lock and thread
   std::mutex cb_mu_;
   std::function<void(const std::string&, const ResourceId&)> drift_fn_;   // GUARDED_BY(cb_mu_)
@@ -426,9 +512,10 @@ class LocalTarget : public Target {
 };
 
 Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& id,
-                                      const Value& expected) {
+                                      const ResolvedFile& file) {
+  const Value& expected = file.body;
   const std::string path = PathOf(expected);
-  const std::string& content = expected.FindPath({"spec", "content"})->as_string();
+  const std::string& content = file.content;
   const std::string& mode = expected.FindPath({"spec", "mode"})->as_string();
   if (auto owner = files_.Find(path); owner && (owner->app != ctx.app || owner->id != id)) {
     return AlreadyExists("spec.path: " + path + " is already managed by " + owner->id.ToString() +
@@ -442,7 +529,9 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
                        FormatMode(state.mode) == mode;
   const Value* meta =
       (stored && old_path == path) ? stored->Find("metadata") : expected.Find("metadata");
-  const Value live = existed ? LiveFileBody(meta ? *meta : Value(), path, state) : Value();
+  const Value live =
+      existed ? LiveFileBody(meta ? *meta : Value(), path, state, FromSecret(expected), hash_key_)
+              : Value();
 
   if (!matches) {
     if (state.type == FileState::Type::kDirectory) {
@@ -450,7 +539,7 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     }
     // What the file must hold from now on, recorded before the write so the watcher
     // does not take this write for drift.
-    ManagedFile want = ManagedFromBody(ctx.app, id, expected);
+    ManagedFile want = ManagedFromBody(ctx.app, id, expected, hash_key_);
     want.writing = true;
     std::optional<ManagedFile> before = files_.Find(path);
     files_.Set(path, want);
@@ -468,7 +557,7 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     files_.SetWriting(path, false);
     touched_dirs_.insert(fs::Dirname(path));
   } else {
-    files_.Set(path, ManagedFromBody(ctx.app, id, expected));
+    files_.Set(path, ManagedFromBody(ctx.app, id, expected, hash_key_));
   }
 
   std::vector<std::string> what;
@@ -567,6 +656,15 @@ Result<std::unique_ptr<Target>> NewLocalTarget(const LocalOptions& options) {
   }
   RETURN_IF_ERROR(fs::MakeDirs(opts.state_dir));
   const std::string db_path = fs::JoinPath(opts.state_dir, "local.db");
+  ASSIGN_OR_RETURN(RowCipher cipher, RowCipher::New(opts.secret_key));
+  opts.secret_key.clear();  // the cipher holds it; no second copy
+  if (!cipher.enabled()) {
+    static std::once_flag warned;
+    std::call_once(warned, [&] {
+      log::Warn("local target: no secret key; Secret data is stored unencrypted in local.db",
+                {{"db", db_path}});
+    });
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(db_path));
   ASSIGN_OR_RETURN(int64_t max_order, store->MaxOrder());
   // The key of template hashes: random per state directory, never leaves it.
@@ -586,8 +684,9 @@ Result<std::unique_ptr<Target>> NewLocalTarget(const LocalOptions& options) {
                                                       .backoff_reset = opts.restart_backoff_reset,
                                                       .log_max_bytes = opts.log_max_bytes,
                                                       .log_files = opts.log_files}));
-  auto target = std::make_unique<LocalTarget>(std::move(opts), std::move(store), max_order + 1,
-                                              std::move(hash_key), std::move(supervisor));
+  auto target =
+      std::make_unique<LocalTarget>(std::move(opts), std::move(store), max_order + 1,
+                                    std::move(hash_key), std::move(cipher), std::move(supervisor));
   RETURN_IF_ERROR(target->LoadManagedFiles().WithContext(db_path));
   return std::unique_ptr<Target>(std::move(target));
 }

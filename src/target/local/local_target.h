@@ -1,19 +1,26 @@
 // target/local: the embedded runtime that makes one host match git with nothing else
 // installed. Kinds in group local.plumbline.dev (v1):
-//   File      spec.path, spec.content | spec.fromConfigMap {name, key}, spec.mode
-//             ("0644" or a number). Written atomically, only under --allow-path dirs;
-//             a relative path resolves under the Application's local root.
+//   File      spec.path, spec.content | spec.fromConfigMap {name, key} |
+//             spec.fromSecret {name, key}, spec.mode ("0644" or a number; 0600 by
+//             default for content from a Secret). Written atomically, only under
+//             --allow-path dirs; a relative path resolves under the Application's local root.
 //   ConfigMap data: key/values (strings), consumed by File and Process/Job.
 //   Secret    data (base64) / stringData: like a ConfigMap for Process/Job; its values
 //             never appear in logs, diffs, status or API answers.
 //   Process   supervised replicas with probes and rolling updates (supervisor.h).
 //   Job       a command run to completion with retries (supervisor.h).
-// Live objects and the inventory live in STATE_DIR/local.db (SQLite, WAL).
+// Live objects and the inventory live in STATE_DIR/local.db (SQLite, WAL). With a
+// secret_key, a Secret's row is AES-256-GCM encrypted (row_cipher.h) and its hash column
+// keyed; a row that does not decrypt is unknown live state that the next apply rewrites.
 // Drift: inotify on the directories of managed files, plus a periodic rescan.
 //
 // File details the engine and users can rely on:
 //   - Expected(): spec.path absolute and normalised; spec.content a string (fromConfigMap
 //     resolved from a local.plumbline.dev ConfigMap of the same namespace in ctx.desired);
+//     with fromSecret (a Secret of the same namespace in ctx.desired) the body keeps
+//     spec.fromSecret, spec.content is resource::kMaskedValue and spec.contentHash a keyed
+//     digest of the value: the value is in no body, diff, status or row, and a changed
+//     value changes the body (Observe shows a File on disk the same way);
 //     spec.mode "0NNN", permission bits only (setuid/setgid/sticky are refused). Unknown
 //     spec fields are InvalidArgument naming the field.
 //   - --allow-path: the path must lie strictly below an allowed directory, and the real
@@ -58,9 +65,15 @@ struct LocalOptions {
   Duration restart_backoff_reset = Duration(600000);  // a run this long resets it
   int64_t log_max_bytes = 10 << 20;                   // per replica log file before rotation
   int log_files = 3;                                  // rotated files kept
+  // 32 raw bytes that encrypt the Secret rows of local.db (the operator derives them from
+  // its own key material). Empty: Secret data is stored unencrypted, with a warning logged
+  // once. Another key than the one the rows were written with makes them unknown live
+  // state (rewritten by the next apply), never an error.
+  std::string secret_key;
 };
 
-// Opens (creating) local.db. Errors name the file.
+// Opens (creating) local.db. Errors name the file; a secret_key of another length than
+// 32 bytes is InvalidArgument.
 Result<std::unique_ptr<Target>> NewLocalTarget(const LocalOptions& options);
 
 }  // namespace plumb::target::local

@@ -2,8 +2,14 @@
 
 #include "core/fs.h"
 #include "core/strings.h"
+#include "target/local/spec.h"
 
 namespace plumb::target::local {
+
+std::string ContentDigest(const ManagedFile& file, std::string_view content) {
+  return file.digest_key.empty() ? Sha256Hex(content)
+                                 : SecretContentDigest(file.digest_key, content);
+}
 
 std::optional<ManagedFile> ManagedFiles::Find(const std::string& path) const {
   std::lock_guard<std::mutex> lock(mu_);

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -17,10 +18,16 @@ namespace plumb::target::local {
 struct ManagedFile {
   std::string app;
   resource::ResourceId id;
-  std::string content_sha256;  // of the content last applied
+  // Digest of the content last applied: Sha256Hex, or for content from a Secret the keyed
+  // SecretContentDigest under digest_key (the value itself is never kept).
+  std::string content_digest;
+  std::string digest_key;
   int mode = 0644;
   bool writing = false;  // the runtime is writing it right now: not drift, look again later
 };
+
+// The digest of `content` as `file` records it (see ManagedFile::content_digest).
+std::string ContentDigest(const ManagedFile& file, std::string_view content);
 
 class ManagedFiles {
  public:

@@ -56,39 +56,58 @@ std::string DeepestExistingDir(const std::string& path) {
   }
 }
 
-Result<std::string> ContentFromConfigMap(const AppContext& ctx, const Resource& r,
-                                         const Value& ref) {
-  if (!ref.is_object()) return InputError(r, "spec.fromConfigMap: must be a map {name, key}");
+// The content a File takes from a ConfigMap or a Secret of its namespace in the desired
+// set, by `ref` ({name, key}) under spec.<field>. A Secret's value is never quoted back.
+Result<std::string> ContentFromRef(const AppContext& ctx, const Resource& r, const Value& ref,
+                                   const char* kind) {
+  const bool secret = std::string_view(kind) == "Secret";
+  const std::string field = secret ? "spec.fromSecret" : "spec.fromConfigMap";
+  if (!ref.is_object()) return InputError(r, field + ": must be a map {name, key}");
+  for (const auto& [k, v] : ref.as_object())
+    if (k != "name" && k != "key") return InputError(r, field + "." + k + ": unknown field");
   const Value* name = ref.Find("name");
   const Value* key = ref.Find("key");
   if (!name || !name->is_string() || name->as_string().empty())
-    return InputError(r, "spec.fromConfigMap.name: must be a non-empty string");
+    return InputError(r, field + ".name: must be a non-empty string");
   if (!key || !key->is_string() || key->as_string().empty())
-    return InputError(r, "spec.fromConfigMap.key: must be a non-empty string");
+    return InputError(r, field + ".key: must be a non-empty string");
+  const std::string& k = key->as_string();
   const std::string where =
       r.id().ns.empty() ? name->as_string() : r.id().ns + "/" + name->as_string();
+  const std::string what = std::string(kind) + " " + where;
   if (ctx.desired) {
-    for (const Resource& cm : *ctx.desired) {
-      const auto& id = cm.id();
-      if (id.group != r.id().group || id.kind != "ConfigMap" || id.ns != r.id().ns ||
+    for (const Resource& src : *ctx.desired) {
+      const auto& id = src.id();
+      if (id.group != r.id().group || id.kind != kind || id.ns != r.id().ns ||
           id.name != name->as_string()) {
         continue;
       }
-      const Value* data = cm.body().Find("data");
-      const Value* v = data ? data->Find(key->as_string()) : nullptr;
+      if (secret) {
+        auto v = resource::SecretValue(src.body(), k);
+        if (v.ok()) return std::move(v).value();
+        if (v.status().code() == Code::kNotFound)
+          return InputError(r, field + ": " + what + " has no key " + JsonQuote(k) +
+                                   " (add it to the Secret's data or stringData, or fix " + field +
+                                   ".key)");
+        return InputError(r, field + ": " + what + " key " + JsonQuote(k) +
+                                 " is not valid base64 (use stringData for plain text)");
+      }
+      const Value* data = src.body().Find("data");
+      const Value* v = data ? data->Find(k) : nullptr;
       if (!v) {
-        return InputError(r, "spec.fromConfigMap: ConfigMap " + where + " has no key " +
-                                 JsonQuote(key->as_string()));
+        return InputError(r, field + ": " + what + " has no key " + JsonQuote(k) +
+                                 " (add it to the ConfigMap's data, or fix " + field + ".key)");
       }
-      if (!v->is_string()) {
-        return InputError(r, "spec.fromConfigMap: ConfigMap " + where + " key " +
-                                 JsonQuote(key->as_string()) + " is not a string");
-      }
+      if (!v->is_string())
+        return InputError(r, field + ": " + what + " key " + JsonQuote(k) + " is not a string");
       return v->as_string();
     }
   }
-  return InputError(r, "spec.fromConfigMap: ConfigMap " + where +
-                           " is not in the desired set of this Application");
+  return InputError(r, field + ": " + what +
+                           " is not in the desired set of this Application (add a " + kApiVersion +
+                           " " + kind + " named " + name->as_string() +
+                           (secret ? ", or a SealedSecret that unseals to it," : "") +
+                           " to the Application's path, or fix " + field + ".name)");
 }
 
 Status CheckStringMap(const Resource& r, const Value& body, const char* field) {
@@ -102,6 +121,13 @@ Status CheckStringMap(const Resource& r, const Value& body, const char* field) {
     }
   }
   return Status::Ok();
+}
+
+Value Obj2(const char* k1, const std::string& v1, const char* k2, const std::string& v2) {
+  Value v = Value::EmptyObject();
+  v.Set(k1, v1);
+  v.Set(k2, v2);
+  return v;
 }
 
 }  // namespace
@@ -182,15 +208,21 @@ Value CanonicalMetadata(const Resource& r) {
   return meta;
 }
 
-Result<Value> ExpectedFile(const AppContext& ctx, const Resource& r,
-                           const std::vector<std::string>& allow_paths) {
+std::string SecretContentDigest(const std::string& key, std::string_view content) {
+  return HmacSha256Hex(key, content).substr(0, 32);
+}
+
+Result<ResolvedFile> ResolveFile(const AppContext& ctx, const Resource& r,
+                                 const std::vector<std::string>& allow_paths,
+                                 const std::string& digest_key) {
   const Value* spec = r.body().Find("spec");
   if (!spec || !spec->is_object()) return InputError(r, "spec: must be a map with spec.path");
   for (const auto& [field, v] : spec->as_object()) {
-    if (field != "path" && field != "content" && field != "fromConfigMap" && field != "mode") {
+    if (field != "path" && field != "content" && field != "fromConfigMap" &&
+        field != "fromSecret" && field != "mode") {
       return InputError(r, "spec." + field +
                                ": unknown field (File takes path, content, "
-                               "fromConfigMap, mode)");
+                               "fromConfigMap, fromSecret, mode)");
     }
   }
   // Path.
@@ -210,22 +242,30 @@ Result<Value> ExpectedFile(const AppContext& ctx, const Resource& r,
     path = fs::JoinPath(fs::NormalizePath(ctx.local_root), raw);
   }
   if (path == "/" || path.back() == '/') return InputError(r, "spec.path: not a file path");
-  // Content.
-  const Value* content_v = spec->Find("content");
-  const Value* from = spec->Find("fromConfigMap");
-  if (content_v && !content_v->is_null() && from && !from->is_null())
-    return InputError(r, "spec: set either content or fromConfigMap, not both");
-  std::string content;
-  if (from && !from->is_null()) {
-    ASSIGN_OR_RETURN(content, ContentFromConfigMap(ctx, r, *from));
-  } else if (content_v && !content_v->is_null()) {
+  // Content: inline, or from one ConfigMap or Secret.
+  auto given = [&](const char* f) {
+    const Value* v = spec->Find(f);
+    return v && !v->is_null() ? v : nullptr;
+  };
+  const Value* content_v = given("content");
+  const Value* from_cm = given("fromConfigMap");
+  const Value* from_secret = given("fromSecret");
+  if ((content_v != nullptr) + (from_cm != nullptr) + (from_secret != nullptr) > 1)
+    return InputError(r, "spec: set one of content, fromConfigMap, fromSecret");
+  ResolvedFile out;
+  out.from_secret = from_secret != nullptr;
+  if (from_secret) {
+    ASSIGN_OR_RETURN(out.content, ContentFromRef(ctx, r, *from_secret, "Secret"));
+  } else if (from_cm) {
+    ASSIGN_OR_RETURN(out.content, ContentFromRef(ctx, r, *from_cm, "ConfigMap"));
+  } else if (content_v) {
     if (!content_v->is_string())
       return InputError(r, "spec.content: must be a string, not " + Show(*content_v));
-    content = content_v->as_string();
+    out.content = content_v->as_string();
   }
-  // Mode.
-  std::string mode = "0644";
-  if (const Value* mode_v = spec->Find("mode"); mode_v && !mode_v->is_null()) {
+  // Mode: a Secret's content is readable by its owner only unless spec.mode says otherwise.
+  std::string mode = from_secret ? "0600" : "0644";
+  if (const Value* mode_v = given("mode")) {
     auto parsed = ParseFileMode(*mode_v);
     if (!parsed.ok()) return InputError(r, parsed.status().message());
     mode = *parsed;
@@ -233,16 +273,30 @@ Result<Value> ExpectedFile(const AppContext& ctx, const Resource& r,
   Status allowed = CheckWritable(allow_paths, path);
   if (!allowed.ok()) return allowed.WithContext("spec.path");
 
-  Value out = Value::EmptyObject();
-  out.Set("apiVersion", kApiVersion);
-  out.Set("kind", "File");
-  out.Set("metadata", CanonicalMetadata(r));
+  out.body = Value::EmptyObject();
+  out.body.Set("apiVersion", kApiVersion);
+  out.body.Set("kind", "File");
+  out.body.Set("metadata", CanonicalMetadata(r));
   Value s = Value::EmptyObject();
   s.Set("path", path);
-  s.Set("content", std::move(content));
+  if (from_secret) {
+    s.Set("fromSecret",
+          Obj2("name", from_secret->GetString("name"), "key", from_secret->GetString("key")));
+    s.Set("content", resource::kMaskedValue);
+    s.Set(kContentHashField, SecretContentDigest(digest_key, out.content));
+  } else {
+    s.Set("content", out.content);
+  }
   s.Set("mode", mode);
-  out.Set("spec", std::move(s));
+  out.body.Set("spec", std::move(s));
   return out;
+}
+
+Result<Value> ExpectedFile(const AppContext& ctx, const Resource& r,
+                           const std::vector<std::string>& allow_paths,
+                           const std::string& digest_key) {
+  ASSIGN_OR_RETURN(ResolvedFile f, ResolveFile(ctx, r, allow_paths, digest_key));
+  return std::move(f.body);
 }
 
 Result<Value> ExpectedConfigMap(const Resource& r) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -30,11 +31,32 @@ std::string FormatMode(int bits);
 // outside). PermissionDenied otherwise, and when `allow_paths` is empty.
 Status CheckWritable(const std::vector<std::string>& allow_paths, const std::string& path);
 
-// The canonical body of a File: path resolved (relative under ctx.local_root), content
-// (inline or from a ConfigMap in ctx.desired), mode as "0644". Checks the allow-path
-// policy.
+// A File resolved: its canonical body, and the bytes to write. The body of a File whose
+// content comes from a Secret (spec.fromSecret) holds no part of the value: spec.content
+// is resource::kMaskedValue and spec.contentHash a keyed digest of the value
+// (SecretContentDigest under `digest_key`), so a changed value changes the body, and a
+// diff, status or local.db row shows only that it changed.
+struct ResolvedFile {
+  resource::Value body;
+  std::string content;
+  bool from_secret = false;
+};
+
+inline constexpr const char* kContentHashField = "contentHash";
+
+// The canonical File: path resolved (relative under ctx.local_root), content (inline, or
+// from a ConfigMap or Secret of the same namespace in ctx.desired), mode as "0644" (0600
+// by default for content from a Secret). Checks the allow-path policy. Errors name the
+// file:line and field; a missing Secret/key names which and what to do, never a value.
+Result<ResolvedFile> ResolveFile(const AppContext& ctx, const resource::Resource& r,
+                                 const std::vector<std::string>& allow_paths,
+                                 const std::string& digest_key);
+// ResolveFile(...).body.
 Result<resource::Value> ExpectedFile(const AppContext& ctx, const resource::Resource& r,
-                                     const std::vector<std::string>& allow_paths);
+                                     const std::vector<std::string>& allow_paths,
+                                     const std::string& digest_key);
+// spec.contentHash of secret-derived content: HMAC-SHA256 under `key`, 32 hex digits.
+std::string SecretContentDigest(const std::string& key, std::string_view content);
 
 // The canonical body of a ConfigMap: data values must be strings.
 Result<resource::Value> ExpectedConfigMap(const resource::Resource& r);

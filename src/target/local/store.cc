@@ -65,6 +65,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   // WAL + NORMAL survives a crash of the process (kill -9); power loss is covered by the
   // batched syncfs in Flush().
   RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=NORMAL"));
+  // Overwritten and deleted rows are zeroed, so an old Secret row leaves nothing behind
+  // in free pages.
+  RETURN_IF_ERROR(store->Exec("PRAGMA secure_delete=ON"));
   RETURN_IF_ERROR(store->Exec(
       "CREATE TABLE IF NOT EXISTS objects ("
       " app TEXT NOT NULL, key TEXT NOT NULL, body_json TEXT NOT NULL, hash TEXT NOT NULL,"
@@ -158,5 +161,7 @@ Result<int64_t> Store::MaxOrder() {
   if (sqlite3_step(s.get()) != SQLITE_ROW) return Error("read");
   return static_cast<int64_t>(sqlite3_column_int64(s.get(), 0));
 }
+
+Status Store::Checkpoint() { return Exec("PRAGMA wal_checkpoint(TRUNCATE)"); }
 
 }  // namespace plumb::target::local

@@ -41,6 +41,8 @@ class Store {
   // Rows of one app by order, or of every app (app = nullopt).
   Result<std::vector<ObjectRow>> List(const std::optional<std::string>& app);
   Result<int64_t> MaxOrder();
+  // Copies the WAL into the database and truncates it (PRAGMA wal_checkpoint(TRUNCATE)).
+  Status Checkpoint();
   const std::string& path() const { return path_; }
 
  private:

@@ -194,8 +194,8 @@ class Watcher::Loop {
       } else if (state->type != FileState::Type::kRegular) {
         fingerprint = FileTypeName(state->type);
       } else {
-        std::string sha = Sha256Hex(state->content);
-        if (sha != want->content_sha256 || state->mode != want->mode) {
+        std::string sha = ContentDigest(*want, state->content);
+        if (sha != want->content_digest || state->mode != want->mode) {
           fingerprint = sha + ":" + std::to_string(state->mode);
         }
       }
@@ -204,7 +204,7 @@ class Watcher::Loop {
         continue;
       }
       // The expected state is part of the key, so a new apply re-arms the report.
-      fingerprint += "|" + want->content_sha256 + ":" + std::to_string(want->mode);
+      fingerprint += "|" + want->content_digest + ":" + std::to_string(want->mode);
       auto [it, inserted] = reported_.emplace(path, fingerprint);
       if (!inserted) {
         if (it->second == fingerprint) continue;
