@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -167,6 +170,41 @@ TEST_F(SecretTargetTest, AFileEditedOnDiskShowsAsDriftWithoutItsContent) {
   EXPECT_EQ(target_->AssessHealth(ctx_, live).status, HealthStatus::kDegraded);
   ASSERT_EQ(Apply(f)->kind, ChangeKind::kConfigured);
   EXPECT_EQ(Read(allowed_ + "/db.pw"), "s3cret-value");
+}
+
+TEST_F(SecretTargetTest, TheWatcherSeesEditsOfASecretFileButNotOwnWrites) {
+  desired_ = {SecretRes("db", Obj({{"password", "first"}}))};
+  ctx_.desired = &desired_;
+  Resource f = SecretFile(allowed_ + "/db.pw", "db", "password");
+  Resource other = FileRes("other", allowed_ + "/other", "o1\n");
+  ASSERT_TRUE(Apply(f).ok());
+  ASSERT_TRUE(Apply(other).ok());
+  Open();  // the watcher's digest of the secret file now comes from the stored row
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, int> seen;
+  target_->Watch([&](const std::string&, const ResourceId& id) {
+    std::lock_guard<std::mutex> l(mu);
+    ++seen[id.name];
+    cv.notify_all();
+  });
+  auto wait_for = [&](const std::string& name, int times) {
+    std::unique_lock<std::mutex> l(mu);
+    return cv.wait_for(l, std::chrono::seconds(10), [&] { return seen[name] >= times; });
+  };
+  auto count = [&](const std::string& name) {
+    std::lock_guard<std::mutex> l(mu);
+    return seen[name];
+  };
+  // A new value written by the runtime is not drift; the edit of `other` is a barrier.
+  desired_ = {SecretRes("db", Obj({{"password", "second"}}))};
+  ASSERT_EQ(Apply(f)->kind, ChangeKind::kConfigured);
+  ASSERT_TRUE(fs::WriteFileAtomic(allowed_ + "/other", "edited\n").ok());
+  ASSERT_TRUE(wait_for("other", 1));
+  EXPECT_EQ(count("cred"), 0);
+  // An edit by hand is.
+  ASSERT_TRUE(fs::WriteFileAtomic(allowed_ + "/db.pw", "by hand", 0600).ok());
+  ASSERT_TRUE(wait_for("cred", 1));
 }
 
 TEST_F(SecretTargetTest, AMissingSecretOrKeyIsAnErrorOnTheFileThatSaysWhatToDo) {
