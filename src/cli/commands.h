@@ -40,6 +40,7 @@ struct RunOptions {
   std::string notify_retry_base = "2s";
   std::string hook_timeout = "10m";
   std::string health_timeout = "5m";
+  int key_bits = 4096;  // the first sealing key's size, made when STATE_DIR/keys is empty
 };
 
 int CmdRun(RunOptions o);

@@ -4,6 +4,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/keys.h"
 #include "target/local/shim.h"
 
 #ifndef PLUMB_VERSION
@@ -106,6 +107,12 @@ int main(int argc, char** argv) {
                    "(before the next sync wave and the PostSync hooks)")
       ->capture_default_str();
 
+  c_run
+      ->add_option("--key-bits", run.key_bits,
+                   "RSA size of the first sealing key, made when the state directory has none")
+      ->check(CLI::Range(2048, 16384))
+      ->capture_default_str();
+
   std::string init_dir;
   auto* c_init = app.add_subcommand(
       "init", "create an example config repository: DIR.git (bare) and DIR (a clone)");
@@ -195,6 +202,71 @@ int main(int argc, char** argv) {
   c_stop->add_option("APP/NAME", local_target, "the Application and the Process")->required();
   add_client(c_stop);
 
+  KeysOptions keys;
+  std::vector<std::pair<CLI::App*, std::string>> key_verbs;
+  auto* c_keys =
+      app.add_subcommand("keys", "the operator's sealing keys and age identities (STATE_DIR/keys)");
+  c_keys->require_subcommand(1);
+  auto add_keys = [&](const char* verb, const char* help) {
+    auto* sub = c_keys->add_subcommand(verb, help);
+    sub->add_option("--state-dir", keys.state_dir,
+                    "the operator's state directory (default: $PLUMB_STATE_DIR or "
+                    "~/.local/state/plumbline)");
+    sub->add_option("-o,--output", keys.output, "table|json")
+        ->check(CLI::IsMember({"table", "json"}));
+    key_verbs.emplace_back(sub, verb);
+    return sub;
+  };
+  add_keys("init", "generate the first sealing key (RSA, 4096 bits by default)")
+      ->add_option("--bits", keys.bits, "RSA key size")
+      ->check(CLI::Range(2048, 16384));
+  add_keys("rotate", "add a newer sealing key: sealing uses it from now on, old keys still unseal")
+      ->add_option("--bits", keys.bits, "RSA key size")
+      ->check(CLI::Range(2048, 16384));
+  add_keys("list", "the sealing keys, newest first, and how many age identities");
+  add_keys("export-public",
+           "print the newest key's certificate (PEM), as kubeseal --fetch-cert does");
+  add_keys("backup", "write every private key and age identity to one file (keep it offline)")
+      ->add_option("-f,--file", keys.file, "where to write it, mode 0600 (default: stdout)");
+  add_keys("restore", "load a backup into this state directory (keys already there are skipped)")
+      ->add_option("-f,--file", keys.file, "the backup file (- for stdin)")
+      ->required();
+
+  SealOptions seal;
+  auto* c_seal = app.add_subcommand(
+      "seal",
+      "seal a Secret (stdin, or --from-literal/--from-file) into a SealedSecret (stdout) with "
+      "the operator's public key");
+  c_seal->add_option("--cert", seal.cert_file,
+                     "the operator's certificate (plumb keys export-public): seal offline");
+  c_seal->add_option("--operator", seal.client.server,
+                     "fetch the certificate from this operator URL (default: as other verbs "
+                     "find the operator)");
+  c_seal->add_option("--ca-file", seal.client.ca_file, "PEM CAs to trust for an https operator");
+  c_seal->add_option("--state-dir", seal.client.state_dir,
+                     "find the operator's address in this state directory");
+  c_seal->add_option("--scope", seal.scope, "strict|namespace-wide|cluster-wide")
+      ->check(CLI::IsMember({"strict", "namespace-wide", "cluster-wide"}))
+      ->capture_default_str();
+  c_seal->add_option("--name", seal.name, "the Secret's name (overrides the manifest's)");
+  c_seal->add_option("--namespace", seal.ns,
+                     "the Secret's namespace (overrides the manifest's; default \"default\")");
+  c_seal->add_option("--from-literal", seal.from_literal, "KEY=VALUE (repeatable)");
+  c_seal->add_option("--from-file", seal.from_file,
+                     "[KEY=]PATH: a file's content (repeatable; KEY defaults to its name)");
+  c_seal->add_option("--merge-into", seal.merge_into,
+                     "add the keys to this sealed file in place instead of printing");
+  c_seal->add_option("-o,--output", seal.output, "yaml|json")
+      ->check(CLI::IsMember({"yaml", "json"}));
+
+  std::string reseal_state_dir;
+  std::vector<std::string> reseal_files;
+  auto* c_reseal = app.add_subcommand(
+      "reseal", "re-encrypt every SealedSecret in FILEs to the newest key (after a rotation)");
+  c_reseal->add_option("--state-dir", reseal_state_dir,
+                       "the operator's state directory, which holds the keys");
+  c_reseal->add_option("FILE", reseal_files, "sealed files, rewritten in place")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -207,6 +279,10 @@ int main(int argc, char** argv) {
   if (*c_run) return CmdRun(run);
   if (*c_init) return CmdInit(init_dir);
   if (*c_render) return CmdRender(render_dir, render_output);
+  for (const auto& [sub, verb] : key_verbs)
+    if (*sub) return CmdKeys(verb, keys);
+  if (*c_seal) return CmdSeal(seal);
+  if (*c_reseal) return CmdReseal(reseal_state_dir, reseal_files);
   if (*c_status) return CmdStatus(client, app_name);
   if (*c_diff) return CmdDiff(client, app_name);
   if (*c_sync) return CmdSync(client, app_name, dry_run);

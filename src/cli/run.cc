@@ -15,6 +15,7 @@
 #include "engine/engine.h"
 #include "render/render.h"
 #include "resource/codec.h"
+#include "secrets/keystore.h"
 #include "server/server.h"
 #include "target/local/local_target.h"
 
@@ -102,6 +103,17 @@ int CmdRun(RunOptions o) {
   mallopt(M_ARENA_MAX, 2);
   Status mk = fs::MakeDirs(o.state_dir);
   if (!mk.ok()) return Fail("state directory", mk);
+  // The sealing keys; the first is generated on the first start, as the Sealed Secrets
+  // controller does.
+  auto opened_keys = secrets::KeyStore::Open(o.state_dir + "/keys");
+  if (!opened_keys.ok()) return Fail("sealing keys", opened_keys.status());
+  std::shared_ptr<secrets::KeyStore> keystore = std::move(*opened_keys);
+  if (keystore->Current()->sealing.empty()) {
+    auto first = keystore->Init(o.key_bits);
+    if (!first.ok()) return Fail("sealing keys", first.status());
+    log::Info("generated sealing key " + first->id,
+              {{"bits", std::to_string(first->bits)}, {"fingerprint", first->fingerprint}});
+  }
   // An allowed directory that does not exist yet is created, as a package would.
   for (const auto& p : o.allow_paths) {
     mk = fs::MakeDirs(p);
@@ -123,7 +135,8 @@ int CmdRun(RunOptions o) {
                            .state_dir = o.state_dir,
                            .anonymous_read = o.anonymous_read,
                            .tls_cert = o.tls_cert,
-                           .tls_key = o.tls_key};
+                           .tls_key = o.tls_key,
+                           .public_cert_pem = [keystore] { return keystore->CertificatePem(); }};
   if (!o.webhook_secret_file.empty()) {
     auto secret = fs::ReadFile(o.webhook_secret_file);
     if (!secret.ok()) return Fail("--webhook-secret-file", secret.status());

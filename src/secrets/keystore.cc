@@ -208,14 +208,15 @@ std::shared_ptr<const KeySet> KeyStore::Current() const {
 
 void KeyStore::PublishLocked(std::shared_ptr<const KeySet> next) { current_ = std::move(next); }
 
-Result<KeyInfo> KeyStore::AddKeyLocked(const PrivateKey& key, int64_t created_unix,
-                                       std::string id) {
+Result<KeyInfo> KeyStore::AddKeyLocked(const PrivateKey& key, int64_t created_unix, std::string id,
+                                       std::string cert) {
   std::string base = fs::JoinPath(dir_, id);
   std::string pem = key.ToPem();
   if (pem.empty()) return Internal("cannot encode the private key " + id);
   RETURN_IF_ERROR(fs::WriteFileAtomic(base + ".pem", pem, 0600));
-  ASSIGN_OR_RETURN(std::string cert,
-                   key.SelfSignedCertificatePem({.not_before_unix = created_unix}));
+  if (cert.empty()) {
+    ASSIGN_OR_RETURN(cert, key.SelfSignedCertificatePem({.not_before_unix = created_unix}));
+  }
   RETURN_IF_ERROR(fs::WriteFileAtomic(base + ".crt", cert, 0600));
   RETURN_IF_ERROR(fs::SyncFilesystem(dir_));
   ASSIGN_OR_RETURN(KeyInfo info, InfoFor(key, std::move(id), created_unix));
@@ -312,6 +313,8 @@ std::string KeyStore::Backup() const {
     out += kBackupIdHeader + set->sealing_info[i].id + "\n";
     out += kBackupCreatedHeader + std::to_string(set->sealing_info[i].created_unix) + "\n";
     out += set->sealing[i].ToPem();
+    auto cert = fs::ReadFile(fs::JoinPath(dir_, set->sealing_info[i].id + ".crt"));
+    if (cert.ok() && StartsWith(*cert, "-----BEGIN CERTIFICATE-----")) out += *cert;
   }
   if (!set->age_identities.empty()) out += "\n# age identities\n";
   for (const auto& id : set->age_identities) out += id + "\n";
@@ -324,6 +327,7 @@ struct RestoredKey {
   std::string id;  // "" = none given
   int64_t created = -1;
   PrivateKey key;
+  std::string cert;  // the certificate that followed it, when it carries this key
 };
 
 struct ParsedBackup {
@@ -358,13 +362,24 @@ Result<ParsedBackup> ParseBackup(std::string_view text) {
       out.age.push_back(line);
       continue;
     }
-    if (StartsWith(line, "-----BEGIN ") && EndsWith(line, "PRIVATE KEY-----")) {
+    bool is_key = StartsWith(line, "-----BEGIN ") && EndsWith(line, "PRIVATE KEY-----");
+    if (is_key || line == "-----BEGIN CERTIFICATE-----") {
       std::string end_line = "-----END " + line.substr(11);
       std::string pem = line + "\n";
       size_t j = i + 1;
       for (; j < lines.size() && Trim(lines[j]) != end_line; j++) pem += Trim(lines[j]) + "\n";
       if (j == lines.size()) return InvalidArgument(where + ": no " + end_line + " follows");
       pem += end_line + "\n";
+      if (!is_key) {
+        // A key's certificate: kept when it carries the key it follows, else remade.
+        auto pub = PublicKey::FromPem(pem);
+        if (!pub.ok()) return pub.status().WithContext(where);
+        if (!out.keys.empty() &&
+            PublicKeyFingerprint(*pub) == PublicKeyFingerprint(out.keys.back().key.public_key()))
+          out.keys.back().cert = pem;
+        i = j;
+        continue;
+      }
       auto key = PrivateKey::FromPem(pem);
       if (!key.ok()) return key.status().WithContext(where);
       if (!id.empty() && created < 0) created = CreatedFromId(id);
@@ -406,7 +421,7 @@ Status KeyStore::Restore(std::string_view backup_text) {
     }
     fingerprints.push_back(fp);
     ids.push_back(k.id);
-    ASSIGN_OR_RETURN(KeyInfo info, AddKeyLocked(k.key, k.created, k.id));
+    ASSIGN_OR_RETURN(KeyInfo info, AddKeyLocked(k.key, k.created, k.id, k.cert));
     (void)info;
   }
   std::vector<std::string> own = own_age_;

@@ -73,7 +73,8 @@ class KeyStore {
   Status AddAgeIdentity(const std::string& identity_line);
 
   // One text file holding every sealing key (PEM, each preceded by its id and creation
-  // time) and every age identity. Secret: the caller writes it with mode 0600.
+  // time and followed by its certificate, so a restored operator serves the same one) and
+  // every age identity. Secret: the caller writes it with mode 0600.
   std::string Backup() const;
   // Loads a Backup() text into this store; keys and identities already held are skipped,
   // so restoring twice is harmless. Also takes bare PEM RSA private keys (as exported
@@ -88,8 +89,10 @@ class KeyStore {
 
  private:
   explicit KeyStore(std::string dir) : dir_(std::move(dir)) {}
-  // Writes a key (and its certificate) and publishes a snapshot with it; mu_ held.
-  Result<KeyInfo> AddKeyLocked(const PrivateKey& key, int64_t created_unix, std::string id);
+  // Writes a key and its certificate (`cert_pem`, or a new one when empty) and publishes a
+  // snapshot with it; mu_ held.
+  Result<KeyInfo> AddKeyLocked(const PrivateKey& key, int64_t created_unix, std::string id,
+                               std::string cert_pem = "");
   Status WriteAgeFileLocked(const std::vector<std::string>& identities);
   void PublishLocked(std::shared_ptr<const KeySet> next);
 

@@ -156,6 +156,7 @@ TEST_F(KeyStoreTest, BackupRestoresEverythingIntoAnEmptyDirectoryAndTwiceIsHarml
   EXPECT_EQ(got->age_identities, std::vector<std::string>{kAgeA});
   EXPECT_EQ(UnsealValue(got->sealing[1], "prod/db", sealed).value(), "old value");
   EXPECT_EQ(fresh->DerivedKey("local.db").value(), store->DerivedKey("local.db").value());
+  EXPECT_EQ(fresh->CertificatePem().value(), store->CertificatePem().value());
 }
 
 TEST_F(KeyStoreTest, RestoreTakesBarePemKeysAndRefusesGarbageWithoutWriting) {

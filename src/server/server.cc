@@ -229,6 +229,16 @@ void Server::Impl::Routes() {
   using Res = httplib::Response&;
   http->Get("/healthz", [](Req, Res res) { res.set_content("ok\n", "text/plain"); });
 
+  // The sealing certificate, open to anyone (a public key), as kubeseal --fetch-cert reads it.
+  http->Get("/api/v1/keys/public.pem", [this](Req, Res res) {
+    Result<std::string> pem =
+        options.public_cert_pem
+            ? options.public_cert_pem()
+            : Result<std::string>(NotFound("this operator has no sealing keys"));
+    if (!pem.ok()) return ReplyError(res, pem.status());
+    res.set_content(*pem, "application/x-pem-file");
+  });
+
   // Open on a loopback listener (scrapers there are local); a token otherwise.
   http->Get("/metrics", [this](Req req, Res res) {
     if (!loopback && !Authorize(req, res, Need::kRead)) return;

@@ -3,6 +3,7 @@
 // need a token unless --anonymous-read; every change needs the admin token.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +24,9 @@ struct ServerOptions {
   // PEM files; both set = HTTPS (TLS 1.2 or later), both empty = plain HTTP.
   std::string tls_cert;  // the certificate, optionally followed by its chain
   std::string tls_key;   // its private key, unencrypted
+  // The newest sealing certificate (PEM), served openly at GET /api/v1/keys/public.pem as
+  // kubeseal --fetch-cert reads it; unset: that path answers 404.
+  std::function<Result<std::string>()> public_cert_pem;
 };
 
 // Reads a tokens file: one "TOKEN ROLE" a line (roles admin, read-only); blank lines and

@@ -1,0 +1,138 @@
+// `plumb keys init|rotate|list|export-public|backup|restore|age-init`.
+#include "cli/keys.h"
+
+#include <iostream>
+#include <iterator>
+
+#include "core/clock.h"
+#include "core/fs.h"
+#include "resource/codec.h"
+#include "secrets/keystore.h"
+
+namespace plumb::cli {
+namespace {
+
+using resource::Value;
+
+int Fail(const std::string& verb, const Status& s) {
+  std::cerr << "plumb keys " << verb << ": " << s.message() << "\n";
+  return 2;
+}
+
+std::string KeysDir(const KeysOptions& o) {
+  return fs::JoinPath(o.state_dir.empty() ? DefaultStateDir() : o.state_dir, "keys");
+}
+
+Value InfoJson(const secrets::KeyInfo& k, bool newest) {
+  Value v = Value::EmptyObject();
+  v.Set("id", k.id);
+  v.Set("created", FormatTimeRfc3339(FromUnixMillis(k.created_unix * 1000)));
+  v.Set("createdUnix", k.created_unix);
+  v.Set("bits", k.bits);
+  v.Set("fingerprint", k.fingerprint);
+  v.Set("newest", newest);
+  return v;
+}
+
+int PrintCreated(const KeysOptions& o, const secrets::KeyInfo& k, const std::string& dir) {
+  if (o.output == "json") {
+    std::cout << resource::ToJson(InfoJson(k, true), 2) << "\n";
+  } else {
+    std::cout << "generated sealing key " << k.id << " (RSA-" << k.bits << ") in " << dir
+              << "\nSealing uses it from now on; older keys still unseal. A running operator "
+                 "takes it at its next start.\nBack the keys up: plumb keys backup -f FILE\n";
+  }
+  return 0;
+}
+
+int List(const KeysOptions& o, const secrets::KeySet& set) {
+  if (o.output == "json") {
+    Value list = Value::EmptyArray();
+    for (size_t i = 0; i < set.sealing_info.size(); i++)
+      list.Append(InfoJson(set.sealing_info[i], i == 0));
+    Value out = Value::EmptyObject();
+    out.Set("sealingKeys", std::move(list));
+    out.Set("ageIdentities", static_cast<int64_t>(set.age_identities.size()));
+    std::cout << resource::ToJson(out, 2) << "\n";
+    return 0;
+  }
+  if (set.sealing_info.empty()) {
+    std::cout << "no sealing keys (plumb keys init, or start the operator)\n";
+  } else {
+    std::vector<std::vector<std::string>> rows = {{"ID", "CREATED", "BITS", "FINGERPRINT", ""}};
+    for (size_t i = 0; i < set.sealing_info.size(); i++) {
+      const auto& k = set.sealing_info[i];
+      rows.push_back({k.id, FormatTimeRfc3339(FromUnixMillis(k.created_unix * 1000)),
+                      std::to_string(k.bits), k.fingerprint, i == 0 ? "newest (seals)" : ""});
+    }
+    PrintTable(rows);
+  }
+  std::cout << set.age_identities.size() << " age identit"
+            << (set.age_identities.size() == 1 ? "y" : "ies") << "\n";
+  return 0;
+}
+
+int Backup(const KeysOptions& o, const secrets::KeyStore& store) {
+  std::string text = store.Backup();
+  if (store.Current()->sealing.empty() && store.Current()->age_identities.empty())
+    return Fail("backup",
+                FailedPrecondition("there are no keys in " + store.dir() + " to back up"));
+  if (o.file.empty() || o.file == "-") {
+    std::cout << text;
+    return 0;
+  }
+  Status s = fs::WriteFileAtomic(o.file, text, 0600, /*sync=*/true);
+  if (!s.ok()) return Fail("backup", s);
+  std::cerr << "wrote " << store.Current()->sealing.size() << " sealing key(s) and "
+            << store.Current()->age_identities.size() << " age identit(ies) to " << o.file
+            << " (mode 0600). Whoever holds it can unseal every secret: keep it offline.\n";
+  return 0;
+}
+
+int Restore(const KeysOptions& o, secrets::KeyStore& store) {
+  if (o.file.empty())
+    return Fail("restore", InvalidArgument("give the backup with -f FILE (- for stdin)"));
+  std::string text;
+  if (o.file == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    auto read = fs::ReadFile(o.file);
+    if (!read.ok()) return Fail("restore", read.status());
+    text = std::move(*read);
+  }
+  auto before = store.Current();
+  Status s = store.Restore(text);
+  if (!s.ok()) return Fail("restore", s.WithContext(o.file));
+  auto after = store.Current();
+  std::cout << "restored " << after->sealing.size() - before->sealing.size()
+            << " sealing key(s) and "
+            << after->age_identities.size() - before->age_identities.size()
+            << " age identit(ies) into " << store.dir() << " (those already there skipped)\n";
+  return 0;
+}
+
+}  // namespace
+
+int CmdKeys(const std::string& verb, const KeysOptions& o) {
+  const std::string dir = KeysDir(o);
+  auto opened = secrets::KeyStore::Open(dir);
+  if (!opened.ok()) return Fail(verb, opened.status());
+  secrets::KeyStore& store = **opened;
+  if (verb == "init" || verb == "rotate") {
+    auto info = verb == "init" ? store.Init(o.bits) : store.Rotate(o.bits);
+    if (!info.ok()) return Fail(verb, info.status());
+    return PrintCreated(o, *info, dir);
+  }
+  if (verb == "list") return List(o, *store.Current());
+  if (verb == "export-public") {
+    auto cert = store.CertificatePem();
+    if (!cert.ok()) return Fail(verb, cert.status());
+    std::cout << *cert;
+    return 0;
+  }
+  if (verb == "backup") return Backup(o, store);
+  if (verb == "restore") return Restore(o, store);
+  return Fail(verb, InvalidArgument("unknown verb"));
+}
+
+}  // namespace plumb::cli
