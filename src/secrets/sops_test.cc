@@ -147,6 +147,19 @@ TEST_F(SopsFixtureTest, RefusesWhatItDoesNotSupport) {
   EXPECT_EQ(DecryptStatus(d).code(), Code::kFailedPrecondition);
 }
 
+TEST_F(SopsFixtureTest, ReadsTheDataKeyFromASingleKeyGroup) {
+  Value d = doc_;
+  Value group = Value::EmptyObject();
+  group.Set("age", *d.FindPath({"sops", "age"}));
+  d.Find("sops")->Erase("age");
+  d.Find("sops")->Set("key_groups", Value(resource::Array{group}));
+  auto got = SopsDecrypt(d, ids_);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->FindPath({"stringData", "key"})->as_string(), "value");
+  d.Find("sops")->Set("key_groups", Value(resource::Array{group, group}));
+  EXPECT_EQ(DecryptStatus(d).code(), Code::kUnimplemented);
+}
+
 // ---- Documents from a sops-like encryptor (the algorithm of sops' Tree.Encrypt) ----
 
 std::string GcmSeal(const std::string& key, const std::string& plain, const std::string& aad,
