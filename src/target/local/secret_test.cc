@@ -86,6 +86,34 @@ class SecretTargetTest : public LocalTargetTest {
   std::vector<Resource> desired_;
 };
 
+TEST(RowCipherTest, SealsWithAFreshNonceAndRefusesTamperingAndOtherKeys) {
+  auto cipher = local::RowCipher::New(kKey);
+  ASSERT_TRUE(cipher.ok());
+  const std::string a = cipher->Seal("plain text", "app\x1fkey");
+  const std::string b = cipher->Seal("plain text", "app\x1fkey");
+  EXPECT_TRUE(local::RowCipher::IsSealed(a));
+  EXPECT_NE(a, b);  // a fresh nonce per record
+  EXPECT_FALSE(Contains(a, "plain text"));
+  EXPECT_EQ(*cipher->Open(a, "app\x1fkey"), "plain text");
+  EXPECT_EQ(*cipher->Open(b, "app\x1fkey"), "plain text");
+  std::string raw;
+  ASSERT_TRUE(Base64Decode(a.substr(5), &raw));
+  EXPECT_EQ(raw.size(), 12u + 10u + 16u);  // nonce || ciphertext || tag
+  for (size_t i : {size_t{0}, size_t{12}, raw.size() - 1}) {
+    std::string bad = raw;
+    bad[i] ^= 1;
+    EXPECT_FALSE(cipher->Open("enc1:" + Base64Encode(bad), "app\x1fkey").ok()) << i;
+  }
+  EXPECT_FALSE(cipher->Open("enc1:!!", "app\x1fkey").ok());
+  EXPECT_FALSE(local::RowCipher::New(kOtherKey)->Open(a, "app\x1fkey").ok());
+  auto none = local::RowCipher::New("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->enabled());
+  EXPECT_EQ(none->Seal("plain", "x"), "plain");
+  EXPECT_EQ(none->Open(a, "app\x1fkey").status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(local::RowCipher::New(std::string(31, 'x')).status().code(), Code::kInvalidArgument);
+}
+
 TEST_F(SecretTargetTest, FileFromSecretWritesTheValueOwnerOnlyAndShowsItMasked) {
   const std::string planted = "pw-" + RandomHex(8);
   desired_ = {SecretRes("db", Obj({{"password", planted}}))};
