@@ -1,16 +1,13 @@
 #include "secrets/age.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/kdf.h>
-#include <openssl/rand.h>
 
 #include <optional>
 
 #include "core/strings.h"
+#include "secrets/age_crypto.h"
 #include "secrets/age_format.h"
 #include "secrets/bech32.h"
 
@@ -19,6 +16,16 @@ namespace {
 
 using internal::AgeHeader;
 using internal::AgeStanza;
+using internal::ChaCha20Poly1305;
+using internal::HkdfSha256;
+using internal::HmacSha256;
+using internal::RandomBytes;
+using internal::U;
+using internal::Wiped;
+using internal::X25519;
+using internal::X25519Key;
+using internal::X25519PublicKey;
+using internal::ZeroNonce;
 
 constexpr std::string_view kIdentityHrp = "AGE-SECRET-KEY-";
 constexpr std::string_view kRecipientHrp = "age";
@@ -33,138 +40,8 @@ constexpr size_t kChunkBytes = 64 * 1024;
 constexpr size_t kScryptSaltBytes = 16;
 constexpr int kMaxScryptWorkFactor = 22;  // as age's default limit: 2^22 takes seconds and 4 GiB
 
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
-using PKeyCtx = std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)>;
-
-// Holds key material and wipes it when it goes.
-struct Wiped {
-  std::string bytes;
-  ~Wiped() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
-};
-
-unsigned char* U(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
-const unsigned char* U(std::string_view s) {
-  return reinterpret_cast<const unsigned char*>(s.data());
-}
-
 Status HeaderError(const std::string& what) { return InvalidArgument("age: header: " + what); }
 Status PayloadError(const std::string& what) { return InvalidArgument("age: payload: " + what); }
-
-bool RandomBytes(size_t n, std::string* out) {
-  out->assign(n, '\0');
-  return RAND_bytes(U(*out), static_cast<int>(n)) == 1;
-}
-
-// HKDF-SHA256 (RFC 5869); an empty salt is HKDF's default salt.
-bool Hkdf(std::string_view ikm, std::string_view salt, std::string_view info, std::string* out) {
-  static EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-  if (kdf == nullptr) return false;
-  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(EVP_KDF_CTX_new(kdf),
-                                                                EVP_KDF_CTX_free);
-  if (!ctx) return false;
-  OSSL_PARAM params[5];
-  OSSL_PARAM* p = params;
-  char digest[] = "SHA256";
-  *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-  *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<char*>(ikm.data()),
-                                           ikm.size());
-  if (!salt.empty()) {
-    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<char*>(salt.data()),
-                                             salt.size());
-  }
-  *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()),
-                                           info.size());
-  *p = OSSL_PARAM_construct_end();
-  out->assign(kKeyBytes, '\0');
-  return EVP_KDF_derive(ctx.get(), U(*out), out->size(), params) == 1;
-}
-
-bool HmacSha256(std::string_view key, std::string_view data, std::string* out) {
-  out->assign(32, '\0');
-  unsigned int len = 0;
-  return HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), U(data), data.size(), U(*out),
-              &len) != nullptr &&
-         len == 32;
-}
-
-// ChaCha20-Poly1305 with a 12-byte nonce and no AAD. Sealing appends ciphertext||tag to
-// `out`; opening takes ciphertext||tag and appends the plaintext only when the tag verifies.
-bool ChaCha(bool seal, std::string_view key, std::string_view nonce, std::string_view in,
-            std::string* out) {
-  if (!seal && in.size() < kTagBytes) return false;
-  std::string_view body = seal ? in : in.substr(0, in.size() - kTagBytes);
-  if (body.size() > (1u << 30)) return false;
-  CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
-  if (!ctx ||
-      EVP_CipherInit_ex(ctx.get(), EVP_chacha20_poly1305(), nullptr, nullptr, nullptr, seal) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_IVLEN, 12, nullptr) != 1 ||
-      EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, U(key), U(nonce), -1) != 1) {
-    return false;
-  }
-  if (!seal) {
-    std::string tag(in.substr(body.size()));
-    if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, kTagBytes, tag.data()) != 1) {
-      return false;
-    }
-  }
-  std::string buf(body.size() + kTagBytes, '\0');
-  int n = 0;
-  int total = 0;
-  if (!body.empty() &&
-      EVP_CipherUpdate(ctx.get(), U(buf), &n, U(body), static_cast<int>(body.size())) != 1) {
-    OPENSSL_cleanse(buf.data(), buf.size());
-    return false;
-  }
-  total = n;
-  if (EVP_CipherFinal_ex(ctx.get(), U(buf) + total, &n) != 1) {
-    OPENSSL_cleanse(buf.data(), buf.size());  // opening decrypts before it checks the tag
-    return false;
-  }
-  total += n;
-  if (seal) {
-    if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, kTagBytes, U(buf) + total) != 1) {
-      return false;
-    }
-    total += kTagBytes;
-  }
-  out->append(buf.data(), static_cast<size_t>(total));
-  OPENSSL_cleanse(buf.data(), buf.size());
-  return true;
-}
-
-const std::string& ZeroNonce() {
-  static const std::string* nonce = new std::string(12, '\0');
-  return *nonce;
-}
-
-std::shared_ptr<EVP_PKEY> X25519Key(std::string_view raw, bool is_private) {
-  EVP_PKEY* k = is_private
-                    ? EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, U(raw), raw.size())
-                    : EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, U(raw), raw.size());
-  if (k == nullptr) ERR_clear_error();
-  return std::shared_ptr<EVP_PKEY>(k, EVP_PKEY_free);
-}
-
-std::string RawPublicKey(EVP_PKEY* key) {
-  std::string out(kKeyBytes, '\0');
-  size_t len = out.size();
-  if (EVP_PKEY_get_raw_public_key(key, U(out), &len) != 1 || len != kKeyBytes) return "";
-  return out;
-}
-
-// X25519(ours, theirs). False when OpenSSL refuses (an all-zero result: a low-order point).
-bool X25519(EVP_PKEY* ours, std::string_view their_public, std::string* shared) {
-  auto peer = X25519Key(their_public, /*is_private=*/false);
-  if (!peer) return false;
-  PKeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, ours, nullptr), EVP_PKEY_CTX_free);
-  size_t len = kKeyBytes;
-  shared->assign(kKeyBytes, '\0');
-  bool ok = ctx && EVP_PKEY_derive_init(ctx.get()) == 1 &&
-            EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) == 1 &&
-            EVP_PKEY_derive(ctx.get(), U(*shared), &len) == 1 && len == kKeyBytes;
-  ERR_clear_error();
-  return ok && *shared != std::string(kKeyBytes, '\0');
-}
 
 // A decimal scrypt work factor: no sign, no leading zero, 1..22.
 bool ParseWorkFactor(std::string_view s, int* out) {
@@ -222,11 +99,11 @@ Result<std::optional<std::string>> UnwrapX25519(const AgeStanza& s, const AgeIde
     return HeaderError("X25519 share is a low-order point (all-zero shared secret)");
   }
   Wiped wrap_key;
-  if (!Hkdf(shared.bytes, share + id.public_key(), kX25519Info, &wrap_key.bytes)) {
+  if (!HkdfSha256(shared.bytes, share + id.public_key(), kX25519Info, &wrap_key.bytes)) {
     return Internal("age: HKDF failed");
   }
   std::string file_key;
-  if (!ChaCha(/*seal=*/false, wrap_key.bytes, ZeroNonce(), s.body, &file_key)) {
+  if (!ChaCha20Poly1305(/*seal=*/false, wrap_key.bytes, ZeroNonce(), s.body, &file_key)) {
     return std::optional<std::string>();
   }
   return std::optional<std::string>(std::move(file_key));
@@ -247,7 +124,7 @@ Result<std::optional<std::string>> UnwrapScrypt(const AgeStanza& s, std::string_
     return Internal("age: scrypt failed (out of memory?)");
   }
   std::string file_key;
-  if (!ChaCha(/*seal=*/false, key.bytes, ZeroNonce(), s.body, &file_key)) {
+  if (!ChaCha20Poly1305(/*seal=*/false, key.bytes, ZeroNonce(), s.body, &file_key)) {
     return std::optional<std::string>();
   }
   return std::optional<std::string>(std::move(file_key));
@@ -275,7 +152,8 @@ Result<std::string> DecryptPayload(std::string_view payload_key, std::string_vie
       error = PayloadError("chunk " + std::to_string(counter) + " is truncated");
     } else if (last && chunk.size() == kTagBytes && counter > 0) {
       error = PayloadError("the final chunk is empty (only the first chunk may be)");
-    } else if (!ChaCha(/*seal=*/false, payload_key, StreamNonce(counter, last), chunk, &out)) {
+    } else if (!ChaCha20Poly1305(/*seal=*/false, payload_key, StreamNonce(counter, last), chunk,
+                                 &out)) {
       error = PayloadError("chunk " + std::to_string(counter) +
                            " does not verify (altered, truncated, or data after the end)");
     }
@@ -309,7 +187,7 @@ Result<AgeIdentity> AgeIdentity::Generate() {
   }
   auto key = X25519Key(raw.bytes, /*is_private=*/true);
   if (!key) return Internal("cannot make an X25519 key");
-  std::string pub = RawPublicKey(key.get());
+  std::string pub = X25519PublicKey(key.get());
   if (pub.empty()) return Internal("cannot read an X25519 public key");
   return AgeIdentity(std::move(key), std::move(pub));
 }
@@ -324,7 +202,7 @@ Result<AgeIdentity> AgeIdentity::Parse(std::string_view text) {
   }
   auto key = X25519Key(data.bytes, /*is_private=*/true);
   if (!key) return InvalidArgument("not an age identity: not an X25519 key");
-  std::string pub = RawPublicKey(key.get());
+  std::string pub = X25519PublicKey(key.get());
   if (pub.empty()) return Internal("cannot read an X25519 public key");
   return AgeIdentity(std::move(key), std::move(pub));
 }
@@ -400,7 +278,7 @@ Result<std::string> AgeDecrypt(std::string_view file, const std::vector<AgeIdent
 
   Wiped mac_key;
   std::string mac;
-  if (!Hkdf(file_key.bytes, "", "header", &mac_key.bytes) ||
+  if (!HkdfSha256(file_key.bytes, "", "header", &mac_key.bytes) ||
       !HmacSha256(mac_key.bytes, bin.substr(0, header.mac_input_len), &mac)) {
     return Internal("age: HMAC failed");
   }
@@ -410,7 +288,8 @@ Result<std::string> AgeDecrypt(std::string_view file, const std::vector<AgeIdent
   std::string_view payload = bin.substr(header.payload_offset);
   if (payload.size() < kPayloadNonceBytes) return HeaderError("file ends before the payload nonce");
   Wiped payload_key;
-  if (!Hkdf(file_key.bytes, payload.substr(0, kPayloadNonceBytes), "payload", &payload_key.bytes)) {
+  if (!HkdfSha256(file_key.bytes, payload.substr(0, kPayloadNonceBytes), "payload",
+                  &payload_key.bytes)) {
     return Internal("age: HKDF failed");
   }
   return DecryptPayload(payload_key.bytes, payload.substr(kPayloadNonceBytes));
@@ -435,11 +314,11 @@ Result<std::string> AgeEncrypt(std::string_view plaintext,
                              ": not a usable X25519 public key (low order)");
     }
     Wiped wrap_key;
-    if (!Hkdf(shared.bytes, ephemeral.public_key() + *their, kX25519Info, &wrap_key.bytes)) {
+    if (!HkdfSha256(shared.bytes, ephemeral.public_key() + *their, kX25519Info, &wrap_key.bytes)) {
       return Internal("age: HKDF failed");
     }
     AgeStanza s{.type = "X25519", .args = {internal::AgeBase64Encode(ephemeral.public_key())}};
-    if (!ChaCha(/*seal=*/true, wrap_key.bytes, ZeroNonce(), file_key.bytes, &s.body)) {
+    if (!ChaCha20Poly1305(/*seal=*/true, wrap_key.bytes, ZeroNonce(), file_key.bytes, &s.body)) {
       return Internal("age: ChaCha20-Poly1305 failed");
     }
     stanzas.push_back(std::move(s));
@@ -447,7 +326,7 @@ Result<std::string> AgeEncrypt(std::string_view plaintext,
   std::string out = internal::EncodeAgeHeaderForMac(stanzas);
   Wiped mac_key;
   std::string mac;
-  if (!Hkdf(file_key.bytes, "", "header", &mac_key.bytes) ||
+  if (!HkdfSha256(file_key.bytes, "", "header", &mac_key.bytes) ||
       !HmacSha256(mac_key.bytes, out, &mac)) {
     return Internal("age: HMAC failed");
   }
@@ -456,7 +335,7 @@ Result<std::string> AgeEncrypt(std::string_view plaintext,
   std::string nonce;
   Wiped payload_key;
   if (!RandomBytes(kPayloadNonceBytes, &nonce) ||
-      !Hkdf(file_key.bytes, nonce, "payload", &payload_key.bytes)) {
+      !HkdfSha256(file_key.bytes, nonce, "payload", &payload_key.bytes)) {
     ERR_clear_error();
     return Internal("age: no random bytes for the payload nonce");
   }
@@ -467,7 +346,8 @@ Result<std::string> AgeEncrypt(std::string_view plaintext,
     std::string_view chunk = plaintext.substr(0, kChunkBytes);
     plaintext.remove_prefix(chunk.size());
     bool last = plaintext.empty();
-    if (!ChaCha(/*seal=*/true, payload_key.bytes, StreamNonce(counter++, last), chunk, &out)) {
+    if (!ChaCha20Poly1305(/*seal=*/true, payload_key.bytes, StreamNonce(counter++, last), chunk,
+                          &out)) {
       return Internal("age: ChaCha20-Poly1305 failed");
     }
   } while (!plaintext.empty());

@@ -4,37 +4,28 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
-#include <charconv>
-#include <cmath>
 #include <memory>
 #include <optional>
 #include <regex>
 
 #include "core/strings.h"
+#include "secrets/age_crypto.h"
+#include "secrets/sops_value.h"
 
 namespace plumb::secrets {
 namespace {
 
+using internal::U;
+using internal::Wiped;
 using resource::Value;
 
 constexpr size_t kDataKeyBytes = 32;
-constexpr size_t kGcmTagBytes = 16;
 
 // sops' MACOnlyEncryptedInitialization: SHA-256("sops"), hashed first when mac_only_encrypted
 // is set so that the two kinds of MAC never coincide.
 constexpr unsigned char kMacOnlyEncryptedInit[32] = {
     0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b,
     0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69};
-
-struct Wiped {
-  std::string bytes;
-  ~Wiped() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
-};
-
-unsigned char* U(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
-const unsigned char* U(std::string_view s) {
-  return reinterpret_cast<const unsigned char*>(s.data());
-}
 
 Status SopsError(const std::string& what) { return InvalidArgument("sops: " + what); }
 
@@ -170,134 +161,6 @@ Result<std::string> DataKey(const Value& meta, const std::vector<AgeIdentity>& i
   return NotFound("sops: no age identity matches the file's recipients (" + recipients + ")");
 }
 
-// Go's strconv.FormatFloat(f, 'f', -1, 64): shortest round-trip digits, never an exponent.
-std::string FormatFloat(double d) {
-  if (std::isnan(d)) return "NaN";
-  if (std::isinf(d)) return d > 0 ? "+Inf" : "-Inf";
-  char buf[512];
-  auto r = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::fixed);
-  return std::string(buf, r.ptr);
-}
-
-// The bytes a leaf adds to the MAC (sops' ToBytes).
-std::string MacBytes(const Value& v) {
-  switch (v.type()) {
-    case Value::Type::kString:
-      return v.as_string();
-    case Value::Type::kInt:
-      return std::to_string(v.as_int());
-    case Value::Type::kDouble:
-      return FormatFloat(v.as_double());
-    case Value::Type::kBool:
-      return v.as_bool() ? "True" : "False";
-    default:
-      return "";
-  }
-}
-
-// One ENC[AES256_GCM,data:...,iv:...,tag:...,type:...] value, decoded.
-struct EncValue {
-  std::string data, iv, tag, type;
-};
-
-bool ParseEnc(std::string_view s, EncValue* out) {
-  constexpr std::string_view kPrefix = "ENC[AES256_GCM,";
-  if (!StartsWith(s, kPrefix) || !EndsWith(s, "]")) return false;
-  s = s.substr(kPrefix.size(), s.size() - kPrefix.size() - 1);
-  std::vector<std::string> parts = Split(s, ',');
-  if (parts.size() != 4) return false;
-  const char* names[4] = {"data:", "iv:", "tag:", "type:"};
-  for (int i = 0; i < 4; ++i) {
-    if (!StartsWith(parts[i], names[i])) return false;
-    parts[i].erase(0, std::string_view(names[i]).size());
-  }
-  out->type = parts[3];
-  return Base64Decode(parts[0], &out->data) && Base64Decode(parts[1], &out->iv) &&
-         Base64Decode(parts[2], &out->tag) && !out->iv.empty() && out->tag.size() == kGcmTagBytes;
-}
-
-// AES-256-GCM open with the value's own IV and `aad`; false when the tag does not verify.
-bool GcmOpen(std::string_view key, const EncValue& enc, std::string_view aad, std::string* out) {
-  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
-                                                                      EVP_CIPHER_CTX_free);
-  if (!ctx || enc.data.size() > (1u << 30) || enc.iv.size() > 1024 ||
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(enc.iv.size()),
-                          nullptr) != 1 ||
-      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, U(key), U(enc.iv)) != 1) {
-    return false;
-  }
-  int n = 0;
-  if (!aad.empty() &&
-      EVP_DecryptUpdate(ctx.get(), nullptr, &n, U(aad), static_cast<int>(aad.size())) != 1) {
-    return false;
-  }
-  std::string buf(enc.data.size() + kGcmTagBytes, '\0');
-  int total = 0;
-  if (!enc.data.empty() && EVP_DecryptUpdate(ctx.get(), U(buf), &n, U(enc.data),
-                                             static_cast<int>(enc.data.size())) != 1) {
-    return false;
-  }
-  total = n;
-  std::string tag = enc.tag;
-  bool ok = EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kGcmTagBytes, tag.data()) == 1 &&
-            EVP_DecryptFinal_ex(ctx.get(), U(buf) + total, &n) == 1;
-  if (ok) out->assign(buf.data(), static_cast<size_t>(total + n));
-  OPENSSL_cleanse(buf.data(), buf.size());
-  ERR_clear_error();
-  return ok;
-}
-
-// Go's strconv.ParseBool.
-std::optional<bool> ParseBool(std::string_view s) {
-  for (std::string_view t : {"1", "t", "T", "TRUE", "true", "True"}) {
-    if (s == t) return true;
-  }
-  for (std::string_view f : {"0", "f", "F", "FALSE", "false", "False"}) {
-    if (s == f) return false;
-  }
-  return std::nullopt;
-}
-
-// Decrypts one ENC value into a typed Value; errors name `where`, never the plaintext.
-Result<Value> DecryptLeaf(std::string_view key, const std::string& text, std::string_view aad,
-                          const std::string& where) {
-  EncValue enc;
-  if (!ParseEnc(text, &enc)) {
-    return SopsError(where + ": not an ENC[AES256_GCM,data:...,iv:...,tag:...,type:...] value");
-  }
-  Wiped plain;
-  if (!GcmOpen(key, enc, aad, &plain.bytes)) {
-    return SopsError(where + ": does not decrypt (the value or its key path was altered)");
-  }
-  const std::string& p = plain.bytes;
-  if (enc.type == "str" || enc.type == "bytes") return Value(std::string(p));
-  if (enc.type == "int" || enc.type == "int64") {
-    std::string_view digits = p;
-    if (StartsWith(digits, "+")) digits.remove_prefix(1);
-    int64_t i = 0;
-    auto r = std::from_chars(digits.data(), digits.data() + digits.size(), i);
-    if (digits.empty() || r.ec != std::errc() || r.ptr != digits.data() + digits.size()) {
-      return SopsError(where + ": decrypted value is not an int");
-    }
-    return Value(i);
-  }
-  if (enc.type == "float") {
-    double d = 0;
-    auto r = std::from_chars(p.data(), p.data() + p.size(), d);
-    if (p.empty() || r.ec != std::errc() || r.ptr != p.data() + p.size()) {
-      return SopsError(where + ": decrypted value is not a float");
-    }
-    return Value(d);
-  }
-  if (enc.type == "bool") {
-    auto b = ParseBool(p);
-    if (!b) return SopsError(where + ": decrypted value is not a bool");
-    return Value(*b);
-  }
-  return SopsError(where + ": unknown value type \"" + enc.type.substr(0, 16) + "\"");
-}
-
 class Walker {
  public:
   Walker(const Rules& rules, std::string_view key, EVP_MD_CTX* mac)
@@ -339,11 +202,12 @@ class Walker {
         return SopsError(where + ": should be encrypted but is a plain " + v.TypeName());
       }
       if (!v.as_string().empty()) {  // sops leaves empty strings as they are
-        ASSIGN_OR_RETURN(v, DecryptLeaf(key_, v.as_string(), Join(path_, ":") + ":", where));
+        ASSIGN_OR_RETURN(
+            v, internal::DecryptSopsValue(key_, v.as_string(), Join(path_, ":") + ":", where));
       }
     }
     if (!rules_.mac_only_encrypted || encrypted) {
-      Wiped bytes{MacBytes(v)};
+      Wiped bytes{internal::SopsMacBytes(v)};
       if (EVP_DigestUpdate(mac_, bytes.bytes.data(), bytes.bytes.size()) != 1) {
         return Internal("sops: SHA-512 failed");
       }
@@ -358,13 +222,16 @@ class Walker {
   std::vector<std::string> path_;
 };
 
-// Go's time.Format(time.RFC3339) drops fractional seconds: sops uses that form as the AAD.
-std::string Rfc3339Seconds(const std::string& t) {
-  size_t dot = t.find('.');
-  if (dot == std::string::npos) return t;
-  size_t end = dot + 1;
-  while (end < t.size() && t[end] >= '0' && t[end] <= '9') ++end;
-  return t.substr(0, dot) + t.substr(end);
+// sops uses lastmodified as Go's time.Format(time.RFC3339) writes it back: without fractional
+// seconds, and "Z" for a zero offset.
+std::string Rfc3339Seconds(std::string t) {
+  if (size_t dot = t.find('.'); dot != std::string::npos) {
+    size_t end = dot + 1;
+    while (end < t.size() && t[end] >= '0' && t[end] <= '9') ++end;
+    t = t.substr(0, dot) + t.substr(end);
+  }
+  if (EndsWith(t, "+00:00") || EndsWith(t, "-00:00")) t = t.substr(0, t.size() - 6) + "Z";
+  return t;
 }
 
 }  // namespace
@@ -409,8 +276,8 @@ Result<Value> SopsDecrypt(const Value& doc, const std::vector<AgeIdentity>& iden
   for (char& c : computed) {
     if (c >= 'a' && c <= 'f') c = static_cast<char>(c - 'a' + 'A');
   }
-  auto stored =
-      DecryptLeaf(key.bytes, mac_value->as_string(), Rfc3339Seconds(lastmodified), "sops.mac");
+  auto stored = internal::DecryptSopsValue(key.bytes, mac_value->as_string(),
+                                           Rfc3339Seconds(lastmodified), "sops.mac");
   if (!stored.ok()) {
     return InvalidArgument("SOPS MAC mismatch: the file was altered after encryption (" +
                            stored.status().message() + ")");

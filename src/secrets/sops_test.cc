@@ -275,8 +275,13 @@ TEST(SopsEncryptorTest, DefaultRulesEncryptAllButUnencryptedSuffixAndRestoreType
   EXPECT_TRUE(got->Find("enabled")->is_bool());
   EXPECT_TRUE(got->Find("list")->as_array()[2].is_bool());
 
-  // A plaintext smuggled under the unencrypted suffix still changes the MAC.
+  // lastmodified is the MAC's AAD as Go formats it back (RFC 3339, whole seconds, "Z").
   Value d = enc;
+  d.Find("sops")->Set("lastmodified", "2025-01-02T03:04:05.250+00:00");
+  EXPECT_TRUE(SopsDecrypt(d, {id}).ok());
+
+  // A plaintext smuggled under the unencrypted suffix still changes the MAC.
+  d = enc;
   d.Find("nested")->Set("token_unencrypted", "changed");
   auto s = SopsDecrypt(d, {id}).status();
   EXPECT_NE(s.message().find("SOPS MAC mismatch"), std::string::npos) << s.ToString();
