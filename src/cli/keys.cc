@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/fs.h"
 #include "resource/codec.h"
+#include "secrets/age.h"
 #include "secrets/keystore.h"
 
 namespace plumb::cli {
@@ -45,14 +46,45 @@ int PrintCreated(const KeysOptions& o, const secrets::KeyInfo& k, const std::str
   return 0;
 }
 
+// The public half of each age identity (what SOPS encrypts to).
+std::vector<std::string> AgeRecipients(const secrets::KeySet& set) {
+  std::vector<std::string> out;
+  for (const std::string& line : set.age_identities) {
+    auto id = secrets::AgeIdentity::Parse(line);
+    out.push_back(id.ok() ? id->Recipient()
+                          : "(unreadable identity: " + id.status().message() + ")");
+  }
+  return out;
+}
+
+int AgeInit(const KeysOptions& o, secrets::KeyStore& store) {
+  auto id = secrets::AgeIdentity::Generate();
+  if (!id.ok()) return Fail("age-init", id.status());
+  Status s = store.AddAgeIdentity(id->ToString());
+  if (!s.ok()) return Fail("age-init", s);
+  if (o.output == "json") {
+    Value v = Value::EmptyObject();
+    v.Set("recipient", id->Recipient());
+    std::cout << resource::ToJson(v, 2) << "\n";
+  } else {
+    std::cout << id->Recipient() << "\n";
+  }
+  std::cerr << "added an age identity to " << store.dir()
+            << "; encrypt for the operator with: sops --encrypt --age " << id->Recipient()
+            << " FILE\nBack it up with the sealing keys: plumb keys backup -f FILE\n";
+  return 0;
+}
+
 int List(const KeysOptions& o, const secrets::KeySet& set) {
   if (o.output == "json") {
     Value list = Value::EmptyArray();
     for (size_t i = 0; i < set.sealing_info.size(); i++)
       list.Append(InfoJson(set.sealing_info[i], i == 0));
     Value out = Value::EmptyObject();
-    out.Set("sealingKeys", std::move(list));
-    out.Set("ageIdentities", static_cast<int64_t>(set.age_identities.size()));
+    out.Set("items", std::move(list));
+    Value recipients = Value::EmptyArray();
+    for (const std::string& r : AgeRecipients(set)) recipients.Append(r);
+    out.Set("ageRecipients", std::move(recipients));
     std::cout << resource::ToJson(out, 2) << "\n";
     return 0;
   }
@@ -67,8 +99,9 @@ int List(const KeysOptions& o, const secrets::KeySet& set) {
     }
     PrintTable(rows);
   }
-  std::cout << set.age_identities.size() << " age identit"
-            << (set.age_identities.size() == 1 ? "y" : "ies") << "\n";
+  std::vector<std::string> recipients = AgeRecipients(set);
+  if (recipients.empty()) std::cout << "no age identities (plumb keys age-init)\n";
+  for (const std::string& r : recipients) std::cout << "age recipient: " << r << "\n";
   return 0;
 }
 
@@ -132,6 +165,7 @@ int CmdKeys(const std::string& verb, const KeysOptions& o) {
   }
   if (verb == "backup") return Backup(o, store);
   if (verb == "restore") return Restore(o, store);
+  if (verb == "age-init") return AgeInit(o, store);
   return Fail(verb, InvalidArgument("unknown verb"));
 }
 

@@ -231,6 +231,7 @@ int main(int argc, char** argv) {
   add_keys("restore", "load a backup into this state directory (keys already there are skipped)")
       ->add_option("-f,--file", keys.file, "the backup file (- for stdin)")
       ->required();
+  add_keys("age-init", "generate an age identity for SOPS files; prints its recipient (age1...)");
 
   SealOptions seal;
   auto* c_seal = app.add_subcommand(

@@ -1,6 +1,6 @@
-"""Sealed-secrets verbs: `plumb keys` (init, rotate, list, export-public, backup, restore),
-`plumb seal` offline and from the operator, `plumb reseal`, and the operator's first key
-and GET /api/v1/keys/public.pem."""
+"""Sealed-secrets verbs: `plumb keys` (init, rotate, list, export-public, backup, restore,
+age-init), `plumb seal` offline and from the operator, `plumb reseal`, and the operator's
+first key and GET /api/v1/keys/public.pem."""
 import json
 import os
 import stat
@@ -43,6 +43,11 @@ class KeysCliTest(E2E):
         self.assertEqual(again.returncode, 2)
         self.assertIn("plumb keys rotate", again.stderr)
 
+        recipient = json.loads(self.ok(self.keys(a, "age-init", "-o", "json")).stdout)["recipient"]
+        self.assertTrue(recipient.startswith("age1"), recipient)
+        agekey = os.path.join(a, "keys", "identities.agekey")
+        self.assertEqual(stat.S_IMODE(os.stat(agekey).st_mode), 0o600)
+
         cert = os.path.join(self.root, "cert.pem")
         pem = self.ok(self.keys(a, "export-public")).stdout
         self.assertTrue(pem.startswith("-----BEGIN CERTIFICATE-----"), pem)
@@ -77,7 +82,7 @@ class KeysCliTest(E2E):
         self.assertIn("user: ", merged)
 
         self.ok(self.keys(a, "rotate", "--bits", "2048"))
-        listed = json.loads(self.ok(self.keys(a, "list", "-o", "json")).stdout)["sealingKeys"]
+        listed = json.loads(self.ok(self.keys(a, "list", "-o", "json")).stdout)["items"]
         self.assertEqual([k["newest"] for k in listed], [True, False])
         self.assertGreater(listed[0]["id"], listed[1]["id"])
         self.assertEqual(len(listed[0]["fingerprint"]), 64)
@@ -99,6 +104,9 @@ class KeysCliTest(E2E):
             self.assertIn(f"restored {n} sealing key(s)", r.stdout)
         self.assertEqual(self.ok(self.keys(b, "export-public")).stdout,
                          self.ok(self.keys(a, "export-public")).stdout)
+        restored = json.loads(self.ok(self.keys(b, "list", "-o", "json")).stdout)
+        self.assertEqual(restored["ageRecipients"], [recipient])
+        self.assertEqual([k["id"] for k in restored["items"]], [k["id"] for k in listed])
         self.ok(plumb("reseal", "--state-dir", b, sealed_file))
         # Without the keys it does not unseal, and the file is left alone.
         c = os.path.join(self.root, "c")
