@@ -40,7 +40,8 @@ struct RunOptions {
   std::string notify_retry_base = "2s";
   std::string hook_timeout = "10m";
   std::string health_timeout = "5m";
-  int key_bits = 4096;  // the first sealing key's size, made when STATE_DIR/keys is empty
+  int key_bits = 4096;               // the size of sealing keys the operator makes
+  std::string renew_every = "720h";  // a newer sealing key this often (30 days); "0": never
 };
 
 int CmdRun(RunOptions o);

@@ -1,11 +1,14 @@
 // `plumb keys init|rotate|list|export-public|backup|restore|age-init`.
 #include "cli/keys.h"
 
+#include <algorithm>
+#include <ctime>
 #include <iostream>
 #include <iterator>
 
 #include "core/clock.h"
 #include "core/fs.h"
+#include "core/log.h"
 #include "resource/codec.h"
 #include "secrets/age.h"
 #include "secrets/keystore.h"
@@ -145,6 +148,22 @@ int Restore(const KeysOptions& o, secrets::KeyStore& store) {
 }
 
 }  // namespace
+
+void RenewSealingKeyIfDue(secrets::KeyStore& store, Duration period, int bits) {
+  if (period.count() <= 0) return;
+  // Key ages are whole seconds: a shorter period is one second.
+  int64_t seconds =
+      std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(period).count());
+  auto renewed = store.RenewIfDue(seconds, std::time(nullptr), bits);
+  if (!renewed.ok()) {
+    log::Error("renewing the sealing key: " + renewed.status().message());
+    return;
+  }
+  if (!*renewed) return;
+  const secrets::KeyInfo& k = store.Current()->sealing_info.front();
+  log::Info("renewed the sealing key: " + k.id + " seals from now on, older keys still unseal",
+            {{"bits", std::to_string(k.bits)}, {"fingerprint", k.fingerprint}});
+}
 
 int CmdKeys(const std::string& verb, const KeysOptions& o) {
   const std::string dir = KeysDir(o);

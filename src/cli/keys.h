@@ -8,7 +8,12 @@
 #include <vector>
 
 #include "cli/client.h"
+#include "core/clock.h"
 #include "secrets/keys.h"
+
+namespace plumb::secrets {
+class KeyStore;
+}
 
 namespace plumb::cli {
 
@@ -21,6 +26,10 @@ struct KeysOptions {
 
 // verb: init | rotate | list | export-public | backup | restore | age-init.
 int CmdKeys(const std::string& verb, const KeysOptions& o);
+
+// For plumb run: adds a newer sealing key when the newest is older than `period` (0: never),
+// logging it (or why it failed: the old keys go on sealing). Thread-safe.
+void RenewSealingKeyIfDue(secrets::KeyStore& store, Duration period, int bits);
 
 struct SealOptions {
   std::string cert_file;  // --cert; else the certificate is fetched from the operator

@@ -109,8 +109,13 @@ int main(int argc, char** argv) {
 
   c_run
       ->add_option("--key-bits", run.key_bits,
-                   "RSA size of the first sealing key, made when the state directory has none")
+                   "RSA size of the sealing keys the operator makes (the first, and renewals)")
       ->check(CLI::Range(2048, 16384))
+      ->capture_default_str();
+  c_run
+      ->add_option("--renew-every", run.renew_every,
+                   "make a newer sealing key when the newest is this old (0: never); older keys "
+                   "keep unsealing")
       ->capture_default_str();
 
   std::string init_dir;

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -9,6 +10,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/keys.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/strings.h"
@@ -83,6 +85,8 @@ int CmdRun(RunOptions o) {
     if (!d.ok()) return Fail(std::string("plumb run ") + flag, d.status());
     *out = *d;
   }
+  auto renew_every = ParseDuration(o.renew_every);
+  if (!renew_every.ok()) return Fail("plumb run --renew-every", renew_every.status());
   auto rescan = ParseDuration(o.rescan_interval);
   if (!rescan.ok()) return Fail("plumb run --rescan-interval", rescan.status());
   target::local::LocalOptions lo{
@@ -196,8 +200,15 @@ int CmdRun(RunOptions o) {
       break;
     }
   } else {
-    int sig = 0;
-    sigwait(&sigs, &sig);
+    // Waits for a signal, making a newer sealing key whenever one is due.
+    const int64_t tick_ms =
+        renew_every->count() > 0 ? std::min<int64_t>(renew_every->count(), 60000) : 60000;
+    int sig = -1;
+    while (sig <= 0) {
+      RenewSealingKeyIfDue(*keystore, *renew_every, o.key_bits);
+      timespec tick{tick_ms / 1000, (tick_ms % 1000) * 1000000};
+      sig = sigtimedwait(&sigs, nullptr, &tick);
+    }
     log::Info("stopping", {{"signal", std::to_string(sig)}});
   }
   (*eng)->Stop();  // first: it also ends the event streams the server is serving

@@ -7,7 +7,7 @@ import stat
 import subprocess
 import urllib.request
 
-from harness import E2E, PLUMB, file_yaml
+from harness import E2E, PLUMB, file_yaml, wait_until
 
 SECRET = """apiVersion: v1
 kind: Secret
@@ -160,3 +160,18 @@ class KeysCliTest(E2E):
         self.assertNotIn("generated sealing key", op2.logs())
         with urllib.request.urlopen(op2.url + "/api/v1/keys/public.pem", timeout=30) as r:
             self.assertEqual(r.read().decode(), served)
+
+    def test_operator_renews_its_key_when_due(self):
+        self.repo.write("a.yaml", file_yaml("a", "a.txt", "v1\n"))
+        self.repo.commit("v1")
+        op = self.operator(extra=["--key-bits", "2048", "--renew-every", "1s"])
+
+        def cert():
+            with urllib.request.urlopen(op.url + "/api/v1/keys/public.pem", timeout=30) as r:
+                return r.read().decode()
+        first = cert()
+        wait_until(lambda: cert() != first, what="a renewed certificate")
+        listed = json.loads(self.ok(self.keys(op.state, "list", "-o", "json")).stdout)["items"]
+        self.assertGreaterEqual(len(listed), 2)
+        wait_until(lambda: "renewed the sealing key: " + listed[0]["id"] in op.logs(),
+                   what="the renewal logged")
