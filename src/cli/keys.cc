@@ -165,8 +165,15 @@ void RenewSealingKeyIfDue(secrets::KeyStore& store, Duration period, int bits) {
             {{"bits", std::to_string(k.bits)}, {"fingerprint", k.fingerprint}});
 }
 
+Status NoKeysHere(const std::string& dir) {
+  return FailedPrecondition("there are no keys in " + dir +
+                            ": give the operator's --state-dir, or make them (plumb keys init)");
+}
+
 int CmdKeys(const std::string& verb, const KeysOptions& o) {
   const std::string dir = KeysDir(o);
+  bool writes = verb == "init" || verb == "rotate" || verb == "restore" || verb == "age-init";
+  if (!writes && !fs::IsDirectory(dir)) return Fail(verb, NoKeysHere(dir));
   auto opened = secrets::KeyStore::Open(dir);
   if (!opened.ok()) return Fail(verb, opened.status());
   secrets::KeyStore& store = **opened;

@@ -27,6 +27,9 @@ struct KeysOptions {
 // verb: init | rotate | list | export-public | backup | restore | age-init.
 int CmdKeys(const std::string& verb, const KeysOptions& o);
 
+// FailedPrecondition: `dir` holds no keys (what to do about it).
+Status NoKeysHere(const std::string& dir);
+
 // For plumb run: adds a newer sealing key when the newest is older than `period` (0: never),
 // logging it (or why it failed: the old keys go on sealing). Thread-safe.
 void RenewSealingKeyIfDue(secrets::KeyStore& store, Duration period, int bits);

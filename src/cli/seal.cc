@@ -235,12 +235,11 @@ int CmdSeal(const SealOptions& o) {
 
 int CmdReseal(const std::string& state_dir, const std::vector<std::string>& files) {
   std::string dir = fs::JoinPath(state_dir.empty() ? DefaultStateDir() : state_dir, "keys");
+  if (!fs::IsDirectory(dir)) return Fail("reseal", NoKeysHere(dir));
   auto store = secrets::KeyStore::Open(dir);
   if (!store.ok()) return Fail("reseal", store.status());
   auto set = (*store)->Current();
-  if (set->sealing.empty())
-    return Fail("reseal", FailedPrecondition(dir + " holds no sealing key: give the operator's "
-                                                   "state directory with --state-dir"));
+  if (set->sealing.empty()) return Fail("reseal", NoKeysHere(dir));
   const secrets::PublicKey newest = set->sealing.front().public_key();
   int code = 0;
   for (const std::string& file : files) {

@@ -44,8 +44,9 @@ Status CheckSecret(const Value& secret) {
   std::string api = secret.GetString("apiVersion");
   std::string kind = secret.GetString("kind");
   if (kind != "Secret" || (api != "v1" && api != "local.plumbline.dev/v1"))
-    return InvalidArgument("the input is " + (kind.empty() ? "no kind" : api + " " + kind) +
-                           ", not a Secret (apiVersion v1 or local.plumbline.dev/v1, kind Secret)");
+    return InvalidArgument("the input has apiVersion \"" + api + "\" and kind \"" + kind +
+                           "\": expected a Secret (apiVersion v1 or local.plumbline.dev/v1, "
+                           "kind Secret)");
   return Status::Ok();
 }
 

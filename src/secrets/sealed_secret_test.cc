@@ -198,7 +198,9 @@ TEST_F(SealedSecretTest, RefusesWhatIsNotASecret) {
   auto not_secret = SealSecret(Yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"),
                                key_->public_key(), Scope::kStrict);
   EXPECT_EQ(not_secret.status().code(), Code::kInvalidArgument);
-  EXPECT_NE(not_secret.status().message().find("not a Secret"), std::string::npos);
+  EXPECT_NE(not_secret.status().message().find("kind \"ConfigMap\": expected a Secret"),
+            std::string::npos)
+      << not_secret.status().message();
   auto no_name = SealSecret(Yaml("apiVersion: v1\nkind: Secret\nstringData: {a: b}\n"),
                             key_->public_key(), Scope::kStrict);
   EXPECT_NE(no_name.status().message().find("metadata.name"), std::string::npos);

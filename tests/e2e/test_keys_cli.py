@@ -132,7 +132,15 @@ class KeysCliTest(E2E):
         r = plumb("seal", "--cert", cert,
                   stdin="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
         self.assertEqual(r.returncode, 2)
-        self.assertIn("not a Secret", r.stderr)
+        self.assertIn("expected a Secret", r.stderr)
+        # Read-only verbs do not create a state directory.
+        nowhere = os.path.join(self.root, "nowhere")
+        for args in (["keys", "list"], ["keys", "export-public"], ["keys", "backup"],
+                     ["reseal", os.path.join(self.root, "x.yaml")]):
+            r = plumb(*args, "--state-dir", nowhere)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn("plumb keys init", r.stderr)
+        self.assertFalse(os.path.exists(nowhere))
         r = plumb("seal", "--cert", cert, "--from-literal", "nokey")
         self.assertEqual(r.returncode, 2)
         self.assertIn("--name", r.stderr)
