@@ -3,6 +3,8 @@
 // fuzzer to mutate. Used only by fuzzing.
 #pragma once
 
+#include "secrets/keys.h"
+
 namespace plumb::fuzz {
 
 inline constexpr char kFuzzKeyPem[] = R"(
@@ -34,5 +36,12 @@ w37NrRNg0Fp7vntVVFSrnitm8d7WO5/KT9dxgUMsOMJbX3H5mShK6kULFGwTmntU
 N/x09FLs+WohdvYQgr2D+mXwvrZiKEc8WOAut9UQ63mZ/CFIXr0=
 -----END RSA PRIVATE KEY-----
 )";
+
+// kFuzzKeyPem, parsed once.
+inline const secrets::PrivateKey& FuzzSealingKey() {
+  static const secrets::PrivateKey* key =
+      new secrets::PrivateKey(secrets::PrivateKey::FromPem(kFuzzKeyPem).value());
+  return *key;
+}
 
 }  // namespace plumb::fuzz

@@ -16,12 +16,6 @@ namespace {
 
 constexpr char kLabel[] = "prod/db";
 
-const plumb::secrets::PrivateKey& Key() {
-  static const plumb::secrets::PrivateKey* key = new plumb::secrets::PrivateKey(
-      plumb::secrets::PrivateKey::FromPem(plumb::fuzz::kFuzzKeyPem).value());
-  return *key;
-}
-
 [[noreturn]] void Fail(const char* what) {
   std::fprintf(stderr, "fuzz property failed: %s\n", what);
   std::abort();
@@ -31,7 +25,7 @@ const plumb::secrets::PrivateKey& Key() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
-  const auto& key = Key();
+  const auto& key = plumb::fuzz::FuzzSealingKey();
   // Almost every input is refused; what matters is that it is refused cleanly.
   (void)plumb::secrets::UnsealValue(key, kLabel, input);
   (void)plumb::secrets::UnsealValue(key, kLabel, plumb::Base64Encode(input));

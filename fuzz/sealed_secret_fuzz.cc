@@ -16,35 +16,25 @@
 
 namespace {
 
+using plumb::fuzz::Fail;
 using plumb::resource::Value;
 
-const plumb::secrets::PrivateKey& Key() {
-  static const plumb::secrets::PrivateKey* key = new plumb::secrets::PrivateKey(
-      plumb::secrets::PrivateKey::FromPem(plumb::fuzz::kFuzzKeyPem).value());
-  return *key;
-}
-
-[[noreturn]] void Fail(const char* what) {
-  std::fprintf(stderr, "fuzz property failed: %s\n", what);
-  std::abort();
-}
-
 void Check(const Value& sealed) {
-  const auto& key = Key();
+  const auto& key = plumb::fuzz::FuzzSealingKey();
   const std::vector<plumb::secrets::PrivateKey> keys = {key};
   auto secret = plumb::secrets::UnsealSealedSecret(sealed, keys, "v1");
   if (secret.ok()) {
-    if (secret->GetString("kind") != "Secret") Fail("unsealed to something but a Secret");
+    if (secret->GetString("kind") != "Secret") Fail("unsealed to something but a Secret", "");
     const Value* data = secret->Find("data");
-    if (data == nullptr || !data->is_object()) Fail("unsealed Secret without a data map");
-    if (secret->FindPath({"metadata", "name"}) == nullptr) Fail("unsealed Secret without name");
+    if (data == nullptr || !data->is_object()) Fail("unsealed Secret without a data map", "");
+    if (secret->FindPath({"metadata", "name"}) == nullptr) Fail("unsealed Secret without name", "");
   }
   auto resealed = plumb::secrets::ResealSealedSecret(sealed, keys, key.public_key());
-  if (resealed.ok() != secret.ok()) Fail("reseal and unseal disagree on the input");
+  if (resealed.ok() != secret.ok()) Fail("reseal and unseal disagree on the input", "");
   if (resealed.ok()) {
     auto again = plumb::secrets::UnsealSealedSecret(*resealed, keys, "v1");
-    if (!again.ok()) Fail("a resealed SealedSecret does not unseal");
-    if (*again->Find("data") != *secret->Find("data")) Fail("resealing changed a value");
+    if (!again.ok()) Fail("a resealed SealedSecret does not unseal", "");
+    if (*again->Find("data") != *secret->Find("data")) Fail("resealing changed a value", "");
   }
   Value extra = Value::EmptyObject();
   extra.Set("apiVersion", "v1");
