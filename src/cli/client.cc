@@ -263,7 +263,12 @@ int CmdStatus(const ClientOptions& o, const std::string& app) {
               << "\n"
               << "Last reconcile:  " << st.GetString("lastReconcile") << " ("
               << IntOf(st.Find("lastDurationMs")) << " ms)\n"
-              << "Last error:      " << st.GetString("lastError") << "\n\n";
+              << "Last error:      " << st.GetString("lastError") << "\n";
+    if (const Value* conds = st.Find("conditions"); conds && conds->is_array())
+      for (const Value& c : conds->as_array())
+        std::cout << "Condition:       " << c.GetString("type") << ": " << c.GetString("message")
+                  << "\n";
+    std::cout << "\n";
     std::vector<std::vector<std::string>> rows = {
         {"KIND", "NAMESPACE", "NAME", "SYNC", "HEALTH", "MESSAGE"}};
     for (const Value& r : st.Find("resources")->as_array())

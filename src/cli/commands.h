@@ -40,8 +40,11 @@ struct RunOptions {
   std::string notify_retry_base = "2s";
   std::string hook_timeout = "10m";
   std::string health_timeout = "5m";
-  int key_bits = 4096;               // the size of sealing keys the operator makes
-  std::string renew_every = "720h";  // a newer sealing key this often (30 days); "0": never
+  int key_bits = 4096;                     // the size of sealing keys the operator makes
+  std::string renew_every = "720h";        // a newer sealing key this often (30 days); "0": never
+  std::string restore_keys;                // a `plumb keys backup` file loaded before starting
+  std::vector<std::string> age_key_files;  // *.agekey files whose identities decrypt SOPS
+  bool allow_plaintext_secrets = false;    // the root Application's allowPlaintextSecrets
 };
 
 int CmdRun(RunOptions o);

@@ -117,6 +117,15 @@ int main(int argc, char** argv) {
                    "make a newer sealing key when the newest is this old (0: never); older keys "
                    "keep unsealing")
       ->capture_default_str();
+  c_run->add_option("--restore-keys", run.restore_keys,
+                    "load the keys of a `plumb keys backup` file into the state directory "
+                    "before starting (disaster recovery: a fresh machine, the repo and this file)");
+  c_run->add_option("--age-key-file", run.age_key_files,
+                    "an age identity file (AGE-SECRET-KEY-1... lines, as age-keygen writes) whose "
+                    "identities decrypt SOPS files; kept in the state directory; repeatable");
+  c_run->add_flag("--allow-plaintext-secrets", run.allow_plaintext_secrets,
+                  "the root Application accepts plain Secret manifests from git "
+                  "(allowPlaintextSecrets: true)");
 
   std::string init_dir;
   auto* c_init = app.add_subcommand(

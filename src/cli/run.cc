@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "render/render.h"
 #include "resource/codec.h"
+#include "secrets/age.h"
 #include "secrets/keystore.h"
 #include "server/server.h"
 #include "target/local/local_target.h"
@@ -73,6 +74,7 @@ int CmdRun(RunOptions o) {
   eo.root.sync.self_heal = !o.no_self_heal;
   eo.root.sync.automated = !o.no_auto;
   eo.render.kubectl = o.kubectl;
+  eo.root.allow_plaintext_secrets = o.allow_plaintext_secrets;
   if (const char* f = std::getenv("PLUMB_FAULT")) eo.fault = f;
   for (auto [flag, text, out] :
        {std::tuple{"--interval", &o.interval, &eo.root.sync.interval},
@@ -112,6 +114,25 @@ int CmdRun(RunOptions o) {
   auto opened_keys = secrets::KeyStore::Open(o.state_dir + "/keys");
   if (!opened_keys.ok()) return Fail("sealing keys", opened_keys.status());
   std::shared_ptr<secrets::KeyStore> keystore = std::move(*opened_keys);
+  if (!o.restore_keys.empty()) {
+    auto backup = fs::ReadFile(o.restore_keys);
+    if (!backup.ok()) return Fail("--restore-keys", backup.status());
+    Status restored = keystore->Restore(*backup);
+    if (!restored.ok()) return Fail("--restore-keys " + o.restore_keys, restored);
+    log::Info("restored keys from " + o.restore_keys,
+              {{"sealingKeys", std::to_string(keystore->Current()->sealing.size())},
+               {"ageIdentities", std::to_string(keystore->Current()->age_identities.size())}});
+  }
+  for (const auto& file : o.age_key_files) {
+    auto text = fs::ReadFile(file);
+    if (!text.ok()) return Fail("--age-key-file", text.status());
+    auto ids = secrets::ParseAgeIdentities(*text);
+    if (!ids.ok()) return Fail("--age-key-file " + file, ids.status());
+    for (const auto& id : *ids) {
+      Status added = keystore->AddAgeIdentity(id.ToString());
+      if (!added.ok()) return Fail("--age-key-file " + file, added);
+    }
+  }
   if (keystore->Current()->sealing.empty()) {
     auto first = keystore->Init(o.key_bits);
     if (!first.ok()) return Fail("sealing keys", first.status());
@@ -131,6 +152,12 @@ int CmdRun(RunOptions o) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  eo.keys = keystore;
+  // Secret rows in local.db are encrypted with a key derived from the oldest sealing
+  // key, so it survives rotations and comes back with a key backup.
+  auto db_key = keystore->DerivedKey("local.db");
+  if (!db_key.ok()) return Fail("sealing keys", db_key.status());
+  lo.secret_key = *db_key;
   auto target = target::local::NewLocalTarget(lo);
   if (!target.ok()) return Fail("local runtime", target.status());
   auto eng = engine::Engine::Create(eo, std::move(*target));

@@ -153,6 +153,14 @@ Value AppStatus::ToValue() const {
     list.Append(std::move(item));
   }
   v.Set("resources", std::move(list));
+  Value conds = Value::EmptyArray();
+  for (const auto& c : conditions) {
+    Value item;
+    item.Set("type", c.type);
+    item.Set("message", c.message);
+    conds.Append(std::move(item));
+  }
+  v.Set("conditions", std::move(conds));
   return v;
 }
 
@@ -190,6 +198,9 @@ AppStatus AppStatus::FromValue(const Value& v) {
       s.resources.push_back(std::move(r));
     }
   }
+  if (const Value* list = v.Find("conditions"); list && list->is_array())
+    for (const Value& item : list->as_array())
+      s.conditions.push_back({item.GetString("type"), item.GetString("message")});
   return s;
 }
 

@@ -53,6 +53,13 @@ struct ResourceStatus {
   std::string origin;  // file:line in the repository
 };
 
+// A standing problem of the Application as a whole, in the Kubernetes style (Argo CD
+// shows the same as status.conditions): e.g. PlaintextSecretInGit.
+struct AppCondition {
+  std::string type;
+  std::string message;
+};
+
 struct AppStatus {
   std::string sync = "Unknown";
   std::string health = "Unknown";
@@ -68,6 +75,7 @@ struct AppStatus {
   // apply (apply + prune + flush), health.
   int64_t fetch_ms = 0, render_ms = 0, plan_ms = 0, apply_ms = 0, health_ms = 0;
   std::vector<ResourceStatus> resources;
+  std::vector<AppCondition> conditions;
 
   resource::Value ToValue() const;
   static AppStatus FromValue(const resource::Value& v);

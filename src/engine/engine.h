@@ -19,10 +19,17 @@
 #include "render/render.h"
 #include "target/target.h"
 
+namespace plumb::secrets {
+class KeyStore;
+}
+
 namespace plumb::engine {
 
 struct EngineOptions {
   std::string state_dir;
+  // The operator's sealing keys and age identities (STATE/keys), for the unseal stage;
+  // null: SealedSecrets and SOPS files fail to unseal, saying so.
+  std::shared_ptr<secrets::KeyStore> keys;
   AppSpec root;  // the root Application (from plumb run flags)
   int workers = 4;
   Duration retry_base = Duration(10000);  // back-off after a failure: 10 s doubling...

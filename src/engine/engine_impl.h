@@ -14,6 +14,7 @@
 #include "engine/hooks.h"
 #include "engine/notify.h"
 #include "engine/plan.h"
+#include "engine/unseal.h"
 #include "render/render.h"
 #include "source/source.h"
 
@@ -35,6 +36,14 @@ struct AppState {
   // Guarded by reconcile_mu.
   std::string rendered_commit;  // the commit `rendered` belongs to
   std::shared_ptr<const std::vector<resource::Resource>> rendered;
+  // The unseal stage's output for `rendered` under `unsealed_keys` (the key snapshot it
+  // used): unsealing costs an RSA decryption per value, so it runs once per commit and key
+  // set. Plaintext in memory only.
+  std::shared_ptr<const UnsealOutput> unsealed;
+  std::shared_ptr<const secrets::KeySet> unsealed_keys;
+  std::string unsealed_commit;
+  bool unsealed_allow = false;
+  std::string plaintext_event;    // dedupes PlaintextSecretInGit events (commit + origins)
   std::string last_error_event;   // dedupes repeated identical failure events
   std::string last_notify_error;  // dedupes InvalidNotification events
 
@@ -52,6 +61,10 @@ struct Observed {
   std::vector<resource::Resource> notifications;                   // Notification manifests
   std::vector<resource::Resource> hooks;  // plumbline.dev/hook resources (not in the plan)
   Plan plan;
+  // From the unseal stage: resource key -> why it is not applied; refused plaintext
+  // Secrets' origins.
+  std::map<std::string, std::string> unseal_errors;
+  std::vector<std::string> plaintext;
   int64_t fetch_ms = 0, render_ms = 0, plan_ms = 0;
 };
 
@@ -108,6 +121,8 @@ struct Engine::Impl {
   void ReconcileChildren(const AppSpec& parent, const std::vector<resource::Resource>& children);
   target::AppContext Context(const AppSpec& spec, const std::vector<resource::Resource>* desired);
   void MaybeCrash();
+  // The apiVersion an unsealed Secret takes on this target.
+  std::string SecretApiVersion();
   void Wake();
 
   // sync_run.cc: the apply stage of a pass (hooks, waves, apply, prune, flush).
@@ -149,5 +164,12 @@ struct Engine::Impl {
 
 resource::Value ChangeToValue(const target::Change& c);
 resource::Value IdFields(const resource::ResourceId& id);
+
+// `message` about `r`, led by where r is in git ("file:line: ..."), unless the target
+// already put it there.
+inline std::string AtOrigin(const resource::Resource& r, const std::string& message) {
+  const std::string where = r.origin().ToString() + ": ";
+  return message.compare(0, where.size(), where) == 0 ? message : where + message;
+}
 
 }  // namespace plumb::engine

@@ -11,6 +11,7 @@
 #include "core/metrics.h"
 #include "diff/diff.h"
 #include "engine/engine_impl.h"
+#include "secrets/keystore.h"
 
 namespace plumb::engine {
 using resource::Resource;
@@ -36,6 +37,12 @@ Value ChangeToValue(const target::Change& c) {
 target::AppContext Engine::Impl::Context(const AppSpec& spec,
                                          const std::vector<Resource>* desired) {
   return target::AppContext{.app = spec.name, .local_root = spec.local_root, .desired = desired};
+}
+
+std::string Engine::Impl::SecretApiVersion() {
+  return target->Handles(ResourceId{"local.plumbline.dev", "Secret", "", "x"})
+             ? "local.plumbline.dev/v1"
+             : "v1";
 }
 
 void Engine::Impl::MaybeCrash() {
@@ -86,6 +93,27 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     st.rendered_commit = o.head;
     o.desired = all;
   }
+  // Unseal: SealedSecrets and SOPS documents become what they describe; plaintext
+  // Secrets are refused unless allowed.
+  if (NeedsUnseal(*o.desired)) {
+    std::shared_ptr<const secrets::KeySet> keys = options.keys ? options.keys->Current() : nullptr;
+    if (!st.unsealed || st.unsealed_commit != o.head || st.unsealed_keys != keys ||
+        st.unsealed_allow != spec.allow_plaintext_secrets) {
+      UnsealOptions uo;
+      uo.keys = keys.get();
+      uo.allow_plaintext_secrets = spec.allow_plaintext_secrets;
+      uo.secret_api_version = SecretApiVersion();
+      st.unsealed = std::make_shared<const UnsealOutput>(Unseal(*o.desired, uo));
+      st.unsealed_commit = o.head;
+      st.unsealed_keys = keys;
+      st.unsealed_allow = spec.allow_plaintext_secrets;
+    }
+    o.unseal_errors = st.unsealed->errors;
+    o.plaintext = st.unsealed->plaintext;
+    o.desired = std::shared_ptr<const std::vector<Resource>>(st.unsealed, &st.unsealed->resources);
+  } else {
+    st.unsealed.reset();
+  }
   // Applications are the engine's, not the target's; hooks run around a sync, outside
   // the plan.
   auto desired = std::make_shared<std::vector<Resource>>();
@@ -125,6 +153,10 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   ids.reserve(want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     ids.push_back(want[i].id());
+    if (auto u = o.unseal_errors.find(ids.back().Key()); u != o.unseal_errors.end()) {
+      in.expected_error[i] = u->second;
+      continue;
+    }
     if (!target->Handles(want[i].id())) {
       in.expected_error[i] = want[i].origin().ToString() + ": no target handles kind " +
                              want[i].api_version() + " " + want[i].id().kind;
@@ -134,7 +166,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     if (e.ok())
       in.expected[i] = std::move(*e);
     else
-      in.expected_error[i] = want[i].origin().ToString() + ": " + e.status().message();
+      in.expected_error[i] = AtOrigin(want[i], e.status().message());
   }
   ASSIGN_OR_RETURN(in.live_desired, target->Observe(ctx, ids));
   ASSIGN_OR_RETURN(in.inventory, target->Inventory(spec.name));
@@ -242,6 +274,14 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   }
   Observed& o = *observed;
   report.revision = o.head;
+  status.conditions.clear();
+  if (!o.plaintext.empty() && !spec.allow_plaintext_secrets) {
+    std::string where;
+    for (const auto& p : o.plaintext) where += (where.empty() ? "" : ", ") + p;
+    std::string msg = "plaintext Secret in git refused at " + o.head.substr(0, 7) + ": " + where +
+                      " (seal it with plumb seal, or set allowPlaintextSecrets: true)";
+    status.conditions.push_back({"PlaintextSecretInGit", msg});
+  }
   status.head_commit = o.head;
   Plan& plan = o.plan;
   status.fetch_ms = o.fetch_ms;
@@ -284,6 +324,18 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
       RecordEvent(spec.name, "Warning", "InvalidNotification", errors);
     st.last_notify_error = errors;
     notifier->SetFor(spec.name, std::move(notes));
+  }
+  // After this render's Notifications are known, so a repository that brings both a
+  // plaintext Secret and its Notification is told on the first reconcile. Once per
+  // commit and set of offending files.
+  for (const AppCondition& c : status.conditions) {
+    if (c.type != "PlaintextSecretInGit") continue;
+    std::string key = o.head;
+    for (const auto& p : o.plaintext) key += "|" + p;
+    if (st.plaintext_event != key) {
+      st.plaintext_event = key;
+      RecordEvent(spec.name, "Warning", "PlaintextSecretInGit", c.message);
+    }
   }
 
   bool git_changed = o.head != status.applied_commit;

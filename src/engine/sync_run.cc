@@ -302,7 +302,7 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
           MaybeCrash();
         } else {
           c.kind = target::ChangeKind::kFailed;
-          c.message = res.origin().ToString() + ": " + applied.status().message();
+          c.message = AtOrigin(res, applied.status().message());
         }
       }
       if (c.kind == target::ChangeKind::kFailed) {

@@ -88,5 +88,9 @@ Result<std::map<std::string, std::string>> SecretValues(const Value& body);
 // One value the same way: NotFound when the Secret has no such key, InvalidArgument
 // ("not valid base64") when `data` holds it in a form that does not decode.
 Result<std::string> SecretValue(const Value& body, const std::string& key);
+// Set by the engine on a Secret that stands in for one it could not produce (a
+// SealedSecret that does not unseal, a SOPS file that does not decrypt, a refused
+// plaintext Secret): it has no values, and what consumes it says so instead of "no key".
+inline constexpr const char* kUnavailableAnnotation = "plumbline.dev/unavailable";
 
 }  // namespace plumb::resource

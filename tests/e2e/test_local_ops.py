@@ -10,7 +10,9 @@ import unittest
 from harness import E2E, PLUMB, file_yaml, wait_until
 
 FAST = ["--supervise-interval", "50ms", "--restart-backoff", "50ms", "--restart-backoff-max",
-        "400ms"]
+        "400ms",
+        # these tests keep plaintext Secrets in git on purpose (test_secrets seals them)
+        "--allow-plaintext-secrets"]
 PLANTED = "s3cr3t-planted-in-logs-9c2"
 PLANTED_DATA = "d4t4-planted-in-logs-51e"  # given base64-encoded under `data`
 

@@ -10,7 +10,9 @@ from harness import E2E, file_yaml, replica_statuses, wait_until
 
 # Short supervision and back-off (the production defaults are 1 s and 10 s).
 FAST = ["--supervise-interval", "50ms", "--restart-backoff", "50ms", "--restart-backoff-max",
-        "400ms", "--restart-backoff-reset", "10m"]
+        "400ms", "--restart-backoff-reset", "10m",
+        # these tests keep plaintext Secrets in git on purpose (test_secrets seals them)
+        "--allow-plaintext-secrets"]
 
 
 class Receiver:
@@ -197,7 +199,7 @@ spec:
   triggers: [SyncSucceeded]
 """)
         c1 = self.repo.commit("a Secret URL that is not http")
-        op = self.operator()
+        op = self.operator(extra=["--allow-plaintext-secrets"])
         op.wait_synced("root", c1)
         events = json.loads(op.cli("events", "-o", "json").stdout)["items"]
         bad = [e for e in events if e["reason"] == "InvalidNotification"]

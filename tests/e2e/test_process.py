@@ -11,7 +11,9 @@ from harness import E2E, PLUMB, app_yaml, pid_alive, replica_statuses, wait_unti
 
 # Short durations: the production defaults (10 s back-off, 1 s supervision) are flags.
 FAST = ["--supervise-interval", "50ms", "--restart-backoff", "50ms", "--restart-backoff-max",
-        "400ms", "--restart-backoff-reset", "10m"]
+        "400ms", "--restart-backoff-reset", "10m",
+        # these tests keep plaintext Secrets in git on purpose (test_secrets seals them)
+        "--allow-plaintext-secrets"]
 
 
 READINESS = """  readinessProbe:

@@ -82,6 +82,11 @@ Result<std::string> ContentFromRef(const AppContext& ctx, const Resource& r, con
           id.name != name->as_string()) {
         continue;
       }
+      if (!src.Annotation(resource::kUnavailableAnnotation).empty())
+        return InputError(r, field + ": " + what +
+                                 " is unavailable: it did not unseal or was refused (see its "
+                                 "own error, at " +
+                                 src.origin().ToString() + ")");
       if (secret) {
         auto v = resource::SecretValue(src.body(), k);
         if (v.ok()) return std::move(v).value();

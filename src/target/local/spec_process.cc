@@ -82,8 +82,14 @@ Result<const Resource*> FindSource(const AppContext& ctx, const Resource& r, con
   if (ctx.desired)
     for (const Resource& d : *ctx.desired)
       if (d.id().group == r.id().group && d.id().kind == kind && d.id().ns == r.id().ns &&
-          d.id().name == name)
+          d.id().name == name) {
+        if (!d.Annotation(resource::kUnavailableAnnotation).empty())
+          return InputError(r, std::string(kind) + " " + name +
+                                   " is unavailable: it did not unseal or was refused (see "
+                                   "its own error, at " +
+                                   d.origin().ToString() + ")");
         return &d;
+      }
   return static_cast<const Resource*>(nullptr);
 }
 
