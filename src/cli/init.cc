@@ -35,7 +35,10 @@ Kinds of the embedded local runtime (`apiVersion: local.plumbline.dev/v1`):
   `spec.target.local.root`), `spec.content` or `spec.fromConfigMap {name, key}`,
   `spec.mode` ("0644"). Only written under the operator's `--allow-path` directories.
 - `ConfigMap`: `data` with string values.
-- `Secret`: `stringData` / `data` (base64); never shown in logs, diffs or the API.
+- `Secret`: never committed in plaintext (the operator refuses it): seal it with
+  `plumb keys export-public > cert.pem; plumb seal --cert cert.pem < secret.yaml >
+  sealed.yaml` and commit the `SealedSecret`; the operator unseals it in memory. Its
+  values are never shown in logs, diffs or the API.
 - `Process`: `spec.replicas`, `spec.command`, `spec.env`, `spec.ports`, probes,
   rolling updates. Try `plumb status web`, `plumb logs web web`, and change
   `GREETING` in apps/web/config.yaml: the replicas roll over one at a time.
@@ -44,7 +47,7 @@ Kinds of the embedded local runtime (`apiVersion: local.plumbline.dev/v1`):
 
 `Application` (`apiVersion: plumbline.dev/v1`) declares more Applications:
 `spec.source {repo, branch, path}` (repo and branch default to this one's),
-`spec.sync {auto, prune, selfHeal, interval, suspend}`.
+`spec.sync {auto, prune, selfHeal, interval, suspend}`, `spec.allowPlaintextSecrets`.
 
 ## Run it
 
