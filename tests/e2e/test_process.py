@@ -51,11 +51,11 @@ def get(url):
 
 
 class ProcessTest(E2E):
-    def start(self, root_path=".", **files):
+    def start(self, root_path=".", flags=None, **files):
         for path, content in files.items():
             self.repo.write(path, content)
         commit = self.repo.commit("processes")
-        op = self.operator(extra=FAST, path=root_path)
+        op = self.operator(extra=flags or FAST, path=root_path)
         return op, commit
 
     def resource(self, op, kind="Process", name="web", app="root"):
@@ -152,15 +152,13 @@ class ProcessTest(E2E):
         self.assertLessEqual(max(r[0] for r in during), 4, rows)
 
     def test_crash_loop_goes_degraded_with_growing_backoff(self):
-        op, _ = self.start(**{"web.yaml": process_yaml(
+        # A cap of 3.2 s leaves waits of 100 ms to 1.6 s below it: long enough to be seen
+        # by the sampler below however loaded the machine is.
+        flags = [("3200ms" if f == "400ms" else f) for f in FAST]
+        op, _ = self.start(flags=flags, **{"web.yaml": process_yaml(
             replicas=1, command='["sh", "-c", "echo boom-on-stderr >&2; exit 3"]')})
-
-        def degraded():
-            h, msg = self.health(op)
-            return h == "Degraded" and "exit code 3" in msg and "boom-on-stderr" in msg
-        wait_until(degraded, what=f"Degraded with the exit code and log: {self.health(op)}")
         # Back-off grows: the wait after the k-th failure in a row is 50 ms * 2^(k-1), at
-        # most 400 ms (the flags above), as the shim records it.
+        # most 3.2 s (the flags above), as the shim records it. Sampled from the start.
         waits = {}
 
         def sample():
@@ -170,8 +168,13 @@ class ProcessTest(E2E):
             return len([k for k in waits if k >= 2]) >= 3
         wait_until(sample, what=f"several back-offs (seen {waits})", interval=0.005)
         for k, wait in waits.items():
-            self.assertEqual(wait, min(50 * 2 ** (k - 1), 400), waits)
+            self.assertEqual(wait, min(50 * 2 ** (k - 1), 3200), waits)
         self.assertGreater(max(waits.values()), min(waits.values()), waits)
+
+        def degraded():
+            h, msg = self.health(op)
+            return h == "Degraded" and "exit code 3" in msg and "boom-on-stderr" in msg
+        wait_until(degraded, what=f"Degraded with the exit code and log: {self.health(op)}")
         app = op.status("root")["status"]
         self.assertEqual(app["health"], "Degraded")
 
