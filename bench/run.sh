@@ -17,6 +17,9 @@
 #                                       # push-to-applied with a webhook and with polling
 #   bench/run.sh --api --skip-poll      # any other argument goes to bench/bench_api.py
 # Raw figures in bench/results/API.json (not committed).
+#
+# The benchmark of issue 5 (sealed secrets), ≈15 minutes, its own script:
+#   python3 bench/bench_secrets.py --sizes 100 1000 --reps 3
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")

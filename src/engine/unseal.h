@@ -32,6 +32,8 @@ struct UnsealOptions {
   // The apiVersion of the Secret a SealedSecret becomes: "local.plumbline.dev/v1" on the
   // local runtime, "v1" on Kubernetes. A decrypted SOPS `v1` Secret is given it too.
   std::string secret_api_version = "local.plumbline.dev/v1";
+  // Threads unsealing SealedSecrets in parallel; 0: one per core.
+  int threads = 0;
 };
 
 struct UnsealOutput {

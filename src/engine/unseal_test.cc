@@ -160,6 +160,38 @@ TEST(Unseal, SopsAgeDocumentDecryptsAndATamperedOneIsRefused) {
   EXPECT_EQ(bad.errors.begin()->second.find("value\""), std::string::npos);
 }
 
+TEST(Unseal, ManySealedSecretsUnsealInParallelInOrder) {
+  secrets::KeySet keys;
+  keys.sealing.push_back(Key());
+  std::vector<Resource> in;
+  for (int i = 0; i < 12; ++i) {
+    std::string yaml = kSecret;
+    yaml.replace(yaml.find("name: creds"), 11, "name: c" + std::to_string(i));
+    yaml.replace(yaml.find("hunter2-planted"), 15, "v" + std::to_string(i));
+    in.push_back(Sealed(yaml));
+    if (i % 4 == 0)
+      in.push_back(
+          Parse("apiVersion: local.plumbline.dev/v1\nkind: ConfigMap\n"
+                "metadata: {name: m" +
+                std::to_string(i) + "}\n"));
+  }
+  UnsealOutput out = Unseal(in, {.keys = &keys, .threads = 4});
+  ASSERT_TRUE(out.errors.empty()) << out.errors.begin()->second;
+  ASSERT_EQ(out.resources.size(), in.size());
+  EXPECT_EQ(out.unsealed, 12u);
+  int seen = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i].id().kind == "ConfigMap") {
+      EXPECT_EQ(out.resources[i].id().name, in[i].id().name);
+      continue;
+    }
+    EXPECT_EQ(out.resources[i].id().name, "c" + std::to_string(seen));
+    EXPECT_EQ(*resource::SecretValue(out.resources[i].body(), "password"),
+              "v" + std::to_string(seen));
+    ++seen;
+  }
+}
+
 TEST(Unseal, NothingToDoForOrdinaryResources) {
   Resource file = Parse(
       "apiVersion: local.plumbline.dev/v1\nkind: File\nmetadata: {name: f}\n"
