@@ -8,7 +8,7 @@ PACKAGES=(
   libgit2-dev libyaml-dev libssl-dev libsqlite3-dev libcpp-httplib-dev nlohmann-json3-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 sqlite3 curl prometheus
-  nodejs age
+  nodejs age docker-registry
 )
 # npm for tests/npm (independent implementations the tests check against): Debian's,
 # unless one came with the installed nodejs (NodeSource's includes it).

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/strings.h"
 #include "engine/engine.h"
+#include "pipeline/image_automation.h"
 #include "render/render.h"
 #include "resource/codec.h"
 #include "secrets/age.h"
@@ -160,6 +161,18 @@ int CmdRun(RunOptions o) {
   lo.secret_key = *db_key;
   auto target = target::local::NewLocalTarget(lo);
   if (!target.ok()) return Fail("local runtime", target.status());
+  // Image automation sees each Application's image manifests after every render.
+  auto images = std::make_shared<pipeline::ImageAutomation>(
+      pipeline::ImageAutomationOptions{.state_dir = o.state_dir,
+                                       .retry_base = eo.retry_base,
+                                       .retry_max = eo.retry_max,
+                                       .author_name = eo.author_name,
+                                       .author_email = eo.author_email});
+  eo.on_image_resources = [images](const engine::AppSpec& app,
+                                   const std::vector<resource::Resource>& objects,
+                                   const std::vector<resource::Resource>& desired) {
+    images->SetFor(app, objects, desired);
+  };
   auto eng = engine::Engine::Create(eo, std::move(*target));
   if (!eng.ok()) return Fail("engine", eng.status());
   server::ServerOptions so{.listen = o.listen,
@@ -167,7 +180,8 @@ int CmdRun(RunOptions o) {
                            .anonymous_read = o.anonymous_read,
                            .tls_cert = o.tls_cert,
                            .tls_key = o.tls_key,
-                           .public_cert_pem = [keystore] { return keystore->CertificatePem(); }};
+                           .public_cert_pem = [keystore] { return keystore->CertificatePem(); },
+                           .images_status = [images] { return images->StatusSnapshot(); }};
   if (!o.webhook_secret_file.empty()) {
     auto secret = fs::ReadFile(o.webhook_secret_file);
     if (!secret.ok()) return Fail("--webhook-secret-file", secret.status());
@@ -189,6 +203,7 @@ int CmdRun(RunOptions o) {
   if (!srv.ok()) return Fail("server", srv.status());
   Status s = (*srv)->Start();
   if (!s.ok()) return Fail("server", s);
+  images->Start(eng->get());
   s = (*eng)->Start();
   if (!s.ok()) return Fail("engine", s);
   log::Info("plumbline operator started",
@@ -238,7 +253,8 @@ int CmdRun(RunOptions o) {
     }
     log::Info("stopping", {{"signal", std::to_string(sig)}});
   }
-  (*eng)->Stop();  // first: it also ends the event streams the server is serving
+  images->Stop();  // before the engine it tells about commits
+  (*eng)->Stop();  // before the server: it also ends the event streams it serves
   (*srv)->Stop();
   return code;
 }

@@ -28,6 +28,11 @@ bool IsApplication(const resource::ResourceId& id) {
   return id.group == kApiGroup && id.kind == "Application";
 }
 
+bool IsImageAutomation(const resource::ResourceId& id) {
+  return id.group == kApiGroup && (id.kind == "ImageRepository" || id.kind == "ImagePolicy" ||
+                                   id.kind == "ImageUpdateAutomation");
+}
+
 Value AppSpec::ToValue() const {
   Value v;
   v.Set("name", name);

@@ -43,6 +43,9 @@ struct AppSpec {
 Result<AppSpec> AppSpecFromResource(const resource::Resource& r, const AppSpec& parent);
 
 bool IsApplication(const resource::ResourceId& id);
+// ImageRepository, ImagePolicy and ImageUpdateAutomation (plumbline.dev): the pipeline
+// module's, set aside from the desired set.
+bool IsImageAutomation(const resource::ResourceId& id);
 
 struct ResourceStatus {
   resource::ResourceId id;

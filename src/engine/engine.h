@@ -36,7 +36,15 @@ struct EngineOptions {
   Duration retry_max = Duration(300000);  // ...up to 5 min
   render::RenderOptions render;
   Duration notify_retry_base = Duration(2000);  // first back-off between delivery attempts
-  std::string author_name = "plumbline";        // commits plumbline writes (rollback)
+  // Called after every render of an Application with the image-automation manifests
+  // (ImageRepository, ImagePolicy, ImageUpdateAutomation) it holds — possibly none — and
+  // the rest of its desired set (for secretRef); the engine sets them aside like
+  // Notifications, so they never reach the target. Called on a reconcile worker: keep it
+  // short. Null: they are set aside and ignored.
+  std::function<void(const AppSpec& app, const std::vector<resource::Resource>& images,
+                     const std::vector<resource::Resource>& desired)>
+      on_image_resources;
+  std::string author_name = "plumbline";  // commits plumbline writes (rollback)
   std::string author_email = "plumbline@localhost";
   // Fault injection for crash tests (PLUMB_FAULT): "crash-after-applies:N" sends the
   // operator SIGKILL right after its N-th successful apply.

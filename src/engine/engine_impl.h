@@ -59,7 +59,8 @@ struct Observed {
   std::shared_ptr<const std::vector<resource::Resource>> desired;  // without Applications
   std::vector<resource::Resource> children;                        // Application manifests
   std::vector<resource::Resource> notifications;                   // Notification manifests
-  std::vector<resource::Resource> hooks;  // plumbline.dev/hook resources (not in the plan)
+  std::vector<resource::Resource> images;  // ImageRepository/ImagePolicy/ImageUpdateAutomation
+  std::vector<resource::Resource> hooks;   // plumbline.dev/hook resources (not in the plan)
   Plan plan;
   // From the unseal stage: resource key -> why it is not applied; refused plaintext
   // Secrets' origins.

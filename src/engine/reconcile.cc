@@ -120,7 +120,8 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   bool set_aside = false;
   for (const Resource& r : *o.desired) {
     ASSIGN_OR_RETURN(unsigned phases, HookPhases(r));
-    set_aside |= IsApplication(r.id()) || IsNotification(r.id()) || phases != 0;
+    set_aside |=
+        IsApplication(r.id()) || IsNotification(r.id()) || IsImageAutomation(r.id()) || phases != 0;
   }
   if (set_aside) {
     for (const Resource& r : *o.desired) {
@@ -128,6 +129,8 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
         o.children.push_back(r);
       else if (IsNotification(r.id()))
         o.notifications.push_back(r);
+      else if (IsImageAutomation(r.id()))
+        o.images.push_back(r);
       else if (!r.Annotation(kHookAnnotation).empty())
         o.hooks.push_back(r);
       else
@@ -325,6 +328,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     st.last_notify_error = errors;
     notifier->SetFor(spec.name, std::move(notes));
   }
+  if (options.on_image_resources) options.on_image_resources(spec, o.images, *o.desired);
   // After this render's Notifications are known, so a repository that brings both a
   // plaintext Secret and its Notification is told on the first reconcile. Once per
   // commit and set of offending files.

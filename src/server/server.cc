@@ -245,6 +245,22 @@ void Server::Impl::Routes() {
     res.set_content(metrics::Default().Render(), "text/plain; version=0.0.4; charset=utf-8");
   });
 
+  http->Get("/api/v1/images", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kRead)) return;
+    if (!options.images_status) return ReplyError(res, NotFound("no image automation"));
+    Value v = options.images_status();
+    std::string app = req.get_param_value("app");
+    if (!app.empty()) {
+      for (const char* list : {"repositories", "policies", "automations"}) {
+        Value kept = Value::EmptyArray();
+        for (const auto& item : v.Find(list)->as_array())
+          if (item.GetString("app") == app) kept.Append(item);
+        v.Set(list, std::move(kept));
+      }
+    }
+    Reply(res, 200, v);
+  });
+
   http->Get("/api/v1/applications", [this](Req req, Res res) {
     if (!Authorize(req, res, Need::kRead)) return;
     std::string fname = req.get_param_value("name"), fsync = req.get_param_value("sync"),

@@ -27,6 +27,9 @@ struct ServerOptions {
   // The newest sealing certificate (PEM), served openly at GET /api/v1/keys/public.pem as
   // kubeseal --fetch-cert reads it; unset: that path answers 404.
   std::function<Result<std::string>()> public_cert_pem;
+  // Image automation's status (ImageRepositories, ImagePolicies, ImageUpdateAutomations),
+  // served at GET /api/v1/images; unset: that path answers 404.
+  std::function<resource::Value()> images_status;
 };
 
 // Reads a tokens file: one "TOKEN ROLE" a line (roles admin, read-only); blank lines and

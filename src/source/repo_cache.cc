@@ -366,6 +366,69 @@ Result<std::string> RepoCache::CommitPathFromRevision(
   return OidHex(commit);
 }
 
+Result<std::string> RepoCache::CommitFiles(const std::string& url, const std::string& branch,
+                                           const std::string& parent,
+                                           const std::map<std::string, std::string>& files,
+                                           const std::string& message, const Signature& author) {
+  Mirror* m = impl_->Get(url, MirrorPath(url));
+  std::lock_guard<std::mutex> lock(m->mu);
+  RETURN_IF_ERROR(impl_->FetchLocked(m));
+  git_repository* repo = m->repo.get();
+  std::string branch_ref = "refs/heads/" + branch;
+  auto head = PeelRef(repo, branch_ref);
+  if (!head.ok()) {
+    return NotFound("branch " + branch + " not found in " + internal::RedactUrl(url));
+  }
+  std::string head_id = OidHex(*git_commit_id(head->get()));
+  if (head_id != parent) {
+    return Aborted("branch " + branch + " moved from " + parent.substr(0, 12) + " to " +
+                   head_id.substr(0, 12));
+  }
+  ASSIGN_OR_RETURN(TreePtr head_tree, internal::CommitTree(head->get()));
+  std::vector<git_tree_update> updates;
+  updates.reserve(files.size());
+  for (const auto& [path, content] : files) {
+    git_tree_update u{};
+    u.action = GIT_TREE_UPDATE_UPSERT;
+    int rc = git_blob_create_from_buffer(&u.id, repo, content.data(), content.size());
+    if (rc != 0) return GitError(rc, "writing blob for " + path);
+    u.filemode = GIT_FILEMODE_BLOB;
+    git_tree_entry* entry = nullptr;
+    if (git_tree_entry_bypath(&entry, head_tree.get(), path.c_str()) == 0) {
+      if (git_tree_entry_filemode(entry) == GIT_FILEMODE_BLOB_EXECUTABLE)
+        u.filemode = GIT_FILEMODE_BLOB_EXECUTABLE;
+      git_tree_entry_free(entry);
+    }
+    u.path = path.c_str();
+    updates.push_back(u);
+  }
+  git_oid new_tree;
+  int rc =
+      git_tree_create_updated(&new_tree, repo, head_tree.get(), updates.size(), updates.data());
+  if (rc != 0) return GitError(rc, "building the new tree");
+  if (git_oid_equal(&new_tree, git_tree_id(head_tree.get())))
+    return FailedPrecondition("nothing to commit on " + branch);
+  ASSIGN_OR_RETURN(git_oid commit, internal::WriteCommit(repo, new_tree, {head->get()}, message,
+                                                         author.name, author.email));
+  std::string push_ref = "refs/plumb-push/" + branch;
+  git_reference* tmp = nullptr;
+  rc = git_reference_create(&tmp, repo, push_ref.c_str(), &commit, 1, "plumb image update");
+  if (rc != 0) return GitError(rc, "creating " + push_ref);
+  git_reference_free(tmp);
+  Status pushed = internal::PushToOrigin(repo, {push_ref + ":" + branch_ref}, url);
+  git_reference* del = nullptr;
+  if (git_reference_lookup(&del, repo, push_ref.c_str()) == 0) {
+    (void)git_reference_delete(del);
+    git_reference_free(del);
+  }
+  RETURN_IF_ERROR(pushed);
+  git_reference* moved = nullptr;
+  rc = git_reference_create(&moved, repo, branch_ref.c_str(), &commit, 1, "plumb image update");
+  if (rc != 0) return GitError(rc, "updating mirror " + branch_ref);
+  git_reference_free(moved);
+  return OidHex(commit);
+}
+
 std::string CommitInfo::Summary() const {
   size_t nl = message.find('\n');
   return nl == std::string::npos ? message : message.substr(0, nl);

@@ -102,6 +102,17 @@ class RepoCache {
                                              const std::string& path, const std::string& revision,
                                              const std::string& message, const Signature& author);
 
+  // Image automation: writes one commit on `branch` whose tree is `parent`'s with each
+  // path of `files` holding the new content (existing files keep their mode; new ones are
+  // 0100644), pushes it to `url` and updates the mirror. `parent` is the branch head the
+  // caller read the files at: Aborted when the branch has moved since (read again and
+  // retry). FailedPrecondition "nothing to commit" when the tree would not change.
+  // Returns the new commit id.
+  Result<std::string> CommitFiles(const std::string& url, const std::string& branch,
+                                  const std::string& parent,
+                                  const std::map<std::string, std::string>& files,
+                                  const std::string& message, const Signature& author);
+
   // The directory holding the mirror of `url` (for diagnostics).
   std::string MirrorPath(const std::string& url) const;
 
