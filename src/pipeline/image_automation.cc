@@ -23,6 +23,9 @@ std::string Key(const std::string& app, const std::string& ns, const std::string
   return app + "/" + ns + "/" + name;
 }
 
+// Manifests without metadata.namespace are in "default", as kubectl and Flux name them.
+std::string NsOr(const std::string& ns) { return ns.empty() ? "default" : ns; }
+
 bool IsYamlFile(const std::string& path) {
   auto ends = [&](const char* s) {
     std::string suffix = s;
@@ -419,7 +422,7 @@ void ImageAutomation::Impl::RunDue() {
         if (p.app != a.app || p.latest_image.empty()) continue;
         size_t colon = p.latest_image.rfind(':');
         PolicyImage im{.image = p.latest_image.substr(0, colon), .tag = p.latest_tag};
-        images[p.spec.ns + "/" + p.spec.name] = im;
+        images[NsOr(p.spec.ns) + "/" + p.spec.name] = im;
         images.emplace(p.spec.name, im);
       }
     }
@@ -483,7 +486,7 @@ Status ImageAutomation::Impl::RunAutomation(const Automation& a,
     *message = "no change: every marked field is current at " + head.substr(0, 12);
     return Status::Ok();
   }
-  std::string automation = (a.spec.ns.empty() ? "" : a.spec.ns + "/") + a.spec.name;
+  std::string automation = NsOr(a.spec.ns) + "/" + a.spec.name;
   std::string text = RenderCommitMessage(a.spec.message_template, automation, changes);
   source::Signature author{
       .name = a.spec.author_name.empty() ? options.author_name : a.spec.author_name,

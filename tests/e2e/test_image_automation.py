@@ -1,0 +1,165 @@
+"""Image-update automation against a real registry (Debian's docker-registry): the newest
+tag the policy allows is written into the marked field, committed once to staging, and
+applied by the operator; every other byte of the file stays as it was."""
+import unittest
+
+from harness import E2E, git, wait_until
+from registry import Registry
+
+DEPLOY = """# The web image; plumbline's image automation keeps the marked line current.
+apiVersion: local.plumbline.dev/v1
+kind: File
+metadata:
+  name: web-image   # written for the test to read
+spec:
+  path: web-image.txt
+  content:   "{host}/team/web:1.2.0"   # {{"$imagepolicy": "web"}}
+---
+apiVersion: local.plumbline.dev/v1
+kind: File
+metadata:
+  name: web-tag
+spec:
+  path: web-tag.txt
+  content: '1.2.0' # {{"$imagepolicy": "web:tag"}}
+"""
+
+IMAGES = """apiVersion: plumbline.dev/v1
+kind: ImageRepository
+metadata:
+  name: web
+spec:
+  image: {host}/team/web
+  interval: 200ms
+  insecure: true
+---
+apiVersion: plumbline.dev/v1
+kind: ImagePolicy
+metadata:
+  name: web
+spec:
+  imageRepositoryRef:
+    name: web
+  policy:
+    semver:
+      range: ^1.x
+---
+apiVersion: plumbline.dev/v1
+kind: ImageUpdateAutomation
+metadata:
+  name: staging-images
+spec:
+  interval: 200ms
+  git:
+    commit:
+      author:
+        name: Image Bot
+        email: imagebot@example.com
+      messageTemplate: |
+        Update images by {{{{ .AutomationObject }}}}
+        {{{{ range .Updated.Images }}}}- {{{{ . }}}}
+        {{{{ end }}}}
+    push:
+      branch: staging
+  update:
+    path: ./app
+    strategy: Setters
+"""
+
+
+class ImageAutomationTest(E2E):
+    def setUp(self):
+        super().setUp()
+        self.registry = Registry(self.root)
+        self.addCleanup(self.registry.stop)
+        self.repo.branch = "staging"
+
+    def images(self, op):
+        status, body = op.api("GET", "/api/v1/images")
+        self.assertEqual(status, 200, body)
+        return body
+
+    def test_newest_release_in_range_is_committed_once_and_applied(self):
+        host = self.registry.host
+        for tag in ("1.2.0", "1.3.0-rc1", "1.3.0"):
+            self.registry.push("team/web", tag)
+        original = DEPLOY.format(host=host)
+        self.repo.write("app/deploy.yaml", original)
+        self.repo.write("app/images.yaml", IMAGES.format(host=host))
+        self.repo.write("README.md", "outside the automation's path\n")
+        c1 = self.repo.commit("web 1.2.0")
+        op = self.operator(path=".")
+
+        # The operator applies the commit the automation wrote.
+        wait_until(lambda: self.exists("web-image.txt") and
+                   self.read("web-image.txt") == f"{host}/team/web:1.3.0",
+                   what="the operator to apply 1.3.0")
+        self.assertEqual(self.read("web-tag.txt"), "1.3.0")
+        # The automation ran again after its commit and found nothing to change.
+        def settled():
+            a = self.images(op)["automations"][0]
+            return a["lastPushCommit"] and a["message"].startswith("no change") and a
+        auto = wait_until(settled, what="the automation to find nothing more to change")
+        head = git("rev-parse", "staging", cwd=self.repo.bare)
+        self.assertEqual(auto["lastPushCommit"], head)
+        op.wait_synced("root", head)
+
+        # Exactly one commit, on staging, by the automation's author, with its message.
+        self.assertEqual(git("rev-list", "--count", f"{c1}..staging", cwd=self.repo.bare), "1")
+        self.assertEqual(git("rev-parse", "staging~1", cwd=self.repo.bare), c1)
+        self.assertEqual(git("log", "-1", "--format=%an <%ae>", "staging", cwd=self.repo.bare),
+                         "Image Bot <imagebot@example.com>")
+        self.assertEqual(git("log", "-1", "--format=%B", "staging", cwd=self.repo.bare),
+                         f"Update images by default/staging-images\n- {host}/team/web:1.3.0")
+        self.assertEqual(git("diff", "--name-only", c1, "staging", cwd=self.repo.bare),
+                         "app/deploy.yaml")
+        # Byte for byte: only the two marked values changed.
+        new = git("show", "staging:app/deploy.yaml", cwd=self.repo.bare) + "\n"
+        self.assertEqual(new, original.replace("team/web:1.2.0", "team/web:1.3.0")
+                         .replace("'1.2.0'", "'1.3.0'"))
+
+        status = self.images(op)
+        repo = status["repositories"][0]
+        self.assertEqual(repo["tagCount"], 3)
+        self.assertTrue(repo["lastScanTime"])
+        self.assertEqual(repo["error"], "")
+        self.assertEqual(status["policies"][0]["latestImage"], f"{host}/team/web:1.3.0")
+
+        # A prerelease of the next minor is not taken; its release is, in one more commit.
+        self.registry.push("team/web", "1.4.0-rc1")
+        wait_until(lambda: self.images(op)["repositories"][0]["tagCount"] == 4,
+                   what="the rescan to see 1.4.0-rc1")
+        self.registry.push("team/web", "1.4.0")
+        wait_until(lambda: self.exists("web-tag.txt") and self.read("web-tag.txt") == "1.4.0",
+                   what="the operator to apply 1.4.0")
+        self.assertEqual(git("rev-list", "--count", f"{c1}..staging", cwd=self.repo.bare), "2")
+
+    def test_registry_outage_backs_off_and_recovers(self):
+        host = self.registry.host
+        self.registry.push("team/web", "1.2.0")
+        self.repo.write("app/deploy.yaml", DEPLOY.format(host=host))
+        self.repo.write("app/images.yaml", IMAGES.format(host=host))
+        c1 = self.repo.commit("web 1.2.0")
+        op = self.operator(path=".")
+        op.wait_synced("root", c1)
+        wait_until(lambda: self.images(op)["repositories"][0]["tagCount"] == 1,
+                   what="the first scan")
+        self.registry.stop()
+        failing = wait_until(lambda: (r := self.images(op)["repositories"][0])["failures"] >= 2
+                             and r, what="scans to fail while the registry is down")
+        self.assertIn("unreachable", failing["error"])
+        # The policy keeps its last choice; nothing is committed.
+        self.assertEqual(self.images(op)["policies"][0]["latestTag"], "1.2.0")
+        events = op.api("GET", "/api/v1/events?app=root")[1]["items"]
+        self.assertEqual(len([e for e in events if e["reason"] == "ImageRepositoryScanFailed"]), 1)
+        self.registry.restart_on_same_port()
+        self.registry.push("team/web", "1.3.0")
+        wait_until(lambda: self.exists("web-tag.txt") and self.read("web-tag.txt") == "1.3.0",
+                   what="the update once the registry is back")
+        repo = self.images(op)["repositories"][0]
+        self.assertEqual((repo["error"], repo["failures"]), ("", 0))
+        self.assertEqual(git("rev-list", "--count", f"{c1}..staging", cwd=self.repo.bare), "1")
+
+
+if __name__ == "__main__":
+    unittest.main()
