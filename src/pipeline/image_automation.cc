@@ -251,7 +251,6 @@ void ImageAutomation::SetFor(const engine::AppSpec& app, const std::vector<Resou
       automations[key] = std::move(a);
     }
   }
-  bool wake = false;
   {
     std::lock_guard<std::mutex> l(impl_->mu);
     auto drop_app = [&](auto& m) {
@@ -266,17 +265,20 @@ void ImageAutomation::SetFor(const engine::AppSpec& app, const std::vector<Resou
         kept.spec = repo.spec;  // interval, timeout may change without a rescan
         kept.registry = repo.registry;
         repo = std::move(kept);
-      } else {
-        wake = true;
       }
+    }
+    // A policy keeps its last choice, so only a real change marks the automations.
+    for (auto& [key, p] : policies) {
+      auto old = impl_->policies.find(key);
+      if (old == impl_->policies.end()) continue;
+      p.latest_tag = old->second.latest_tag;
+      p.latest_image = old->second.latest_image;
     }
     for (auto& [key, a] : automations) {
       auto old = impl_->automations.find(key);
       if (old != impl_->automations.end() && old->second.fingerprint == a.fingerprint) {
         a = old->second;
         a.app_spec = app;
-      } else {
-        wake = true;
       }
     }
     drop_app(impl_->repos);
@@ -292,7 +294,7 @@ void ImageAutomation::SetFor(const engine::AppSpec& app, const std::vector<Resou
         impl_->engine->RecordEvent(app.name, "Warning", "InvalidImageAutomation", errors);
     }
   }
-  if (wake) impl_->cv.notify_all();
+  impl_->cv.notify_all();
 }
 
 void ImageAutomation::Impl::RecomputePolicies() {
