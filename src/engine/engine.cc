@@ -568,4 +568,10 @@ Result<std::string> Engine::Rollback(const std::string& name, const std::string&
   return new_commit;
 }
 
+void Engine::RecordWrittenCommit(const std::string& commit, const std::string& trigger,
+                                 const std::string& initiator) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  impl_->written_commits[commit] = {trigger, initiator};
+}
+
 }  // namespace plumb::engine

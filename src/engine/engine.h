@@ -155,6 +155,10 @@ class Engine {
   // commit id or a history id), pushes it, and queues a reconcile. Returns the commit.
   Result<std::string> Rollback(const std::string& name, const std::string& revision,
                                const std::string& initiator);
+  // A commit plumbline wrote outside the engine (image automation): the reconcile that
+  // applies it is recorded with `trigger` and `initiator`, whichever trigger ran it.
+  void RecordWrittenCommit(const std::string& commit, const std::string& trigger,
+                           const std::string& initiator);
 
   // The log files of the running objects (kinds Process and Job) this Application owns:
   // the one named `name` (of `kind` when given: "Process" or "Job"), or all of them when

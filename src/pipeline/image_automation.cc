@@ -502,6 +502,7 @@ Status ImageAutomation::Impl::RunAutomation(const Automation& a,
   log::Info("image update committed",
             {{"automation", automation}, {"commit", *written}, {"branch", branch}});
   if (engine) {
+    engine->RecordWrittenCommit(*written, "image-update", "ImageUpdateAutomation/" + automation);
     engine->RecordEvent(a.app, "Normal", "ImageUpdateCommitted",
                         "ImageUpdateAutomation " + a.spec.name + " " + *message);
     engine->NotifyPush(

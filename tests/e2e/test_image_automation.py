@@ -103,6 +103,7 @@ class ImageAutomationTest(E2E):
         head = git("rev-parse", "staging", cwd=self.repo.bare)
         self.assertEqual(auto["lastPushCommit"], head)
         op.wait_synced("root", head)
+        self.assertEqual(op.history("root")[0]["trigger"], "image-update")
 
         # Exactly one commit, on staging, by the automation's author, with its message.
         self.assertEqual(git("rev-list", "--count", f"{c1}..staging", cwd=self.repo.bare), "1")
