@@ -37,7 +37,8 @@ class RegistryTest : public ::testing::Test {
     server_.Get("/token", [this](const httplib::Request& req, httplib::Response& res) {
       if (req.get_param_value("scope") != "repository:team/app:pull" ||
           req.get_param_value("service") != "test-registry" ||
-          (!basic_.empty() && req.get_header_value("Authorization") != "Basic " + basic_)) {
+          (!token_basic_.empty() &&
+           req.get_header_value("Authorization") != "Basic " + token_basic_)) {
         res.status = 401;
         return;
       }
@@ -81,6 +82,7 @@ class RegistryTest : public ::testing::Test {
   int requests_ = 0;
   std::string mode_;  // "" | basic | bearer
   std::string basic_ = Base64Encode("alice:s3cret");
+  std::string token_basic_;  // credentials the token endpoint wants ("" = anonymous)
   std::vector<std::string> all_ = {"1.0.0", "1.1.0",  "1.2.0", "1.3.0-rc1",
                                    "1.3.0", "latest", "2.0.0"};
 };
@@ -109,9 +111,10 @@ TEST_F(RegistryTest, BearerTokenFromTheChallengesRealm) {
   auto tags = ListTags(Ref(), {.insecure = true, .page_size = 4});
   ASSERT_TRUE(tags.ok()) << tags.status().message();
   EXPECT_EQ(tags->size(), all_.size());
-  basic_ = Base64Encode("bob:pw");
+  token_basic_ = Base64Encode("bob:pw");
   tags = ListTags(Ref(), {.insecure = true, .username = "bob", .password = "pw"});
   ASSERT_TRUE(tags.ok()) << tags.status().message();
+  EXPECT_EQ(ListTags(Ref(), {.insecure = true}).status().code(), Code::kUnauthenticated);
 }
 
 TEST_F(RegistryTest, FailuresAreClassified) {
