@@ -90,11 +90,11 @@ class ImageAutomationTest(E2E):
         c1 = self.repo.commit("web 1.2.0")
         op = self.operator(path=".")
 
-        # The operator applies the commit the automation wrote.
+        # The operator applies the commit the automation wrote (both files of it).
         wait_until(lambda: self.exists("web-image.txt") and
-                   self.read("web-image.txt") == f"{host}/team/web:1.3.0",
+                   self.read("web-image.txt") == f"{host}/team/web:1.3.0" and
+                   self.read("web-tag.txt") == "1.3.0",
                    what="the operator to apply 1.3.0")
-        self.assertEqual(self.read("web-tag.txt"), "1.3.0")
         # The automation ran again after its commit and found nothing to change.
         def settled():
             a = self.images(op)["automations"][0]
