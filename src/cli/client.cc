@@ -209,7 +209,6 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
-namespace {
 int Fail(const Status& s) {
   std::cerr << "plumb: " << s.message() << "\n";
   return 2;
@@ -222,6 +221,7 @@ void PrintValue(const ClientOptions& o, const Value& v) {
     std::cout << resource::ToJson(v, 2) << "\n";
 }
 
+namespace {
 std::string Short(const std::string& sha) { return sha.substr(0, 7); }
 
 std::string Ago(const std::string& rfc3339, int64_t ms) {

@@ -72,6 +72,22 @@ int CmdLogs(const ClientOptions& o, const std::string& app, const LogsOptions& l
 int CmdLocalScale(const ClientOptions& o, const std::string& target, int replicas,
                   const std::string& via);
 
+// `plumb promote FROM TO`: see docs/pipelines.md. Exit 0 promoted (or up to date, or a
+// dry run that would promote), 1 refused (the gate, a conflict), 2 error.
+struct PromoteOptions {
+  std::string from, to, app, commit;
+  bool ours = false, force = false, dry_run = false;
+};
+int CmdPromote(const ClientOptions& o, const PromoteOptions& p);
+// `plumb env list [--repo URL]` and `plumb env diff FROM TO` (exit 0 equal, 1 differ).
+int CmdEnvList(const ClientOptions& o, const std::string& repo);
+int CmdEnvDiff(const ClientOptions& o, const std::string& from, const std::string& to);
+
+// Prints `s` to stderr as "plumb: MESSAGE"; returns exit code 2.
+int Fail(const Status& s);
+// Prints `v` as JSON or YAML (o.output).
+void PrintValue(const ClientOptions& o, const resource::Value& v);
+
 // Prints a table with a header row, columns padded to the widest cell.
 void PrintTable(const std::vector<std::vector<std::string>>& rows);
 

@@ -176,6 +176,46 @@ int main(int argc, char** argv) {
   c_rollback->add_option("APP", app_name)->required();
   c_rollback->add_option("REV", revision)->required();
   add_client(c_rollback);
+  PromoteOptions promote;
+  auto* c_promote = app.add_subcommand(
+      "promote",
+      "merge environment FROM into TO and push, if FROM's Applications are Synced and Healthy "
+      "at exactly that commit (exit 0 promoted or nothing to do, 1 refused, 2 error)");
+  c_promote
+      ->add_option("FROM", promote.from,
+                   "the environment promoted from: an Application name, or a branch "
+                   "that Applications follow (e.g. staging)")
+      ->required();
+  c_promote->add_option("TO", promote.to, "the environment promoted into (e.g. production)")
+      ->required();
+  c_promote->add_option("--app", promote.app,
+                        "gate on this Application of FROM only (default: all of FROM's)");
+  c_promote->add_option("--commit", promote.commit,
+                        "promote this commit of FROM's branch (default: its head)");
+  c_promote->add_flag("--dry-run", promote.dry_run,
+                      "check the gate and the merge, push nothing, record nothing");
+  c_promote->add_flag("--force", promote.force,
+                      "promote even when the gate fails (recorded in history and the commit)");
+  c_promote->add_flag("--ours", promote.ours,
+                      "record FROM's new commits as merged without taking their changes "
+                      "(git merge -s ours); no gate");
+  add_client(c_promote);
+  auto* c_env = app.add_subcommand("env", "environments: the Applications and what they run");
+  c_env->require_subcommand(1);
+  std::string env_repo;
+  auto* c_env_list = c_env->add_subcommand("list",
+                                           "every environment (Application): branch, path, head, "
+                                           "applied commit, sync, health");
+  c_env_list->add_option("--repo", env_repo, "only this repository's environments");
+  add_client(c_env_list);
+  std::string env_from, env_to;
+  auto* c_env_diff = c_env->add_subcommand(
+      "diff",
+      "commits ahead/behind and the file diff between two environments (exit 0 "
+      "equal, 1 different, 2 error)");
+  c_env_diff->add_option("FROM", env_from, "e.g. staging")->required();
+  c_env_diff->add_option("TO", env_to, "e.g. production")->required();
+  add_client(c_env_diff);
   auto* c_events = app.add_subcommand("events", "recent events");
   c_events->add_option("APP", app_name);
   bool follow = false;
@@ -304,6 +344,9 @@ int main(int argc, char** argv) {
   if (*c_history) return CmdHistory(client, app_name);
   if (*c_rollback) return CmdRollback(client, app_name, revision);
   if (*c_events) return CmdEvents(client, app_name, follow);
+  if (*c_promote) return CmdPromote(client, promote);
+  if (*c_env_list) return CmdEnvList(client, env_repo);
+  if (*c_env_diff) return CmdEnvDiff(client, env_from, env_to);
   if (*c_suspend) return CmdSuspend(client, app_name, true);
   if (*c_resume) return CmdSuspend(client, app_name, false);
   if (*c_refresh) return CmdRefresh(client, app_name);

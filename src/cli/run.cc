@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/strings.h"
 #include "engine/engine.h"
+#include "pipeline/auto_promote.h"
 #include "pipeline/image_automation.h"
 #include "render/render.h"
 #include "resource/codec.h"
@@ -206,6 +207,9 @@ int CmdRun(RunOptions o) {
   images->Start(eng->get());
   s = (*eng)->Start();
   if (!s.ok()) return Fail("engine", s);
+  // spec.promotion {auto: true}: promotes on its own once staging has been Healthy.
+  pipeline::AutoPromoter promoter(eng->get());
+  if (!o.once) promoter.Start();
   log::Info("plumbline operator started",
             {{"api", (*srv)->url()},
              {"repo", eo.root.repo},
@@ -253,6 +257,7 @@ int CmdRun(RunOptions o) {
     }
     log::Info("stopping", {{"signal", std::to_string(sig)}});
   }
+  promoter.Stop();
   images->Stop();  // before the engine it tells about commits
   (*eng)->Stop();  // before the server: it also ends the event streams it serves
   (*srv)->Stop();

@@ -49,6 +49,12 @@ Value AppSpec::ToValue() const {
   s.Set("suspend", sync.suspend);
   s.Set("interval", FormatDuration(sync.interval));
   v.Set("allowPlaintextSecrets", allow_plaintext_secrets);
+  if (!promotion.from.empty()) {
+    Value& p = v.Set("promotion", Value::EmptyObject());
+    p.Set("from", promotion.from);
+    p.Set("auto", promotion.automated);
+    p.Set("after", FormatDuration(promotion.after));
+  }
   return v;
 }
 
@@ -85,6 +91,22 @@ Status ReadSpec(const Value& spec, const std::string& where, AppSpec* out) {
     if (!d.ok()) return d.status().WithContext(where + ".sync.interval");
     if (d->count() < 1) return InvalidArgument(where + ".sync.interval must be positive");
     out->sync.interval = *d;
+  }
+  if (const Value* promo = spec.Find("promotion"); promo && !promo->is_null()) {
+    if (!promo->is_object()) return InvalidArgument(where + ".promotion must be a map");
+    RETURN_IF_ERROR(CheckString(promo, "from", where + ".promotion"));
+    RETURN_IF_ERROR(CheckBool(promo, "auto", where + ".promotion"));
+    out->promotion.from = promo->GetString("from", out->promotion.from);
+    out->promotion.automated = GetBool(promo, "auto", out->promotion.automated);
+    if (out->promotion.from.empty())
+      return InvalidArgument(where + ".promotion.from is missing: the environment to promote from");
+    if (const Value* after = promo->Find("after")) {
+      if (!after->is_string())
+        return InvalidArgument(where + ".promotion.after must be a duration like 10m");
+      auto d = ParseDuration(after->as_string());
+      if (!d.ok()) return d.status().WithContext(where + ".promotion.after");
+      out->promotion.after = *d;
+    }
   }
   RETURN_IF_ERROR(CheckBool(&spec, "allowPlaintextSecrets", where));
   out->allow_plaintext_secrets =

@@ -24,6 +24,13 @@ struct SyncPolicy {
   Duration interval = Duration(60000);
 };
 
+// spec.promotion: promotes another environment into this Application's one by itself.
+struct PromotionPolicy {
+  std::string from;                   // the environment promoted from ("" = none)
+  bool automated = false;             // spec.promotion.auto
+  Duration after = Duration(600000);  // how long `from` must be Healthy at a commit first
+};
+
 struct AppSpec {
   std::string name;
   std::string repo;
@@ -33,6 +40,7 @@ struct AppSpec {
   SyncPolicy sync;
   bool allow_plaintext_secrets = false;
   std::string parent;  // the Application whose repo declared this one ("" = root)
+  PromotionPolicy promotion;
 
   resource::Value ToValue() const;
   static Result<AppSpec> FromValue(const resource::Value& v);

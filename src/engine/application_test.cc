@@ -57,5 +57,37 @@ TEST(ApplicationTest, SpecRoundTripsThroughValue) {
   EXPECT_EQ(resource::ToJson(back->ToValue()), resource::ToJson(s.ToValue()));
 }
 
+TEST(ApplicationTest, PromotionPolicyIsReadAndSurvivesStorage) {
+  AppSpec parent{.name = "root", .repo = "/srv/repo.git", .branch = "main"};
+  auto spec = AppSpecFromResource(Parse(R"(apiVersion: plumbline.dev/v1
+kind: Application
+metadata: {name: production}
+spec:
+  source: {branch: production, path: deploy}
+  promotion: {from: staging, auto: true, after: 90s}
+)"),
+                                  parent);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->promotion.from, "staging");
+  EXPECT_TRUE(spec->promotion.automated);
+  EXPECT_EQ(spec->promotion.after.count(), 90000);
+  auto stored = AppSpec::FromValue(spec->ToValue());
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_EQ(stored->promotion.from, "staging");
+  EXPECT_EQ(stored->promotion.after.count(), 90000);
+
+  auto missing = AppSpecFromResource(Parse(R"(apiVersion: plumbline.dev/v1
+kind: Application
+metadata: {name: production}
+spec:
+  source: {path: deploy}
+  promotion: {auto: true}
+)"),
+                                     parent);
+  EXPECT_EQ(missing.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(missing.status().message().find("spec.promotion.from is missing"), std::string::npos)
+      << missing.status().message();
+}
+
 }  // namespace
 }  // namespace plumb::engine

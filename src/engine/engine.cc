@@ -513,6 +513,17 @@ void Engine::RecordEvent(const std::string& app, const std::string& type, const 
   impl_->RecordEvent(app, type, reason, message);
 }
 
+source::RepoCache& Engine::Repos() { return *impl_->repos; }
+
+Result<int64_t> Engine::AddHistory(const HistoryRow& row) {
+  if (!impl_->Find(row.app)) return NotFound("no Application named " + row.app);
+  return impl_->store->AddHistory(row);
+}
+
+std::pair<std::string, std::string> Engine::Author() const {
+  return {impl_->options.author_name, impl_->options.author_email};
+}
+
 Status Engine::SetSuspended(const std::string& name, bool suspended, const std::string& initiator) {
   auto st = impl_->Find(name);
   if (!st) return NotFound("no Application named " + name);

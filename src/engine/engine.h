@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -21,6 +22,9 @@
 
 namespace plumb::secrets {
 class KeyStore;
+}
+namespace plumb::source {
+class RepoCache;
 }
 
 namespace plumb::engine {
@@ -155,10 +159,19 @@ class Engine {
   // commit id or a history id), pushes it, and queues a reconcile. Returns the commit.
   Result<std::string> Rollback(const std::string& name, const std::string& revision,
                                const std::string& initiator);
-  // A commit plumbline wrote outside the engine (image automation): the reconcile that
+  // A commit plumbline wrote outside the engine (image automation, promotion): the reconcile that
   // applies it is recorded with `trigger` and `initiator`, whichever trigger ran it.
   void RecordWrittenCommit(const std::string& commit, const std::string& trigger,
                            const std::string& initiator);
+
+  // For the pipeline module (promotion): the repository cache every reconcile fetches
+  // through, so a commit pushed through it is seen by the next reconcile. Owned by the
+  // engine; valid while it lives; thread-safe (see source.h).
+  source::RepoCache& Repos();
+  // Adds a row no reconcile wrote (a promotion) to `row.app`'s history; returns its id.
+  Result<int64_t> AddHistory(const HistoryRow& row);
+  // The author of commits plumbline writes (EngineOptions::author_*).
+  std::pair<std::string, std::string> Author() const;
 
   // The log files of the running objects (kinds Process and Job) this Application owns:
   // the one named `name` (of `kind` when given: "Process" or "Job"), or all of them when

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/strings.h"
+#include "pipeline/pipeline.h"
 #include "resource/codec.h"
 #include "server/logs.h"
 #include "server/tls.h"
@@ -183,7 +184,8 @@ struct Server::Impl {
   }
 
   void Routes();
-  void LogRoutes();  // logs.cc's HTTP side: GET .../logs, POST .../scale
+  void LogRoutes();       // logs.cc's HTTP side: GET .../logs, POST .../scale
+  void PipelineRoutes();  // environments and promotion
   // Waits up to `d` for Stop(); returns true when stopping.
   bool WaitStop(Duration d) {
     std::unique_lock<std::mutex> l(stop_mu);
@@ -417,6 +419,7 @@ void Server::Impl::Routes() {
   });
 
   LogRoutes();
+  PipelineRoutes();
 
   // Git webhooks: signature first, then one fetch per repository for the Applications
   // that follow the pushed branch.
@@ -476,6 +479,48 @@ void Server::Impl::Routes() {
 }
 
 // Logs and scale of running objects (local Process and Job).
+void Server::Impl::PipelineRoutes() {
+  using Req = const httplib::Request&;
+  using Res = httplib::Response&;
+  http->Get("/api/v1/environments", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kRead)) return;
+    Reply(res, 200, pipeline::ListEnvironments(*engine, req.get_param_value("repo")));
+  });
+  http->Get("/api/v1/environments/diff", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kRead)) return;
+    std::string from = req.get_param_value("from"), to = req.get_param_value("to");
+    if (from.empty() || to.empty())
+      return ReplyError(res, InvalidArgument("from and to are required (environment names)"));
+    auto d = pipeline::DiffEnvironments(*engine, from, to);
+    if (!d.ok()) return ReplyError(res, d.status());
+    Reply(res, 200, *d);
+  });
+  // A refused promotion (gate, conflict) is a 200 with `result` Blocked or Conflict:
+  // the attempt was made and recorded; its report says why.
+  http->Post("/api/v1/promotions", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kAdmin)) return;
+    auto body = resource::ParseJson(req.body, "request body");
+    if (!body.ok()) return ReplyError(res, body.status());
+    auto flag = [&](const char* key) {
+      const Value* v = body->Find(key);
+      return v != nullptr && v->is_bool() && v->as_bool();
+    };
+    pipeline::PromoteRequest pr{.from = body->GetString("from"),
+                                .to = body->GetString("to"),
+                                .app = body->GetString("app"),
+                                .commit = body->GetString("commit"),
+                                .ours = flag("ours"),
+                                .force = flag("force"),
+                                .dry_run = flag("dryRun"),
+                                .initiator = Initiator(req)};
+    if (pr.from.empty() || pr.to.empty())
+      return ReplyError(res, InvalidArgument("from and to are required (environment names)"));
+    auto r = pipeline::Promote(*engine, pr);
+    if (!r.ok()) return ReplyError(res, r.status());
+    Reply(res, 200, r->ToValue());
+  });
+}
+
 void Server::Impl::LogRoutes() {
   using Req = const httplib::Request&;
   using Res = httplib::Response&;

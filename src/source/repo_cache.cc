@@ -1,194 +1,13 @@
-// RepoCache: the mirrors, fetch and the read-side operations.
+// RepoCache: the mirrors, fetch and the read-side operations, path commits.
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
-#include <map>
-#include <mutex>
 
-#include "core/fs.h"
-#include "core/strings.h"
-#include "source/git_util.h"
-#include "source/source.h"
+#include "source/mirror.h"
 #include "source/tree_files.h"
-#include "source/write.h"
 
 namespace plumb::source {
 
-using internal::CommitPtr;
-using internal::GitError;
-using internal::OidHex;
-using internal::ReferencePtr;
-using internal::RemotePtr;
-using internal::RepoPtr;
-using internal::TreePtr;
-
-namespace {
-
-constexpr const char* kHeadsSpec = "+refs/heads/*:refs/heads/*";
-constexpr const char* kTagsSpec = "+refs/tags/*:refs/tags/*";
-
-// One mirror. `mu` serialises every operation on it.
-struct Mirror {
-  std::mutex mu;
-  std::string url;
-  std::string path;
-  RepoPtr repo;               // GUARDED_BY(mu); open once, kept open
-  bool fetched = false;       // GUARDED_BY(mu); a fetch succeeded in this process
-  int64_t last_fetch_ms = 0;  // GUARDED_BY(mu); MonotonicMillis of that fetch
-};
-
-bool IsFullHex(const std::string& s) {
-  if (s.size() != GIT_OID_HEXSZ) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(c) != 0; });
-}
-
-// Peels the reference named `name` to a commit; NotFound when there is no such ref.
-Result<CommitPtr> PeelRef(git_repository* repo, const std::string& name) {
-  git_reference* ref = nullptr;
-  int rc = git_reference_lookup(&ref, repo, name.c_str());
-  if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC) return NotFound(name + " not found");
-  if (rc != 0) return GitError(rc, "reading " + name);
-  ReferencePtr owned(ref);
-  git_object* obj = nullptr;
-  rc = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT);
-  if (rc != 0) return GitError(rc, name + " does not point at a commit");
-  return CommitPtr(reinterpret_cast<git_commit*>(obj));
-}
-
-// Resolves a branch, tag, "refs/..." or a (possibly abbreviated) commit id.
-Result<CommitPtr> ResolveCommit(git_repository* repo, const std::string& ref,
-                                const std::string& url) {
-  if (IsFullHex(ref)) {
-    auto c = internal::LookupCommitById(repo, ref);
-    if (c.ok() || c.status().code() != Code::kNotFound) return c;
-  }
-  std::vector<std::string> names;
-  if (StartsWith(ref, "refs/")) {
-    names = {ref};
-  } else {
-    names = {"refs/heads/" + ref, "refs/tags/" + ref};
-  }
-  for (const auto& name : names) {
-    auto c = PeelRef(repo, name);
-    if (c.ok() || c.status().code() != Code::kNotFound) return c;
-  }
-  if (!ref.empty() && !StartsWith(ref, "refs/")) {
-    auto c = internal::LookupCommitById(repo, ref);
-    if (c.ok() || c.status().code() != Code::kNotFound) return c;
-  }
-  return NotFound("ref " + ref + " not found in " + internal::RedactUrl(url));
-}
-
-// For a URL naming a local path (absolute, relative or file://), that path.
-std::string LocalPath(const std::string& url) {
-  if (StartsWith(url, "file://")) return url.substr(7);
-  if (url.find("://") != std::string::npos) return "";
-  if (!StartsWith(url, "/") && !StartsWith(url, ".") && url.find(':') != std::string::npos) {
-    return "";  // scp-like "host:path"
-  }
-  return url;
-}
-
-std::string NormalizeTreePath(const std::string& path) {
-  std::string p = fs::NormalizePath(path);
-  if (p == "." || p == "/") return "";
-  if (!p.empty() && p[0] == '/') p.erase(0, 1);
-  return p;
-}
-
-}  // namespace
-
-struct RepoCache::Impl {
-  std::string dir;
-  std::mutex mu;
-  std::map<std::string, std::unique_ptr<Mirror>> mirrors;  // GUARDED_BY(mu)
-
-  Mirror* Get(const std::string& url, const std::string& path) {
-    std::lock_guard<std::mutex> lock(mu);
-    auto& m = mirrors[url];
-    if (!m) {
-      m = std::make_unique<Mirror>();
-      m->url = url;
-      m->path = path;
-    }
-    return m.get();
-  }
-
-  // Opens the mirror (creating it when `create`); NotFound when absent otherwise.
-  Status Open(Mirror* m, bool create) {
-    if (m->repo) return Status::Ok();
-    internal::EnsureLibgit2();
-    git_repository* repo = nullptr;
-    if (fs::Exists(m->path)) {
-      int rc = git_repository_open_bare(&repo, m->path.c_str());
-      if (rc == 0) {
-        m->repo.reset(repo);
-        return Status::Ok();
-      }
-      if (!create) return GitError(rc, "opening mirror " + m->path);
-      RETURN_IF_ERROR(fs::RemoveAll(m->path));  // a broken mirror is only a cache
-    } else if (!create) {
-      return NotFound(internal::RedactUrl(m->url) + " has not been fetched");
-    }
-    RETURN_IF_ERROR(fs::MakeDirs(dir));
-    int rc = git_repository_init(&repo, m->path.c_str(), /*is_bare=*/1);
-    if (rc != 0) return GitError(rc, "creating mirror " + m->path);
-    m->repo.reset(repo);
-    git_remote* remote = nullptr;
-    rc = git_remote_create_with_fetchspec(&remote, repo, "origin", m->url.c_str(), kHeadsSpec);
-    if (rc == 0) {
-      git_remote_free(remote);
-      rc = git_remote_add_fetch(repo, "origin", kTagsSpec);
-    }
-    if (rc != 0) {
-      Status s = GitError(rc, "configuring mirror of " + internal::RedactUrl(m->url), m->url);
-      m->repo.reset();
-      (void)fs::RemoveAll(m->path);
-      return s;
-    }
-    return Status::Ok();
-  }
-
-  Status FetchLocked(Mirror* m) {
-    std::string local = LocalPath(m->url);
-    if (!local.empty() && !fs::Exists(local)) {
-      return NotFound("fetch " + m->url + ": no such repository");
-    }
-    bool existed = fs::Exists(m->path);
-    RETURN_IF_ERROR(Open(m, /*create=*/true));
-    git_remote* remote = nullptr;
-    int rc = git_remote_lookup(&remote, m->repo.get(), "origin");
-    if (rc != 0) return GitError(rc, "mirror of " + internal::RedactUrl(m->url), m->url);
-    RemotePtr owned(remote);
-    git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
-    opts.prune = GIT_FETCH_PRUNE;
-    opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;  // the tags refspec fetches them all
-    internal::RemotePayload payload;
-    internal::SetRemoteCallbacks(&opts.callbacks, &payload);
-    rc = git_remote_fetch(remote, nullptr, &opts, "plumb fetch");
-    if (rc != 0) {
-      Status s = internal::RemoteError(rc, "fetch " + internal::RedactUrl(m->url), m->url);
-      if (!existed) {  // leave no empty mirror behind a failed first clone
-        owned.reset();
-        m->repo.reset();
-        (void)fs::RemoveAll(m->path);
-      }
-      return s;
-    }
-    m->fetched = true;
-    m->last_fetch_ms = MonotonicMillis();
-    return Status::Ok();
-  }
-
-  // Locks and opens the mirror of `url` for a read; `lock` holds it on return.
-  Result<Mirror*> OpenForRead(const std::string& url, const std::string& path,
-                              std::unique_lock<std::mutex>* lock) {
-    Mirror* m = Get(url, path);
-    *lock = std::unique_lock<std::mutex>(m->mu);
-    RETURN_IF_ERROR(Open(m, /*create=*/false));
-    return m;
-  }
-};
+using internal::IsFullHex;
 
 RepoCache::RepoCache(std::string dir) : impl_(std::make_unique<Impl>()) {
   impl_->dir = std::move(dir);
@@ -324,6 +143,13 @@ Result<bool> RepoCache::IsAncestor(const std::string& url, const std::string& an
 Result<std::string> RepoCache::CommitPathFromRevision(
     const std::string& url, const std::string& branch, const std::string& path,
     const std::string& revision, const std::string& message, const Signature& author) {
+  return CommitPathFrom(url, branch, path, revision, path, message, author);
+}
+
+Result<std::string> RepoCache::CommitPathFrom(const std::string& url, const std::string& branch,
+                                              const std::string& path, const std::string& revision,
+                                              const std::string& source_path,
+                                              const std::string& message, const Signature& author) {
   Mirror* m = impl_->Get(url, MirrorPath(url));
   std::lock_guard<std::mutex> lock(m->mu);
   RETURN_IF_ERROR(impl_->FetchLocked(m));
@@ -337,32 +163,26 @@ Result<std::string> RepoCache::CommitPathFromRevision(
   ASSIGN_OR_RETURN(TreePtr head_tree, internal::CommitTree(head->get()));
   ASSIGN_OR_RETURN(TreePtr rev_tree, internal::CommitTree(rev.get()));
   std::string tree_path = NormalizeTreePath(path);
-  ASSIGN_OR_RETURN(git_oid new_tree,
-                   internal::TreeWithPathFrom(repo, head_tree.get(), rev_tree.get(), tree_path));
+  std::string from_path = NormalizeTreePath(source_path);
+  bool same = tree_path == from_path;
+  if (tree_path.empty() && !same) {
+    return InvalidArgument("cannot copy " + from_path + " onto the whole tree");
+  }
+  ASSIGN_OR_RETURN(
+      git_oid new_tree,
+      internal::TreeWithPathFrom(repo, head_tree.get(), rev_tree.get(), tree_path, from_path));
   if (git_oid_equal(&new_tree, git_tree_id(head_tree.get()))) {
-    return FailedPrecondition(
-        "nothing to roll back: " + (tree_path.empty() ? std::string("the tree") : tree_path) +
-        " at " + revision + " equals the branch head");
+    std::string where = tree_path.empty() ? std::string("the tree") : tree_path;
+    if (same) {
+      return FailedPrecondition("nothing to roll back: " + where + " at " + revision +
+                                " equals the branch head");
+    }
+    return FailedPrecondition("nothing to promote: " + where + " on " + branch +
+                              " already equals " + from_path + " at " + revision);
   }
   ASSIGN_OR_RETURN(git_oid commit, internal::WriteCommit(repo, new_tree, {head->get()}, message,
                                                          author.name, author.email));
-  // Push from a private ref so the mirror's branch moves only once the remote took it.
-  std::string push_ref = "refs/plumb-push/" + branch;
-  git_reference* tmp = nullptr;
-  int rc = git_reference_create(&tmp, repo, push_ref.c_str(), &commit, 1, "plumb rollback");
-  if (rc != 0) return GitError(rc, "creating " + push_ref);
-  git_reference_free(tmp);
-  Status pushed = internal::PushToOrigin(repo, {push_ref + ":" + branch_ref}, url);
-  git_reference* del = nullptr;
-  if (git_reference_lookup(&del, repo, push_ref.c_str()) == 0) {
-    (void)git_reference_delete(del);
-    git_reference_free(del);
-  }
-  RETURN_IF_ERROR(pushed);
-  git_reference* moved = nullptr;
-  rc = git_reference_create(&moved, repo, branch_ref.c_str(), &commit, 1, "plumb rollback");
-  if (rc != 0) return GitError(rc, "updating mirror " + branch_ref);
-  git_reference_free(moved);
+  RETURN_IF_ERROR(impl_->PushBranchLocked(m, branch, commit));
   return OidHex(commit);
 }
 

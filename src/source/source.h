@@ -47,6 +47,33 @@ struct FetchStats {
   bool skipped = false;  // fetched recently enough (max_age), nothing done
 };
 
+enum class MergeStrategy {
+  kMerge,  // a normal three-way merge (fast-forward when possible)
+  kOurs,   // `git merge -s ours`: a merge commit that keeps the branch's tree as it is
+};
+
+struct MergeRequest {
+  std::string into;    // the branch merged into
+  std::string commit;  // what is merged: a commit id, or a branch/tag name
+  MergeStrategy strategy = MergeStrategy::kMerge;
+  std::string message;  // of a merge commit (a fast-forward writes none)
+  Signature author;
+  bool dry_run = false;  // compute the outcome, push nothing
+};
+
+struct MergeResult {
+  // UpToDate: `commit` is already in the branch; FastForward: the branch moves to
+  // `commit`; MergeCommit: a new commit with parents (head, commit); Conflict: nothing
+  // written, `conflicts` lists the files.
+  std::string outcome;
+  std::string previous_head;
+  std::string new_head;  // the branch head afterwards ("" for a dry-run merge commit)
+  std::string commit;    // the merged commit's full id
+  size_t ahead = 0;      // commits `commit` brings that the branch lacks
+  size_t behind = 0;     // commits the branch has that `commit` lacks (its own)
+  std::vector<std::string> conflicts;
+};
+
 class RepoCache {
  public:
   // `dir` holds the mirrors (created if missing): DIR/<first 16 hex of sha256(url)>.git.
@@ -112,6 +139,38 @@ class RepoCache {
                                   const std::string& parent,
                                   const std::map<std::string, std::string>& files,
                                   const std::string& message, const Signature& author);
+
+  // Directory-per-environment promotion: like CommitPathFromRevision, but `path` takes
+  // the content `source_path` has at `revision` (the staging directory's content goes
+  // into the production directory). FailedPrecondition "nothing to promote" when equal.
+  Result<std::string> CommitPathFrom(const std::string& url, const std::string& branch,
+                                     const std::string& path, const std::string& revision,
+                                     const std::string& source_path, const std::string& message,
+                                     const Signature& author);
+
+  // Merges `request.commit` into branch `request.into` of the remote `url` (after a
+  // fresh fetch) and pushes the result, never forced. See MergeRequest/MergeResult. A
+  // conflict is not an error: the result lists the conflicting files and nothing is
+  // written. NotFound for an unknown branch or commit; Aborted when the remote moved
+  // during the push (retry).
+  Result<MergeResult> Merge(const std::string& url, const MergeRequest& request);
+
+  // How many commits `a` has that `b` does not (ahead), and `b` has that `a` does not
+  // (behind). Does not fetch.
+  Result<std::pair<size_t, size_t>> AheadBehind(const std::string& url, const std::string& a,
+                                                const std::string& b);
+
+  // The commits reachable from `to` but not from `from`, newest first, at most `limit`
+  // (0 = all). Does not fetch.
+  Result<std::vector<CommitInfo>> Log(const std::string& url, const std::string& from,
+                                      const std::string& to, size_t limit = 0);
+
+  // A unified diff (git's patch format, paths relative to the two directories) from the
+  // directory `from_path` at commit `from` to `to_path` at commit `to` ("" or "." = the
+  // root). A directory absent at one side counts as empty. Does not fetch.
+  Result<std::string> DiffText(const std::string& url, const std::string& from,
+                               const std::string& from_path, const std::string& to,
+                               const std::string& to_path);
 
   // The directory holding the mirror of `url` (for diagnostics).
   std::string MirrorPath(const std::string& url) const;

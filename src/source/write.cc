@@ -1,6 +1,7 @@
 // Writing: rollback trees, commits, pushes, plumb init, blob ids.
 #include "source/write.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/fs.h"
@@ -42,8 +43,9 @@ Status AddTreeEntry(git_index* index, const git_tree_entry* entry, const std::st
 }  // namespace
 
 Result<git_oid> TreeWithPathFrom(git_repository* repo, git_tree* head, git_tree* revision,
-                                 const std::string& path) {
-  if (path.empty()) return *git_tree_id(revision);
+                                 const std::string& path, const std::string& source_path_in) {
+  const std::string& source_path = source_path_in.empty() ? path : source_path_in;
+  if (path.empty() && source_path.empty()) return *git_tree_id(revision);
   git_index* raw = nullptr;
   int rc = git_index_new(&raw);
   if (rc != 0) return GitError(rc, "creating an index");
@@ -60,7 +62,7 @@ Result<git_oid> TreeWithPathFrom(git_repository* repo, git_tree* head, git_tree*
     if (rc != 0 && rc != GIT_ENOTFOUND) return GitError(rc, "removing " + prefix);
   }
   git_tree_entry* entry = nullptr;
-  rc = git_tree_entry_bypath(&entry, revision, path.c_str());
+  rc = git_tree_entry_bypath(&entry, revision, source_path.c_str());
   if (rc == 0) {
     TreeEntryPtr owned(entry);
     if (git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
@@ -80,6 +82,33 @@ Result<git_oid> TreeWithPathFrom(git_repository* repo, git_tree* head, git_tree*
   git_oid tree;
   rc = git_index_write_tree_to(&tree, raw, repo);
   if (rc != 0) return GitError(rc, "writing the new tree");
+  return tree;
+}
+
+Result<git_oid> MergeTrees(git_repository* repo, git_commit* ours, git_commit* theirs,
+                           std::vector<std::string>* conflicts) {
+  git_merge_options opts = GIT_MERGE_OPTIONS_INIT;
+  git_index* raw = nullptr;
+  int rc = git_merge_commits(&raw, repo, ours, theirs, &opts);
+  if (rc != 0) return GitError(rc, "merging");
+  IndexPtr index(raw);
+  if (git_index_has_conflicts(raw)) {
+    git_index_conflict_iterator* it = nullptr;
+    rc = git_index_conflict_iterator_new(&it, raw);
+    if (rc != 0) return GitError(rc, "listing conflicts");
+    const git_index_entry *ancestor, *our, *their;
+    while (git_index_conflict_next(&ancestor, &our, &their, it) == 0) {
+      const git_index_entry* any = our ? our : their ? their : ancestor;
+      if (any != nullptr) conflicts->emplace_back(any->path);
+    }
+    git_index_conflict_iterator_free(it);
+    std::sort(conflicts->begin(), conflicts->end());
+    conflicts->erase(std::unique(conflicts->begin(), conflicts->end()), conflicts->end());
+    return FailedPrecondition("merge conflict in " + Join(*conflicts, ", "));
+  }
+  git_oid tree;
+  rc = git_index_write_tree_to(&tree, raw, repo);
+  if (rc != 0) return GitError(rc, "writing the merged tree");
   return tree;
 }
 

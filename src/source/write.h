@@ -10,9 +10,15 @@
 namespace plumb::source::internal {
 
 // The id of a tree equal to `head` except that `path` ("" = the whole tree) holds what
-// it holds in `revision` (removed when absent there). Written to `repo`'s object store.
+// `source_path` (default: `path`) holds in `revision` (removed when absent there).
+// Written to `repo`'s object store.
 Result<git_oid> TreeWithPathFrom(git_repository* repo, git_tree* head, git_tree* revision,
-                                 const std::string& path);
+                                 const std::string& path, const std::string& source_path = "");
+
+// Three-way merge of `theirs` into `ours` in memory. On success the merged tree's id;
+// when files conflict, FailedPrecondition and `conflicts` holds their paths (sorted).
+Result<git_oid> MergeTrees(git_repository* repo, git_commit* ours, git_commit* theirs,
+                           std::vector<std::string>* conflicts);
 
 // Creates a commit of `tree` with `parents` (not moving any ref); returns its id.
 Result<git_oid> WriteCommit(git_repository* repo, const git_oid& tree,
