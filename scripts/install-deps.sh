@@ -9,6 +9,7 @@ PACKAGES=(
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 sqlite3 curl prometheus
   nodejs age docker-registry
+  gnupg openssh-client
 )
 # npm for tests/npm (independent implementations the tests check against): Debian's,
 # unless one came with the installed nodejs (NodeSource's includes it).

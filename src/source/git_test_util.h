@@ -13,8 +13,10 @@
 namespace plumb::source::testing {
 
 // Runs `git ARGS` in `dir` with a fixed identity; fails the test on a non-zero exit.
-// Returns stdout without the trailing newline.
-inline std::string Git(const std::string& dir, const std::vector<std::string>& args) {
+// Returns stdout without the trailing newline. `env` ("K=V") is added to the environment
+// (e.g. GNUPGHOME for signing).
+inline std::string Git(const std::string& dir, const std::vector<std::string>& args,
+                       const std::vector<std::string>& env = {}) {
   std::vector<std::string> argv = {"git",
                                    "-c",
                                    "init.defaultBranch=main",
@@ -29,6 +31,7 @@ inline std::string Git(const std::string& dir, const std::vector<std::string>& a
                     "GIT_COMMITTER_NAME=Test Author", "GIT_COMMITTER_EMAIL=author@example.com",
                     "GIT_CONFIG_NOSYSTEM=1",          "GIT_CONFIG_GLOBAL=/dev/null",
                     "GIT_TERMINAL_PROMPT=0"};
+  opts.extra_env.insert(opts.extra_env.end(), env.begin(), env.end());
   auto r = RunSubprocess(argv, opts);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   if (!r.ok()) return "";

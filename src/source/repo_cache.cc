@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "source/mirror.h"
+#include "source/signature.h"
 #include "source/tree_files.h"
 
 namespace plumb::source {
@@ -54,6 +55,20 @@ Result<CommitInfo> RepoCache::GetCommit(const std::string& url, const std::strin
   const char* msg = git_commit_message(c.get());
   info.message = msg != nullptr ? msg : "";
   return info;
+}
+
+Result<SignedObject> RepoCache::CommitSignature(const std::string& url, const std::string& commit) {
+  std::unique_lock<std::mutex> lock;
+  ASSIGN_OR_RETURN(Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
+  ASSIGN_OR_RETURN(CommitPtr c, ResolveCommit(m->repo.get(), commit, url));
+  return internal::ExtractCommitSignature(m->repo.get(), c.get());
+}
+
+Result<SignedObject> RepoCache::TagSignature(const std::string& url, const std::string& tag) {
+  std::unique_lock<std::mutex> lock;
+  ASSIGN_OR_RETURN(Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
+  std::string name = StartsWith(tag, "refs/tags/") ? tag : "refs/tags/" + tag;
+  return internal::ExtractTagSignature(m->repo.get(), name, url);
 }
 
 Result<std::vector<TreeFile>> RepoCache::ListFiles(const std::string& url,

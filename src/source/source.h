@@ -41,6 +41,39 @@ struct Signature {
   std::string email = "plumbline@localhost";
 };
 
+// A public key trusted to sign what the operator applies (spec.source.verify.keys).
+struct TrustedKey {
+  enum class Type { kSsh, kPgp };
+  Type type = Type::kSsh;
+  // kSsh: one or more authorized_keys-style lines ("ssh-ed25519 AAAA... alice");
+  // kPgp: an ASCII-armored OpenPGP public key block (one or more keys).
+  std::string key;
+};
+
+// A signed git object as git signs it: `signature` over exactly `signed_data`.
+struct SignedObject {
+  std::string kind;         // "commit" or "tag"
+  std::string id;           // the object's id (40 hex)
+  std::string name;         // for messages: the short commit id, or "tag v1.2"
+  std::string commit;       // the commit: the object itself, or the one the tag points at
+  std::string signature;    // ASCII-armored ("-----BEGIN ..."); empty when unsigned
+  std::string signed_data;  // the object's content without the signature
+};
+
+// Who signed, once verified: "SSH key ED25519 SHA256:..." or "OpenPGP key FINGERPRINT".
+struct Verification {
+  std::string signer;
+};
+
+// Verifies `object`'s signature against `keys` with the real tools: `ssh-keygen -Y verify`
+// (namespace "git") for SSH signatures, `gpg --verify` in a throw-away GNUPGHOME (mode
+// 0700, agent never started) holding only `keys` for OpenPGP ones. Errors:
+// FailedPrecondition when unsigned; PermissionDenied when the signature is bad or made by
+// a key not in `keys` (the signer's key id or fingerprint named); InvalidArgument for a key
+// the tools cannot read; NotFound when gpg or ssh-keygen is not installed. Thread-safe.
+Result<Verification> VerifySignature(const SignedObject& object,
+                                     const std::vector<TrustedKey>& keys);
+
 // Everything the operator knows about a fetch of a repository.
 struct FetchStats {
   int64_t duration_ms = 0;
@@ -93,6 +126,16 @@ class RepoCache {
   Result<std::string> Resolve(const std::string& url, const std::string& ref);
 
   Result<CommitInfo> GetCommit(const std::string& url, const std::string& commit);
+
+  // The signature of the commit `commit` resolves to (see Resolve), and the data it signs.
+  // An unsigned commit has an empty `signature`. Does not fetch.
+  Result<SignedObject> CommitSignature(const std::string& url, const std::string& commit);
+
+  // The signature of the annotated tag `tag` ("v1.2" or "refs/tags/v1.2") and the data it
+  // signs. NotFound when there is no such tag; FailedPrecondition for a lightweight tag
+  // (nothing that could carry a signature); an unsigned annotated tag has an empty
+  // `signature`. Does not fetch.
+  Result<SignedObject> TagSignature(const std::string& url, const std::string& tag);
 
   // Lists every file under `path` ("" or "." for the root) at `commit`, recursively,
   // sorted by path. Symlinks are resolved: a link whose target stays inside `path` is
