@@ -264,6 +264,15 @@ int CmdStatus(const ClientOptions& o, const std::string& app) {
               << "Last reconcile:  " << st.GetString("lastReconcile") << " ("
               << IntOf(st.Find("lastDurationMs")) << " ms)\n"
               << "Last error:      " << st.GetString("lastError") << "\n";
+    if (const Value* verify = src->Find("verify"); verify && verify->is_object()) {
+      const Value* keys = verify->Find("keys");
+      size_t n = keys && keys->is_array() ? keys->as_array().size() : 0;
+      std::cout << "Verify:          " << verify->GetString("mode") << " signed by " << n
+                << (n == 1 ? " key" : " keys") << "; last verified "
+                << (st.GetString("verifiedCommit").empty() ? "(none)"
+                                                           : st.GetString("verifiedCommit"))
+                << "\n";
+    }
     if (const Value* conds = st.Find("conditions"); conds && conds->is_array())
       for (const Value& c : conds->as_array())
         std::cout << "Condition:       " << c.GetString("type") << ": " << c.GetString("message")

@@ -126,6 +126,15 @@ int main(int argc, char** argv) {
   c_run->add_flag("--allow-plaintext-secrets", run.allow_plaintext_secrets,
                   "the root Application accepts plain Secret manifests from git "
                   "(allowPlaintextSecrets: true)");
+  c_run->add_option("--verify-keys", run.verify_key_files,
+                    "the root Application applies only commits signed by these keys "
+                    "(spec.source.verify): a file of SSH public keys (\"ssh-ed25519 AAAA...\" "
+                    "lines) or an ASCII-armored OpenPGP public key block; repeatable");
+  c_run
+      ->add_option("--verify-mode", run.verify_mode,
+                   "with --verify-keys: head (the branch head commit's signature, the default) "
+                   "or tag (--branch names a tag; the annotated tag's signature)")
+      ->check(CLI::IsMember({"head", "tag"}));
 
   std::string init_dir;
   auto* c_init = app.add_subcommand(

@@ -77,6 +77,17 @@ int CmdRun(RunOptions o) {
   eo.root.sync.automated = !o.no_auto;
   eo.render.kubectl = o.kubectl;
   eo.root.allow_plaintext_secrets = o.allow_plaintext_secrets;
+  if (!o.verify_mode.empty() && o.verify_key_files.empty()) {
+    std::cerr << "plumb run: --verify-mode needs --verify-keys (the keys to trust)\n";
+    return 2;
+  }
+  for (const auto& file : o.verify_key_files) {
+    auto text = fs::ReadFile(file);
+    if (!text.ok()) return Fail("--verify-keys", text.status());
+    eo.root.verify.keys.push_back(engine::TrustedKeyFromText(*text));
+  }
+  if (!o.verify_key_files.empty())
+    eo.root.verify.mode = o.verify_mode.empty() ? "head" : o.verify_mode;
   if (const char* f = std::getenv("PLUMB_FAULT")) eo.fault = f;
   for (auto [flag, text, out] :
        {std::tuple{"--interval", &o.interval, &eo.root.sync.interval},

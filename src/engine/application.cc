@@ -1,5 +1,9 @@
 #include "engine/application.h"
 
+#include <cctype>
+
+#include "core/strings.h"
+
 namespace plumb::engine {
 namespace {
 using resource::Value;
@@ -41,6 +45,16 @@ Value AppSpec::ToValue() const {
   source.Set("repo", repo);
   source.Set("branch", branch);
   source.Set("path", path);
+  if (verify.enabled()) {
+    Value& vv = source.Set("verify", Value::EmptyObject());
+    vv.Set("mode", verify.mode);
+    Value& keys = vv.Set("keys", Value::EmptyArray());
+    for (const auto& k : verify.keys) {
+      Value item;
+      item.Set(k.type == source::TrustedKey::Type::kSsh ? "ssh" : "pgp", k.key);
+      keys.Append(std::move(item));
+    }
+  }
   v.Set("target", Value::EmptyObject()).Set("local", Value::EmptyObject()).Set("root", local_root);
   Value& s = v.Set("sync", Value::EmptyObject());
   s.Set("auto", sync.automated);
@@ -58,7 +72,57 @@ Value AppSpec::ToValue() const {
   return v;
 }
 
+std::string SourceVerify::Fingerprint() const {
+  std::string all = mode;
+  for (const auto& k : keys)
+    all += std::string(k.type == source::TrustedKey::Type::kSsh ? "\nssh:" : "\npgp:") +
+           Sha256Hex(k.key);
+  return Sha256Hex(all);
+}
+
+source::TrustedKey TrustedKeyFromText(const std::string& text) {
+  bool pgp = text.find("-----BEGIN PGP PUBLIC KEY BLOCK-----") != std::string::npos;
+  return {pgp ? source::TrustedKey::Type::kPgp : source::TrustedKey::Type::kSsh, text};
+}
+
 namespace {
+// spec.source.verify {mode: head|tag, keys: [{ssh: "..."} | {pgp: "..."}]}.
+Status ReadVerify(const Value& v, const std::string& where, SourceVerify* out) {
+  if (v.is_null()) return Status::Ok();
+  if (!v.is_object()) return InvalidArgument(where + " must be a map");
+  RETURN_IF_ERROR(CheckString(&v, "mode", where));
+  std::string mode = v.GetString("mode", "head");
+  for (char& c : mode) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (mode != "head" && mode != "tag")
+    return InvalidArgument(where + ".mode must be head or tag, not " + v.GetString("mode"));
+  const Value* keys = v.Find("keys");
+  if (!keys || !keys->is_array() || keys->as_array().empty())
+    return InvalidArgument(where + ".keys must list at least one key ({ssh: ...} or {pgp: ...})");
+  SourceVerify sv;
+  sv.mode = mode;
+  size_t i = 0;
+  for (const Value& k : keys->as_array()) {
+    std::string at = where + ".keys[" + std::to_string(i++) + "]";
+    const Value* ssh = k.is_object() ? k.Find("ssh") : nullptr;
+    const Value* pgp = k.is_object() ? k.Find("pgp") : nullptr;
+    if ((ssh == nullptr) == (pgp == nullptr) || (ssh && !ssh->is_string()) ||
+        (pgp && !pgp->is_string()))
+      return InvalidArgument(at +
+                             " must be {ssh: \"ssh-ed25519 AAAA...\"} or {pgp: \"-----BEGIN "
+                             "PGP PUBLIC KEY BLOCK-----...\"}");
+    if (ssh) {
+      sv.keys.push_back({source::TrustedKey::Type::kSsh, ssh->as_string()});
+    } else {
+      if (pgp->as_string().find("-----BEGIN PGP PUBLIC KEY BLOCK-----") == std::string::npos)
+        return InvalidArgument(at +
+                               ".pgp must be an ASCII-armored public key (gpg --armor --export)");
+      sv.keys.push_back({source::TrustedKey::Type::kPgp, pgp->as_string()});
+    }
+  }
+  *out = std::move(sv);
+  return Status::Ok();
+}
+
 // Reads the `spec` shape shared by manifests and stored specs.
 Status ReadSpec(const Value& spec, const std::string& where, AppSpec* out) {
   if (!spec.is_object()) return InvalidArgument(where + " must be a map");
@@ -70,6 +134,8 @@ Status ReadSpec(const Value& spec, const std::string& where, AppSpec* out) {
     out->repo = source->GetString("repo", source->GetString("repoURL", out->repo));
     out->branch = source->GetString("branch", source->GetString("targetRevision", out->branch));
     out->path = source->GetString("path", out->path);
+    if (const Value* verify = source->Find("verify"))
+      RETURN_IF_ERROR(ReadVerify(*verify, where + ".source.verify", &out->verify));
   }
   if (const Value* target = spec.FindPath({"target", "local"})) {
     RETURN_IF_ERROR(CheckString(target, "root", where + ".target.local"));
@@ -137,6 +203,12 @@ Result<AppSpec> AppSpecFromResource(const resource::Resource& r, const AppSpec& 
   Status st = ReadSpec(*spec, "spec", &s);
   if (!st.ok()) return st.WithContext(where);
   if (s.path.empty()) return InvalidArgument(where + ": spec.source.path is missing");
+  // A child following its parent's repository and branch is held to the parent's
+  // signatures unless it says otherwise: a trusted parent cannot declare an untrusted
+  // view of the same history.
+  if (!s.verify.enabled() && parent.verify.enabled() && s.repo == parent.repo &&
+      s.branch == parent.branch)
+    s.verify = parent.verify;
   if (s.name == parent.name)
     return InvalidArgument(where + ": an Application cannot have its parent's name");
   return s;
@@ -153,6 +225,7 @@ Value AppStatus::ToValue() const {
   v.Set("healthMessage", health_message);
   v.Set("appliedCommit", applied_commit);
   v.Set("headCommit", head_commit);
+  v.Set("verifiedCommit", verified_commit);
   v.Set("lastReconcile",
         last_reconcile_ms ? FormatTimeRfc3339(FromUnixMillis(last_reconcile_ms)) : "");
   v.Set("lastReconcileMs", last_reconcile_ms);
@@ -198,6 +271,7 @@ AppStatus AppStatus::FromValue(const Value& v) {
   s.health_message = v.GetString("healthMessage");
   s.applied_commit = v.GetString("appliedCommit");
   s.head_commit = v.GetString("headCommit");
+  s.verified_commit = v.GetString("verifiedCommit");
   if (const Value* x = v.Find("lastReconcileMs"); x && x->is_int())
     s.last_reconcile_ms = x->as_int();
   if (const Value* x = v.Find("lastDurationMs"); x && x->is_int()) s.last_duration_ms = x->as_int();

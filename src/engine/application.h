@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "resource/resource.h"
 #include "resource/value.h"
+#include "source/source.h"
 
 namespace plumb::engine {
 
@@ -31,6 +32,19 @@ struct PromotionPolicy {
   Duration after = Duration(600000);  // how long `from` must be Healthy at a commit first
 };
 
+// spec.source.verify: what must be signed, and by whom, before a commit is applied.
+struct SourceVerify {
+  std::string mode;  // "" (off) | "head" (the branch head commit) | "tag" (the annotated tag)
+  std::vector<source::TrustedKey> keys;
+  bool enabled() const { return !mode.empty(); }
+  // Identifies mode and keys, for caching verification results.
+  std::string Fingerprint() const;
+};
+
+// Reads a file of trusted keys (plumb run --verify-keys): an ASCII-armored OpenPGP public
+// key block, or SSH public key lines ("ssh-ed25519 AAAA... alice", # comments).
+source::TrustedKey TrustedKeyFromText(const std::string& text);
+
 struct AppSpec {
   std::string name;
   std::string repo;
@@ -39,7 +53,8 @@ struct AppSpec {
   std::string local_root;  // spec.target.local.root
   SyncPolicy sync;
   bool allow_plaintext_secrets = false;
-  std::string parent;  // the Application whose repo declared this one ("" = root)
+  SourceVerify verify;  // spec.source.verify
+  std::string parent;   // the Application whose repo declared this one ("" = root)
   PromotionPolicy promotion;
 
   resource::Value ToValue() const;
@@ -65,7 +80,7 @@ struct ResourceStatus {
 };
 
 // A standing problem of the Application as a whole, in the Kubernetes style (Argo CD
-// shows the same as status.conditions): e.g. PlaintextSecretInGit.
+// shows the same as status.conditions): e.g. PlaintextSecretInGit, SourceVerificationFailed.
 struct AppCondition {
   std::string type;
   std::string message;
@@ -75,8 +90,11 @@ struct AppStatus {
   std::string sync = "Unknown";
   std::string health = "Unknown";
   std::string health_message;
-  std::string applied_commit;     // last commit fully applied
-  std::string head_commit;        // branch head at the last reconcile
+  std::string applied_commit;  // last commit fully applied
+  std::string head_commit;     // branch head at the last reconcile
+  // With spec.source.verify: the last commit whose signature verified (the one applied
+  // while the head does not verify).
+  std::string verified_commit;
   int64_t last_reconcile_ms = 0;  // unix ms when the last reconcile finished
   int64_t last_duration_ms = 0;
   std::string last_error;      // empty when the last reconcile succeeded

@@ -89,5 +89,81 @@ spec:
       << missing.status().message();
 }
 
+TEST(ApplicationTest, SourceVerifyTakesInlineSshAndPgpKeys) {
+  AppSpec parent{.name = "root", .repo = "r"};
+  auto spec = AppSpecFromResource(Parse(R"(apiVersion: plumbline.dev/v1
+kind: Application
+metadata: {name: web}
+spec:
+  source:
+    path: apps/web
+    verify:
+      mode: Tag
+      keys:
+      - ssh: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGaaPZZ+zTluhOaptacFV/stKaY0QVH/1+UViaxwRQga alice"
+      - pgp: |
+          -----BEGIN PGP PUBLIC KEY BLOCK-----
+          mDMEZ
+          -----END PGP PUBLIC KEY BLOCK-----
+)"),
+                                  parent);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->verify.mode, "tag");
+  ASSERT_EQ(spec->verify.keys.size(), 2u);
+  EXPECT_EQ(spec->verify.keys[0].type, source::TrustedKey::Type::kSsh);
+  EXPECT_EQ(spec->verify.keys[1].type, source::TrustedKey::Type::kPgp);
+  auto back = AppSpec::FromValue(spec->ToValue());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->verify.Fingerprint(), spec->verify.Fingerprint());
+  EXPECT_EQ(resource::ToJson(back->ToValue()), resource::ToJson(spec->ToValue()));
+}
+
+TEST(ApplicationTest, SourceVerifyErrorsNameTheField) {
+  AppSpec parent{.name = "root", .repo = "r"};
+  for (const auto& [verify, want] : std::vector<std::pair<std::string, std::string>>{
+           {"{mode: branch, keys: [{ssh: x}]}", "spec.source.verify.mode must be head or tag"},
+           {"{mode: head}", "spec.source.verify.keys must list at least one key"},
+           {"{keys: [{gpg: x}]}", "spec.source.verify.keys[0] must be"},
+           {"{keys: [{pgp: not-armored}]}", "spec.source.verify.keys[0].pgp must be"}}) {
+    auto spec = AppSpecFromResource(
+        Parse("apiVersion: plumbline.dev/v1\nkind: Application\nmetadata: {name: web}\n"
+              "spec:\n  source:\n    path: p\n    verify: " +
+              verify + "\n"),
+        parent);
+    ASSERT_FALSE(spec.ok()) << verify;
+    EXPECT_NE(spec.status().message().find(want), std::string::npos) << spec.status().message();
+    EXPECT_NE(spec.status().message().find("apps.yaml:1"), std::string::npos);
+  }
+}
+
+TEST(ApplicationTest, ChildOnTheParentsBranchInheritsVerify) {
+  AppSpec parent{.name = "root", .repo = "r", .branch = "main"};
+  parent.verify.mode = "head";
+  parent.verify.keys = {{source::TrustedKey::Type::kSsh, "ssh-ed25519 AAAA alice"}};
+  auto same = AppSpecFromResource(Parse(R"(apiVersion: plumbline.dev/v1
+kind: Application
+metadata: {name: web}
+spec: {source: {path: web}}
+)"),
+                                  parent);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->verify.Fingerprint(), parent.verify.Fingerprint());
+  auto other = AppSpecFromResource(Parse(R"(apiVersion: plumbline.dev/v1
+kind: Application
+metadata: {name: web}
+spec: {source: {path: web, repo: elsewhere}}
+)"),
+                                   parent);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->verify.enabled());
+}
+
+TEST(ApplicationTest, TrustedKeyFileIsPgpWhenArmored) {
+  EXPECT_EQ(TrustedKeyFromText("-----BEGIN PGP PUBLIC KEY BLOCK-----\nx\n").type,
+            source::TrustedKey::Type::kPgp);
+  EXPECT_EQ(TrustedKeyFromText("# ops\nssh-ed25519 AAAA alice\n").type,
+            source::TrustedKey::Type::kSsh);
+}
+
 }  // namespace
 }  // namespace plumb::engine

@@ -43,6 +43,14 @@ struct AppState {
   std::shared_ptr<const secrets::KeySet> unsealed_keys;
   std::string unsealed_commit;
   bool unsealed_allow = false;
+  // spec.source.verify: the last verification, by signed object (commit or tag object id)
+  // and SourceVerify::Fingerprint, so gpg and ssh-keygen run once per new head, not per
+  // pass. `verify_error` is why the head of the current pass did not verify ("" when it
+  // did, or verification is off).
+  std::string verify_cache_key;
+  Status verify_cache_result;
+  std::string verify_error;
+  std::string verify_event;       // dedupes SourceVerificationFailed events
   std::string plaintext_event;    // dedupes PlaintextSecretInGit events (commit + origins)
   std::string last_error_event;   // dedupes repeated identical failure events
   std::string last_notify_error;  // dedupes InvalidNotification events
@@ -54,7 +62,11 @@ struct AppState {
 
 // What one reconcile pass computed before it acts.
 struct Observed {
+  // The commit this pass renders and applies: the branch head, or with spec.source.verify
+  // and a head that does not verify, the last verified commit.
   std::string head;
+  std::string branch_head;   // what the branch (or tag) points at
+  std::string verify_error;  // why branch_head was not taken ("" when it was)
   source::CommitInfo commit;
   std::shared_ptr<const std::vector<resource::Resource>> desired;  // without Applications
   std::vector<resource::Resource> children;                        // Application manifests
@@ -119,6 +131,9 @@ struct Engine::Impl {
   // reconcile.cc
   SyncReport Reconcile(AppState& st, const SyncRequest& req);
   Result<Observed> Observe(AppState& st, const AppSpec& spec, const SyncRequest& req);
+  // spec.source.verify for `commit` (the resolved head of spec.branch): OK when its
+  // signature (or, in tag mode, the tag's) is by a trusted key. Cached in `st`.
+  Status VerifySource(AppState& st, const AppSpec& spec, const std::string& commit);
   void ReconcileChildren(const AppSpec& parent, const std::vector<resource::Resource>& children);
   target::AppContext Context(const AppSpec& spec, const std::vector<resource::Resource>* desired);
   void MaybeCrash();

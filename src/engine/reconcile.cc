@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/strings.h"
 #include "diff/diff.h"
 #include "engine/engine_impl.h"
 #include "secrets/keystore.h"
@@ -73,7 +74,30 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   if (!fetched->skipped)
     metrics::Default().Observe("plumb_git_fetch_duration_seconds", {{"repo", spec.repo}},
                                fetched->duration_ms / 1000.0);
-  ASSIGN_OR_RETURN(o.head, repos->Resolve(spec.repo, spec.branch));
+  // In tag mode the ref is a tag, never a branch of the same name.
+  std::string ref = spec.branch;
+  if (spec.verify.mode == "tag" && !StartsWith(ref, "refs/")) ref = "refs/tags/" + ref;
+  ASSIGN_OR_RETURN(o.head, repos->Resolve(spec.repo, ref));
+  o.branch_head = o.head;
+  st.verify_error.clear();
+  if (spec.verify.enabled()) {
+    // Nothing from a head that does not verify is rendered: the last verified commit
+    // stays what this Application applies (and heals drift back to).
+    Status verified = VerifySource(st, spec, o.head);
+    if (!verified.ok()) {
+      std::string fallback;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        fallback = st.status.verified_commit;
+      }
+      st.verify_error =
+          verified.message() + (fallback.empty() ? "; no verified commit to apply yet"
+                                                 : "; keeping " + fallback.substr(0, 7));
+      if (fallback.empty()) return Status(verified.code(), st.verify_error);
+      o.verify_error = st.verify_error;
+      o.head = fallback;
+    }
+  }
   log::SetContextField("commit", o.head);
   auto info = repos->GetCommit(spec.repo, o.head);
   if (info.ok()) o.commit = *info;
@@ -258,6 +282,22 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     if (!ps.ok()) log::Warn("cannot save status", {{"app", spec.name}, {"error", ps.message()}});
   };
 
+  // SourceVerificationFailed: a condition while the head does not verify; an event and
+  // notification once per reason.
+  auto note_verification = [&](AppStatus& s) {
+    std::erase_if(s.conditions,
+                  [](const AppCondition& c) { return c.type == "SourceVerificationFailed"; });
+    if (st.verify_error.empty()) {
+      st.verify_event.clear();
+      return;
+    }
+    s.conditions.push_back({"SourceVerificationFailed", st.verify_error});
+    if (st.verify_event != st.verify_error) {
+      st.verify_event = st.verify_error;
+      RecordEvent(spec.name, "Warning", "SourceVerificationFailed", st.verify_error);
+    }
+  };
+
   auto observed = Observe(st, spec, req);
   if (!observed.ok()) {
     const Status& err = observed.status();
@@ -266,7 +306,10 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     status.sync = "Unknown";
     report.result = "Failed";
     report.message = err.message();
-    if (st.last_error_event != err.message()) {
+    note_verification(status);
+    if (err.message() == st.verify_error) {  // said by the SourceVerificationFailed event
+      st.last_error_event = err.message();
+    } else if (st.last_error_event != err.message()) {
       st.last_error_event = err.message();
       RecordEvent(spec.name, "Warning", err.transient() ? "FetchFailed" : "ComparisonError",
                   err.message());
@@ -285,7 +328,11 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
                       " (seal it with plumb seal, or set allowPlaintextSecrets: true)";
     status.conditions.push_back({"PlaintextSecretInGit", msg});
   }
-  status.head_commit = o.head;
+  status.head_commit = o.branch_head;
+  if (!spec.verify.enabled())
+    status.verified_commit.clear();
+  else if (o.verify_error.empty())
+    status.verified_commit = o.head;
   Plan& plan = o.plan;
   status.fetch_ms = o.fetch_ms;
   status.render_ms = o.render_ms;
@@ -341,6 +388,8 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
       RecordEvent(spec.name, "Warning", "PlaintextSecretInGit", c.message);
     }
   }
+
+  note_verification(status);
 
   bool git_changed = o.head != status.applied_commit;
   bool should_apply = !plan.InSync() && !spec.sync.suspend &&
