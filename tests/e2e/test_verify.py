@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 
-from harness import E2E, file_yaml, git, wait_until
+from harness import E2E, Operator, file_yaml, git, wait_until
 from test_notify import Receiver, notification
 
 
@@ -182,3 +182,38 @@ spec:
         op.wait_synced("signed", c3)
         self.assertEqual(self.read("app.txt"), "v3\n")
         self.assertEqual(self.conditions(op, "signed"), [])
+
+    def test_tag_mode_verifies_the_annotated_tag(self):
+        alice = self.ssh_key("alice")
+        keys = alice + ".pub"
+        sign = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={alice}"]
+        w = self.repo.work
+        target = os.path.join(self.host, "motd")
+
+        def release(content, signed):
+            self.repo.write("motd.yaml", file_yaml("motd", target, content))
+            c = self.commit(content)  # the commits themselves are unsigned
+            tag = ["tag", "-f", "-s" if signed else "-a", "prod", "-m", content]
+            git(*(sign if signed else []), *tag, cwd=w)
+            git("push", "-q", "-f", "origin", "refs/tags/prod", cwd=w)
+            return c
+
+        c1 = release("v1", signed=True)
+        op = Operator(self.root, self.repo.bare, branch="prod", allow=self.host,
+                      extra=["--verify-keys", keys, "--verify-mode", "tag"])
+        self.operators.append(op)
+        op.wait_synced("root", c1)
+        self.assertEqual(self.read("motd"), "v1\n")
+
+        c2 = release("v2", signed=False)
+        wait_until(lambda: any("tag prod is not signed" in m
+                               for _, m in self.conditions(op, "root")),
+                   what="the unsigned tag refused")
+        self.assertEqual(op.status("root")["status"]["headCommit"], c2)
+        self.assertEqual(op.status("root")["status"]["appliedCommit"], c1)
+        self.assertEqual(self.read("motd"), "v1\n")
+
+        c3 = release("v3", signed=True)
+        op.wait_synced("root", c3)
+        self.assertEqual(self.read("motd"), "v3\n")
+        self.assertEqual(self.conditions(op, "root"), [])
