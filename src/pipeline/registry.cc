@@ -121,6 +121,18 @@ class Session {
     if (!authorization.empty()) headers.emplace("Authorization", authorization);
     httplib::Result res = client.Get(path, headers);
     if (!res) {
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+      // Name the certificate problem (httplib only says SSLServerVerification) and the fix.
+      if (res.error() == httplib::Error::SSLServerVerification) {
+        long v = client.get_openssl_verify_result();
+        std::string why = v == X509_V_OK ? "the certificate is not for this host"
+                                         : X509_verify_cert_error_string(v);
+        return Unavailable(what_ + ": " + base + ": TLS certificate verification failed: " + why +
+                           (o_.ca_file.empty()
+                                ? " (a private CA goes in spec.certSecretRef, key ca.crt)"
+                                : " (with the CA from spec.certSecretRef)"));
+      }
+#endif
       return Unavailable(what_ + ": " + base + " unreachable: " + httplib::to_string(res.error()));
     }
     return res;

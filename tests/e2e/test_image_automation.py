@@ -1,6 +1,8 @@
 """Image-update automation against a real registry (Debian's docker-registry): the newest
 tag the policy allows is written into the marked field, committed once to staging, and
 applied by the operator; every other byte of the file stays as it was."""
+import base64
+import json
 import unittest
 
 from harness import E2E, git, wait_until
@@ -160,6 +162,121 @@ class ImageAutomationTest(E2E):
         repo = self.images(op)["repositories"][0]
         self.assertEqual((repo["error"], repo["failures"]), ("", 0))
         self.assertEqual(git("rev-list", "--count", f"{c1}..staging", cwd=self.repo.bare), "1")
+
+
+PASSWORD = "pl4nted-registry-pw-7d2f"
+WRONG = "wr0ng-registry-pw-51ab"
+
+CREDS_PLAIN = """apiVersion: local.plumbline.dev/v1
+kind: Secret
+metadata:
+  name: registry-creds
+stringData:
+  username: robot
+  password: {password}
+"""
+
+CREDS_DOCKERCONFIG = """apiVersion: local.plumbline.dev/v1
+kind: Secret
+metadata:
+  name: registry-creds
+stringData:
+  .dockerconfigjson: '{config}'
+"""
+
+CA_SECRET = """apiVersion: local.plumbline.dev/v1
+kind: Secret
+metadata:
+  name: registry-ca
+stringData:
+  ca.crt: |
+{pem}"""
+
+
+class PrivateRegistryTest(E2E):
+    """The registry over HTTPS (a private CA) with htpasswd basic auth: the ImageRepository
+    trusts the CA through spec.certSecretRef and logs in through spec.secretRef."""
+
+    def setUp(self):
+        super().setUp()
+        self.registry = Registry(self.root, tls=True, users={"robot": PASSWORD})
+        self.addCleanup(self.registry.stop)
+        self.repo.branch = "staging"
+
+    def repository(self, op):
+        status, body = op.api("GET", "/api/v1/images")
+        self.assertEqual(status, 200, body)
+        return body["repositories"][0] if body["repositories"] else None
+
+    def failing(self, op, text, what):
+        def check():
+            r = self.repository(op)
+            return r and text in r["error"] and r["failures"] >= 1 and r
+        return wait_until(check, what=what)
+
+    def test_https_with_private_ca_and_basic_auth(self):
+        host = self.registry.host
+        for tag in ("1.2.0", "1.3.0"):
+            self.registry.push("team/web", tag)
+        images = IMAGES.format(host=host).replace("  insecure: true\n", "")
+        self.repo.write("app/deploy.yaml", DEPLOY.format(host=host))
+        self.repo.write("app/images.yaml", images)
+        self.repo.write("app/creds.yaml", CREDS_PLAIN.format(password=PASSWORD))
+        self.repo.write("app/ca.yaml", CA_SECRET.format(
+            pem="".join("    " + line + "\n" for line in self.registry.ca_pem.splitlines())))
+        c1 = self.repo.commit("web 1.2.0 from the private registry, no CA yet")
+        op = self.operator(path=".", extra=["--allow-plaintext-secrets"])
+        op.wait_synced("root", c1)
+
+        # 1. Without certSecretRef the registry's certificate is not trusted: the scan fails
+        # with a certificate error and nothing is committed.
+        r = self.failing(op, "certificate", "the scan to fail on the unknown CA")
+        self.assertIn("certSecretRef", r["error"])
+        self.assertEqual(r["tagCount"], 0)
+        self.assertEqual(git("rev-parse", "staging", cwd=self.repo.bare), c1)
+
+        # 2. With the CA but a wrong password: unauthorized, still nothing committed.
+        with_refs = images.replace(
+            f"  image: {host}/team/web\n",
+            f"  image: {host}/team/web\n  certSecretRef:\n    name: registry-ca\n"
+            "  secretRef:\n    name: registry-creds\n", 1)
+        self.repo.write("app/images.yaml", with_refs)
+        self.repo.write("app/creds.yaml", CREDS_PLAIN.format(password=WRONG))
+        c2 = self.repo.commit("trust the registry's CA; a wrong password")
+        op.wait_synced("root", c2)
+        r = self.failing(op, "unauthorized", "the scan to fail with unauthorized")
+        self.assertNotIn("certificate", r["error"])
+        self.assertEqual(r["tagCount"], 0)
+        self.assertEqual(git("rev-parse", "staging", cwd=self.repo.bare), c2)
+
+        # 3. The right credentials (as a docker config): the automation commits 1.3.0.
+        auth = base64.b64encode(f"robot:{PASSWORD}".encode()).decode()
+        config = json.dumps({"auths": {host: {"auth": auth}}})
+        self.repo.write("app/creds.yaml", CREDS_DOCKERCONFIG.format(config=config))
+        c3 = self.repo.commit("the right registry credentials")
+        wait_until(lambda: self.exists("web-tag.txt") and self.read("web-tag.txt") == "1.3.0" and
+                   self.read("web-image.txt") == f"{host}/team/web:1.3.0",
+                   what="the operator to apply 1.3.0 from the private registry")
+        r = self.repository(op)
+        self.assertEqual((r["error"], r["failures"], r["tagCount"]), ("", 0, 2))
+        self.assertEqual(git("rev-list", "--count", f"{c3}..staging", cwd=self.repo.bare), "1")
+        self.assertEqual(git("log", "-1", "--format=%an", "staging", cwd=self.repo.bare),
+                         "Image Bot")
+        self.assertEqual(git("diff", "--name-only", c3, "staging", cwd=self.repo.bare),
+                         "app/deploy.yaml")
+
+        # Neither password (nor its base64 forms) shows in the log or the API's answers.
+        texts = {"operator log": op.logs()}
+        for path in ("/api/v1/images", "/api/v1/applications", "/api/v1/applications/root",
+                     "/api/v1/applications/root/history", "/api/v1/events"):
+            status, body = op.api("GET", path)
+            self.assertEqual(status, 200, (path, body))
+            texts["GET " + path] = json.dumps(body)
+        for value in (PASSWORD, WRONG):
+            for form in (value, base64.b64encode(f"robot:{value}".encode()).decode(),
+                         base64.b64encode(value.encode()).decode()):
+                for where, text in texts.items():
+                    self.assertNotIn(form, text, f"a registry password in {where}")
 
 
 if __name__ == "__main__":
