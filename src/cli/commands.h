@@ -49,6 +49,7 @@ struct RunOptions {
   // armored OpenPGP public key block) and the mode (head when keys are given).
   std::vector<std::string> verify_key_files;
   std::string verify_mode;
+  std::string signing_key_file;
 };
 
 int CmdRun(RunOptions o);

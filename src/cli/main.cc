@@ -135,6 +135,11 @@ int main(int argc, char** argv) {
                    "with --verify-keys: head (the branch head commit's signature, the default) "
                    "or tag (--branch names a tag; the annotated tag's signature)")
       ->check(CLI::IsMember({"head", "tag"}));
+  c_run->add_option("--signing-key", run.signing_key_file,
+                    "sign every commit plumbline writes (rollbacks, promotion merges, image "
+                    "updates) with this private key, so Applications that verify signatures "
+                    "accept them: an OpenSSH private key or an ASCII-armored OpenPGP secret "
+                    "key, without a passphrase, in a file of mode 0600");
 
   std::string init_dir;
   auto* c_init = app.add_subcommand(

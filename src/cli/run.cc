@@ -1,5 +1,6 @@
 #include <malloc.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include "secrets/age.h"
 #include "secrets/keystore.h"
 #include "server/server.h"
+#include "source/source.h"
 #include "target/local/local_target.h"
 
 namespace plumb::cli {
@@ -88,6 +90,19 @@ int CmdRun(RunOptions o) {
   }
   if (!o.verify_key_files.empty())
     eo.root.verify.mode = o.verify_mode.empty() ? "head" : o.verify_mode;
+  if (!o.signing_key_file.empty()) {
+    struct stat st {};
+    if (::stat(o.signing_key_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      std::cerr << "plumb run: --signing-key " << o.signing_key_file
+                << ": a private key readable by others; chmod 600 it\n";
+      return 2;
+    }
+    auto key = fs::ReadFile(o.signing_key_file);
+    if (!key.ok()) return Fail("--signing-key", key.status());
+    auto type = source::SigningKeyType(*key);
+    if (!type.ok()) return Fail("--signing-key " + o.signing_key_file, type.status());
+    eo.signing_key = *key;
+  }
   if (const char* f = std::getenv("PLUMB_FAULT")) eo.fault = f;
   for (auto [flag, text, out] :
        {std::tuple{"--interval", &o.interval, &eo.root.sync.interval},
@@ -179,7 +194,8 @@ int CmdRun(RunOptions o) {
                                        .retry_base = eo.retry_base,
                                        .retry_max = eo.retry_max,
                                        .author_name = eo.author_name,
-                                       .author_email = eo.author_email});
+                                       .author_email = eo.author_email,
+                                       .signing_key = eo.signing_key});
   eo.on_image_resources = [images](const engine::AppSpec& app,
                                    const std::vector<resource::Resource>& objects,
                                    const std::vector<resource::Resource>& desired) {

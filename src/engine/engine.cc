@@ -524,6 +524,8 @@ std::pair<std::string, std::string> Engine::Author() const {
   return {impl_->options.author_name, impl_->options.author_email};
 }
 
+const std::string& Engine::SigningKey() const { return impl_->options.signing_key; }
+
 Status Engine::SetSuspended(const std::string& name, bool suspended, const std::string& initiator) {
   auto st = impl_->Find(name);
   if (!st) return NotFound("no Application named " + name);
@@ -565,7 +567,9 @@ Result<std::string> Engine::Rollback(const std::string& name, const std::string&
                         "plumbline rolled back path \"" + (path.empty() ? "." : path) +
                         "\" of branch " + spec.branch + " to its content at " + commit +
                         " (requested: " + revision + ").\nRequested-by: " + initiator + "\n";
-  source::Signature sig{.name = impl_->options.author_name, .email = impl_->options.author_email};
+  source::Signature sig{.name = impl_->options.author_name,
+                        .email = impl_->options.author_email,
+                        .signing_key = impl_->options.signing_key};
   ASSIGN_OR_RETURN(std::string new_commit, impl_->repos->CommitPathFromRevision(
                                                spec.repo, spec.branch, path, commit, message, sig));
   {

@@ -50,6 +50,9 @@ struct EngineOptions {
       on_image_resources;
   std::string author_name = "plumbline";  // commits plumbline writes (rollback)
   std::string author_email = "plumbline@localhost";
+  // A private key (OpenSSH or ASCII-armored OpenPGP) signing every commit plumbline
+  // writes; empty: unsigned (plumb run --signing-key).
+  std::string signing_key;
   // Fault injection for crash tests (PLUMB_FAULT): "crash-after-applies:N" sends the
   // operator SIGKILL right after its N-th successful apply.
   std::string fault;
@@ -172,6 +175,8 @@ class Engine {
   Result<int64_t> AddHistory(const HistoryRow& row);
   // The author of commits plumbline writes (EngineOptions::author_*).
   std::pair<std::string, std::string> Author() const;
+  // The key signing commits plumbline writes (EngineOptions::signing_key; empty: none).
+  const std::string& SigningKey() const;
 
   // The log files of the running objects (kinds Process and Job) this Application owns:
   // the one named `name` (of `kind` when given: "Process" or "Job"), or all of them when

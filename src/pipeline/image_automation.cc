@@ -113,6 +113,7 @@ struct ImageAutomation::Impl {
     ImageUpdateAutomationSpec spec;
     std::string fingerprint;
     std::string spec_error;
+    std::string signing_key, signing_passphrase;  // from spec.git.commit.signingKey
     bool dirty = true;
     int64_t next_due_ms = 0;
     // Status.
@@ -246,8 +247,26 @@ void ImageAutomation::SetFor(const engine::AppSpec& app, const std::vector<Resou
         a.spec_error = spec.status().message();
       } else {
         a.spec = *spec;
+        // Flux's signingKey: an OpenPGP secret key in key git.asc (an OpenSSH private key
+        // is accepted too), its passphrase, if any, in key passphrase.
+        if (!spec->signing_key_secret.empty()) {
+          const Resource* secret = FindSecret(desired, r.id().ns, spec->signing_key_secret);
+          auto key = secret ? resource::SecretValue(secret->body(), "git.asc")
+                            : Result<std::string>(NotFound("no such Secret in the Application"));
+          Status s = key.ok() ? source::SigningKeyType(*key).status() : key.status();
+          if (!s.ok()) {
+            a.spec_error = "spec.git.commit.signingKey.secretRef " + spec->signing_key_secret +
+                           ": " + s.message();
+            note(Status(s.code(), a.spec_error));
+          } else {
+            a.signing_key = *key;
+            auto pass = resource::SecretValue(secret->body(), "passphrase");
+            if (pass.ok()) a.signing_passphrase = *pass;
+          }
+        }
       }
-      a.fingerprint = resource::CanonicalHash(r.body()) + "|" + app.repo + "|" + app.branch;
+      a.fingerprint = resource::CanonicalHash(r.body()) + "|" + app.repo + "|" + app.branch + "|" +
+                      Sha256Hex(a.signing_key + "\n" + a.signing_passphrase);
       automations[key] = std::move(a);
     }
   }
@@ -492,7 +511,9 @@ Status ImageAutomation::Impl::RunAutomation(const Automation& a,
   std::string text = RenderCommitMessage(a.spec.message_template, automation, changes);
   source::Signature author{
       .name = a.spec.author_name.empty() ? options.author_name : a.spec.author_name,
-      .email = a.spec.author_email.empty() ? options.author_email : a.spec.author_email};
+      .email = a.spec.author_email.empty() ? options.author_email : a.spec.author_email,
+      .signing_key = a.signing_key.empty() ? options.signing_key : a.signing_key,
+      .signing_passphrase = a.signing_key.empty() ? "" : a.signing_passphrase};
   auto written = git->CommitFiles(url, branch, head, changed, text, author);
   if (!written.ok()) return written.status().WithContext("committing to " + branch);
   *commit = *written;

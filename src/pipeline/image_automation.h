@@ -31,6 +31,7 @@ struct ImageAutomationOptions {
   Duration retry_max = Duration(300000);
   std::string author_name = "plumbline";  // when an automation names no author
   std::string author_email = "plumbline@localhost";
+  std::string signing_key;  // signs the commits (plumb run --signing-key); empty: unsigned
   // The registry client (tests may replace it).
   std::function<Result<std::vector<std::string>>(const ImageRef&, const RegistryOptions&)>
       list_tags = ListTags;

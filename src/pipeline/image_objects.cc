@@ -117,6 +117,9 @@ Result<ImageUpdateAutomationSpec> ImageUpdateAutomationFromResource(const Resour
                                           "spec.git.commit.author.email"));
   ASSIGN_OR_RETURN(a.message_template, String(r, {"spec", "git", "commit", "messageTemplate"},
                                               "spec.git.commit.messageTemplate"));
+  ASSIGN_OR_RETURN(a.signing_key_secret,
+                   String(r, {"spec", "git", "commit", "signingKey", "secretRef", "name"},
+                          "spec.git.commit.signingKey.secretRef.name"));
   ASSIGN_OR_RETURN(std::string path, String(r, {"spec", "update", "path"}, "spec.update.path"));
   ASSIGN_OR_RETURN(std::string strategy,
                    String(r, {"spec", "update", "strategy"}, "spec.update.strategy"));

@@ -37,6 +37,7 @@ struct ImageUpdateAutomationSpec {
   std::string push_branch;                // spec.git.push.branch ("" = the checkout branch)
   std::string author_name, author_email;  // spec.git.commit.author
   std::string message_template;           // spec.git.commit.messageTemplate
+  std::string signing_key_secret;         // spec.git.commit.signingKey.secretRef.name
   std::string path = ".";                 // spec.update.path
   bool suspend = false;
 };

@@ -291,7 +291,8 @@ Result<PromoteReport> Promote(engine::Engine& engine, const PromoteRequest& req)
 
   std::string message = CommitMessage(r, req);
   auto [author_name, author_email] = engine.Author();
-  source::Signature author{.name = author_name, .email = author_email};
+  source::Signature author{
+      .name = author_name, .email = author_email, .signing_key = engine.SigningKey()};
   if (r.mode == "branch") {
     auto merged = repos.Merge(from.repo, {.into = to.branch,
                                           .commit = r.commit,

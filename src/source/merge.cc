@@ -50,7 +50,7 @@ Result<MergeResult> RepoCache::Merge(const std::string& url, const MergeRequest&
       return out;
     }
     ASSIGN_OR_RETURN(result, internal::WriteCommit(repo, tree, {head->get(), theirs.get()},
-                                                   req.message, req.author.name, req.author.email));
+                                                   req.message, req.author));
   }
   if (req.dry_run) {
     out.new_head = OidHex(result);

@@ -195,8 +195,8 @@ Result<std::string> RepoCache::CommitPathFrom(const std::string& url, const std:
     return FailedPrecondition("nothing to promote: " + where + " on " + branch +
                               " already equals " + from_path + " at " + revision);
   }
-  ASSIGN_OR_RETURN(git_oid commit, internal::WriteCommit(repo, new_tree, {head->get()}, message,
-                                                         author.name, author.email));
+  ASSIGN_OR_RETURN(git_oid commit,
+                   internal::WriteCommit(repo, new_tree, {head->get()}, message, author));
   RETURN_IF_ERROR(impl_->PushBranchLocked(m, branch, commit));
   return OidHex(commit);
 }
@@ -243,8 +243,8 @@ Result<std::string> RepoCache::CommitFiles(const std::string& url, const std::st
   if (rc != 0) return GitError(rc, "building the new tree");
   if (git_oid_equal(&new_tree, git_tree_id(head_tree.get())))
     return FailedPrecondition("nothing to commit on " + branch);
-  ASSIGN_OR_RETURN(git_oid commit, internal::WriteCommit(repo, new_tree, {head->get()}, message,
-                                                         author.name, author.email));
+  ASSIGN_OR_RETURN(git_oid commit,
+                   internal::WriteCommit(repo, new_tree, {head->get()}, message, author));
   std::string push_ref = "refs/plumb-push/" + branch;
   git_reference* tmp = nullptr;
   rc = git_reference_create(&tmp, repo, push_ref.c_str(), &commit, 1, "plumb image update");

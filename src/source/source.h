@@ -39,6 +39,10 @@ struct TreeFile {
 struct Signature {
   std::string name = "plumbline";
   std::string email = "plumbline@localhost";
+  // A private key to sign the commit with (the text of an OpenSSH private key file, or an
+  // ASCII-armored OpenPGP secret key, unprotected); empty: the commit is not signed.
+  std::string signing_key;
+  std::string signing_passphrase;  // of an OpenPGP signing key that has one
 };
 
 // A public key trusted to sign what the operator applies (spec.source.verify.keys).
@@ -73,6 +77,19 @@ struct Verification {
 // the tools cannot read; NotFound when gpg or ssh-keygen is not installed. Thread-safe.
 Result<Verification> VerifySignature(const SignedObject& object,
                                      const std::vector<TrustedKey>& keys);
+
+// Signs `data` as git signs a commit, with the real tools: `ssh-keygen -Y sign -n git` for
+// an OpenSSH private key, `gpg --detach-sign --armor` in a throw-away GNUPGHOME (its agent
+// stopped afterwards) for an OpenPGP secret key. Returns the ASCII-armored signature.
+// InvalidArgument when `key` is neither or the tool cannot use it (a passphrase-protected
+// key without its `passphrase` among them); NotFound when ssh-keygen or gpg is not installed.
+// Thread-safe.
+Result<std::string> SignData(const std::string& data, const std::string& key,
+                             const std::string& passphrase = "");
+
+// Which kind of private key `key` holds ("SSH", "OpenPGP") or InvalidArgument naming what
+// is expected. For checking a --signing-key file when the operator starts.
+Result<std::string> SigningKeyType(const std::string& key);
 
 // Everything the operator knows about a fetch of a repository.
 struct FetchStats {

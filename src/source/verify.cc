@@ -1,4 +1,4 @@
-// Signature verification with the real tools: ssh-keygen -Y verify and gpg --verify.
+// Signatures with the real tools: ssh-keygen -Y verify|sign and gpg --verify|--detach-sign.
 // Both run without a shell, on files in a private temporary directory.
 #include <map>
 
@@ -19,7 +19,7 @@ Result<SubprocessResult> RunTool(const std::vector<std::string>& argv, std::stri
   opts.max_output = 1 << 20;
   auto r = RunSubprocess(argv, opts);
   if (!r.ok() && r.status().code() == Code::kNotFound) {
-    return NotFound(argv[0] + " is not installed (needed to verify signed commits; Debian: " +
+    return NotFound(argv[0] + " is not installed (needed for signed commits; Debian: " +
                     (argv[0] == "gpg" ? "gnupg" : "openssh-client") + ")");
   }
   return r;
@@ -178,6 +178,86 @@ Result<Verification> VerifySignature(const SignedObject& object,
   if (StartsWith(object.signature, "-----BEGIN PGP ")) return VerifyPgp(object, keys, tmp);
   return PermissionDenied(object.name + " has a signature in a format plumbline does not verify (" +
                           FirstLine(object.signature) + "): use OpenPGP or SSH");
+}
+
+namespace {
+
+constexpr const char* kSshPrivate = "-----BEGIN OPENSSH PRIVATE KEY-----";
+constexpr const char* kPgpPrivate = "-----BEGIN PGP PRIVATE KEY BLOCK-----";
+
+Result<std::string> SignSsh(const std::string& data, const std::string& key,
+                            const std::string& dir) {
+  std::string key_file = dir + "/key";
+  std::string data_file = dir + "/commit";
+  RETURN_IF_ERROR(fs::WriteFileAtomic(key_file, key, 0600));
+  RETURN_IF_ERROR(fs::WriteFileAtomic(data_file, data, 0600));
+  // As git does: the data in a file, the signature written next to it (FILE.sig). A
+  // passphrase-protected key would prompt: stdin is empty, so ssh-keygen fails instead.
+  ASSIGN_OR_RETURN(
+      auto r,
+      RunTool({"ssh-keygen", "-q", "-Y", "sign", "-n", "git", "-f", key_file, data_file}, ""));
+  if (r.exit_code != 0) {
+    return InvalidArgument(
+        "ssh-keygen could not sign with the signing key: " + FirstLine(r.err + r.out) +
+        " (an unprotected OpenSSH private key is needed)");
+  }
+  return fs::ReadFile(data_file + ".sig");
+}
+
+Result<std::string> SignPgp(const std::string& data, const std::string& key,
+                            const std::string& passphrase, const std::string& dir) {
+  std::string home = dir + "/gnupg";
+  RETURN_IF_ERROR(fs::MakeDirs(home, 0700));
+  const std::vector<std::string> gpg = {"gpg",      "--homedir",   home, "--batch",
+                                        "--no-tty", "--status-fd", "1"};
+  // Importing a secret key starts gpg-agent in this home: stop it whatever happens.
+  struct AgentStopper {
+    std::string home;
+    ~AgentStopper() { (void)RunSubprocess({"gpgconf", "--homedir", home, "--kill", "gpg-agent"}); }
+  } stopper{home};
+  std::vector<std::string> argv = gpg;
+  argv.push_back("--import");
+  ASSIGN_OR_RETURN(auto imported, RunTool(argv, key));
+  if (imported.exit_code != 0 || imported.out.find("[GNUPG:] IMPORT_OK") == std::string::npos) {
+    return InvalidArgument("gpg could not import the signing key: " + FirstLine(imported.err));
+  }
+  std::string data_file = dir + "/commit";
+  std::string sig_file = dir + "/commit.asc";
+  RETURN_IF_ERROR(fs::WriteFileAtomic(data_file, data, 0600));
+  argv = gpg;
+  // The passphrase comes on stdin (--passphrase-fd 0), never on the command line.
+  argv.insert(argv.end(), {"--pinentry-mode", "loopback", "--passphrase-fd", "0", "--armor",
+                           "--detach-sign", "--output", sig_file, data_file});
+  ASSIGN_OR_RETURN(auto r, RunTool(argv, passphrase + "\n"));
+  if (r.exit_code != 0 || r.out.find("[GNUPG:] SIG_CREATED") == std::string::npos) {
+    return InvalidArgument("gpg could not sign with the signing key: " + FirstLine(r.err) +
+                           (passphrase.empty() ? " (a key with a passphrase needs it too)" : ""));
+  }
+  return fs::ReadFile(sig_file);
+}
+
+}  // namespace
+
+Result<std::string> SigningKeyType(const std::string& key) {
+  std::string k = Trim(key);
+  if (StartsWith(k, kSshPrivate)) return std::string("SSH");
+  if (StartsWith(k, kPgpPrivate)) return std::string("OpenPGP");
+  if (StartsWith(k, "-----BEGIN PGP PUBLIC KEY BLOCK-----") || StartsWith(k, "ssh-") ||
+      StartsWith(k, "ecdsa-"))
+    return InvalidArgument("the signing key is a public key: a private key is needed");
+  return InvalidArgument(std::string("the signing key is neither an OpenSSH private key (\"") +
+                         kSshPrivate +
+                         "\", from ssh-keygen) nor an ASCII-armored OpenPGP secret key (\"" +
+                         kPgpPrivate + "\", from gpg --armor --export-secret-keys)");
+}
+
+Result<std::string> SignData(const std::string& data, const std::string& key,
+                             const std::string& passphrase) {
+  ASSIGN_OR_RETURN(std::string type, SigningKeyType(key));
+  ASSIGN_OR_RETURN(std::string tmp, fs::MakeTempDir("plumb-sign-"));
+  fs::TempDir owned(tmp);  // mkdtemp: mode 0700
+  std::string k = Trim(key) + "\n";
+  return type == "SSH" ? SignSsh(data, k, tmp) : SignPgp(data, k, passphrase, tmp);
 }
 
 }  // namespace plumb::source

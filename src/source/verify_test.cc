@@ -223,6 +223,106 @@ TEST_F(VerifyTest, SignedAnnotatedTagsAreVerified) {
   EXPECT_NE(v1->signed_data.find("release 1"), std::string::npos);
 }
 
+// Commits plumbline writes (rollback, promotion, image updates) signed with the operator's
+// key: what the real `git verify-commit` accepts, and what plumbline itself verifies.
+class SigningTest : public VerifyTest {
+ protected:
+  void SetUp() override {
+    VerifyTest::SetUp();
+    WriteFile(repo_, "app.yaml", "a: 1\n");
+    CommitAll(repo_, "first");
+    branch_ = Git(repo_, {"rev-parse", "--abbrev-ref", "HEAD"});
+    bare_ = tmp_.path() + "/bare.git";
+    Git(tmp_.path(), {"clone", "-q", "--bare", repo_, bare_});
+  }
+  // CommitFiles through a fresh cache, as image automation writes; returns the result.
+  Result<std::string> WriteSigned(const Signature& author, const std::string& content) {
+    RepoCache cache(tmp_.path() + "/write-cache");
+    RETURN_IF_ERROR(cache.Fetch(bare_).status());
+    std::string head = Git(bare_, {"rev-parse", branch_});
+    return cache.CommitFiles(bare_, branch_, head, {{"app.yaml", content}}, "update", author);
+  }
+  std::string branch_, bare_;
+};
+
+TEST_F(SigningTest, SshSignedCommitIsAcceptedByGitAndByVerify) {
+  std::string op = SshKey("operator");
+  Signature author{.name = "Bot", .email = "bot@example.com", .signing_key = *fs::ReadFile(op)};
+  auto c = WriteSigned(author, "a: 2\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(Git(bare_, {"rev-parse", branch_}), *c);
+  // The real git verifies it with the operator's public key as an allowed signer.
+  WriteFile(tmp_.path(), "allowed", "bot@example.com " + SshPublic(op) + "\n");
+  std::string out = Git(bare_, {"-c", "gpg.ssh.allowedSignersFile=" + tmp_.path() + "/allowed",
+                                "log", "-1", "--format=%G?", *c});
+  EXPECT_EQ(out, "G");
+  // And so does plumbline's verification (what spec.source.verify runs).
+  ASSERT_TRUE(cache_->Fetch(bare_).ok());
+  auto obj = cache_->CommitSignature(bare_, *c);
+  ASSERT_TRUE(obj.ok()) << obj.status().ToString();
+  auto v = VerifySignature(*obj, {{TrustedKey::Type::kSsh, SshPublic(op)}});
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->signer, "SSH key ED25519 " + SshFingerprint(op));
+  EXPECT_EQ(Git(bare_, {"show", branch_ + ":app.yaml"}), "a: 2");
+}
+
+TEST_F(SigningTest, PgpSignedCommitIsAcceptedByGitAndByVerify) {
+  std::string home = PgpKey("bot@example.com");
+  std::string secret = RunTool({"gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback",
+                                "--passphrase", "", "--armor", "--export-secret-keys"});
+  Signature author{.name = "Bot", .email = "bot@example.com", .signing_key = secret};
+  auto c = WriteSigned(author, "a: 3\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::string out =
+      RunTool({"git", "-C", bare_, "verify-commit", "--raw", *c}, {"GNUPGHOME=" + home});
+  (void)out;  // RunTool asserts the exit code 0: git and gpg accept the signature
+  ASSERT_TRUE(cache_->Fetch(bare_).ok());
+  auto obj = cache_->CommitSignature(bare_, *c);
+  ASSERT_TRUE(obj.ok());
+  auto v = VerifySignature(*obj, {{TrustedKey::Type::kPgp, PgpPublic(home)}});
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->signer, "OpenPGP key " + PgpFingerprint(home));
+}
+
+TEST_F(SigningTest, PgpKeyWithPassphraseNeedsIt) {
+  std::string home = tmp_.path() + "/gnupg-pass";
+  ASSERT_TRUE(fs::MakeDirs(home, 0700).ok());
+  gpg_homes_.push_back(home);
+  RunTool({"gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase",
+           "s3cret-pass", "--quick-gen-key", "Bot <bot@example.com>", "ed25519", "sign", "never"});
+  std::string secret = RunTool({"gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback",
+                                "--passphrase", "s3cret-pass", "--armor", "--export-secret-keys"});
+  std::string before = Git(bare_, {"rev-parse", branch_});
+  auto no = WriteSigned({.signing_key = secret}, "a: 4\n");
+  ASSERT_FALSE(no.ok());
+  EXPECT_EQ(no.status().code(), Code::kInvalidArgument) << no.status().ToString();
+  EXPECT_NE(no.status().message().find("signing the commit"), std::string::npos);
+  EXPECT_NE(no.status().message().find("passphrase"), std::string::npos);
+  EXPECT_EQ(no.status().message().find("s3cret-pass"), std::string::npos);
+  EXPECT_EQ(Git(bare_, {"rev-parse", branch_}), before);  // nothing written
+  auto yes = WriteSigned({.signing_key = secret, .signing_passphrase = "s3cret-pass"}, "a: 4\n");
+  ASSERT_TRUE(yes.ok()) << yes.status().ToString();
+  RunTool({"git", "-C", bare_, "verify-commit", *yes}, {"GNUPGHOME=" + home});
+}
+
+TEST_F(SigningTest, WhatIsNotAPrivateKeyIsRefusedAndNothingIsWritten) {
+  std::string op = SshKey("operator");
+  EXPECT_EQ(*SigningKeyType(*fs::ReadFile(op)), "SSH");
+  auto pub = SigningKeyType(SshPublic(op));
+  EXPECT_EQ(pub.status().message(), "the signing key is a public key: a private key is needed");
+  EXPECT_EQ(SigningKeyType("hello").status().code(), Code::kInvalidArgument);
+  std::string before = Git(bare_, {"rev-parse", branch_});
+  // Looks like an OpenSSH key, is not one: ssh-keygen's refusal, nothing pushed.
+  auto c = WriteSigned(
+      {.signing_key = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE "
+                      "KEY-----\n"},
+      "a: 5\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("ssh-keygen could not sign"), std::string::npos)
+      << c.status().message();
+  EXPECT_EQ(Git(bare_, {"rev-parse", branch_}), before);
+}
+
 TEST(SplitTagSignature, SplitsAtTheFirstSignatureLine) {
   std::string data, sig;
   ASSERT_TRUE(internal::SplitTagSignature(

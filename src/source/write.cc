@@ -114,11 +114,10 @@ Result<git_oid> MergeTrees(git_repository* repo, git_commit* ours, git_commit* t
 
 Result<git_oid> WriteCommit(git_repository* repo, const git_oid& tree_id,
                             const std::vector<const git_commit*>& parents,
-                            const std::string& message, const std::string& name,
-                            const std::string& email) {
+                            const std::string& message, const Signature& author) {
   git_signature* sig = nullptr;
-  int rc = git_signature_now(&sig, name.c_str(), email.c_str());
-  if (rc != 0) return InvalidArgument("bad author \"" + name + " <" + email + ">\"");
+  int rc = git_signature_now(&sig, author.name.c_str(), author.email.c_str());
+  if (rc != 0) return InvalidArgument("bad author \"" + author.name + " <" + author.email + ">\"");
   SignaturePtr sig_owned(sig);
   git_tree* tree = nullptr;
   rc = git_tree_lookup(&tree, repo, &tree_id);
@@ -126,9 +125,24 @@ Result<git_oid> WriteCommit(git_repository* repo, const git_oid& tree_id,
   TreePtr tree_owned(tree);
   std::vector<const git_commit*> ps = parents;
   git_oid id;
-  rc = git_commit_create(&id, repo, nullptr, sig, sig, nullptr, message.c_str(), tree, ps.size(),
-                         ps.data());
+  if (author.signing_key.empty()) {
+    rc = git_commit_create(&id, repo, nullptr, sig, sig, nullptr, message.c_str(), tree, ps.size(),
+                           ps.data());
+    if (rc != 0) return GitError(rc, "writing a commit");
+    return id;
+  }
+  // Signed, as `git commit -S` writes it: the commit's text, signed, with the signature
+  // in its gpgsig header.
+  git_buf buf = GIT_BUF_INIT;
+  rc = git_commit_create_buffer(&buf, repo, sig, sig, nullptr, message.c_str(), tree, ps.size(),
+                                ps.data());
   if (rc != 0) return GitError(rc, "writing a commit");
+  std::string content(buf.ptr, buf.size);
+  git_buf_dispose(&buf);
+  auto signature = SignData(content, author.signing_key, author.signing_passphrase);
+  if (!signature.ok()) return signature.status().WithContext("signing the commit");
+  rc = git_commit_create_with_signature(&id, repo, content.c_str(), signature->c_str(), "gpgsig");
+  if (rc != 0) return GitError(rc, "writing a signed commit");
   return id;
 }
 
@@ -217,8 +231,7 @@ Status InitRepository(const std::string& bare_dir, const std::string& work_dir,
   rc = git_index_write(index_raw);
   if (rc == 0) rc = git_index_write_tree(&tree, index_raw);
   if (rc != 0) return GitError(rc, "writing the index of " + work_dir);
-  ASSIGN_OR_RETURN(git_oid commit_id,
-                   internal::WriteCommit(work.get(), tree, {}, message, author.name, author.email));
+  ASSIGN_OR_RETURN(git_oid commit_id, internal::WriteCommit(work.get(), tree, {}, message, author));
   git_commit* commit_raw = nullptr;
   rc = git_commit_lookup(&commit_raw, work.get(), &commit_id);
   if (rc != 0) return GitError(rc, "reading the first commit");

@@ -6,6 +6,7 @@
 
 #include "core/status.h"
 #include "source/git_util.h"
+#include "source/source.h"
 
 namespace plumb::source::internal {
 
@@ -20,11 +21,11 @@ Result<git_oid> TreeWithPathFrom(git_repository* repo, git_tree* head, git_tree*
 Result<git_oid> MergeTrees(git_repository* repo, git_commit* ours, git_commit* theirs,
                            std::vector<std::string>* conflicts);
 
-// Creates a commit of `tree` with `parents` (not moving any ref); returns its id.
+// Creates a commit of `tree` with `parents` (not moving any ref), authored and committed
+// by `author`, signed (gpgsig) when `author.signing_key` is set; returns its id.
 Result<git_oid> WriteCommit(git_repository* repo, const git_oid& tree,
                             const std::vector<const git_commit*>& parents,
-                            const std::string& message, const std::string& name,
-                            const std::string& email);
+                            const std::string& message, const Signature& author);
 
 // Pushes `refspecs` ("refs/heads/a:refs/heads/a", never forced) to remote "origin" of
 // `repo` at `url` (used in messages only). A non-fast-forward or a ref the remote

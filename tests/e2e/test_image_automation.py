@@ -3,6 +3,8 @@ tag the policy allows is written into the marked field, committed once to stagin
 applied by the operator; every other byte of the file stays as it was."""
 import base64
 import json
+import os
+import subprocess
 import unittest
 
 from harness import E2E, git, wait_until
@@ -162,6 +164,82 @@ class ImageAutomationTest(E2E):
         repo = self.images(op)["repositories"][0]
         self.assertEqual((repo["error"], repo["failures"]), ("", 0))
         self.assertEqual(git("rev-list", "--count", f"{c1}..staging", cwd=self.repo.bare), "1")
+
+
+SIGNING_SECRET = """apiVersion: local.plumbline.dev/v1
+kind: Secret
+metadata:
+  name: image-bot-signing
+stringData:
+  passphrase: {passphrase}
+  git.asc: |
+{key}"""
+
+
+class SignedImageUpdateTest(E2E):
+    """spec.git.commit.signingKey.secretRef (Flux's): the automation's commit carries an
+    OpenPGP signature by the key in the Secret, which the real git verifies."""
+
+    def setUp(self):
+        super().setUp()
+        self.registry = Registry(self.root)
+        self.addCleanup(self.registry.stop)
+        self.repo.branch = "staging"
+        self.home = os.path.join(self.root, "gnupg-bot")
+        os.makedirs(self.home, mode=0o700)
+        self.addCleanup(subprocess.run, ["gpgconf", "--homedir", self.home, "--kill", "gpg-agent"],
+                        capture_output=True)
+
+    def gpg(self, *args):
+        return subprocess.run(["gpg", "--homedir", self.home, "--batch", "--pinentry-mode",
+                               "loopback", *args], check=True, capture_output=True, text=True,
+                              timeout=120).stdout
+
+    def test_commit_is_signed_with_the_secrets_key(self):
+        host = self.registry.host
+        self.registry.push("team/web", "1.2.0")
+        self.registry.push("team/web", "1.3.0")
+        passphrase = "b0t-signing-pass-91c4"
+        self.gpg("--passphrase", passphrase, "--quick-gen-key", "Image Bot <imagebot@example.com>",
+                 "ed25519", "sign", "never")
+        secret = self.gpg("--passphrase", passphrase, "--armor", "--export-secret-keys")
+        signing = "      signingKey:\n        secretRef:\n          name: image-bot-signing\n"
+        images = IMAGES.format(host=host).replace(
+            "      messageTemplate:", signing + "      messageTemplate:", 1)
+        self.repo.write("app/deploy.yaml", DEPLOY.format(host=host))
+        self.repo.write("app/images.yaml", images)
+        c1 = self.repo.commit("web 1.2.0; the signing Secret is missing")
+        op = self.operator(path=".", extra=["--allow-plaintext-secrets"])
+        op.wait_synced("root", c1)
+
+        # No such Secret: the automation says so and commits nothing.
+        def refused():
+            status, body = op.api("GET", "/api/v1/images")
+            autos = body.get("automations") or []
+            return autos and "image-bot-signing" in autos[0]["error"] and autos[0]
+        auto = wait_until(refused, what="the automation to name the missing Secret")
+        self.assertIn("signingKey", auto["error"])
+        self.assertEqual(git("rev-parse", "staging", cwd=self.repo.bare), c1)
+
+        self.repo.write("app/signing.yaml", SIGNING_SECRET.format(
+            passphrase=passphrase,
+            key="".join("    " + line + "\n" for line in secret.splitlines())))
+        c2 = self.repo.commit("the automation's signing key")
+        wait_until(lambda: self.exists("web-tag.txt") and self.read("web-tag.txt") == "1.3.0",
+                   what="the signed update to be applied")
+        head = git("rev-parse", "staging", cwd=self.repo.bare)
+        self.assertEqual(git("rev-parse", "staging~1", cwd=self.repo.bare), c2)
+        r = subprocess.run(["git", "-C", self.repo.bare, "verify-commit", "--raw", head],
+                           capture_output=True, text=True, env={**os.environ, "GNUPGHOME": self.home})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("GOODSIG", r.stderr)
+        # The key and its passphrase appear nowhere the operator talks.
+        texts = [op.logs()]
+        for path in ("/api/v1/images", "/api/v1/applications/root", "/api/v1/events"):
+            texts.append(json.dumps(op.api("GET", path)[1]))
+        for text in texts:
+            self.assertNotIn(passphrase, text)
+            self.assertNotIn(secret.splitlines()[3], text)
 
 
 PASSWORD = "pl4nted-registry-pw-7d2f"

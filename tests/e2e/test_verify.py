@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 
-from harness import E2E, Operator, file_yaml, git, wait_until
+from harness import E2E, PLUMB, Operator, file_yaml, git, wait_until
 from test_notify import Receiver, notification
 
 
@@ -137,6 +137,65 @@ class VerifyTest(E2E):
         self.assertEqual(self.read("motd"), "v4\n")
         self.assertEqual(self.conditions(op, "root"), [])
         self.assertEqual(op.status("root")["status"]["verifiedCommit"], c4)
+
+    def test_rollback_commit_signed_by_the_operator_is_applied(self):
+        """plumb run --signing-key: the rollback commit plumbline writes is signed with the
+        operator's key, so the Application that trusts that key (and the developers') keeps
+        applying; without the key the same rollback is refused as unsigned."""
+        alice = self.ssh_key("alice")
+        bot = self.ssh_key("operator")
+        os.chmod(bot, 0o600)
+        keys = os.path.join(self.root, "trusted.pub")
+        with open(keys, "w") as dst:
+            for k in (alice, bot):
+                with open(k + ".pub") as src:
+                    dst.write(src.read())
+        sign_alice = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={alice}"]
+        target = os.path.join(self.host, "motd")
+        self.repo.write("motd.yaml", file_yaml("motd", target, "v1"))
+        c1 = self.commit("v1, signed", sign_alice)
+        self.repo.write("motd.yaml", file_yaml("motd", target, "v2"))
+        c2 = self.commit("v2, signed", sign_alice)
+
+        # A key readable by others is refused at start, naming the fix.
+        loose = os.path.join(self.root, "loose-key")
+        with open(bot) as src, open(loose, "w") as dst:
+            dst.write(src.read())
+        os.chmod(loose, 0o644)
+        r = subprocess.run([PLUMB, "run", "--repo", self.repo.bare, "--signing-key", loose],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("chmod 600", r.stderr)
+
+        op = self.operator(extra=["--verify-keys", keys, "--signing-key", bot])
+        op.wait_synced("root", c2)
+        self.assertEqual(self.read("motd"), "v2\n")
+        op.cli("rollback", "root", c1)
+        head = git("rev-parse", self.repo.branch, cwd=self.repo.bare)
+        self.assertNotEqual(head, c2)
+        op.wait_synced("root", head)
+        self.assertEqual(self.read("motd"), "v1\n")
+        self.assertEqual(self.conditions(op, "root"), [])
+        self.assertEqual(op.status("root")["status"]["verifiedCommit"], head)
+        # The real git agrees: a good signature by the operator's key.
+        allowed = os.path.join(self.root, "allowed")
+        with open(bot + ".pub") as src, open(allowed, "w") as dst:
+            dst.write("plumbline@localhost " + src.read())
+        self.assertEqual(git("-c", f"gpg.ssh.allowedSignersFile={allowed}", "log", "-1",
+                             "--format=%G?", head, cwd=self.repo.bare), "G")
+        op.stop()
+
+        # The same operator without --signing-key: its rollback commit is unsigned and the
+        # Application refuses it, keeping what it verified.
+        op2 = self.operator(extra=["--verify-keys", keys])
+        op2.wait_synced("root", head)
+        op2.cli("rollback", "root", c2)
+        unsigned = git("rev-parse", self.repo.branch, cwd=self.repo.bare)
+        self.assertNotEqual(unsigned, head)
+        conds = wait_until(lambda: self.conditions(op2, "root"), what="the condition")
+        self.assertEqual(conds[0][0], "SourceVerificationFailed")
+        self.assertIn(f"commit {unsigned[:7]} is not signed", conds[0][1])
+        self.assertEqual(self.read("motd"), "v1\n")
 
     def test_application_with_inline_pgp_key(self):
         home = self.pgp_key("alice@example.com")
