@@ -82,6 +82,7 @@ int CmdPromote(const ClientOptions& o, const PromoteOptions& p);
 // `plumb env list [--repo URL]` and `plumb env diff FROM TO` (exit 0 equal, 1 differ).
 int CmdEnvList(const ClientOptions& o, const std::string& repo);
 int CmdEnvDiff(const ClientOptions& o, const std::string& from, const std::string& to);
+int CmdImages(const ClientOptions& o, const std::string& app);
 
 // Prints `s` to stderr as "plumb: MESSAGE"; returns exit code 2.
 int Fail(const Status& s);

@@ -230,6 +230,13 @@ int main(int argc, char** argv) {
   c_env_diff->add_option("FROM", env_from, "e.g. staging")->required();
   c_env_diff->add_option("TO", env_to, "e.g. production")->required();
   add_client(c_env_diff);
+  std::string images_app;
+  auto* c_images = app.add_subcommand(
+      "images",
+      "image-update automation: ImageRepositories (last scan, tags, errors), ImagePolicies "
+      "(latest image) and ImageUpdateAutomations (last commit pushed), as flux get images all");
+  c_images->add_option("--app", images_app, "only this Application's objects");
+  add_client(c_images);
   auto* c_events = app.add_subcommand("events", "recent events");
   c_events->add_option("APP", app_name);
   bool follow = false;
@@ -361,6 +368,7 @@ int main(int argc, char** argv) {
   if (*c_promote) return CmdPromote(client, promote);
   if (*c_env_list) return CmdEnvList(client, env_repo);
   if (*c_env_diff) return CmdEnvDiff(client, env_from, env_to);
+  if (*c_images) return CmdImages(client, images_app);
   if (*c_suspend) return CmdSuspend(client, app_name, true);
   if (*c_resume) return CmdSuspend(client, app_name, false);
   if (*c_refresh) return CmdRefresh(client, app_name);

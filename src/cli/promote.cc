@@ -1,4 +1,4 @@
-// cli: the pipeline verbs — promote, env list, env diff.
+// cli: the pipeline verbs — promote, env list, env diff, images.
 #include <cstdio>
 #include <iostream>
 
@@ -115,6 +115,59 @@ int CmdEnvDiff(const ClientOptions& o, const std::string& from, const std::strin
   list("behindCommits", "commits in " + to + " not in " + from + " (its own):");
   if (!diff.empty()) std::cout << "\n" << diff;
   return differ ? 1 : 0;
+}
+
+int CmdImages(const ClientOptions& o, const std::string& app) {
+  auto v = ApiClient(o).Get("/api/v1/images" + (app.empty() ? "" : "?app=" + QueryEscape(app)));
+  if (!v.ok()) return Fail(v.status());
+  if (o.output != "table") {
+    PrintValue(o, *v);
+    return 0;
+  }
+  auto or_dash = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
+  auto ready = [](const Value& x) {
+    return x.Find("ready") ? (x.Find("ready")->as_bool() ? "True" : "False") : "-";
+  };
+  auto name = [](const Value& x) {
+    std::string ns = x.GetString("namespace");
+    return x.GetString("app") + "/" + (ns.empty() ? "" : ns + "/") + x.GetString("name");
+  };
+  auto count = [&](const char* list) {
+    const Value* l = v->Find(list);
+    return l ? l->size() : 0;
+  };
+  bool first = true;
+  auto section = [&](const std::vector<std::vector<std::string>>& rows) {
+    if (rows.size() < 2) return;
+    if (!first) std::cout << "\n";
+    first = false;
+    PrintTable(rows);
+  };
+  std::vector<std::vector<std::string>> rows = {
+      {"IMAGEREPOSITORY", "IMAGE", "READY", "TAGS", "LAST SCAN", "MESSAGE"}};
+  if (count("repositories"))
+    for (const Value& r : v->Find("repositories")->as_array())
+      rows.push_back({name(r), r.GetString("image"), ready(r),
+                      r.Find("tagCount") ? std::to_string(r.Find("tagCount")->as_int()) : "-",
+                      or_dash(r.GetString("lastScanTime")), or_dash(r.GetString("error"))});
+  section(rows);
+  rows = {{"IMAGEPOLICY", "REPOSITORY", "READY", "LATEST IMAGE", "MESSAGE"}};
+  if (count("policies"))
+    for (const Value& p : v->Find("policies")->as_array())
+      rows.push_back({name(p), p.GetString("imageRepository"), ready(p),
+                      or_dash(p.GetString("latestImage")), or_dash(p.GetString("error"))});
+  section(rows);
+  rows = {{"IMAGEUPDATEAUTOMATION", "BRANCH", "LAST PUSH", "LAST RUN", "MESSAGE"}};
+  if (count("automations"))
+    for (const Value& a : v->Find("automations")->as_array()) {
+      std::string msg = a.GetString("error");
+      rows.push_back({name(a), a.GetString("branch"), Short(a.GetString("lastPushCommit")),
+                      or_dash(a.GetString("lastAutomationRunTime")),
+                      or_dash(msg.empty() ? a.GetString("message") : msg)});
+    }
+  section(rows);
+  if (first) std::cout << "no image-update objects" << (app.empty() ? "" : " in " + app) << "\n";
+  return 0;
 }
 
 }  // namespace plumb::cli

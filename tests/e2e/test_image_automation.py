@@ -129,6 +129,14 @@ class ImageAutomationTest(E2E):
         self.assertTrue(repo["lastScanTime"])
         self.assertEqual(repo["error"], "")
         self.assertEqual(status["policies"][0]["latestImage"], f"{host}/team/web:1.3.0")
+        # plumb images: the same, as tables (flux get images all) and as JSON.
+        table = op.cli("images").stdout
+        self.assertRegex(table, rf"root/web +{host}/team/web +True +3 ")
+        self.assertRegex(table, rf"root/web +web +True +{host}/team/web:1.3.0")
+        self.assertRegex(table, rf"root/staging-images +staging +{head[:7]} ")
+        as_json = json.loads(op.cli("images", "--app", "root", "-o", "json").stdout)
+        self.assertEqual(as_json["automations"][0]["lastPushCommit"], head)
+        self.assertEqual(op.cli("images", "--app", "nope").stdout, "no image-update objects in nope\n")
 
         # A prerelease of the next minor is not taken; its release is, in one more commit.
         self.registry.push("team/web", "1.4.0-rc1")
