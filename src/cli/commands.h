@@ -1,4 +1,4 @@
-// cli: the verbs that run locally (run, init, render).
+// cli: the verbs that run locally (run, init, render, scan).
 #pragma once
 
 #include <string>
@@ -64,5 +64,20 @@ struct DemoServerOptions {
   bool never_ready = false;  // /healthz answers 503
 };
 int CmdDemoServer(const DemoServerOptions& o);
+
+// `plumb scan` (scan.cc): finds secrets in a directory, the index or a history. Returns 1
+// when something is found, 0 when clean, 2 on error (printed to stderr).
+struct ScanOptions {
+  std::string path = ".";       // the directory or file scanned; the repository for the git modes
+  bool staged = false;          // the lines the index adds
+  bool git = false;             // the lines each commit of `range` adds
+  std::string range;            // "" = the whole history (HEAD, every branch and tag)
+  std::string output = "text";  // text | json | sarif
+  std::string config;           // "" = .plumbscan.yaml at the root, when there is one
+  std::string baseline;         // a JSON report of an earlier run: its findings are ignored
+  bool install_hook = false;    // write .git/hooks/pre-commit running `plumb scan --staged`
+  bool force = false;           // replace an existing pre-commit hook
+};
+int CmdScan(const ScanOptions& o);
 
 }  // namespace plumb::cli

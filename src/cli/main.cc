@@ -331,6 +331,41 @@ int main(int argc, char** argv) {
                        "the operator's state directory, which holds the keys");
   c_reseal->add_option("FILE", reseal_files, "sealed files, rewritten in place")->required();
 
+  ScanOptions scan;
+  auto* c_scan = app.add_subcommand(
+      "scan",
+      "find secrets (cloud keys, tokens, private keys, passwords) in a directory, the staged "
+      "changes or the git history; exit 1 when something is found, 0 when clean, 2 on error");
+  c_scan
+      ->add_option("PATH", scan.path,
+                   "the directory or file to scan; with --staged, --git or --install-hook, a "
+                   "directory in the repository")
+      ->capture_default_str();
+  c_scan->add_flag("--staged", scan.staged,
+                   "scan the lines the index adds (what `git commit` would record)");
+  auto* scan_git = c_scan
+                       ->add_option("--git", scan.range,
+                                    "scan the lines each commit adds: of RANGE (A..B, or every "
+                                    "commit reachable from REV), or of the whole history (HEAD, "
+                                    "every branch and tag) without one; write --git=RANGE "
+                                    "before PATH")
+                       ->expected(0, 1);
+  c_scan->add_option("-o,--output", scan.output, "text|json|sarif")
+      ->check(CLI::IsMember({"text", "json", "sarif"}))
+      ->capture_default_str();
+  c_scan->add_option("--config", scan.config,
+                     "rules and allowlists (default: .plumbscan.yaml at the scanned root or the "
+                     "repository's working directory, when present)");
+  c_scan->add_option("--baseline", scan.baseline,
+                     "a JSON report (-o json) of an earlier run: findings with the same "
+                     "fingerprint are ignored");
+  c_scan->add_flag("--install-hook", scan.install_hook,
+                   "install a pre-commit hook running `plumb scan --staged` in the repository "
+                   "holding PATH");
+  c_scan->add_flag("--force", scan.force, "with --install-hook: replace an existing hook");
+  auto* c_scan_staged = c_scan->get_option("--staged");
+  c_scan_staged->excludes(scan_git);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -343,6 +378,10 @@ int main(int argc, char** argv) {
   if (*c_run) return CmdRun(run);
   if (*c_init) return CmdInit(init_dir);
   if (*c_render) return CmdRender(render_dir, render_output);
+  if (*c_scan) {
+    scan.git = scan_git->count() > 0;
+    return CmdScan(scan);
+  }
   for (const auto& [sub, verb] : key_verbs)
     if (*sub) return CmdKeys(verb, keys);
   if (*c_seal) return CmdSeal(seal);
