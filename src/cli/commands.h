@@ -45,6 +45,7 @@ struct RunOptions {
   std::string restore_keys;                // a `plumb keys backup` file loaded before starting
   std::vector<std::string> age_key_files;  // *.agekey files whose identities decrypt SOPS
   bool allow_plaintext_secrets = false;    // the root Application's allowPlaintextSecrets
+  std::string scan_policy = "block";       // the root Application's spec.scan.policy
   // The root Application's spec.source.verify: key files (SSH public key lines or an
   // armored OpenPGP public key block) and the mode (head when keys are given).
   std::vector<std::string> verify_key_files;

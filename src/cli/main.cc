@@ -126,6 +126,13 @@ int main(int argc, char** argv) {
   c_run->add_flag("--allow-plaintext-secrets", run.allow_plaintext_secrets,
                   "the root Application accepts plain Secret manifests from git "
                   "(allowPlaintextSecrets: true)");
+  c_run
+      ->add_option("--scan-policy", run.scan_policy,
+                   "the root Application's spec.scan.policy: a secret in the lines a new head "
+                   "adds blocks it (block: the last applied commit stays), is applied and "
+                   "alerted (warn), or is not looked for (off)")
+      ->check(CLI::IsMember({"block", "warn", "off"}))
+      ->capture_default_str();
   c_run->add_option("--verify-keys", run.verify_key_files,
                     "the root Application applies only commits signed by these keys "
                     "(spec.source.verify): a file of SSH public keys (\"ssh-ed25519 AAAA...\" "

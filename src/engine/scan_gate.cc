@@ -1,0 +1,75 @@
+// spec.scan: the secret scan between resolving a new head and applying it. Only the lines
+// added since the last applied commit are scanned, so a secret already in git before
+// scanning was turned on does not block every later commit (plumb scan --git finds those).
+#include "core/log.h"
+#include "core/strings.h"
+#include "engine/engine_impl.h"
+#include "resource/codec.h"
+
+namespace plumb::engine {
+
+namespace {
+
+// Whether line `line` of `text` (a manifest file) belongs to a document of kind Secret:
+// plaintext Secrets in git are the unseal step's business (PlaintextSecretInGit, refused
+// unless allowPlaintextSecrets), so the scan does not block them twice.
+bool InSecretManifest(const std::string& path, const std::string& text, int line) {
+  if (!EndsWith(path, ".yaml") && !EndsWith(path, ".yml") && !EndsWith(path, ".json")) {
+    return false;
+  }
+  auto docs = resource::ParseYaml(text, path);
+  if (!docs.ok()) return false;
+  const resource::Document* in = nullptr;
+  for (const auto& d : *docs) {
+    if (d.line <= line) in = &d;
+  }
+  return in != nullptr && in->value.is_object() && in->value.GetString("kind") == "Secret";
+}
+
+std::string PathPrefix(const std::string& path) {
+  std::string p = path;
+  while (StartsWith(p, "./")) p.erase(0, 2);
+  while (!p.empty() && p.back() == '/') p.pop_back();
+  if (p == "." || p.empty()) return "";
+  return p + "/";
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const AppSpec& spec,
+                                                         const std::string& from,
+                                                         const std::string& to) {
+  std::call_once(scanner_once, [this] {
+    auto s = scan::Scanner::Create(scan::BuiltinRules());
+    if (s.ok()) {
+      scanner = std::move(s).value();
+    } else {
+      scanner_status = s.status();
+    }
+  });
+  if (!scanner) return scanner_status;
+  std::string key = from + ".." + to + "|" + spec.path;
+  if (key == st.scan_cache_key) return st.scan_cache_findings;
+  ASSIGN_OR_RETURN(auto added, repos->AddedBetween(spec.repo, from, to));
+  std::string prefix = PathPrefix(spec.path);
+  std::vector<std::string> findings;
+  for (const auto& file : added) {
+    if (!prefix.empty() && !StartsWith(file.path, prefix)) continue;
+    ASSIGN_OR_RETURN(std::string text, repos->ReadBlob(spec.repo, file.blob_id));
+    ASSIGN_OR_RETURN(auto found, scanner->Scan(text, file.path));
+    for (const auto& f : scan::OnLines(found, file.lines)) {
+      if (InSecretManifest(file.path, text, f.line)) continue;
+      findings.push_back(f.file + ":" + std::to_string(f.line) + ": " + f.rule_id + " (" +
+                         f.redacted + ")");
+    }
+  }
+  st.scan_cache_key = key;
+  st.scan_cache_findings = findings;
+  if (!findings.empty()) {
+    log::Info("secret scan found " + std::to_string(findings.size()) + " findings",
+              {{"app", spec.name}, {"commit", to}});
+  }
+  return findings;
+}
+
+}  // namespace plumb::engine
