@@ -67,11 +67,26 @@ bool IsReference(std::string_view v) {
   char first = v.front();
   if (first == '$' || first == '<' || first == '{' || first == '%' || first == '@' ||
       first == '[' || first == '(' || first == '&' || first == '*' || first == '/' ||
-      first == '.') {
+      first == '.' || first == ':' || first == '=') {
+    return true;
+  }
+  // Code, not a value: member access, scope resolution.
+  if (v.find("->") != std::string_view::npos || v.find("::") != std::string_view::npos) {
+    return true;
+  }
+  // An e-mail address, a host name, a path or an API version ("local.plumbline.dev/v1"):
+  // lowercase letters, digits and . / - @ : only, with a '.' or a '/'.
+  bool lower_path = std::all_of(v.begin(), v.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '/' || c == '-' ||
+           c == '@' || c == ':' || c == '_';
+  });
+  if (lower_path &&
+      (v.find('.') != std::string_view::npos || v.find('/') != std::string_view::npos)) {
     return true;
   }
   if (v.find('(') != std::string_view::npos || v.find("${") != std::string_view::npos ||
-      v.find("{{") != std::string_view::npos) {
+      v.find("{{") != std::string_view::npos ||
+      (v.find('{') != std::string_view::npos && v.find('}') != std::string_view::npos)) {
     return true;
   }
   if (StartsWith(v, "ENC[")) return true;  // SOPS

@@ -122,12 +122,12 @@ std::vector<Rule> Make() {
   r.push_back({.id = "generic-secret",
                .description = "Password, secret, token or API key assigned a random value",
                .regex = "(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|"
-                        "client[_-]?secret|auth)[A-Za-z0-9_.-]{0,20}" +
+                        "client[_-]?secret|auth[_-]?token)[A-Za-z0-9_.-]{0,20}" +
                         assign + "([^ \t\"'`,;]{10,})",
                .secret_group = 1,
                .caseless = true,
                .min_entropy = 3.2,
-               .keywords = {"password", "secret", "token", "key", "auth", "pwd", "passwd"},
+               .keywords = {"password", "secret", "token", "key", "pwd", "passwd"},
                .check = Check::kGeneric});
   return r;
 }
