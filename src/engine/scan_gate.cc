@@ -50,10 +50,17 @@ Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const App
   if (!scanner) return scanner_status;
   std::string key = from + ".." + to + "|" + spec.path;
   if (key == st.scan_cache_key) return st.scan_cache_findings;
-  ASSIGN_OR_RETURN(auto added, repos->AddedBetween(spec.repo, from, to));
+  auto added = repos->AddedBetween(spec.repo, from, to);
+  if (!added.ok() && added.status().code() == Code::kNotFound && !from.empty()) {
+    // The applied commit is gone (a force-push pruned it): every line counts as added.
+    log::Warn("secret scan: " + added.status().message() + "; scanning the whole tree",
+              {{"app", spec.name}});
+    added = repos->AddedBetween(spec.repo, "", to);
+  }
+  if (!added.ok()) return added.status();
   std::string prefix = PathPrefix(spec.path);
   std::vector<std::string> findings;
-  for (const auto& file : added) {
+  for (const auto& file : *added) {
     if (!prefix.empty() && !StartsWith(file.path, prefix)) continue;
     ASSIGN_OR_RETURN(std::string text, repos->ReadBlob(spec.repo, file.blob_id));
     ASSIGN_OR_RETURN(auto found, scanner->Scan(text, file.path));

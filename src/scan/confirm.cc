@@ -40,9 +40,11 @@ bool IsJwt(std::string_view token) {
   return !header.empty() && header.front() == '{' && header.find("\"alg\"") != std::string::npos;
 }
 
-// A private key header followed by its body: at least 40 base64 characters within the
-// next 600 (PGP blocks put armor headers first; JSON strings escape newlines as \n).
+// A private key header followed by its body: at least 40 base64 characters before its
+// -----END line, within the next 600 (PGP blocks put armor headers first; JSON strings escape
+// newlines as \n).
 bool HasKeyBody(std::string_view after) {
+  after = after.substr(0, std::min(after.size(), after.find("-----END")));
   after = after.substr(0, 600);
   size_t run = 0;
   for (size_t i = 0; i < after.size(); ++i) {
