@@ -47,8 +47,7 @@ std::string ToSarif(const Report& report, const std::vector<Rule>& rules) {
   std::string out =
       "{\n  \"version\": \"2.1.0\",\n"
       "  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n"
-      "  \"runs\": [{\n    \"tool\": {\"driver\": {\"name\": \"plumb scan\", "
-      "\"informationUri\": \"https://github.com/plumbline/plumbline\", \"rules\": [";
+      "  \"runs\": [{\n    \"tool\": {\"driver\": {\"name\": \"plumb scan\", \"rules\": [";
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < rules.size(); ++i) {
     index[rules[i].id] = i;
