@@ -5,6 +5,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/keys.h"
+#include "core/fs.h"
 #include "target/local/shim.h"
 
 #ifndef PLUMB_VERSION
@@ -387,6 +388,12 @@ int main(int argc, char** argv) {
   if (*c_render) return CmdRender(render_dir, render_output);
   if (*c_scan) {
     scan.git = scan_git->count() > 0;
+    // `plumb scan --git DIR`: a directory, not a range, when nothing else names the path.
+    if (scan.git && scan.path == "." && scan.range.find("..") == std::string::npos &&
+        plumb::fs::IsDirectory(scan.range)) {
+      scan.path = scan.range;
+      scan.range.clear();
+    }
     return CmdScan(scan);
   }
   for (const auto& [sub, verb] : key_verbs)

@@ -86,8 +86,8 @@ bool IsReference(std::string_view v) {
       (v.find('.') != std::string_view::npos || v.find('/') != std::string_view::npos)) {
     return true;
   }
-  if (v.find('(') != std::string_view::npos || v.find("${") != std::string_view::npos ||
-      v.find("{{") != std::string_view::npos ||
+  if (v.find('(') != std::string_view::npos || v.find(')') != std::string_view::npos ||
+      v.find("${") != std::string_view::npos || v.find("{{") != std::string_view::npos ||
       (v.find('{') != std::string_view::npos && v.find('}') != std::string_view::npos)) {
     return true;
   }

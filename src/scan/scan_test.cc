@@ -130,6 +130,7 @@ TEST_F(ScanTest, IgnoresLookAlikes) {
       "  info.author_name = author->name != nullptr ? author->name : \"\";",
       "static secrets::PrivateKey k = *secrets::PrivateKey::Generate(2048);",
       "GIT_AUTHOR_EMAIL=author@example.com",
+      "function headers(extra = {}, token = auth.token) {",
       "std::string secret_api_version = \"local.plumbline.dev/v1\";",
       "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
       "ghp_000000000000000000000000000000000000",
