@@ -148,11 +148,16 @@ struct Engine::Impl {
   // signature (or, in tag mode, the tag's) is by a trusted key. Cached in `st`.
   Status VerifySource(AppState& st, const AppSpec& spec, const std::string& commit);
   // spec.scan (scan_gate.cc): the secrets in the lines added from `from` ("" = nothing
-  // applied yet: every line) to `to` under spec.path, as "FILE:LINE: RULE (REDACTED)"; lines
+  // applied yet: every line) to `to` under spec.path, as "FILE:LINE: RULE (REDACTED) in
+  // commit ABC1234" (the commit of the range that added the line, by WhoAdded); lines
   // of plaintext Secret manifests are left to the unseal step (PlaintextSecretInGit).
   // Cached in `st`.
   Result<std::vector<std::string>> ScanAdded(AppState& st, const AppSpec& spec,
                                              const std::string& from, const std::string& to);
+  std::map<std::pair<std::string, std::string>, std::string> WhoAdded(const AppSpec& spec,
+                                                                      const std::string& from,
+                                                                      const std::string& to,
+                                                                      size_t findings);
   void ReconcileChildren(const AppSpec& parent, const std::vector<resource::Resource>& children);
   target::AppContext Context(const AppSpec& spec, const std::vector<resource::Resource>* desired);
   void MaybeCrash();

@@ -115,7 +115,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
         for (size_t i = 0; i < findings->size() && i < 5; ++i)
           list += (i ? "; " : "") + (*findings)[i];
         if (findings->size() > 5) list += "; and " + std::to_string(findings->size() - 5) + " more";
-        st.scan_error = "secret in commit " + o.head.substr(0, 7) + ": " + list;
+        st.scan_error = "head " + o.head.substr(0, 7) + " adds a secret: " + list;
         if (spec.scan_policy == "warn") {
           st.scan_error += " (scan policy warn: applied)";
         } else {

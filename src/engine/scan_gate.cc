@@ -1,6 +1,8 @@
 // spec.scan: the secret scan between resolving a new head and applying it. Only the lines
 // added since the last applied commit are scanned, so a secret already in git before
 // scanning was turned on does not block every later commit (plumb scan --git finds those).
+#include <map>
+
 #include "core/log.h"
 #include "core/strings.h"
 #include "engine/engine_impl.h"
@@ -26,6 +28,18 @@ bool InSecretManifest(const std::string& path, const std::string& text, int line
   return in != nullptr && in->value.is_object() && in->value.GetString("kind") == "Secret";
 }
 
+// Line `line` (1-based) of `text`, without its newline; "" past the end.
+std::string LineAt(const std::string& text, int line) {
+  size_t start = 0;
+  for (int n = 1; n < line; ++n) {
+    start = text.find('\n', start);
+    if (start == std::string::npos) return "";
+    ++start;
+  }
+  size_t end = text.find('\n', start);
+  return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
 std::string PathPrefix(const std::string& path) {
   std::string p = path;
   while (StartsWith(p, "./")) p.erase(0, 2);
@@ -35,6 +49,29 @@ std::string PathPrefix(const std::string& path) {
 }
 
 }  // namespace
+
+std::map<std::pair<std::string, std::string>, std::string> Engine::Impl::WhoAdded(
+    const AppSpec& spec, const std::string& from, const std::string& to, size_t findings) {
+  // (file, line text) -> the newest commit of from..to whose own changes add that line.
+  // Each commit is compared with the one before it in the (first-parent, linear) log, so
+  // merges are approximate; a range longer than 200 commits names the head.
+  std::map<std::pair<std::string, std::string>, std::string> out;
+  if (from.empty() || findings == 0) return out;
+  auto commits = repos->Log(spec.repo, from, to, 200);
+  if (!commits.ok() || commits->empty() || commits->size() >= 200) return out;
+  std::string prev = from;
+  for (auto c = commits->rbegin(); c != commits->rend(); ++c) {
+    auto step = repos->AddedBetween(spec.repo, prev, c->id);
+    prev = c->id;
+    if (!step.ok()) return out;
+    for (const auto& file : *step) {
+      auto text = repos->ReadBlob(spec.repo, file.blob_id);
+      if (!text.ok()) continue;
+      for (int n : file.lines) out[{file.path, LineAt(*text, n)}] = c->id;
+    }
+  }
+  return out;
+}
 
 Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const AppSpec& spec,
                                                          const std::string& from,
@@ -59,16 +96,28 @@ Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const App
   }
   if (!added.ok()) return added.status();
   std::string prefix = PathPrefix(spec.path);
-  std::vector<std::string> findings;
+  struct Found {
+    scan::Finding finding;
+    std::string line_text;  // to find the commit that added it
+  };
+  std::vector<Found> found_all;
   for (const auto& file : *added) {
     if (!prefix.empty() && !StartsWith(file.path, prefix)) continue;
     ASSIGN_OR_RETURN(std::string text, repos->ReadBlob(spec.repo, file.blob_id));
     ASSIGN_OR_RETURN(auto found, scanner->Scan(text, file.path));
     for (const auto& f : scan::OnLines(found, file.lines)) {
       if (InSecretManifest(file.path, text, f.line)) continue;
-      findings.push_back(f.file + ":" + std::to_string(f.line) + ": " + f.rule_id + " (" +
-                         f.redacted + ")");
+      found_all.push_back({f, LineAt(text, f.line)});
     }
+  }
+  std::map<std::pair<std::string, std::string>, std::string> added_by;
+  if (!found_all.empty()) added_by = WhoAdded(spec, from, to, found_all.size());
+  std::vector<std::string> findings;
+  for (const auto& [f, line_text] : found_all) {
+    auto it = added_by.find({f.file, line_text});
+    std::string commit = it != added_by.end() ? it->second : to;
+    findings.push_back(f.file + ":" + std::to_string(f.line) + ": " + f.rule_id + " (" +
+                       f.redacted + ") in commit " + commit.substr(0, 7));
   }
   st.scan_cache_key = key;
   st.scan_cache_findings = findings;

@@ -208,21 +208,28 @@ class ScanGateTest(E2E):
         op.wait_synced("root", c1)
         self.assertEqual(self.read("motd"), "v1\n")
 
-        # A commit that adds an AWS key (line 9 of motd.yaml: inside the File's content).
+        # A commit that adds an AWS key (line 9 of motd.yaml: inside the File's content), and
+        # one on top that does not touch it, pushed together: the head is c2b, the condition
+        # names the commit that added the line.
         self.repo.write("motd.yaml", file_yaml("motd", target, f"v2\naws_access_key_id: {AWS_KEY}"))
-        c2 = self.repo.commit("v2 with a key")
+        git("add", "-A", cwd=self.repo.work)
+        git("commit", "-q", "-m", "v2 with a key", cwd=self.repo.work)
+        c2 = git("rev-parse", "HEAD", cwd=self.repo.work)
+        self.repo.write("extra.yaml", file_yaml("extra", os.path.join(self.host, "extra"), "x"))
+        c2b = self.repo.commit("another file")
         conds = wait_until(lambda: [c for c in self.conditions(op, "root") if c[0] == "SecretLeak"],
                            what="the SecretLeak condition")
         msg = conds[0][1]
-        self.assertIn(f"commit {c2[:7]}", msg)
-        self.assertIn("motd.yaml:9: aws-access-key-id (AKIA*****)", msg)
+        self.assertIn(f"head {c2b[:7]} adds a secret", msg)
+        self.assertIn(f"motd.yaml:9: aws-access-key-id (AKIA*****) in commit {c2[:7]}", msg)
         self.assertIn(f"keeping {c1[:7]}", msg)
         st = op.status("root")["status"]
         self.assertEqual(st["appliedCommit"], c1)
-        self.assertEqual(st["headCommit"], c2)
+        self.assertEqual(st["headCommit"], c2b)
         self.assertEqual(self.read("motd"), "v1\n")
+        self.assertFalse(self.exists("extra"))
         human = op.cli("status", "root").stdout
-        self.assertRegex(human, r"Condition: +SecretLeak: secret in commit " + c2[:7])
+        self.assertRegex(human, r"Condition: +SecretLeak: head " + c2b[:7] + " adds a secret")
         wait_until(lambda: rx.triggers() == ["SecretLeak"], what="the notification")
         self.assertIn(c2[:7], rx.posts[0]["message"])
         # Later passes on the same head change nothing and say it once.
@@ -232,7 +239,7 @@ class ScanGateTest(E2E):
         self.assertEqual(len(self.events(op, "SecretLeak")), 1)
         self.assertEqual(self.events(op, "SecretLeak")[0]["type"], "Warning")
         self.assertEqual(self.read("motd"), "v1\n")
-        self.assertNotIn(c2, [h["revision"] for h in op.history("root")])
+        self.assertNotIn(c2b, [h["revision"] for h in op.history("root")])
         self.assertEqual(len(rx.posts), 1)
         # Nowhere the whole key: logs, API answers, events.
         self.assertNotIn(AWS_KEY, op.logs())
@@ -260,7 +267,8 @@ class ScanGateTest(E2E):
         self.assertIn("v2", self.read("motd"))
         wait_until(lambda: rx.triggers() == ["SecretLeak"], what="the warn notification")
         self.assertIn(c2[:7], rx.posts[0]["message"])
-        self.assertIn("motd.yaml:9: github-token (ghp_*****)", rx.posts[0]["message"])
+        self.assertIn(f"motd.yaml:9: github-token (ghp_*****) in commit {c2[:7]}",
+                      rx.posts[0]["message"])
         self.assertIn("scan policy warn: applied", rx.posts[0]["message"])
         [e] = self.events(op, "SecretLeak")
         self.assertEqual(e["type"], "Warning")
