@@ -10,11 +10,12 @@ PACKAGES=(
   python3 sqlite3 curl prometheus
   nodejs age docker-registry
   gnupg openssh-client
+  libvectorscan-dev
 )
 # npm for tests/npm (independent implementations the tests check against): Debian's,
 # unless one came with the installed nodejs (NodeSource's includes it).
 if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(npm); fi
-if [[ "${PLUMB_BENCH_DEPS:-}" == 1 ]]; then PACKAGES+=(cfengine3 hyperfine); fi
+if [[ "${PLUMB_BENCH_DEPS:-}" == 1 ]]; then PACKAGES+=(cfengine3 hyperfine ripgrep); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,4 +1,4 @@
-// cli: the verbs that run locally (run, init, render).
+// cli: the verbs that run locally (run, init, render, scan).
 #pragma once
 
 #include <string>
@@ -45,6 +45,7 @@ struct RunOptions {
   std::string restore_keys;                // a `plumb keys backup` file loaded before starting
   std::vector<std::string> age_key_files;  // *.agekey files whose identities decrypt SOPS
   bool allow_plaintext_secrets = false;    // the root Application's allowPlaintextSecrets
+  std::string scan_policy = "block";       // the root Application's spec.scan.policy
   // The root Application's spec.source.verify: key files (SSH public key lines or an
   // armored OpenPGP public key block) and the mode (head when keys are given).
   std::vector<std::string> verify_key_files;
@@ -65,5 +66,20 @@ struct DemoServerOptions {
   bool never_ready = false;  // /healthz answers 503
 };
 int CmdDemoServer(const DemoServerOptions& o);
+
+// `plumb scan` (scan.cc): finds secrets in a directory, the index or a history. Returns 1
+// when something is found, 0 when clean, 2 on error (printed to stderr).
+struct ScanOptions {
+  std::string path = ".";       // the directory or file scanned; the repository for the git modes
+  bool staged = false;          // the lines the index adds
+  bool git = false;             // the lines each commit of `range` adds
+  std::string range;            // "" = the whole history (HEAD, every branch and tag)
+  std::string output = "text";  // text | json | sarif
+  std::string config;           // "" = .plumbscan.yaml at the root, when there is one
+  std::string baseline;         // a JSON report of an earlier run: its findings are ignored
+  bool install_hook = false;    // write .git/hooks/pre-commit running `plumb scan --staged`
+  bool force = false;           // replace an existing pre-commit hook
+};
+int CmdScan(const ScanOptions& o);
 
 }  // namespace plumb::cli

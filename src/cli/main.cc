@@ -5,6 +5,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/keys.h"
+#include "core/fs.h"
 #include "target/local/shim.h"
 
 #ifndef PLUMB_VERSION
@@ -126,6 +127,13 @@ int main(int argc, char** argv) {
   c_run->add_flag("--allow-plaintext-secrets", run.allow_plaintext_secrets,
                   "the root Application accepts plain Secret manifests from git "
                   "(allowPlaintextSecrets: true)");
+  c_run
+      ->add_option("--scan-policy", run.scan_policy,
+                   "the root Application's spec.scan.policy: a secret in the lines a new head "
+                   "adds blocks it (block: the last applied commit stays), is applied and "
+                   "alerted (warn), or is not looked for (off)")
+      ->check(CLI::IsMember({"block", "warn", "off"}))
+      ->capture_default_str();
   c_run->add_option("--verify-keys", run.verify_key_files,
                     "the root Application applies only commits signed by these keys "
                     "(spec.source.verify): a file of SSH public keys (\"ssh-ed25519 AAAA...\" "
@@ -343,6 +351,41 @@ int main(int argc, char** argv) {
                        "the operator's state directory, which holds the keys");
   c_reseal->add_option("FILE", reseal_files, "sealed files, rewritten in place")->required();
 
+  ScanOptions scan;
+  auto* c_scan = app.add_subcommand(
+      "scan",
+      "find secrets (cloud keys, tokens, private keys, passwords) in a directory, the staged "
+      "changes or the git history; exit 1 when something is found, 0 when clean, 2 on error");
+  c_scan
+      ->add_option("PATH", scan.path,
+                   "the directory or file to scan; with --staged, --git or --install-hook, a "
+                   "directory in the repository")
+      ->capture_default_str();
+  c_scan->add_flag("--staged", scan.staged,
+                   "scan the lines the index adds (what `git commit` would record)");
+  auto* scan_git = c_scan
+                       ->add_option("--git", scan.range,
+                                    "scan the lines each commit adds: of RANGE (A..B, or every "
+                                    "commit reachable from REV), or of the whole history (HEAD, "
+                                    "every branch and tag) without one; write --git=RANGE "
+                                    "before PATH")
+                       ->expected(0, 1);
+  c_scan->add_option("-o,--output", scan.output, "text|json|sarif")
+      ->check(CLI::IsMember({"text", "json", "sarif"}))
+      ->capture_default_str();
+  c_scan->add_option("--config", scan.config,
+                     "rules and allowlists (default: .plumbscan.yaml at the scanned root or the "
+                     "repository's working directory, when present)");
+  c_scan->add_option("--baseline", scan.baseline,
+                     "a JSON report (-o json) of an earlier run: findings with the same "
+                     "fingerprint are ignored");
+  c_scan->add_flag("--install-hook", scan.install_hook,
+                   "install a pre-commit hook running `plumb scan --staged` in the repository "
+                   "holding PATH");
+  c_scan->add_flag("--force", scan.force, "with --install-hook: replace an existing hook");
+  auto* c_scan_staged = c_scan->get_option("--staged");
+  c_scan_staged->excludes(scan_git);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -355,6 +398,16 @@ int main(int argc, char** argv) {
   if (*c_run) return CmdRun(run);
   if (*c_init) return CmdInit(init_dir);
   if (*c_render) return CmdRender(render_dir, render_output);
+  if (*c_scan) {
+    scan.git = scan_git->count() > 0;
+    // `plumb scan --git DIR`: a directory, not a range, when nothing else names the path.
+    if (scan.git && scan.path == "." && scan.range.find("..") == std::string::npos &&
+        plumb::fs::IsDirectory(scan.range)) {
+      scan.path = scan.range;
+      scan.range.clear();
+    }
+    return CmdScan(scan);
+  }
   for (const auto& [sub, verb] : key_verbs)
     if (*sub) return CmdKeys(verb, keys);
   if (*c_seal) return CmdSeal(seal);

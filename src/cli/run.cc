@@ -79,6 +79,7 @@ int CmdRun(RunOptions o) {
   eo.root.sync.automated = !o.no_auto;
   eo.render.kubectl = o.kubectl;
   eo.root.allow_plaintext_secrets = o.allow_plaintext_secrets;
+  eo.root.scan_policy = o.scan_policy;
   if (!o.verify_mode.empty() && o.verify_key_files.empty()) {
     std::cerr << "plumb run: --verify-mode needs --verify-keys (the keys to trust)\n";
     return 2;

@@ -63,6 +63,7 @@ Value AppSpec::ToValue() const {
   s.Set("suspend", sync.suspend);
   s.Set("interval", FormatDuration(sync.interval));
   v.Set("allowPlaintextSecrets", allow_plaintext_secrets);
+  if (scan_policy != "block") v.Set("scan", Value::EmptyObject()).Set("policy", scan_policy);
   if (!promotion.from.empty()) {
     Value& p = v.Set("promotion", Value::EmptyObject());
     p.Set("from", promotion.from);
@@ -177,6 +178,14 @@ Status ReadSpec(const Value& spec, const std::string& where, AppSpec* out) {
   RETURN_IF_ERROR(CheckBool(&spec, "allowPlaintextSecrets", where));
   out->allow_plaintext_secrets =
       GetBool(&spec, "allowPlaintextSecrets", out->allow_plaintext_secrets);
+  if (const Value* scan = spec.Find("scan"); scan && !scan->is_null()) {
+    if (!scan->is_object()) return InvalidArgument(where + ".scan must be a map");
+    RETURN_IF_ERROR(CheckString(scan, "policy", where + ".scan"));
+    std::string policy = scan->GetString("policy", "block");
+    if (policy != "block" && policy != "warn" && policy != "off")
+      return InvalidArgument(where + ".scan.policy must be block, warn or off, not " + policy);
+    out->scan_policy = policy;
+  }
   return Status::Ok();
 }
 }  // namespace

@@ -54,7 +54,11 @@ struct AppSpec {
   SyncPolicy sync;
   bool allow_plaintext_secrets = false;
   SourceVerify verify;  // spec.source.verify
-  std::string parent;   // the Application whose repo declared this one ("" = root)
+  // spec.scan.policy: what a secret found in the lines a new head adds does. "block" (the
+  // head is not applied; the last applied commit stays), "warn" (applied, and alerted) or
+  // "off".
+  std::string scan_policy = "block";
+  std::string parent;  // the Application whose repo declared this one ("" = root)
   PromotionPolicy promotion;
 
   resource::Value ToValue() const;
@@ -80,7 +84,8 @@ struct ResourceStatus {
 };
 
 // A standing problem of the Application as a whole, in the Kubernetes style (Argo CD
-// shows the same as status.conditions): e.g. PlaintextSecretInGit, SourceVerificationFailed.
+// shows the same as status.conditions): e.g. PlaintextSecretInGit, SourceVerificationFailed,
+// SecretLeak.
 struct AppCondition {
   std::string type;
   std::string message;

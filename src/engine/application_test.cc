@@ -165,5 +165,32 @@ TEST(ApplicationTest, TrustedKeyFileIsPgpWhenArmored) {
             source::TrustedKey::Type::kSsh);
 }
 
+TEST(ApplicationTest, ScanPolicyDefaultsToBlockAndRoundTrips) {
+  AppSpec parent{.name = "root", .repo = "r"};
+  auto plain = AppSpecFromResource(
+      Parse("apiVersion: plumbline.dev/v1\nkind: Application\nmetadata: {name: web}\n"
+            "spec: {source: {path: web}}\n"),
+      parent);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(plain->scan_policy, "block");
+  auto warn = AppSpecFromResource(
+      Parse("apiVersion: plumbline.dev/v1\nkind: Application\nmetadata: {name: web}\n"
+            "spec: {source: {path: web}, scan: {policy: warn}}\n"),
+      parent);
+  ASSERT_TRUE(warn.ok()) << warn.status().ToString();
+  EXPECT_EQ(warn->scan_policy, "warn");
+  auto back = AppSpec::FromValue(warn->ToValue());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->scan_policy, "warn");
+  auto bad = AppSpecFromResource(
+      Parse("apiVersion: plumbline.dev/v1\nkind: Application\nmetadata: {name: web}\n"
+            "spec: {source: {path: web}, scan: {policy: loud}}\n"),
+      parent);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("spec.scan.policy must be block, warn or off, not loud"),
+            std::string::npos)
+      << bad.status().message();
+}
+
 }  // namespace
 }  // namespace plumb::engine

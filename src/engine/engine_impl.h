@@ -16,6 +16,7 @@
 #include "engine/plan.h"
 #include "engine/unseal.h"
 #include "render/render.h"
+#include "scan/scan.h"
 #include "source/source.h"
 
 namespace plumb::engine {
@@ -50,7 +51,14 @@ struct AppState {
   std::string verify_cache_key;
   Status verify_cache_result;
   std::string verify_error;
-  std::string verify_event;       // dedupes SourceVerificationFailed events
+  std::string verify_event;  // dedupes SourceVerificationFailed events
+  // spec.scan: the last scan of the lines added between two commits (key "FROM..TO|path"),
+  // so a head is scanned once, not every pass; `scan_error` describes the findings of the
+  // current pass's head ("" when clean or off); `scan_event` dedupes SecretLeak events.
+  std::string scan_cache_key;
+  std::vector<std::string> scan_cache_findings;
+  std::string scan_error;
+  std::string scan_event;
   std::string plaintext_event;    // dedupes PlaintextSecretInGit events (commit + origins)
   std::string last_error_event;   // dedupes repeated identical failure events
   std::string last_notify_error;  // dedupes InvalidNotification events
@@ -67,6 +75,7 @@ struct Observed {
   std::string head;
   std::string branch_head;   // what the branch (or tag) points at
   std::string verify_error;  // why branch_head was not taken ("" when it was)
+  std::string scan_error;    // the secrets branch_head adds ("" when none, or scan off)
   source::CommitInfo commit;
   std::shared_ptr<const std::vector<resource::Resource>> desired;  // without Applications
   std::vector<resource::Resource> children;                        // Application manifests
@@ -89,6 +98,10 @@ struct Engine::Impl {
   std::unique_ptr<render::Renderer> renderer;
   std::unique_ptr<Notifier> notifier;
   SystemClock clock;
+  // The secret scanner for spec.scan (builtin rules), made on first use.
+  std::once_flag scanner_once;
+  std::unique_ptr<scan::Scanner> scanner;
+  Status scanner_status;
 
   std::mutex mu;  // guards apps, queue and AppState's scheduling fields
   std::condition_variable queue_cv;
@@ -134,6 +147,17 @@ struct Engine::Impl {
   // spec.source.verify for `commit` (the resolved head of spec.branch): OK when its
   // signature (or, in tag mode, the tag's) is by a trusted key. Cached in `st`.
   Status VerifySource(AppState& st, const AppSpec& spec, const std::string& commit);
+  // spec.scan (scan_gate.cc): the secrets in the lines added from `from` ("" = nothing
+  // applied yet: every line) to `to` under spec.path, as "FILE:LINE: RULE (REDACTED) in
+  // commit ABC1234" (the commit of the range that added the line, by WhoAdded); lines
+  // of plaintext Secret manifests are left to the unseal step (PlaintextSecretInGit).
+  // Cached in `st`.
+  Result<std::vector<std::string>> ScanAdded(AppState& st, const AppSpec& spec,
+                                             const std::string& from, const std::string& to);
+  std::map<std::pair<std::string, std::string>, std::string> WhoAdded(const AppSpec& spec,
+                                                                      const std::string& from,
+                                                                      const std::string& to,
+                                                                      size_t findings);
   void ReconcileChildren(const AppSpec& parent, const std::vector<resource::Resource>& children);
   target::AppContext Context(const AppSpec& spec, const std::vector<resource::Resource>* desired);
   void MaybeCrash();

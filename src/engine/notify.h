@@ -38,11 +38,17 @@ struct NotificationSpec {
 };
 
 // The triggers users subscribe to.
-inline constexpr const char* kTriggers[] = {"SyncSucceeded",        "SyncFailed",
-                                            "HealthDegraded",       "HealthRecovered",
-                                            "DriftDetected",        "Promoted",
-                                            "PromotionBlocked",     "ComparisonError",
-                                            "PlaintextSecretInGit", "SourceVerificationFailed"};
+inline constexpr const char* kTriggers[] = {"SyncSucceeded",
+                                            "SyncFailed",
+                                            "HealthDegraded",
+                                            "HealthRecovered",
+                                            "DriftDetected",
+                                            "Promoted",
+                                            "PromotionBlocked",
+                                            "ComparisonError",
+                                            "PlaintextSecretInGit",
+                                            "SourceVerificationFailed",
+                                            "SecretLeak"};
 
 bool IsNotification(const resource::ResourceId& id);
 // Validates a Notification manifest; errors name its origin and the field. A

@@ -98,6 +98,36 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
       o.head = fallback;
     }
   }
+  // spec.scan: secrets in the lines the head adds since the last applied commit.
+  st.scan_error.clear();
+  if (spec.scan_policy != "off") {
+    std::string applied;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      applied = st.status.applied_commit;
+    }
+    if (o.head != applied) {
+      auto findings = ScanAdded(st, spec, applied, o.head);
+      if (!findings.ok())
+        return findings.status().WithContext("secret scan of " + o.head.substr(0, 7));
+      if (!findings->empty()) {
+        std::string list;
+        for (size_t i = 0; i < findings->size() && i < 5; ++i)
+          list += (i ? "; " : "") + (*findings)[i];
+        if (findings->size() > 5) list += "; and " + std::to_string(findings->size() - 5) + " more";
+        st.scan_error = "head " + o.head.substr(0, 7) + " adds a secret: " + list;
+        if (spec.scan_policy == "warn") {
+          st.scan_error += " (scan policy warn: applied)";
+        } else {
+          st.scan_error +=
+              applied.empty() ? "; nothing applied yet" : "; keeping " + applied.substr(0, 7);
+          if (applied.empty()) return FailedPrecondition(st.scan_error);
+          o.head = applied;
+        }
+        o.scan_error = st.scan_error;
+      }
+    }
+  }
   log::SetContextField("commit", o.head);
   auto info = repos->GetCommit(spec.repo, o.head);
   if (info.ok()) o.commit = *info;
@@ -298,6 +328,21 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     }
   };
 
+  // SecretLeak: a condition while the head adds a secret; an event and notification once
+  // per head (the message names it).
+  auto note_scan = [&](AppStatus& s) {
+    std::erase_if(s.conditions, [](const AppCondition& c) { return c.type == "SecretLeak"; });
+    if (st.scan_error.empty()) {
+      st.scan_event.clear();
+      return;
+    }
+    s.conditions.push_back({"SecretLeak", st.scan_error});
+    if (st.scan_event != st.scan_error) {
+      st.scan_event = st.scan_error;
+      RecordEvent(spec.name, "Warning", "SecretLeak", st.scan_error);
+    }
+  };
+
   auto observed = Observe(st, spec, req);
   if (!observed.ok()) {
     const Status& err = observed.status();
@@ -307,7 +352,9 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     report.result = "Failed";
     report.message = err.message();
     note_verification(status);
-    if (err.message() == st.verify_error) {  // said by the SourceVerificationFailed event
+    note_scan(status);
+    if (err.message() == st.verify_error || err.message() == st.scan_error) {
+      // said by the SourceVerificationFailed or SecretLeak event
       st.last_error_event = err.message();
     } else if (st.last_error_event != err.message()) {
       st.last_error_event = err.message();
@@ -390,6 +437,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   }
 
   note_verification(status);
+  note_scan(status);
 
   bool git_changed = o.head != status.applied_commit;
   bool should_apply = !plan.InSync() && !spec.sync.suspend &&

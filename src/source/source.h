@@ -25,6 +25,7 @@ struct CommitInfo {
   std::string author_email;
   int64_t time_unix = 0;        // author time, seconds
   std::string message;          // full message
+  size_t parents = 0;           // filled by LocalRepo::Commits only
   std::string Summary() const;  // first line
 };
 
@@ -122,6 +123,58 @@ struct MergeResult {
   size_t ahead = 0;      // commits `commit` brings that the branch lacks
   size_t behind = 0;     // commits the branch has that `commit` lacks (its own)
   std::vector<std::string> conflicts;
+};
+
+// The lines one change adds to one file (what a secret scan of a diff reads): the blob
+// the file holds afterwards and the 1-based numbers, in that blob, of the added lines.
+struct AddedLines {
+  std::string path;
+  std::string blob_id;     // 40 hex
+  std::vector<int> lines;  // sorted, ascending; never empty
+};
+
+// What one commit adds (against its first parent; a root commit adds all its files).
+struct CommitAdditions {
+  CommitInfo commit;
+  std::vector<AddedLines> files;  // binary files and deletions are left out
+};
+
+// A repository opened in place (a working clone, found from any directory inside it, or
+// a bare repository) for reading its history, index and blobs: what `plumb scan` reads.
+// Not thread-safe: use one per thread.
+class LocalRepo {
+ public:
+  // Opens the repository holding `dir` (searching upwards like git). NotFound when `dir`
+  // is in no repository.
+  static Result<std::unique_ptr<LocalRepo>> Open(const std::string& dir);
+  ~LocalRepo();
+  LocalRepo(const LocalRepo&) = delete;
+  LocalRepo& operator=(const LocalRepo&) = delete;
+
+  // The working directory ("" for a bare repository) and the git directory.
+  std::string WorkDir() const;
+  std::string GitDir() const;
+
+  // Commits of `range`, newest first: "A..B" (reachable from B, not from A), "REV" (all
+  // reachable from REV), "" (reachable from HEAD, every branch and every tag). Merge
+  // commits are included (`parents` > 1).
+  Result<std::vector<CommitInfo>> Commits(const std::string& range);
+
+  // What `commit` adds against its first parent. A merge commit adds nothing of its own
+  // (the lines came with the commits it merges, which a history walk visits), so its
+  // `files` is empty.
+  Result<CommitAdditions> Additions(const std::string& commit);
+
+  // What the index adds against HEAD (`git diff --cached`): the staged blobs and lines.
+  Result<std::vector<AddedLines>> StagedAdditions();
+
+  // A blob's content. NotFound when absent.
+  Result<std::string> ReadBlob(const std::string& blob_id);
+
+ private:
+  struct Impl;
+  explicit LocalRepo(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 class RepoCache {
@@ -231,6 +284,12 @@ class RepoCache {
   Result<std::string> DiffText(const std::string& url, const std::string& from,
                                const std::string& from_path, const std::string& to,
                                const std::string& to_path);
+
+  // The lines added from commit `from` ("" = nothing: every line of `to`) to commit `to`,
+  // one entry per file (binary files and deletions left out), sorted by path. For the
+  // operator's secret gate. Does not fetch.
+  Result<std::vector<AddedLines>> AddedBetween(const std::string& url, const std::string& from,
+                                               const std::string& to);
 
   // The directory holding the mirror of `url` (for diagnostics).
   std::string MirrorPath(const std::string& url) const;

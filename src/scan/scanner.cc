@@ -1,0 +1,232 @@
+// Scanner: one vectorscan pass finds where each rule may match (its end offset); the rule's
+// std::regex then runs on a bounded window of that line to extract the secret, and Confirm
+// decides. Vectorscan's literal matcher does the prefiltering: only data around a rule's
+// literals (AKIA, ghp_, -----BEGIN, password...) ever reaches the regex engines' slow paths.
+#include <hs/hs.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <regex>
+
+#include "core/strings.h"
+#include "scan/confirm.h"
+
+namespace plumb::scan {
+
+namespace {
+
+// How far before a hit's end the confirming regex looks (a match is never longer).
+constexpr size_t kWindow = 2048;
+// What Confirm may see after a match (a private key's body).
+constexpr size_t kAfter = 600;
+
+struct Hit {
+  unsigned rule;
+  size_t end;
+};
+
+int OnMatch(unsigned id, unsigned long long /*from*/, unsigned long long to, unsigned /*flags*/,
+            void* ctx) {
+  auto* hits = static_cast<std::vector<Hit>*>(ctx);
+  hits->push_back({id, static_cast<size_t>(to)});
+  return hits->size() > 1000000 ? 1 : 0;  // a runaway input: stop, report what we have
+}
+
+struct Candidate {
+  unsigned rule = 0;
+  size_t match_start = 0;  // of the whole match
+  size_t match_end = 0;
+  size_t start = 0;  // of the secret
+  size_t end = 0;
+  std::string secret;
+};
+
+}  // namespace
+
+Finding Refile(Finding f, const std::string& file) {
+  f.file = file;
+  f.fingerprint = Sha256Hex(f.rule_id + '\0' + file + '\0' + f.secret_sha256).substr(0, 16);
+  return f;
+}
+
+struct Scanner::Impl {
+  std::vector<Rule> rules;
+  std::vector<std::regex> confirm;
+  hs_database_t* db = nullptr;
+  std::mutex mu;
+  std::vector<hs_scratch_t*> free_scratch;  // GUARDED_BY(mu)
+  hs_scratch_t* prototype = nullptr;
+
+  ~Impl() {
+    for (hs_scratch_t* s : free_scratch) hs_free_scratch(s);
+    if (prototype != nullptr) hs_free_scratch(prototype);
+    if (db != nullptr) hs_free_database(db);
+  }
+
+  hs_scratch_t* TakeScratch() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!free_scratch.empty()) {
+        hs_scratch_t* s = free_scratch.back();
+        free_scratch.pop_back();
+        return s;
+      }
+    }
+    hs_scratch_t* s = nullptr;
+    if (hs_clone_scratch(prototype, &s) != HS_SUCCESS) return nullptr;
+    return s;
+  }
+  void ReturnScratch(hs_scratch_t* s) {
+    std::lock_guard<std::mutex> lock(mu);
+    free_scratch.push_back(s);
+  }
+};
+
+Scanner::Scanner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Scanner::~Scanner() = default;
+
+const std::vector<Rule>& Scanner::rules() const { return impl_->rules; }
+
+Result<std::unique_ptr<Scanner>> Scanner::Create(std::vector<Rule> rules) {
+  auto impl = std::make_unique<Impl>();
+  impl->rules = std::move(rules);
+  std::vector<const char*> exprs;
+  std::vector<unsigned> flags, ids;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < impl->rules.size(); ++i) {
+    const Rule& r = impl->rules[i];
+    if (!seen.insert(r.id).second) return InvalidArgument("rule " + r.id + " is defined twice");
+    if (r.regex.empty()) return InvalidArgument("rule " + r.id + ": regex is empty");
+    auto syntax = std::regex::ECMAScript | std::regex::optimize;
+    if (r.caseless) syntax |= std::regex::icase;
+    try {
+      impl->confirm.emplace_back(r.regex, syntax);
+    } catch (const std::regex_error& e) {
+      return InvalidArgument("rule " + r.id + ": regex does not compile: " + e.what());
+    }
+    if (r.secret_group < 0 ||
+        static_cast<size_t>(r.secret_group) > impl->confirm.back().mark_count()) {
+      return InvalidArgument("rule " + r.id + ": secretGroup " + std::to_string(r.secret_group) +
+                             " but the regex has " +
+                             std::to_string(impl->confirm.back().mark_count()) + " groups");
+    }
+    exprs.push_back(r.regex.c_str());
+    flags.push_back(HS_FLAG_MULTILINE | (r.caseless ? HS_FLAG_CASELESS : 0));
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  if (exprs.empty()) return InvalidArgument("no rules to scan with");
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                       HS_MODE_BLOCK, nullptr, &impl->db, &err) != HS_SUCCESS) {
+    std::string which = err != nullptr && err->expression >= 0
+                            ? "rule " + impl->rules[static_cast<size_t>(err->expression)].id + ": "
+                            : std::string();
+    std::string msg = err != nullptr ? err->message : "unknown error";
+    hs_free_compile_error(err);
+    return InvalidArgument(which + "regex does not compile with vectorscan: " + msg);
+  }
+  if (hs_alloc_scratch(impl->db, &impl->prototype) != HS_SUCCESS) {
+    return Internal("vectorscan: cannot allocate scratch space");
+  }
+  return std::unique_ptr<Scanner>(new Scanner(std::move(impl)));
+}
+
+Result<std::vector<Finding>> Scanner::Scan(std::string_view text, const std::string& file) const {
+  std::vector<Finding> out;
+  if (text.empty()) return out;
+  if (std::memchr(text.data(), '\0', std::min<size_t>(text.size(), 8000)) != nullptr) return out;
+  if (text.size() > 0xffffffffu) return InvalidArgument(file + ": too large to scan");
+  std::vector<Hit> hits;
+  hs_scratch_t* scratch = impl_->TakeScratch();
+  if (scratch == nullptr) return Internal("vectorscan: cannot allocate scratch space");
+  hs_error_t rc = hs_scan(impl_->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
+                          OnMatch, &hits);
+  impl_->ReturnScratch(scratch);
+  if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
+    return Internal(file + ": vectorscan scan failed (" + std::to_string(rc) + ")");
+  }
+  if (hits.empty()) return out;
+
+  // Confirm: per hit, the rule's regex on the hit's line, from up to kWindow before the
+  // hit's end to up to kWindow after it (a token is never longer), so the regex sees whole
+  // tokens; hits inside a match already taken are skipped.
+  std::vector<Candidate> cands;
+  std::vector<size_t> covered(impl_->rules.size(), 0);  // per rule: matches end before this
+  for (const Hit& h : hits) {
+    if (h.end <= covered[h.rule]) continue;
+    size_t line_start = h.end == 0 ? std::string_view::npos : text.rfind('\n', h.end - 1);
+    line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+    size_t line_end = text.find('\n', h.end);
+    if (line_end == std::string_view::npos) line_end = text.size();
+    size_t lo = std::max(line_start, h.end > kWindow ? h.end - kWindow : 0);
+    size_t hi = std::min(line_end, h.end + kWindow);
+    std::string_view window = text.substr(lo, hi - lo);
+    const Rule& rule = impl_->rules[h.rule];
+    std::cregex_iterator it(window.data(), window.data() + window.size(), impl_->confirm[h.rule]);
+    for (; it != std::cregex_iterator(); ++it) {
+      const auto& m = *it;
+      int g = rule.secret_group;
+      if (!m[g].matched || m.length(g) == 0) continue;
+      Candidate c;
+      c.rule = h.rule;
+      c.match_start = lo + static_cast<size_t>(m.position(0));
+      c.match_end = c.match_start + static_cast<size_t>(m.length(0));
+      c.start = lo + static_cast<size_t>(m.position(g));
+      c.end = c.start + static_cast<size_t>(m.length(g));
+      c.secret = m.str(g);
+      covered[h.rule] = std::max(covered[h.rule], c.match_end);
+      cands.push_back(std::move(c));
+    }
+  }
+  // One candidate per (rule, start of match); the confirmed ones; where two rules' matches
+  // overlap, the earlier rule (the more specific) wins.
+  std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.match_start != b.match_start) return a.match_start < b.match_start;
+    if (a.rule != b.rule) return a.rule < b.rule;
+    return a.match_end > b.match_end;
+  });
+  std::vector<Candidate> kept;
+  for (size_t i = 0; i < cands.size(); ++i) {
+    Candidate& c = cands[i];
+    if (i > 0 && cands[i - 1].rule == c.rule && cands[i - 1].match_start == c.match_start) {
+      continue;
+    }
+    std::string_view after = text.substr(c.match_end, kAfter);
+    if (!internal::Confirm(impl_->rules[c.rule], c.secret, after)) continue;
+    // Sorted by start, so a candidate can only overlap the last one kept.
+    if (!kept.empty() && c.match_start < kept.back().match_end) {
+      if (c.rule < kept.back().rule) kept.back() = std::move(c);
+      continue;
+    }
+    kept.push_back(std::move(c));
+  }
+  std::sort(kept.begin(), kept.end(),
+            [](const Candidate& a, const Candidate& b) { return a.start < b.start; });
+  // Line and column of each, in one walk over the text.
+  size_t pos = 0;
+  int line = 1;
+  size_t line_start = 0;
+  for (const Candidate& c : kept) {
+    while (pos < c.start) {
+      const void* nl = std::memchr(text.data() + pos, '\n', c.start - pos);
+      if (nl == nullptr) break;
+      pos = static_cast<size_t>(static_cast<const char*>(nl) - text.data()) + 1;
+      ++line;
+      line_start = pos;
+    }
+    const Rule& rule = impl_->rules[c.rule];
+    Finding f;
+    f.rule_id = rule.id;
+    f.description = rule.description;
+    f.file = file;
+    f.line = line;
+    f.column = static_cast<int>(c.start - line_start) + 1;
+    f.redacted = internal::Redact(c.secret);
+    f.secret_sha256 = Sha256Hex(c.secret);
+    out.push_back(Refile(std::move(f), file));
+  }
+  return out;
+}
+
+}  // namespace plumb::scan

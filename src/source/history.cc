@@ -1,0 +1,223 @@
+// LocalRepo (a repository opened in place: history, index, blobs) and the added lines of
+// a diff, for the secret scanner. Each diff is computed with zero context lines and
+// rename detection, so a moved file adds nothing and a changed one adds only its new lines.
+#include "core/strings.h"
+#include "source/mirror.h"
+
+namespace plumb::source {
+
+namespace internal {
+
+namespace {
+
+using PatchPtr = GitPtr<git_patch, git_patch_free>;
+using RevwalkPtr = GitPtr<git_revwalk, git_revwalk_free>;
+
+git_diff_options ZeroContextOptions() {
+  git_diff_options opts;
+  git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+  opts.context_lines = 0;
+  opts.interhunk_lines = 0;
+  return opts;
+}
+
+// Every file `diff` adds lines to, in diff order (sorted by path).
+Result<std::vector<AddedLines>> CollectAdded(git_diff* diff) {
+  git_diff_find_options find;
+  git_diff_find_options_init(&find, GIT_DIFF_FIND_OPTIONS_VERSION);
+  find.flags = GIT_DIFF_FIND_RENAMES | GIT_DIFF_FIND_COPIES;
+  int rc = git_diff_find_similar(diff, &find);
+  if (rc != 0) return GitError(rc, "rename detection");
+  std::vector<AddedLines> out;
+  size_t n = git_diff_num_deltas(diff);
+  for (size_t i = 0; i < n; ++i) {
+    const git_diff_delta* d = git_diff_get_delta(diff, i);
+    if (d->status == GIT_DELTA_DELETED || d->status == GIT_DELTA_UNMODIFIED) continue;
+    if (d->new_file.mode == GIT_FILEMODE_COMMIT) continue;  // a submodule
+    git_patch* patch = nullptr;
+    rc = git_patch_from_diff(&patch, diff, i);
+    if (rc != 0) return GitError(rc, std::string("diff of ") + d->new_file.path);
+    PatchPtr owned(patch);
+    if (patch == nullptr || (git_patch_get_delta(patch)->flags & GIT_DIFF_FLAG_BINARY) != 0) {
+      continue;
+    }
+    AddedLines added;
+    added.path = d->new_file.path;
+    added.blob_id = OidHex(d->new_file.id);
+    size_t hunks = git_patch_num_hunks(patch);
+    for (size_t h = 0; h < hunks; ++h) {
+      int lines = git_patch_num_lines_in_hunk(patch, h);
+      for (int l = 0; l < lines; ++l) {
+        const git_diff_line* line = nullptr;
+        if (git_patch_get_line_in_hunk(&line, patch, h, static_cast<size_t>(l)) != 0) continue;
+        if (line->origin == GIT_DIFF_LINE_ADDITION) added.lines.push_back(line->new_lineno);
+      }
+    }
+    if (!added.lines.empty()) out.push_back(std::move(added));
+  }
+  return out;
+}
+
+Result<std::vector<AddedLines>> AddedTreeToTree(git_repository* repo, git_tree* from,
+                                                git_tree* to) {
+  git_diff_options opts = ZeroContextOptions();
+  git_diff* diff = nullptr;
+  int rc = git_diff_tree_to_tree(&diff, repo, from, to, &opts);
+  if (rc != 0) return GitError(rc, "diff");
+  DiffPtr owned(diff);
+  return CollectAdded(diff);
+}
+
+CommitInfo InfoOf(git_commit* c) {
+  CommitInfo info;
+  info.id = OidHex(*git_commit_id(c));
+  const git_signature* author = git_commit_author(c);
+  info.author_name = author->name != nullptr ? author->name : "";
+  info.author_email = author->email != nullptr ? author->email : "";
+  info.time_unix = author->when.time;
+  const char* msg = git_commit_message(c);
+  info.message = msg != nullptr ? msg : "";
+  info.parents = git_commit_parentcount(c);
+  return info;
+}
+
+}  // namespace
+
+}  // namespace internal
+
+struct LocalRepo::Impl {
+  RepoPtr repo;
+};
+
+LocalRepo::LocalRepo(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LocalRepo::~LocalRepo() = default;
+
+Result<std::unique_ptr<LocalRepo>> LocalRepo::Open(const std::string& dir) {
+  internal::EnsureLibgit2();
+  git_repository* repo = nullptr;
+  int rc = git_repository_open_ext(&repo, dir.c_str(), 0, nullptr);
+  if (rc == GIT_ENOTFOUND) return NotFound(dir + " is not in a git repository");
+  if (rc != 0) return GitError(rc, "opening the repository at " + dir);
+  auto impl = std::make_unique<Impl>();
+  impl->repo.reset(repo);
+  return std::unique_ptr<LocalRepo>(new LocalRepo(std::move(impl)));
+}
+
+std::string LocalRepo::WorkDir() const {
+  const char* w = git_repository_workdir(impl_->repo.get());
+  return w != nullptr ? w : "";
+}
+
+std::string LocalRepo::GitDir() const { return git_repository_path(impl_->repo.get()); }
+
+Result<std::vector<CommitInfo>> LocalRepo::Commits(const std::string& range) {
+  git_repository* repo = impl_->repo.get();
+  git_revwalk* walk = nullptr;
+  int rc = git_revwalk_new(&walk, repo);
+  if (rc != 0) return GitError(rc, "history walk");
+  internal::RevwalkPtr owned(walk);
+  git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+  if (range.empty()) {
+    if (git_repository_head_unborn(repo) == 1) return std::vector<CommitInfo>{};
+    rc = git_revwalk_push_head(walk);
+    if (rc == 0) rc = git_revwalk_push_glob(walk, "refs/heads/*");
+    if (rc == 0) rc = git_revwalk_push_glob(walk, "refs/tags/*");
+  } else if (range.find("..") != std::string::npos) {
+    rc = git_revwalk_push_range(walk, range.c_str());
+  } else {
+    git_object* obj = nullptr;
+    rc = git_revparse_single(&obj, repo, range.c_str());
+    if (rc == 0) {
+      internal::ObjectPtr o(obj);
+      git_object* peeled = nullptr;
+      rc = git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT);
+      if (rc == 0) {
+        internal::ObjectPtr p(peeled);
+        rc = git_revwalk_push(walk, git_object_id(peeled));
+      }
+    }
+  }
+  if (rc == GIT_ENOTFOUND) return NotFound("revision range " + range + " not found");
+  if (rc != 0) return GitError(rc, "revision range '" + range + "'");
+  std::vector<CommitInfo> out;
+  git_oid oid;
+  while ((rc = git_revwalk_next(&oid, walk)) == 0) {
+    ASSIGN_OR_RETURN(CommitPtr c, internal::LookupCommitById(repo, OidHex(oid)));
+    out.push_back(internal::InfoOf(c.get()));
+  }
+  if (rc != GIT_ITEROVER) return GitError(rc, "history walk");
+  return out;
+}
+
+Result<CommitAdditions> LocalRepo::Additions(const std::string& commit) {
+  git_repository* repo = impl_->repo.get();
+  ASSIGN_OR_RETURN(CommitPtr c, internal::ResolveCommit(repo, commit, ""));
+  CommitAdditions out;
+  out.commit = internal::InfoOf(c.get());
+  if (out.commit.parents > 1) return out;
+  ASSIGN_OR_RETURN(TreePtr tree, internal::CommitTree(c.get()));
+  TreePtr parent_tree;
+  if (out.commit.parents == 1) {
+    git_commit* parent = nullptr;
+    int rc = git_commit_parent(&parent, c.get(), 0);
+    if (rc != 0) return GitError(rc, "parent of " + out.commit.id);
+    CommitPtr owned(parent);
+    ASSIGN_OR_RETURN(parent_tree, internal::CommitTree(parent));
+  }
+  auto files = internal::AddedTreeToTree(repo, parent_tree.get(), tree.get());
+  if (!files.ok()) return files.status().WithContext("commit " + out.commit.id.substr(0, 12));
+  out.files = std::move(files).value();
+  return out;
+}
+
+Result<std::vector<AddedLines>> LocalRepo::StagedAdditions() {
+  git_repository* repo = impl_->repo.get();
+  TreePtr head_tree;
+  if (git_repository_head_unborn(repo) != 1) {
+    ASSIGN_OR_RETURN(CommitPtr head, internal::PeelRef(repo, "HEAD"));
+    ASSIGN_OR_RETURN(head_tree, internal::CommitTree(head.get()));
+  }
+  git_index* index = nullptr;
+  int rc = git_repository_index(&index, repo);
+  if (rc != 0) return GitError(rc, "reading the index");
+  internal::IndexPtr owned_index(index);
+  git_diff_options opts = internal::ZeroContextOptions();
+  git_diff* diff = nullptr;
+  rc = git_diff_tree_to_index(&diff, repo, head_tree.get(), index, &opts);
+  if (rc != 0) return GitError(rc, "diff of the index against HEAD");
+  internal::DiffPtr owned(diff);
+  return internal::CollectAdded(diff);
+}
+
+Result<std::string> LocalRepo::ReadBlob(const std::string& blob_id) {
+  git_oid oid;
+  if (!internal::IsFullHex(blob_id) || git_oid_fromstr(&oid, blob_id.c_str()) != 0) {
+    return NotFound("no blob " + blob_id);
+  }
+  git_blob* blob = nullptr;
+  int rc = git_blob_lookup(&blob, impl_->repo.get(), &oid);
+  if (rc != 0) return GitError(rc, "blob " + blob_id);
+  internal::BlobPtr owned(blob);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob)),
+                     static_cast<size_t>(git_blob_rawsize(blob)));
+}
+
+Result<std::vector<AddedLines>> RepoCache::AddedBetween(const std::string& url,
+                                                        const std::string& from,
+                                                        const std::string& to) {
+  std::unique_lock<std::mutex> lock;
+  ASSIGN_OR_RETURN(internal::Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
+  git_repository* repo = m->repo.get();
+  ASSIGN_OR_RETURN(CommitPtr to_commit, ResolveCommit(repo, to, url));
+  ASSIGN_OR_RETURN(TreePtr to_tree, internal::CommitTree(to_commit.get()));
+  TreePtr from_tree;
+  if (!from.empty()) {
+    ASSIGN_OR_RETURN(CommitPtr from_commit, ResolveCommit(repo, from, url));
+    ASSIGN_OR_RETURN(from_tree, internal::CommitTree(from_commit.get()));
+  }
+  auto files = internal::AddedTreeToTree(repo, from_tree.get(), to_tree.get());
+  if (!files.ok()) return files.status().WithContext("lines added " + from + ".." + to);
+  return files;
+}
+
+}  // namespace plumb::source
