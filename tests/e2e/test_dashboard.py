@@ -101,6 +101,19 @@ class DashboardTest(E2E):
         b.fill("#app-search", "")
         b.wait('#apps-table tr[data-app="web"]')
 
+        # Pages of the server (limit/continue), forwards and back.
+        b.goto(op.url + "/?limit=2")
+        b.wait("#app-count", text="2 shown · page 1")
+        b.wait('#apps-table tr[data-app="production"]')
+        b.click("#page-next")
+        b.wait("#app-count", text="page 2")
+        b.wait('#apps-table tr[data-app="site"]')
+        self.assertEqual(b.count('#apps-table tr[data-app="config"]'), 0)
+        b.click("#page-prev")
+        b.wait('#apps-table tr[data-app="config"]')
+        b.goto(op.url + "/")
+        b.wait('#apps-table tr[data-app="web"]')
+
         # web is manual (auto: false): a new commit is a diff until someone syncs.
         b.click('a.name', text="web")
         b.wait("#app-name", text="web")

@@ -79,6 +79,7 @@ export function appView(root, name, tab, params) {
         h('li', h('strong', c.type), ': ', c.message))) : null);
     if (tab === 'resources' || tab === 'processes') renderTab();
     renderDrift();
+    performance.mark('plumb:app-rendered'); // bench/bench_dashboard.py reads it
   }
 
   function fact(label, value) {

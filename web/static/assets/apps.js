@@ -131,6 +131,7 @@ export function appsView(root, params) {
       const pageNo = state.prev.length + 1;
       count.textContent = `${data.items.length} shown${pageNo > 1 || next ? ` · page ${pageNo}` : ''}`;
       root.dataset.loaded = 'true';
+      performance.mark('plumb:list-rendered'); // bench/bench_dashboard.py reads it
     } catch (e) {
       if (seq === loadSeq) clear(status, errorBox(e));
     }

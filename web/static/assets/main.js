@@ -24,6 +24,7 @@ export function navigate(href, { replace = false } = {}) {
 }
 
 function route() {
+  performance.mark('plumb:route');
   if (current && current.dispose) current.dispose();
   const url = new URL(location.href);
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
