@@ -17,6 +17,7 @@ export function envsView(root, params) {
   const container = h('div');
   let items = [];
   let timer = null;
+  let report = null; // the last promotion's answer, kept across re-renders: {from, to, r}
   clear(root, h('div.page-head', h('h1', 'Environments')), container);
 
   async function load() {
@@ -90,8 +91,12 @@ export function envsView(root, params) {
     const promoteBtn = h('button', { type: 'button', id: 'action-promote', disabled: d.ahead === 0 },
       `Promote ${from} → ${to}`);
     promoteBtn.addEventListener('click', () => promote(from, to, d, passed));
+    const r = report && report.from === from && report.to === to ? report.r : null;
     clear(el,
       h('div.compare', { id: 'env-compare' },
+        r ? h('div', { id: 'promotion-report' }, h('p', 'Promotion ', resultBadge(r.result), ' ',
+          r.outcome || '', ' ', r.newHead ? ['→ ', commit(r.newHead)] : null,
+          r.message ? h('span.muted', ' ', r.message) : null)) : null,
         h('p', { id: 'ahead-behind' }, h('strong', `${from} is ${d.ahead} commit(s) ahead`),
           `, ${d.behind} behind ${to}.`),
         d.aheadCommits && d.aheadCommits.length ? h('ul.commits', d.aheadCommits.map((c) =>
@@ -115,10 +120,7 @@ export function envsView(root, params) {
       { method: 'POST', body: { from, to, force } }));
     if (!r) return;
     toast(`${r.result}${r.message ? ': ' + r.message : ''}`, r.result === 'Promoted' || r.result === 'UpToDate' ? 'ok' : 'bad');
-    const report = document.getElementById('promotion-report') || h('div', { id: 'promotion-report' });
-    clear(report, h('p', 'Promotion ', resultBadge(r.result), ' ', r.outcome || '', ' ',
-      r.newHead ? ['→ ', commit(r.newHead)] : null, r.message ? h('span.muted', ' ', r.message) : null));
-    document.getElementById('env-compare')?.prepend(report);
+    report = { from, to, r };
     load();
   }
 
