@@ -3,13 +3,18 @@ against a real operator: log in with the token, see Applications update live, op
 see a diff after a commit, sync it, see drift after a hand edit and self-heal, promote
 staging to production. Screenshots of each view go to $PLUMB_SCREENSHOT_DIR (docs/images
 with `make screenshots`), else to the test's temporary directory."""
+import base64
 import os
 import unittest
+import uuid
 import urllib.request
 
 from browser import Browser, missing
 from harness import E2E, file_yaml, git, wait_until
 
+PLANTED = "planted-" + uuid.uuid4().hex
+SECRET = ("apiVersion: local.plumbline.dev/v1\nkind: Secret\nmetadata:\n  name: db\n"
+          f"stringData:\n  password: {PLANTED}\n")
 PROCESS = """apiVersion: local.plumbline.dev/v1
 kind: Process
 metadata:
@@ -20,9 +25,9 @@ spec:
 """
 
 
-def child_app(name, path, branch="main", auto=True, self_heal=False, root="ROOT"):
+def child_app(name, path, branch="main", auto=True, self_heal=False, root="ROOT", extra=""):
     return (f"apiVersion: plumbline.dev/v1\nkind: Application\nmetadata:\n  name: {name}\n"
-            f"spec:\n  source:\n    branch: {branch}\n    path: {path}\n"
+            f"spec:\n{extra}  source:\n    branch: {branch}\n    path: {path}\n"
             f"  target:\n    local:\n      root: {root}/{name}\n"
             f"  sync:\n    auto: {str(auto).lower()}\n    selfHeal: {str(self_heal).lower()}\n"
             f"    interval: 200ms\n")
@@ -40,7 +45,9 @@ class DashboardTest(E2E):
         for name in ("web", "config", "site", "staging", "production"):
             os.makedirs(os.path.join(self.host, name))
         # main: the Applications (apps/) and what three of them follow.
-        self.repo.write("apps/web.yaml", child_app("web", "web", auto=False, root=self.host))
+        self.repo.write("apps/web.yaml", child_app("web", "web", auto=False, root=self.host,
+                                                   extra="  allowPlaintextSecrets: true\n"))
+        self.repo.write("web/secret.yaml", SECRET)
         self.repo.write("apps/config.yaml", child_app("config", "config", root=self.host))
         self.repo.write("apps/site.yaml", child_app("site", "site", self_heal=True, root=self.host))
         self.repo.write("apps/staging.yaml",
@@ -62,6 +69,11 @@ class DashboardTest(E2E):
 
         self.browser = Browser(self.shots)
         self.addCleanup(self.browser.close)
+
+    def assert_no_secret(self, b):
+        html = b.do("eval", expression="document.documentElement.outerHTML")["value"]
+        for form in (PLANTED, base64.b64encode(PLANTED.encode()).decode()):
+            self.assertNotIn(form, html)
 
     def status(self, op, app):
         s = op.status(app)
@@ -123,9 +135,13 @@ class DashboardTest(E2E):
         b.click('[data-tab="diff"]')
         b.wait("#diff-summary", text="Out of sync")
         b.wait(".diff.unified td.code", text="<h1>v2</h1>")
+        # Secret values are masked by the operator; the page never holds them.
+        b.wait(".diff.unified td.code", text="<secret value hidden>")
+        self.assert_no_secret(b)
         b.screenshot("application-diff-unified.png")
         b.click("#diff-split")
         b.wait(".diff.split td.code.add", text="<h1>v2</h1>")
+        self.assert_no_secret(b)
         b.screenshot("application-diff-split.png")
 
         # Sync with the token (already given this session): Synced, the file is there.
