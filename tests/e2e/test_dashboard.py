@@ -226,6 +226,15 @@ class DashboardTest(E2E):
         op = self.operator(path="apps", extra=["--anonymous-read"])
         op.wait_synced("config")
         b = self.browser
+        # Keyboard: "/" goes to the search box; Enter on a link opens the Application.
+        b.goto(op.url + "/")
+        b.wait('#apps-table tr[data-app="web"]')
+        b.do("press", key="/")
+        self.assertEqual(b.do("eval", expression="document.activeElement.id")["value"], "app-search")
+        b.do("press", key="Tab")
+        b.do("eval", expression="document.querySelector('tr[data-app=\"site\"] a.name').focus()")
+        b.do("press", key="Enter")
+        b.wait("#app-name", text="site")
         b.goto(op.url + "/applications/web")
         b.wait("#app-name", text="web")
         b.wait("#who", text="anonymous")
