@@ -3,7 +3,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps npm-deps build test test-only demo bench clean format lint
+.PHONY: all deps npm-deps web-deps screenshots build test test-only demo bench clean format lint
 
 all: build
 
@@ -24,11 +24,18 @@ tests/npm/node_modules/.package-lock.json: tests/npm/package.json tests/npm/pack
 	cd tests/npm && npm ci --no-audit --no-fund
 	touch $@
 
+# The dashboard's browser-test driver (playwright-core, for Debian's chromium) in web/.
+# The dashboard itself needs no npm: its files (web/static) are embedded by the C++ build.
+web-deps: web/node_modules/.package-lock.json
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
 build-san/build.ninja:
 	cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPLUMB_SANITIZE=ON -DPLUMB_BENCH=OFF $(CMAKE_FLAGS)
 
 # Every test (unit and end-to-end) under AddressSanitizer and UndefinedBehaviorSanitizer.
-test: deps npm-deps build-san/build.ninja
+test: deps npm-deps web-deps build-san/build.ninja
 	scripts/check-format.sh
 	ninja -C build-san -j $(JOBS)
 	$(MAKE) test-only
@@ -36,6 +43,12 @@ test: deps npm-deps build-san/build.ninja
 test-only:
 	cd build-san && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j 2 --timeout 600
+
+# Runs the dashboard's browser tests and keeps their screenshots in docs/images.
+screenshots: deps web-deps build-san/build.ninja
+	ninja -C build-san -j $(JOBS) plumb
+	cd tests/e2e && PLUMB=../../build-san/plumb PLUMB_SCREENSHOT_DIR=$(CURDIR)/docs/images \
+	  python3 -m unittest -v test_dashboard
 
 demo: build
 	scripts/demo.sh

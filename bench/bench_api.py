@@ -223,11 +223,13 @@ def wait_applied(op, commit, timeout):
 
 # --- list ------------------------------------------------------------------------------
 
-def bench_list(args, out):
-    root = os.path.join(args.dir, "list")
+def apps_repo(root, count):
+    """A repository whose path root/ declares `count` child Applications (a00000, ...) in
+    one apps.yaml, each following its own path apps/NAME with one ConfigMap. Returns
+    (repo, commit)."""
     repo = Repo(root)
     docs = []
-    for i in range(args.apps):
+    for i in range(count):
         name = f"a{i:05d}"
         docs.append(f"apiVersion: plumbline.dev/v1\nkind: Application\nmetadata:\n  name: {name}\n"
                     f"spec:\n  source:\n    path: apps/{name}\n  sync:\n    interval: 1h\n")
@@ -235,7 +237,12 @@ def bench_list(args, out):
                    f"apiVersion: local.plumbline.dev/v1\nkind: ConfigMap\nmetadata:\n"
                    f"  name: {name}\ndata:\n  owner: team-{i % 37}\n  level: info\n")
     repo.write("root/apps.yaml", "---\n".join(docs))
-    commit = repo.commit(f"{args.apps} Applications")
+    return repo, repo.commit(f"{count} Applications")
+
+
+def bench_list(args, out):
+    root = os.path.join(args.dir, "list")
+    repo, commit = apps_repo(root, args.apps)
     log(f"list: repo with {args.apps} child Applications at {commit[:7]}")
     t0 = time.monotonic()
     op = Operator(args.plumb, repo.bare, "root", root, ["--interval", "1h"])

@@ -18,6 +18,10 @@
 #   bench/run.sh --api --skip-poll      # any other argument goes to bench/bench_api.py
 # Raw figures in bench/results/API.json (not committed).
 #
+# The benchmark of issue 8 (the dashboard with 10,000 Applications), ≈10 minutes, needs
+# chromium and `make web-deps`:
+#   python3 bench/bench_dashboard.py --reps 20 --json bench/results/DASHBOARD.json
+#
 # The benchmark of issue 5 (sealed secrets), ≈15 minutes, its own script:
 #   python3 bench/bench_secrets.py --sizes 100 1000 --reps 3
 set -euo pipefail

@@ -21,6 +21,7 @@ Config repository: $DEMO/config.git  (edit in the clone $DEMO/config, then push)
 Host directory:    $DEMO/host         (the only place this demo writes)
 State directory:   $DEMO/state        (engine.db, local.db, the API token)
 API:               http://$LISTEN     (token in $DEMO/state/token)
+Dashboard:         http://$LISTEN/    (log in with the token: cat $DEMO/state/token)
 
 In another terminal, try:
   build/plumb status --state-dir demo/state

@@ -11,7 +11,9 @@ PACKAGES=(
   nodejs age docker-registry
   gnupg openssh-client
   libvectorscan-dev
+  chromium
 )
+# chromium: the dashboard's browser tests (web/tests/driver.mjs, playwright-core).
 # npm for tests/npm (independent implementations the tests check against): Debian's,
 # unless one came with the installed nodejs (NodeSource's includes it).
 if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(npm); fi

@@ -15,6 +15,7 @@
 #include "resource/codec.h"
 #include "server/logs.h"
 #include "server/tls.h"
+#include "server/web_files.h"
 #include "server/webhook.h"
 
 namespace plumb::server {
@@ -184,8 +185,9 @@ struct Server::Impl {
   }
 
   void Routes();
-  void LogRoutes();       // logs.cc's HTTP side: GET .../logs, POST .../scale
-  void PipelineRoutes();  // environments and promotion
+  void LogRoutes();        // logs.cc's HTTP side: GET .../logs, POST .../scale
+  void PipelineRoutes();   // environments and promotion
+  void DashboardRoutes();  // the dashboard's files at every other GET path
   // Waits up to `d` for Stop(); returns true when stopping.
   bool WaitStop(Duration d) {
     std::unique_lock<std::mutex> l(stop_mu);
@@ -267,15 +269,17 @@ void Server::Impl::Routes() {
     if (!Authorize(req, res, Need::kRead)) return;
     std::string fname = req.get_param_value("name"), fsync = req.get_param_value("sync"),
                 fhealth = req.get_param_value("health"), frepo = req.get_param_value("repo"),
-                fbranch = req.get_param_value("branch");
+                fbranch = req.get_param_value("branch"), fq = req.get_param_value("q");
     engine::AppListOptions list{
         .after = req.get_param_value("continue"),
         .limit = std::clamp<size_t>(ParseSize(req.get_param_value("limit"), 500), 1, 5000)};
-    if (!(fname + fsync + fhealth + frepo + fbranch).empty())
+    if (!(fname + fsync + fhealth + frepo + fbranch + fq).empty())
       list.match = [&](const engine::AppSpec& spec, const engine::AppStatus& status) {
         return Matches(fname, spec.name) && Matches(fsync, status.sync) &&
                Matches(fhealth, status.health) && Matches(frepo, spec.repo) &&
-               Matches(fbranch, spec.branch);
+               Matches(fbranch, spec.branch) &&
+               (fq.empty() || spec.name.find(fq) != std::string::npos ||
+                spec.repo.find(fq) != std::string::npos || spec.path.find(fq) != std::string::npos);
       };
     engine::AppPage page = engine->ListAppsPage(list);
     Value items = Value::EmptyArray();
@@ -326,6 +330,10 @@ void Server::Impl::Routes() {
   auto events = [this](Req req, Res res, const std::string& app) {
     if (!Authorize(req, res, Need::kRead)) return;
     int64_t after = static_cast<int64_t>(ParseSize(req.get_param_value("after"), 0));
+    // tail=N: start after the newest N events of the whole operator (the dashboard's
+    // "recent events" without paging from the first one).
+    if (size_t tail = ParseSize(req.get_param_value("tail"), 0); tail > 0)
+      after = std::max<int64_t>(after, engine->LastEventId() - static_cast<int64_t>(tail));
     auto rows = engine->Events(app, after, ParseSize(req.get_param_value("limit"), 1000));
     if (!rows.ok()) return ReplyError(res, rows.status());
     Value items = Value::EmptyArray();
@@ -473,12 +481,39 @@ void Server::Impl::Routes() {
     Reply(res, 202, out);
   });
 
+  DashboardRoutes();
+
   http->set_exception_handler([](Req, Res res, std::exception_ptr) {
     ReplyError(res, Internal("the request failed inside the operator"));
   });
 }
 
-// Logs and scale of running objects (local Process and Job).
+// The dashboard: open to anyone (its API calls carry the token). Registered last, so
+// it answers only paths no other route took; unknown /api/ paths get a JSON 404.
+void Server::Impl::DashboardRoutes() {
+  http->Get(".*", [](const httplib::Request& req, httplib::Response& res) {
+    const WebFile* file = ResolveWebPath(req.path);
+    if (file == nullptr)
+      return ReplyError(res, NotFound("no such API path: " + req.path.substr(0, 200)));
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                   "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("X-Frame-Options", "DENY");
+    res.set_header("Referrer-Policy", "no-referrer");
+    // Not fingerprinted, so the browser revalidates each time (a 304 when unchanged).
+    res.set_header("Cache-Control", "no-cache");
+    std::string etag = WebETag(*file);
+    res.set_header("ETag", etag);
+    if (req.get_header_value("If-None-Match") == etag) {
+      res.status = 304;
+      return;
+    }
+    res.set_content(file->body.data(), file->body.size(), std::string(WebContentType(file->path)));
+  });
+}
+
+// Environments and promotion.
 void Server::Impl::PipelineRoutes() {
   using Req = const httplib::Request&;
   using Res = httplib::Response&;

@@ -1,0 +1,31 @@
+// The dashboard's static files (web/static), embedded into the binary at build time by
+// embed_web.cmake, and how the server answers for them. Included by server.cc and the
+// generated web_files.cc only, so the file bytes stay out of every other unit.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace plumb::server {
+
+struct WebFile {
+  std::string_view path;  // "/index.html", "/assets/app.js"
+  std::string_view body;
+};
+
+// Every embedded file, sorted by path. Defined in the generated web_files.cc.
+std::span<const WebFile> WebFiles();
+
+// The Content-Type for a file name by its extension; application/octet-stream when unknown.
+std::string_view WebContentType(std::string_view path);
+
+// What a GET of `path` (no query) serves: the file itself, "/" and every path that names no
+// file serve /index.html (the dashboard routes in the browser). Returns nullptr only when
+// no index.html is embedded, or for paths under /api/, which are never the dashboard's.
+const WebFile* ResolveWebPath(std::string_view path);
+
+// A strong validator for a file's bytes: a quoted hex hash.
+std::string WebETag(const WebFile& file);
+
+}  // namespace plumb::server
