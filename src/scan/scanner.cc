@@ -2,6 +2,11 @@
 // std::regex then runs on a bounded window of that line to extract the secret, and Confirm
 // decides. Vectorscan's literal matcher does the prefiltering: only data around a rule's
 // literals (AKIA, ghp_, -----BEGIN, password...) ever reaches the regex engines' slow paths.
+// GCC 12 warns about libstdc++'s own <regex> internals (-Wmaybe-uninitialized, a false
+// positive at -O2 with the sanitizers), as in pipeline/policy.cc.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <hs/hs.h>
 
 #include <algorithm>
