@@ -145,6 +145,23 @@ struct FakeApiServer::Impl {
     return Status::Ok();
   }
 
+  // The namespaces every cluster has.
+  void SeedNamespaces() {
+    for (const char* name : {"default", "kube-system", "kube-public"}) {
+      Stored s{Value::EmptyObject(), {}};
+      s.obj.Set("apiVersion", "v1");
+      s.obj.Set("kind", "Namespace");
+      Value md = Value::EmptyObject();
+      md.Set("name", name);
+      md.Set("uid", NextUid());
+      md.Set("resourceVersion", std::to_string(++rv));
+      md.Set("creationTimestamp", Now());
+      s.obj.Set("metadata", md);
+      Default(ResourceInfo{"", "v1", "Namespace", "namespaces", false}, &s.obj, nullptr);
+      objects[Key("", "namespaces", "", name)] = s;
+    }
+  }
+
   void AddDiscovery(const std::string& path, const Value& body) {
     discovery[path] = body;
     if (body.GetString("kind") != "APIResourceList") return;
@@ -813,6 +830,7 @@ Result<std::unique_ptr<FakeApiServer>> FakeApiServer::Start(const FakeApiServerO
   impl->options = options;
   impl->tokens.insert(options.tokens.begin(), options.tokens.end());
   RETURN_IF_ERROR(impl->LoadDiscovery());
+  impl->SeedNamespaces();
   if (!options.cert_file.empty()) {
     impl->server = std::make_unique<httplib::SSLServer>(
         options.cert_file.c_str(), options.key_file.c_str(),
