@@ -45,6 +45,10 @@ struct RunOptions {
   std::string restore_keys;                // a `plumb keys backup` file loaded before starting
   std::vector<std::string> age_key_files;  // *.agekey files whose identities decrypt SOPS
   bool allow_plaintext_secrets = false;    // the root Application's allowPlaintextSecrets
+  // --leader-elect: reconcile only while holding a coordination.k8s.io/v1 Lease.
+  bool leader_elect = false;
+  std::string leader_election_namespace;   // default: the service account's namespace
+  std::string leader_election_kubeconfig;  // default: in-cluster configuration
   // The root Application's spec.source.verify: key files (SSH public key lines or an
   // armored OpenPGP public key block) and the mode (head when keys are given).
   std::vector<std::string> verify_key_files;
@@ -53,6 +57,14 @@ struct RunOptions {
 
 int CmdRun(RunOptions o);
 int CmdInit(const std::string& dir);
+struct InstallOptions {
+  std::string ns = "plumbline";
+  std::string image = "ghcr.io/plumbline/plumb:latest";
+  std::string repo, branch = "main", path = ".";
+  int replicas = 2;
+};
+// Prints the manifests that run the operator in a cluster (plumb install kubernetes).
+int CmdInstallKubernetes(const InstallOptions& o);
 int CmdRender(const std::string& dir, const std::string& output);
 
 // `plumb demo-server`: a tiny HTTP service for the example repository and tests

@@ -530,7 +530,169 @@ struct FakeApiServer::Impl {
     objects[key] = s;
     Emit(create ? "ADDED" : "MODIFIED", t, s.obj);
     if (t.info.kind == "CustomResourceDefinition") EstablishCrd(t, key);
+    if (options.controllers) RunController(t, key);
     Reply(res, create ? 201 : 200, answer);
+  }
+
+  // What kube-controller-manager would write: the rollout done, the Job complete.
+  void RunController(const Target& t, const std::string& key) {
+    Stored& s = objects[key];
+    Value status = Value::EmptyObject();
+    const std::string& kind = t.info.kind;
+    if (kind == "Deployment" || kind == "StatefulSet" || kind == "ReplicaSet") {
+      const Value* g = s.obj.FindPath({"metadata", "generation"});
+      const Value* r = s.obj.FindPath({"spec", "replicas"});
+      int64_t replicas = r && r->is_int() ? r->as_int() : 1;
+      status.Set("observedGeneration", g && g->is_int() ? g->as_int() : 1);
+      status.Set("replicas", replicas);
+      status.Set("updatedReplicas", replicas);
+      status.Set("readyReplicas", replicas);
+      status.Set("availableReplicas", replicas);
+      if (kind == "StatefulSet") status.Set("currentReplicas", replicas);
+    } else if (kind == "Job") {
+      Value c = Value::EmptyObject();
+      c.Set("type", "Complete");
+      c.Set("status", "True");
+      Value conds = Value::EmptyArray();
+      conds.Append(c);
+      status.Set("conditions", conds);
+      status.Set("succeeded", 1);
+    } else {
+      return;
+    }
+    const Value* old = s.obj.Find("status");
+    if (old && *old == status) return;
+    s.obj.Set("status", status);
+    std::string api_version = t.group.empty() ? t.version : t.group + "/" + t.version;
+    bool found = false;
+    for (Manager& m : s.managers)
+      if (m.name == "kube-controller-manager") {
+        m.time = Now();
+        found = true;
+      }
+    if (!found)
+      s.managers.push_back({"kube-controller-manager", "Update", api_version, Now(), {{"status"}}});
+    s.obj.Find("metadata")->Set("resourceVersion", std::to_string(++rv));
+    WriteMetadata(&s);
+    Emit("MODIFIED", t, s.obj);
+  }
+
+  // POST to a collection (JSON): creates, 409 AlreadyExists when the name is taken.
+  void Create(const httplib::Request& req, httplib::Response& res, const Target& t) {
+    auto body = resource::ParseJson(req.body, "body");
+    if (!body.ok() || !body->is_object()) return Fail(res, 400, "BadRequest", "not a JSON object");
+    std::string name =
+        body->FindPath({"metadata"}) ? body->Find("metadata")->GetString("name") : "";
+    if (!ValidName(name))
+      return Fail(res, 422, "Invalid", t.info.kind + " \"" + name + "\" is invalid: metadata.name");
+    if (t.info.namespaced && !objects.count(Key("", "namespaces", "", t.ns)))
+      return Fail(res, 404, "NotFound", "namespaces \"" + t.ns + "\" not found",
+                  Details(t.ns, "", "namespaces"));
+    std::string key = Key(t.group, t.info.resource, t.ns, name);
+    if (objects.count(key))
+      return Fail(res, 409, "AlreadyExists",
+                  t.info.resource + (t.group.empty() ? "" : "." + t.group) + " \"" + name +
+                      "\" already exists",
+                  Details(name, t.group, t.info.resource));
+    std::string api_version = t.group.empty() ? t.version : t.group + "/" + t.version;
+    std::string manager = req.get_param_value("fieldManager");
+    Stored st{*body, {}};
+    st.managers.push_back({manager.empty() ? "unknown" : manager, "Update", api_version, Now(),
+                           AppliedFields(*body)});
+    Value* md = st.obj.Find("metadata");
+    if (t.info.namespaced) md->Set("namespace", t.ns);
+    md->Set("uid", NextUid());
+    md->Set("resourceVersion", std::to_string(++rv));
+    md->Set("creationTimestamp", Now());
+    WriteMetadata(&st);
+    Target named = t;
+    named.name = name;
+    objects[key] = st;
+    Emit("ADDED", named, st.obj);
+    Reply(res, 201, st.obj);
+  }
+
+  // PUT of a whole object: 409 Conflict when metadata.resourceVersion is not the stored one.
+  void Replace(const httplib::Request& req, httplib::Response& res, const Target& t) {
+    auto body = resource::ParseJson(req.body, "body");
+    if (!body.ok() || !body->is_object()) return Fail(res, 400, "BadRequest", "not a JSON object");
+    std::string key = Key(t.group, t.info.resource, t.ns, t.name);
+    auto it = objects.find(key);
+    if (it == objects.end())
+      return Fail(res, 404, "NotFound", t.info.resource + " \"" + t.name + "\" not found",
+                  Details(t.name, t.group, t.info.resource));
+    Stored& s = it->second;
+    const Value* want_rv = body->FindPath({"metadata", "resourceVersion"});
+    if (want_rv && want_rv->is_string() &&
+        want_rv->as_string() != s.obj.FindPath({"metadata", "resourceVersion"})->as_string())
+      return Fail(res, 409, "Conflict",
+                  "Operation cannot be fulfilled on " + t.info.resource +
+                      (t.group.empty() ? "" : "." + t.group) + " \"" + t.name +
+                      "\": the object has been modified; please apply your changes to the latest "
+                      "version and try again",
+                  Details(t.name, t.group, t.info.resource));
+    Value before = s.obj;
+    Value next = *body;
+    Value* md = next.Find("metadata");
+    if (!md) md = &next.Set("metadata", Value::EmptyObject());
+    for (const char* k : {"uid", "creationTimestamp", "generation"})
+      if (const Value* v = before.FindPath({"metadata", k})) md->Set(k, *v);
+    md->Erase("managedFields");
+    md->Set("resourceVersion", std::to_string(++rv));
+    s.obj = next;
+    std::set<FieldPath> changed =
+        ChangedFields(AppliedFieldsValue(before), AppliedFieldsValue(next));
+    std::string manager = req.get_param_value("fieldManager");
+    if (manager.empty()) manager = "unknown";
+    std::string api_version = t.group.empty() ? t.version : t.group + "/" + t.version;
+    bool found = false;
+    for (Manager& m : s.managers) {
+      if (m.name == manager && m.operation == "Update") {
+        m.fields.insert(changed.begin(), changed.end());
+        m.time = Now();
+        found = true;
+      } else {
+        for (const FieldPath& f : changed) m.fields.erase(f);
+      }
+    }
+    if (!found) s.managers.push_back({manager, "Update", api_version, Now(), changed});
+    WriteMetadata(&s);
+    Emit("MODIFIED", t, s.obj);
+    Reply(res, 200, s.obj);
+  }
+
+  static Value AppliedFieldsValue(const Value& v) {
+    Value c = v;
+    c.Erase("status");
+    if (Value* md = c.Find("metadata")) {
+      for (const char* k : {"resourceVersion", "managedFields", "uid", "creationTimestamp",
+                            "generation", "selfLink"})
+        md->Erase(k);
+    }
+    return c;
+  }
+
+  bool Control(const httplib::Request& req, httplib::Response& res) {
+    if (!options.control_endpoints || req.method != "POST" || !StartsWith(req.path, "/fake/"))
+      return false;
+    if (req.path == "/fake/fail") {
+      fail_count = atoi(req.get_param_value("count").c_str());
+      fail_status = atoi(req.get_param_value("status").c_str());
+      fail_retry_after = req.get_param_value("retryAfter");
+    } else if (req.path == "/fake/revoke") {
+      tokens.erase(req.get_param_value("token"));
+    } else if (req.path == "/fake/token") {
+      tokens.insert(req.get_param_value("token"));
+    } else if (req.path == "/fake/compact") {
+      compacted = rv;
+      history.clear();
+      watch_epoch++;
+      cv.notify_all();
+    } else {
+      return false;
+    }
+    res.status = 204;
+    return true;
   }
 
   void EstablishCrd(const Target& t, const std::string& key) {
@@ -582,8 +744,9 @@ struct FakeApiServer::Impl {
       md->Set("resourceVersion", std::to_string(++rv));
       WriteMetadata(&s);
       Emit("MODIFIED", t, s.obj);
+      if (options.controllers) RunController(t, it->first);
     }
-    Reply(res, 200, s.obj);
+    Reply(res, 200, it->second.obj);
   }
 
   void Delete(const httplib::Request& req, httplib::Response& res, const Target& t) {
@@ -751,6 +914,7 @@ struct FakeApiServer::Impl {
 
   void Handle(const httplib::Request& req, httplib::Response& res) {
     std::unique_lock<std::mutex> lock(mu);
+    if (Control(req, res)) return;
     Record(req);
     const std::string& path = req.path;
     bool watch = req.get_param_value("watch") == "1" || req.get_param_value("watch") == "true";
@@ -795,6 +959,8 @@ struct FakeApiServer::Impl {
       }
       return Read(req, res, t);
     }
+    if (req.method == "POST" && t.name.empty()) return Create(req, res, t);
+    if (req.method == "PUT") return Replace(req, res, t);
     if (t.name.empty())
       return Fail(res, 405, "MethodNotAllowed",
                   "the server does not allow this method on the requested resource");

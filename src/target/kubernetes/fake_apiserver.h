@@ -37,6 +37,13 @@ struct FakeApiServerOptions {
   std::string fixtures_dir;  // testdata/ with the recorded discovery documents
   std::vector<std::string> tokens = {"admin-token"};  // accepted bearer tokens
   bool anonymous = true;  // no token: 403 as system:anonymous (false: 401)
+  // Act as the controllers would for Deployments, StatefulSets, ReplicaSets and Jobs: each
+  // apply is followed by a status update (manager kube-controller-manager, status only)
+  // showing every replica ready, or the Job complete.
+  bool controllers = false;
+  // Serve POST /fake/fail?count=N&status=S&retryAfter=R, /fake/revoke?token=T,
+  // /fake/token?token=T and /fake/compact (for tests driving a separate process).
+  bool control_endpoints = false;
   // TLS (empty: plain HTTP). client_ca_file: client certificates it signs authenticate.
   std::string cert_file, key_file, client_ca_file;
 };

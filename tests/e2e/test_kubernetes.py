@@ -1,0 +1,206 @@
+"""An Application on a Kubernetes cluster: the API-server test double (kube_fake_apiserver,
+answering as the recorded kube-apiserver does) as a separate process, the real operator
+talking HTTP to it through a kubeconfig."""
+import json
+import os
+import subprocess
+import unittest
+import urllib.error
+import urllib.request
+
+from harness import E2E, wait_until
+
+FAKE = os.environ.get("KUBE_FAKE_APISERVER",
+                      os.path.join(os.path.dirname(__file__), "../../build/src/target/kube_fake_apiserver"))
+FIXTURES = os.environ.get("KUBE_FIXTURES",
+                          os.path.join(os.path.dirname(__file__), "../../src/target/kubernetes/testdata"))
+
+NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n"
+CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+WIDGET = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n"
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        ports:
+        - {containerPort: 80, protocol: TCP}
+"""
+
+
+def configmap(value):
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  greeting: {value}\n"
+
+
+class KubernetesTest(E2E):
+    def setUp(self):
+        super().setUp()
+        addr = os.path.join(self.root, "kube-address")
+        self.kube_log = open(os.path.join(self.root, "kube.log"), "w")
+        self.kube = subprocess.Popen([FAKE, "--fixtures", FIXTURES, "--address-file", addr,
+                                      "--token", "admin-token", "--controllers"],
+                                     stdout=self.kube_log, stderr=subprocess.STDOUT)
+        def address():
+            if not os.path.exists(addr):
+                return None
+            with open(addr) as f:
+                return f.read().strip()
+        self.url = wait_until(address, what="fake API server address")
+        self.kubeconfig = os.path.join(self.root, "kubeconfig")
+        with open(self.kubeconfig, "w") as f:
+            f.write(f"""apiVersion: v1
+kind: Config
+current-context: fake
+clusters:
+- name: fake
+  cluster: {{server: "{self.url}"}}
+users:
+- name: admin
+  user: {{token: admin-token}}
+contexts:
+- name: fake
+  context: {{cluster: fake, user: admin, namespace: demo}}
+""")
+
+    def tearDown(self):
+        try:
+            super().tearDown()
+        finally:
+            self.kube.terminate()
+            self.kube.wait(timeout=30)
+            self.kube_log.close()
+
+    def kube_api(self, method, path, body=None, content_type="application/json", query=""):
+        req = urllib.request.Request(self.url + path + (("?" + query) if query else ""),
+                                     method=method,
+                                     data=None if body is None else body.encode())
+        req.add_header("Authorization", "Bearer admin-token")
+        req.add_header("Accept", "application/json")
+        if body is not None:
+            req.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def get(self, path):
+        return self.kube_api("GET", path)
+
+    def app(self, interval="200ms"):
+        return f"""apiVersion: plumbline.dev/v1
+kind: Application
+metadata:
+  name: shop
+spec:
+  source:
+    path: shop
+  target:
+    kubernetes:
+      kubeconfig: {self.kubeconfig}
+      namespace: demo
+  sync:
+    interval: {interval}
+"""
+
+    def write_shop(self, greeting="hello", with_configmap=True, interval="200ms"):
+        self.repo.write("root/apps.yaml", self.app(interval))
+        self.repo.write("shop/namespace.yaml", NAMESPACE)
+        self.repo.write("shop/crd.yaml", CRD)
+        self.repo.write("shop/widget.yaml", WIDGET)
+        self.repo.write("shop/deployment.yaml", DEPLOYMENT)
+        if with_configmap:
+            self.repo.write("shop/configmap.yaml", configmap(greeting))
+        else:
+            self.repo.remove("shop/configmap.yaml")
+
+    def test_sync_change_prune_and_heal_drift_via_the_watch(self):
+        # Long intervals: only the watch can notice the drift quickly.
+        self.write_shop(interval="1h")
+        c1 = self.repo.commit("shop on the cluster")
+        op = self.operator(path="root", extra=["--interval", "1h"])
+        op.wait_synced("shop", c1)
+        code, cm = self.get("/api/v1/namespaces/demo/configmaps/app-config")
+        self.assertEqual(code, 200, cm)
+        self.assertEqual(cm["data"]["greeting"], "hello")
+        self.assertEqual(cm["metadata"]["labels"]["app.plumbline.dev/name"], "shop")
+        self.assertEqual(self.get("/apis/example.com/v1/namespaces/demo/widgets/w1")[0], 200)
+        wait_until(lambda: op.status("shop")["status"]["health"] == "Healthy", what="Healthy")
+
+        # A change in git reaches the cluster.
+        self.write_shop(greeting="bonjour", interval="1h")
+        c2 = self.repo.commit("greeting")
+        op.cli("refresh", "shop")
+        op.wait_synced("shop", c2)
+        self.assertEqual(self.get("/api/v1/namespaces/demo/configmaps/app-config")[1]["data"]
+                         ["greeting"], "bonjour")
+
+        # kubectl scale by hand: the watch sees it and selfHeal puts it back, long before
+        # the 1h interval.
+        code, _ = self.kube_api("PATCH", "/apis/apps/v1/namespaces/demo/deployments/web",
+                                '{"spec":{"replicas":5}}', "application/merge-patch+json",
+                                "fieldManager=kubectl-edit")
+        self.assertEqual(code, 200)
+        wait_until(lambda: self.get("/apis/apps/v1/namespaces/demo/deployments/web")[1]["spec"]
+                   ["replicas"] == 3, what="replicas healed to 3", timeout=20)
+        events = json.loads(op.cli("events", "shop", "-o", "json").stdout)["items"]
+        self.assertTrue([e for e in events if "(drift)" in e["message"]], events)
+        self.assertTrue([e for e in events if e["reason"] == "DriftHealed" and
+                         "apps/Deployment/web" in e["message"]], events)
+        self.assertFalse([e for e in events if "Healthy -> " in e["message"]], events)
+
+        # Removed from git: pruned from the cluster; the rest stays.
+        self.write_shop(with_configmap=False, interval="1h")
+        c3 = self.repo.commit("no configmap")
+        op.cli("refresh", "shop")
+        op.wait_synced("shop", c3)
+        wait_until(lambda: self.get("/api/v1/namespaces/demo/configmaps/app-config")[0] == 404,
+                   what="ConfigMap pruned")
+        self.assertEqual(self.get("/apis/apps/v1/namespaces/demo/deployments/web")[0], 200)
+        d = op.cli("diff", "shop", check=False)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+
+    def test_429_storm_is_retried_and_an_expired_token_is_a_clear_error(self):
+        self.write_shop()
+        c1 = self.repo.commit("shop")
+        self.kube_api("POST", "/fake/fail", query="count=3&status=429&retryAfter=0")
+        op = self.operator(path="root")
+        op.wait_synced("shop", c1)
+        # The token expires: the reconcile fails, naming the cause, and no token is shown.
+        self.kube_api("POST", "/fake/revoke", query="token=admin-token")
+        op.cli("refresh", "shop")
+        wait_until(lambda: "Unauthorized" in op.status("shop")["status"]["lastError"],
+                   what="Unauthorized error")
+        self.assertNotIn("admin-token", json.dumps(op.status("shop")))
+        self.assertNotIn("admin-token", op.logs())
+        # A renewed token: it syncs again.
+        self.kube_api("POST", "/fake/token", query="token=admin-token")
+        wait_until(lambda: op.status("shop")["status"]["lastError"] == "", what="recovered")
+
+
+if __name__ == "__main__":
+    unittest.main()
