@@ -201,6 +201,29 @@ spec:
         self.kube_api("POST", "/fake/token", query="token=admin-token")
         wait_until(lambda: op.status("shop")["status"]["lastError"] == "", what="recovered")
 
+    def test_leader_election_one_replica_reconciles_and_hands_over_on_stop(self):
+        self.write_shop()
+        c1 = self.repo.commit("shop")
+        # The Lease lives in a namespace that exists before anything is applied.
+        elect = ["--leader-elect", "--leader-election-kubeconfig", self.kubeconfig,
+                 "--leader-election-namespace", "default"]
+        first = self.operator(path="root", extra=elect)
+        first.wait_synced("shop", c1)
+        second = self.operator(path="root", extra=elect,
+                               state_dir=os.path.join(self.root, "state2"))
+        wait_until(lambda: "waiting for Lease default/plumbline-leader" in second.logs(),
+                   what="the second replica waiting")
+        self.assertIsNone(second.status("shop"))  # it reconciles nothing
+        code, lease = self.get(
+            "/apis/coordination.k8s.io/v1/namespaces/default/leases/plumbline-leader")
+        self.assertEqual(code, 200, lease)
+        holder = lease["spec"]["holderIdentity"]
+        first.stop()  # a clean stop gives the Lease up: the second leads at once
+        second.wait_synced("shop", c1)
+        code, lease = self.get(
+            "/apis/coordination.k8s.io/v1/namespaces/default/leases/plumbline-leader")
+        self.assertNotEqual(lease["spec"]["holderIdentity"], holder)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -90,6 +90,24 @@ Result<bool> LeaderElector::TryAcquireOrRenew() {
   return StatusFromResponse(r, "update Lease " + o_.name);
 }
 
+Status LeaderElector::Release() {
+  std::string path = "/apis/coordination.k8s.io/v1/namespaces/" + o_.ns + "/leases/" + o_.name;
+  ASSIGN_OR_RETURN(Value obj, client_->DoJson({.path = path}));
+  Value* spec = obj.Find("spec");
+  if (!spec || spec->GetString("holderIdentity") != o_.identity) return Status::Ok();
+  spec->Set("holderIdentity", "");
+  spec->Set("renewTime", FormatMicroTime(clock_->Now()));
+  if (Value* md = obj.Find("metadata")) md->Erase("managedFields");
+  ASSIGN_OR_RETURN(HttpResponse r,
+                   client_->Do({.method = "PUT",
+                                .path = path,
+                                .query = "fieldManager=" + QueryEscape(o_.field_manager),
+                                .content_type = "application/json",
+                                .body = resource::ToJson(obj)}));
+  if (r.status != 200 && r.status != 409) return StatusFromResponse(r, "release Lease " + o_.name);
+  return Status::Ok();
+}
+
 Status LeaderElector::Run(const std::function<void()>& on_started,
                           const std::function<void()>& on_lost, const std::atomic<bool>* stop) {
   bool logged = false;
@@ -122,6 +140,8 @@ Status LeaderElector::Run(const std::function<void()>& on_started,
       return Aborted("lost the leader Lease");
     }
   }
+  Status released = Release();
+  if (!released.ok()) log::Warn("leader election: " + released.message());
   return Status::Ok();
 }
 

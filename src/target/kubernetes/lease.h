@@ -37,9 +37,13 @@ class LeaderElector {
   // Errors: the API server's (Forbidden without RBAC for leases, ...).
   Result<bool> TryAcquireOrRenew();
 
+  // Gives the lease up if this identity holds it (holderIdentity emptied), so another
+  // replica takes over at once instead of after lease_duration.
+  Status Release();
+
   // Blocks until this replica leads (or `stop`), calls on_started, then renews every
-  // retry_period until `stop` (returns Ok) or renewals fail for renew_deadline (calls
-  // on_lost and returns Aborted).
+  // retry_period until `stop` (releases the lease and returns Ok) or renewals fail for
+  // renew_deadline (calls on_lost and returns Aborted).
   Status Run(const std::function<void()>& on_started, const std::function<void()>& on_lost,
              const std::atomic<bool>* stop);
 

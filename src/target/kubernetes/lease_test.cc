@@ -40,10 +40,14 @@ TEST_F(LeaseTest, OneLeaderAtATimeAndTakeoverOnlyAfterExpiry) {
   EXPECT_EQ(lease->FindPath({"spec", "leaseTransitions"})->as_int(), 1);
   clock_a.Advance(Duration(1000));
   EXPECT_FALSE(*a.TryAcquireOrRenew());  // a sees b's fresh renewal
+  // b stops cleanly and gives the lease up: a takes it at once.
+  ASSERT_TRUE(b.Release().ok());
+  EXPECT_TRUE(*a.TryAcquireOrRenew());
   // The requests are the recorded ones (50, 51): POST to the collection and PUT of the
   // object, application/json, fieldManager=plumbline.
   for (const auto& r : server_->Requests()) {
     if (r.method == "GET") continue;
+    SCOPED_TRACE(r.body);
     EXPECT_EQ(r.content_type, "application/json");
     EXPECT_EQ(r.query, "fieldManager=plumbline");
     if (r.method == "POST") {
