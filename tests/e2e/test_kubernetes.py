@@ -1,6 +1,7 @@
 """An Application on a Kubernetes cluster: the API-server test double (kube_fake_apiserver,
 answering as the recorded kube-apiserver does) as a separate process, the real operator
 talking HTTP to it through a kubeconfig."""
+import base64
 import json
 import os
 import subprocess
@@ -8,7 +9,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import E2E, wait_until
+from harness import E2E, PLUMB, wait_until
 
 FAKE = os.environ.get("KUBE_FAKE_APISERVER",
                       os.path.join(os.path.dirname(__file__), "../../build/src/target/kube_fake_apiserver"))
@@ -223,6 +224,37 @@ spec:
         code, lease = self.get(
             "/apis/coordination.k8s.io/v1/namespaces/default/leases/plumbline-leader")
         self.assertNotEqual(lease["spec"]["holderIdentity"], holder)
+
+    def test_sealed_secret_becomes_a_cluster_secret_and_never_leaks(self):
+        planted = "pl4nted-kube-value-71d3"
+        state = os.path.join(self.root, "state")
+        subprocess.run([PLUMB, "keys", "init", "--state-dir", state, "--bits", "2048"],
+                       check=True, capture_output=True)
+        cert = subprocess.run([PLUMB, "keys", "export-public", "--state-dir", state],
+                              check=True, capture_output=True, text=True).stdout
+        cert_path = os.path.join(self.root, "cert.pem")
+        with open(cert_path, "w") as f:
+            f.write(cert)
+        secret = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: demo\n"
+                  f"stringData:\n  password: {planted}\n")
+        sealed = subprocess.run([PLUMB, "seal", "--cert", cert_path], input=secret, check=True,
+                                capture_output=True, text=True).stdout
+        self.assertNotIn(planted, sealed)
+        self.write_shop()
+        self.repo.write("shop/sealed-creds.yaml", sealed)
+        c1 = self.repo.commit("sealed secret for the cluster")
+        op = self.operator(path="root", state_dir=state)
+        op.wait_synced("shop", c1)
+        code, s = self.get("/api/v1/namespaces/demo/secrets/creds")
+        self.assertEqual(code, 200, s)
+        self.assertEqual(base64.b64decode(s["data"]["password"]).decode(), planted)
+        self.assertEqual(s["metadata"]["labels"]["app.plumbline.dev/name"], "shop")
+        d = op.cli("diff", "shop", check=False)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        for text in (json.dumps(op.status("shop")), op.cli("events", "shop").stdout,
+                     op.logs(), d.stdout):
+            self.assertNotIn(planted, text)
+            self.assertNotIn(base64.b64encode(planted.encode()).decode(), text)
 
 
 if __name__ == "__main__":
