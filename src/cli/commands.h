@@ -47,6 +47,8 @@ struct RunOptions {
   bool allow_plaintext_secrets = false;    // the root Application's allowPlaintextSecrets
   // --leader-elect: reconcile only while holding a coordination.k8s.io/v1 Lease.
   bool leader_elect = false;
+  double kube_qps = 50;  // per cluster client: sustained requests per second
+  int kube_burst = 100;
   std::string leader_election_namespace;   // default: the service account's namespace
   std::string leader_election_kubeconfig;  // default: in-cluster configuration
   // The root Application's spec.source.verify: key files (SSH public key lines or an

@@ -123,6 +123,12 @@ int main(int argc, char** argv) {
   c_run->add_option("--age-key-file", run.age_key_files,
                     "an age identity file (AGE-SECRET-KEY-1... lines, as age-keygen writes) whose "
                     "identities decrypt SOPS files; kept in the state directory; repeatable");
+  c_run
+      ->add_option("--kube-qps", run.kube_qps,
+                   "requests per second to each Kubernetes API server (<= 0: unlimited)")
+      ->capture_default_str();
+  c_run->add_option("--kube-burst", run.kube_burst, "requests at once above --kube-qps")
+      ->capture_default_str();
   c_run->add_flag("--leader-elect", run.leader_elect,
                   "reconcile only while holding the Lease plumbline-leader (in a cluster)");
   c_run->add_option("--leader-election-namespace", run.leader_election_namespace,

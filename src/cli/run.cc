@@ -182,9 +182,12 @@ int CmdRun(RunOptions o) {
   // kubeconfig and context; its inventory ConfigMaps live in the context's namespace.
   auto target = target::NewRoutingTarget(
       std::move(*local),
-      [](const target::KubernetesRef& ref) -> Result<std::unique_ptr<target::Target>> {
+      [qps = o.kube_qps, burst = o.kube_burst](
+          const target::KubernetesRef& ref) -> Result<std::unique_ptr<target::Target>> {
         namespace k8s = target::kubernetes;
         k8s::KubeTargetOptions ko;
+        ko.client.qps = qps;
+        ko.client.burst = burst;
         if (ref.kubeconfig.empty()) {
           ASSIGN_OR_RETURN(ko.cluster, k8s::LoadInClusterConfig());
         } else {
