@@ -193,14 +193,25 @@ class KubeTarget : public Target {
   }
 
   Result<std::vector<InventoryEntry>> Inventory(const std::string& app) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = inventory_.find(app);
-    if (it == inventory_.end()) {
-      ASSIGN_OR_RETURN(auto entries, ReadInventory(app));
-      it = inventory_.emplace(app, InventoryState{.entries = std::move(entries)}).first;
-    }
     std::vector<InventoryEntry> out;
-    for (const auto& [k, e] : it->second.entries) out.push_back(e);
+    bool first_read = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = inventory_.find(app);
+      if (it == inventory_.end()) {
+        ASSIGN_OR_RETURN(auto entries, ReadInventory(app));
+        it = inventory_.emplace(app, InventoryState{.entries = std::move(entries)}).first;
+        first_read = true;
+      }
+      for (const auto& [k, e] : it->second.entries) out.push_back(e);
+    }
+    // After a restart nothing may need applying: watch what the inventory holds, so drift
+    // is still seen.
+    if (first_read && watches_) {
+      for (const InventoryEntry& e : out)
+        if (auto info = discovery_.ResolveGroupKind(e.id.group, e.id.kind); info.ok())
+          watches_->Ensure(*info);
+    }
     std::stable_sort(out.begin(), out.end(), [](const InventoryEntry& a, const InventoryEntry& b) {
       return a.order < b.order;
     });

@@ -361,5 +361,33 @@ TEST_F(KubeTargetTest, WatchReportsChangesByOthersOnceAndRelistsAfter410) {
   EXPECT_EQ(drifted[1], "shop apps/Deployment/demo/web");
 }
 
+TEST_F(KubeTargetTest, ARestartedTargetWatchesWhatItsInventoryHolds) {
+  ApplyAll();
+  target_.reset();  // the operator restarts; everything is in sync, nothing is applied
+  auto restarted = NewTarget();
+  std::atomic<int> drifts{0};
+  restarted->Watch([&](const std::string& app, const ResourceId& id) {
+    if (app == "shop" && id.kind == "ConfigMap") drifts++;
+  });
+  ASSERT_TRUE(restarted->Inventory("shop").ok());
+  // The watch may start after this edit: its initial list gives the version to start
+  // from, so the edit is caught only if it comes later. Edit until it is seen.
+  int edits = 0;
+  for (int64_t deadline = MonotonicMillis() + 10000;
+       drifts.load() == 0 && MonotonicMillis() < deadline;) {
+    std::string body = R"({"data":{"greeting":"edited-)" + std::to_string(++edits) + R"("}})";
+    ASSERT_TRUE(client_
+                    ->DoJson({.method = "PATCH",
+                              .path = "/api/v1/namespaces/demo/configmaps/app-config",
+                              .query = "fieldManager=kubectl-edit",
+                              .content_type = "application/merge-patch+json",
+                              .body = body})
+                    .ok());
+    for (int i = 0; i < 20 && drifts.load() == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(drifts.load(), 0);
+}
+
 }  // namespace
 }  // namespace plumb::target::kubernetes
