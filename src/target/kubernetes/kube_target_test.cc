@@ -321,32 +321,35 @@ TEST_F(KubeTargetTest, WatchReportsChangesByOthersOnceAndRelistsAfter410) {
     drifted.push_back(app + " " + id.ToString());
   });
   ApplyAll();
-  auto wait_for = [&](size_t n) {
+  int replicas = 4;
+  // Edits the Deployment as kubectl would until the drift count reaches n. The watch may
+  // begin after an edit (its initial list then already holds it), so edit again until seen.
+  auto edit_until = [&](size_t n) {
     for (int64_t deadline = MonotonicMillis() + 10000; MonotonicMillis() < deadline;) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (drifted.size() >= n) return true;
+      ASSERT_TRUE(
+          client_
+              ->DoJson({.method = "PATCH",
+                        .path = "/apis/apps/v1/namespaces/demo/deployments/web",
+                        .query = "fieldManager=kubectl-edit",
+                        .content_type = "application/merge-patch+json",
+                        .body = "{\"spec\":{\"replicas\":" + std::to_string(++replicas) + "}}"})
+              .ok());
+      for (int i = 0; i < 20; ++i) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (drifted.size() >= n) return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    return false;
+    ADD_FAILURE() << "no drift reported";
   };
-  auto edit = [&](int replicas) {
-    ASSERT_TRUE(client_
-                    ->DoJson({.method = "PATCH",
-                              .path = "/apis/apps/v1/namespaces/demo/deployments/web",
-                              .query = "fieldManager=kubectl-edit",
-                              .content_type = "application/merge-patch+json",
-                              .body = "{\"spec\":{\"replicas\":" + std::to_string(replicas) + "}}"})
-                    .ok());
-  };
-  // Give the Deployment watch a moment to be established: an edit before it began is
-  // caught by the initial list's resourceVersion, so no sleep is needed for correctness.
-  edit(5);
-  ASSERT_TRUE(wait_for(1));
+  edit_until(1);
+  size_t seen;
   {
     std::lock_guard<std::mutex> lock(mu);
     EXPECT_EQ(drifted[0], "shop apps/Deployment/demo/web");
+    seen = drifted.size();
   }
   // plumbline's own apply (healing) and its prune are not drift.
   ASSERT_TRUE(target_->Apply(ctx_, Find("Deployment")).ok());
@@ -354,11 +357,11 @@ TEST_F(KubeTargetTest, WatchReportsChangesByOthersOnceAndRelistsAfter410) {
   // The API server loses its history and drops the streams: the watch lists again.
   server_->Compact();
   server_->CloseWatches();
-  edit(6);
-  ASSERT_TRUE(wait_for(2));
+  edit_until(seen + 1);
   std::lock_guard<std::mutex> lock(mu);
-  EXPECT_EQ(drifted.size(), 2u);
-  EXPECT_EQ(drifted[1], "shop apps/Deployment/demo/web");
+  ASSERT_GE(drifted.size(), seen + 1);
+  for (size_t i = seen; i < drifted.size(); ++i)
+    EXPECT_EQ(drifted[i], "shop apps/Deployment/demo/web");
 }
 
 TEST_F(KubeTargetTest, ARestartedTargetWatchesWhatItsInventoryHolds) {
