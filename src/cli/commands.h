@@ -46,6 +46,12 @@ struct RunOptions {
   std::vector<std::string> age_key_files;  // *.agekey files whose identities decrypt SOPS
   bool allow_plaintext_secrets = false;    // the root Application's allowPlaintextSecrets
   std::string scan_policy = "block";       // the root Application's spec.scan.policy
+  // --leader-elect: reconcile only while holding a coordination.k8s.io/v1 Lease.
+  bool leader_elect = false;
+  double kube_qps = 50;  // per cluster client: sustained requests per second
+  int kube_burst = 100;
+  std::string leader_election_namespace;   // default: the service account's namespace
+  std::string leader_election_kubeconfig;  // default: in-cluster configuration
   // The root Application's spec.source.verify: key files (SSH public key lines or an
   // armored OpenPGP public key block) and the mode (head when keys are given).
   std::vector<std::string> verify_key_files;
@@ -55,6 +61,14 @@ struct RunOptions {
 
 int CmdRun(RunOptions o);
 int CmdInit(const std::string& dir);
+struct InstallOptions {
+  std::string ns = "plumbline";
+  std::string image = "ghcr.io/plumbline/plumb:latest";
+  std::string repo, branch = "main", path = ".";
+  int replicas = 2;
+};
+// Prints the manifests that run the operator in a cluster (plumb install kubernetes).
+int CmdInstallKubernetes(const InstallOptions& o);
 int CmdRender(const std::string& dir, const std::string& output);
 
 // `plumb demo-server`: a tiny HTTP service for the example repository and tests

@@ -124,6 +124,18 @@ int main(int argc, char** argv) {
   c_run->add_option("--age-key-file", run.age_key_files,
                     "an age identity file (AGE-SECRET-KEY-1... lines, as age-keygen writes) whose "
                     "identities decrypt SOPS files; kept in the state directory; repeatable");
+  c_run
+      ->add_option("--kube-qps", run.kube_qps,
+                   "requests per second to each Kubernetes API server (<= 0: unlimited)")
+      ->capture_default_str();
+  c_run->add_option("--kube-burst", run.kube_burst, "requests at once above --kube-qps")
+      ->capture_default_str();
+  c_run->add_flag("--leader-elect", run.leader_elect,
+                  "reconcile only while holding the Lease plumbline-leader (in a cluster)");
+  c_run->add_option("--leader-election-namespace", run.leader_election_namespace,
+                    "namespace of the Lease (default: the service account's)");
+  c_run->add_option("--leader-election-kubeconfig", run.leader_election_kubeconfig,
+                    "kubeconfig for the Lease (default: in-cluster configuration)");
   c_run->add_flag("--allow-plaintext-secrets", run.allow_plaintext_secrets,
                   "the root Application accepts plain Secret manifests from git "
                   "(allowPlaintextSecrets: true)");
@@ -153,6 +165,20 @@ int main(int argc, char** argv) {
   auto* c_init = app.add_subcommand(
       "init", "create an example config repository: DIR.git (bare) and DIR (a clone)");
   c_init->add_option("DIR", init_dir, "where to create it")->required();
+
+  InstallOptions install;
+  auto* c_install = app.add_subcommand("install", "print manifests that install plumbline");
+  auto* c_install_k8s = c_install->add_subcommand(
+      "kubernetes", "Namespace, ServiceAccount, RBAC, Deployment and Service for a cluster");
+  c_install_k8s->add_option("--namespace", install.ns, "namespace")->capture_default_str();
+  c_install_k8s->add_option("--image", install.image, "operator image")->capture_default_str();
+  c_install_k8s->add_option("--repo", install.repo, "repository the operator follows")->required();
+  c_install_k8s->add_option("--branch", install.branch, "branch")->capture_default_str();
+  c_install_k8s->add_option("--path", install.path, "path of the root Application")
+      ->capture_default_str();
+  c_install_k8s->add_option("--replicas", install.replicas, "replicas (one leads)")
+      ->capture_default_str();
+  c_install->require_subcommand(1);
 
   std::string render_dir, render_output = "yaml";
   auto* c_render =
@@ -397,6 +423,7 @@ int main(int argc, char** argv) {
   ResolveClient(&client);
   if (*c_run) return CmdRun(run);
   if (*c_init) return CmdInit(init_dir);
+  if (*c_install_k8s) return CmdInstallKubernetes(install);
   if (*c_render) return CmdRender(render_dir, render_output);
   if (*c_scan) {
     scan.git = scan_git->count() > 0;

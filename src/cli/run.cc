@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -24,7 +25,11 @@
 #include "secrets/keystore.h"
 #include "server/server.h"
 #include "source/source.h"
+#include "target/kubernetes/kube_target.h"
+#include "target/kubernetes/kubeconfig.h"
+#include "target/kubernetes/lease.h"
 #include "target/local/local_target.h"
+#include "target/router.h"
 
 namespace plumb::cli {
 namespace {
@@ -187,8 +192,26 @@ int CmdRun(RunOptions o) {
   auto db_key = keystore->DerivedKey("local.db");
   if (!db_key.ok()) return Fail("sealing keys", db_key.status());
   lo.secret_key = *db_key;
-  auto target = target::local::NewLocalTarget(lo);
-  if (!target.ok()) return Fail("local runtime", target.status());
+  auto local = target::local::NewLocalTarget(lo);
+  if (!local.ok()) return Fail("local runtime", local.status());
+  // Applications with spec.target.kubernetes go to their cluster: one target per
+  // kubeconfig and context; its inventory ConfigMaps live in the context's namespace.
+  auto target = target::NewRoutingTarget(
+      std::move(*local),
+      [qps = o.kube_qps, burst = o.kube_burst](
+          const target::KubernetesRef& ref) -> Result<std::unique_ptr<target::Target>> {
+        namespace k8s = target::kubernetes;
+        k8s::KubeTargetOptions ko;
+        ko.client.qps = qps;
+        ko.client.burst = burst;
+        if (ref.kubeconfig.empty()) {
+          ASSIGN_OR_RETURN(ko.cluster, k8s::LoadInClusterConfig());
+        } else {
+          ASSIGN_OR_RETURN(ko.cluster, k8s::LoadKubeconfig(ref.kubeconfig, ref.context));
+        }
+        ko.inventory_namespace = ko.cluster.namespace_;
+        return k8s::NewKubeTarget(ko);
+      });
   // Image automation sees each Application's image manifests after every render.
   auto images = std::make_shared<pipeline::ImageAutomation>(
       pipeline::ImageAutomationOptions{.state_dir = o.state_dir,
@@ -202,7 +225,7 @@ int CmdRun(RunOptions o) {
                                    const std::vector<resource::Resource>& desired) {
     images->SetFor(app, objects, desired);
   };
-  auto eng = engine::Engine::Create(eo, std::move(*target));
+  auto eng = engine::Engine::Create(eo, std::move(target));
   if (!eng.ok()) return Fail("engine", eng.status());
   server::ServerOptions so{.listen = o.listen,
                            .state_dir = o.state_dir,
@@ -232,6 +255,53 @@ int CmdRun(RunOptions o) {
   if (!srv.ok()) return Fail("server", srv.status());
   Status s = (*srv)->Start();
   if (!s.ok()) return Fail("server", s);
+  // --leader-elect: wait for the Lease before reconciling; losing it ends the process
+  // (its Deployment starts it again as a follower), as controller-runtime does.
+  std::atomic<bool> stop_election{false};
+  std::thread elector_thread;
+  std::unique_ptr<target::kubernetes::KubeClient> lease_client;
+  std::unique_ptr<target::kubernetes::LeaderElector> elector;
+  if (o.leader_elect) {
+    namespace k8s = target::kubernetes;
+    auto cfg = o.leader_election_kubeconfig.empty()
+                   ? k8s::LoadInClusterConfig()
+                   : k8s::LoadKubeconfig(o.leader_election_kubeconfig);
+    if (!cfg.ok()) return Fail("--leader-elect", cfg.status());
+    static SystemClock lease_clock;
+    auto c = k8s::KubeClient::Create(*cfg, {}, &lease_clock);
+    if (!c.ok()) return Fail("--leader-elect", c.status());
+    lease_client = std::move(*c);
+    const char* pod = getenv("POD_NAME");
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    std::string identity = pod && *pod ? pod : std::string(host) + "_" + std::to_string(getpid());
+    elector = std::make_unique<k8s::LeaderElector>(
+        lease_client.get(),
+        k8s::LeaseOptions{.ns = o.leader_election_namespace.empty() ? cfg->namespace_
+                                                                    : o.leader_election_namespace,
+                          .identity = identity},
+        &lease_clock);
+    std::atomic<bool> leading{false};
+    elector_thread = std::thread([&elector, &leading, &stop_election] {
+      Status es = elector->Run([&leading] { leading = true; },
+                               [] {
+                                 log::Error("leader election lost: exiting");
+                                 _exit(1);
+                               },
+                               &stop_election);
+      (void)es;
+    });
+    timespec wait_tick{0, 50 * 1000 * 1000};
+    while (!leading) {
+      int sig = sigtimedwait(&sigs, nullptr, &wait_tick);
+      if (sig > 0) {
+        stop_election = true;
+        elector_thread.join();
+        (*srv)->Stop();
+        return 0;
+      }
+    }
+  }
   images->Start(eng->get());
   s = (*eng)->Start();
   if (!s.ok()) return Fail("engine", s);
@@ -289,6 +359,10 @@ int CmdRun(RunOptions o) {
   images->Stop();  // before the engine it tells about commits
   (*eng)->Stop();  // before the server: it also ends the event streams it serves
   (*srv)->Stop();
+  if (elector_thread.joinable()) {
+    stop_election = true;
+    elector_thread.join();
+  }
   return code;
 }
 

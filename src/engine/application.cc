@@ -55,7 +55,14 @@ Value AppSpec::ToValue() const {
       keys.Append(std::move(item));
     }
   }
-  v.Set("target", Value::EmptyObject()).Set("local", Value::EmptyObject()).Set("root", local_root);
+  Value& t = v.Set("target", Value::EmptyObject());
+  t.Set("local", Value::EmptyObject()).Set("root", local_root);
+  if (kubernetes) {
+    Value& k = t.Set("kubernetes", Value::EmptyObject());
+    k.Set("kubeconfig", kubernetes->kubeconfig);
+    k.Set("context", kubernetes->context);
+    k.Set("namespace", kubernetes->ns);
+  }
   Value& s = v.Set("sync", Value::EmptyObject());
   s.Set("auto", sync.automated);
   s.Set("prune", sync.prune);
@@ -141,6 +148,18 @@ Status ReadSpec(const Value& spec, const std::string& where, AppSpec* out) {
   if (const Value* target = spec.FindPath({"target", "local"})) {
     RETURN_IF_ERROR(CheckString(target, "root", where + ".target.local"));
     out->local_root = target->GetString("root", out->local_root);
+  }
+  if (const Value* kube = spec.FindPath({"target", "kubernetes"}); kube && !kube->is_null()) {
+    if (!kube->is_object()) return InvalidArgument(where + ".target.kubernetes must be a map");
+    for (const char* k : {"kubeconfig", "context", "namespace"})
+      RETURN_IF_ERROR(CheckString(kube, k, where + ".target.kubernetes"));
+    for (const auto& [k, v] : kube->as_object())
+      if (k != "kubeconfig" && k != "context" && k != "namespace")
+        return InvalidArgument(where + ".target.kubernetes." + k +
+                               ": unknown field (kubeconfig, context, namespace)");
+    out->kubernetes = target::KubernetesRef{.kubeconfig = kube->GetString("kubeconfig"),
+                                            .context = kube->GetString("context"),
+                                            .ns = kube->GetString("namespace")};
   }
   const Value* sync = spec.Find("sync");
   if (sync && !sync->is_object()) return InvalidArgument(where + ".sync must be a map");

@@ -12,6 +12,7 @@
 #include "resource/resource.h"
 #include "resource/value.h"
 #include "source/source.h"
+#include "target/target.h"
 
 namespace plumb::engine {
 
@@ -51,6 +52,9 @@ struct AppSpec {
   std::string branch = "main";
   std::string path = ".";
   std::string local_root;  // spec.target.local.root
+  // spec.target.kubernetes {kubeconfig, context, namespace}: the Application's resources
+  // go to that cluster (unset: the local runtime).
+  std::optional<target::KubernetesRef> kubernetes;
   SyncPolicy sync;
   bool allow_plaintext_secrets = false;
   SourceVerify verify;  // spec.source.verify

@@ -33,6 +33,42 @@ spec:
   EXPECT_EQ(spec->parent, "root");
 }
 
+TEST(ApplicationTest, KubernetesTargetIsReadAndSurvivesStorage) {
+  AppSpec parent{.name = "root", .repo = "r"};
+  auto spec = AppSpecFromResource(Parse(R"(apiVersion: plumbline.dev/v1
+kind: Application
+metadata: {name: shop}
+spec:
+  source: {path: apps/shop}
+  target:
+    kubernetes: {kubeconfig: /etc/kube/config, context: prod, namespace: shop}
+)"),
+                                  parent);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  ASSERT_TRUE(spec->kubernetes.has_value());
+  EXPECT_EQ(spec->kubernetes->kubeconfig, "/etc/kube/config");
+  EXPECT_EQ(spec->kubernetes->context, "prod");
+  EXPECT_EQ(spec->kubernetes->ns, "shop");
+  auto back = AppSpec::FromValue(spec->ToValue());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_TRUE(back->kubernetes.has_value());
+  EXPECT_EQ(*back->kubernetes, *spec->kubernetes);
+  EXPECT_FALSE(AppSpec::FromValue(AppSpec{.name = "x", .repo = "r"}.ToValue())->kubernetes);
+  auto bad = AppSpecFromResource(Parse(R"(apiVersion: plumbline.dev/v1
+kind: Application
+metadata: {name: shop}
+spec:
+  source: {path: apps/shop}
+  target:
+    kubernetes: {server: https://x}
+)"),
+                                 parent);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("target.kubernetes.server: unknown field"),
+            std::string::npos)
+      << bad.status().message();
+}
+
 TEST(ApplicationTest, BadFieldsNameTheOrigin) {
   AppSpec parent{.name = "root", .repo = "r"};
   auto spec = AppSpecFromResource(Parse(R"(apiVersion: plumbline.dev/v1

@@ -162,7 +162,7 @@ struct Engine::Impl {
   target::AppContext Context(const AppSpec& spec, const std::vector<resource::Resource>* desired);
   void MaybeCrash();
   // The apiVersion an unsealed Secret takes on this target.
-  std::string SecretApiVersion();
+  std::string SecretApiVersion(const AppSpec& spec);
   void Wake();
 
   // sync_run.cc: the apply stage of a pass (hooks, waves, apply, prune, flush).

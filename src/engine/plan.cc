@@ -65,6 +65,34 @@ bool Plan::InSync() const {
   return prune.empty();
 }
 
+namespace {
+
+resource::Value HealthFields(const resource::Value& body) {
+  resource::Value out;
+  if (const resource::Value* st = body.Find("status")) out.Set("status", *st);
+  for (const char* k : {"generation", "deletionTimestamp"})
+    if (const resource::Value* v = body.FindPath({"metadata", k})) {
+      resource::Value* md = out.Find("metadata");
+      if (!md) md = &out.Set("metadata", resource::Value::EmptyObject());
+      md->Set(k, *v);
+    }
+  return out;
+}
+
+}  // namespace
+
+resource::Value LiveForHealth(const PlanItem& item) {
+  resource::Value body = item.live;
+  if (body.is_null() || !item.live_extra.is_object()) return body;
+  if (const resource::Value* st = item.live_extra.Find("status")) body.Set("status", *st);
+  if (const resource::Value* md = item.live_extra.Find("metadata")) {
+    resource::Value* bmd = body.Find("metadata");
+    if (!bmd) bmd = &body.Set("metadata", resource::Value::EmptyObject());
+    for (const auto& [k, v] : md->as_object()) bmd->Set(k, v);
+  }
+  return body;
+}
+
 Plan MakePlan(const PlanInput& in) {
   Plan plan;
   std::unordered_set<std::string> desired_keys;
@@ -75,7 +103,10 @@ Plan MakePlan(const PlanInput& in) {
     item.id = r.id();
     item.desired_index = static_cast<int>(i);
     const target::LiveObject& live = in.live_desired[i];
-    if (live.exists) item.live = diff::Normalize(live.body);
+    if (live.exists) {
+      item.live = diff::Normalize(live.body);
+      item.live_extra = HealthFields(live.body);
+    }
     if (!in.expected_error[i].empty()) {
       item.action = Action::kInvalid;
       item.error = in.expected_error[i];

@@ -25,8 +25,11 @@ struct PlanItem {
   Action action = Action::kNoop;
   int desired_index = -1;    // into the desired vector; -1 for prunes
   resource::Value expected;  // what the target should hold (null for prunes)
-  resource::Value live;      // what it holds (null when absent)
-  std::string error;         // kInvalid: why the target cannot apply it
+  resource::Value live;      // what it holds (null when absent), normalised
+  // What normalising drops that health reads (status, metadata.generation and
+  // deletionTimestamp): a cluster's health is in them.
+  resource::Value live_extra;
+  std::string error;  // kInvalid: why the target cannot apply it
 };
 
 struct Plan {
@@ -46,5 +49,8 @@ struct PlanInput {
 };
 
 Plan MakePlan(const PlanInput& in);
+
+// The live body to assess health on: item.live with item.live_extra put back.
+resource::Value LiveForHealth(const PlanItem& item);
 
 }  // namespace plumb::engine

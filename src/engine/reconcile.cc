@@ -37,10 +37,14 @@ Value ChangeToValue(const target::Change& c) {
 
 target::AppContext Engine::Impl::Context(const AppSpec& spec,
                                          const std::vector<Resource>* desired) {
-  return target::AppContext{.app = spec.name, .local_root = spec.local_root, .desired = desired};
+  return target::AppContext{.app = spec.name,
+                            .local_root = spec.local_root,
+                            .kubernetes = spec.kubernetes ? &*spec.kubernetes : nullptr,
+                            .desired = desired};
 }
 
-std::string Engine::Impl::SecretApiVersion() {
+std::string Engine::Impl::SecretApiVersion(const AppSpec& spec) {
+  if (spec.kubernetes) return "v1";  // a cluster's Secret
   return target->Handles(ResourceId{"local.plumbline.dev", "Secret", "", "x"})
              ? "local.plumbline.dev/v1"
              : "v1";
@@ -156,7 +160,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
       UnsealOptions uo;
       uo.keys = keys.get();
       uo.allow_plaintext_secrets = spec.allow_plaintext_secrets;
-      uo.secret_api_version = SecretApiVersion();
+      uo.secret_api_version = SecretApiVersion(spec);
       st.unsealed = std::make_shared<const UnsealOutput>(Unseal(*o.desired, uo));
       st.unsealed_commit = o.head;
       st.unsealed_keys = keys;
@@ -551,7 +555,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     live.resize(want.size());
     for (const auto& item : plan.apply) {
       size_t i = static_cast<size_t>(item.desired_index);
-      live[i] = {item.id, !item.live.is_null(), item.live};
+      live[i] = {item.id, !item.live.is_null(), LiveForHealth(item)};
       if (changed.count(item.id.Key())) {
         again.push_back(item.id);
         again_at.push_back(i);
@@ -588,7 +592,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     } else {
       lo.id = r.id();
       lo.exists = !item.live.is_null();
-      lo.body = item.live;
+      lo.body = LiveForHealth(item);
     }
     target::Health h;
     if (item.action == Action::kInvalid) {

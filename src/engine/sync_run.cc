@@ -218,7 +218,8 @@ Status Engine::Impl::GateWave(const target::AppContext& ctx, const std::string& 
       wait.push_back(item.id);
     } else if (kind == target::ChangeKind::kUnchanged) {
       // Not applied now, but its wave must still be done: judge it as planned.
-      target::Health h = target->AssessHealth(ctx, {item.id, !item.live.is_null(), item.live});
+      target::Health h =
+          target->AssessHealth(ctx, {item.id, !item.live.is_null(), LiveForHealth(item)});
       if (h.status == target::HealthStatus::kProgressing) {
         wait.push_back(item.id);
       } else {

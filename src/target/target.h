@@ -30,10 +30,20 @@ struct Change {
   std::string message;  // why skipped/failed, or what changed; never secret values
 };
 
+// spec.target.kubernetes: the cluster an Application's resources go to.
+struct KubernetesRef {
+  std::string kubeconfig;  // path; "" = in-cluster configuration
+  std::string context;     // "" = the kubeconfig's current-context
+  std::string ns;          // namespace for namespaced resources that name none
+  bool operator==(const KubernetesRef&) const = default;
+};
+
 // What the engine tells a target about the Application it acts for.
 struct AppContext {
   std::string app;         // Application name (inventory owner)
   std::string local_root;  // spec.target.local.root: where relative File paths resolve
+  // Set when the Application targets a Kubernetes cluster (spec.target.kubernetes).
+  const KubernetesRef* kubernetes = nullptr;
   // The whole desired set of this reconcile (for references such as File.fromConfigMap).
   const std::vector<resource::Resource>* desired = nullptr;
 };
