@@ -102,6 +102,17 @@ struct Engine::Impl {
   std::once_flag scanner_once;
   std::unique_ptr<scan::Scanner> scanner;
   Status scanner_status;
+  // Repositories' .plumbscan.yaml (by blob id): the parsed config and its scanner.
+  struct ScanConfig {
+    scan::Config config;
+    std::unique_ptr<scan::Scanner> scanner;
+  };
+  std::mutex scan_configs_mu;
+  std::map<std::string, std::shared_ptr<const ScanConfig>> scan_configs;
+  // The config `blob_id` of `repo` holds, parsed and compiled once; its error names the
+  // file and line.
+  Result<std::shared_ptr<const ScanConfig>> LoadScanConfig(const std::string& repo,
+                                                           const std::string& blob_id);
 
   std::mutex mu;  // guards apps, queue and AppState's scheduling fields
   std::condition_variable queue_cv;

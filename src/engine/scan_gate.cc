@@ -73,6 +73,27 @@ std::map<std::pair<std::string, std::string>, std::string> Engine::Impl::WhoAdde
   return out;
 }
 
+Result<std::shared_ptr<const Engine::Impl::ScanConfig>> Engine::Impl::LoadScanConfig(
+    const std::string& repo, const std::string& blob_id) {
+  {
+    std::lock_guard<std::mutex> l(scan_configs_mu);
+    auto it = scan_configs.find(blob_id);
+    if (it != scan_configs.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(std::string text, repos->ReadBlob(repo, blob_id));
+  auto made = std::make_shared<ScanConfig>();
+  ASSIGN_OR_RETURN(made->config, scan::ParseConfig(text, ".plumbscan.yaml"));
+  auto rules = scan::EffectiveRules(made->config);
+  if (!rules.ok()) return rules.status().WithContext(".plumbscan.yaml");
+  auto scanner_made = scan::Scanner::Create(std::move(rules).value());
+  if (!scanner_made.ok()) return scanner_made.status().WithContext(".plumbscan.yaml");
+  made->scanner = std::move(scanner_made).value();
+  std::lock_guard<std::mutex> l(scan_configs_mu);
+  if (scan_configs.size() > 64) scan_configs.clear();  // configs change rarely
+  scan_configs[blob_id] = made;
+  return std::shared_ptr<const ScanConfig>(made);
+}
+
 Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const AppSpec& spec,
                                                          const std::string& from,
                                                          const std::string& to) {
@@ -85,7 +106,21 @@ Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const App
     }
   });
   if (!scanner) return scanner_status;
+  // The repository's .plumbscan.yaml at the head, as `plumb scan` reads it: its rules,
+  // disabled rules and allowlists (paths, commits, fingerprints) apply here too.
+  std::shared_ptr<const ScanConfig> config;
+  const scan::Scanner* active = scanner.get();
+  scan::Filter filter;
+  auto config_blob = repos->FileBlobId(spec.repo, to, ".plumbscan.yaml");
+  if (!config_blob.ok() && config_blob.status().code() != Code::kNotFound)
+    return config_blob.status();
   std::string key = from + ".." + to + "|" + spec.path;
+  if (config_blob.ok()) {
+    key += "|" + *config_blob;
+    ASSIGN_OR_RETURN(config, LoadScanConfig(spec.repo, *config_blob));
+    active = config->scanner.get();
+    filter.config = &config->config;
+  }
   if (key == st.scan_cache_key) return st.scan_cache_findings;
   auto added = repos->AddedBetween(spec.repo, from, to);
   if (!added.ok() && added.status().code() == Code::kNotFound && !from.empty()) {
@@ -103,9 +138,11 @@ Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const App
   std::vector<Found> found_all;
   for (const auto& file : *added) {
     if (!prefix.empty() && !StartsWith(file.path, prefix)) continue;
+    if (filter.PathAllowed(file.path)) continue;
     ASSIGN_OR_RETURN(std::string text, repos->ReadBlob(spec.repo, file.blob_id));
-    ASSIGN_OR_RETURN(auto found, scanner->Scan(text, file.path));
+    ASSIGN_OR_RETURN(auto found, active->Scan(text, file.path));
     for (const auto& f : scan::OnLines(found, file.lines)) {
+      if (filter.FindingIgnored(f)) continue;
       if (InSecretManifest(file.path, text, f.line)) continue;
       found_all.push_back({f, LineAt(text, f.line)});
     }
@@ -116,6 +153,7 @@ Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const App
   for (const auto& [f, line_text] : found_all) {
     auto it = added_by.find({f.file, line_text});
     std::string commit = it != added_by.end() ? it->second : to;
+    if (filter.CommitAllowed(commit)) continue;
     findings.push_back(f.file + ":" + std::to_string(f.line) + ": " + f.rule_id + " (" +
                        f.redacted + ") in commit " + commit.substr(0, 7));
   }

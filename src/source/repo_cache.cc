@@ -98,6 +98,24 @@ Result<std::string> RepoCache::ReadBlob(const std::string& url, const std::strin
                      static_cast<size_t>(git_blob_rawsize(blob)));
 }
 
+Result<std::string> RepoCache::FileBlobId(const std::string& url, const std::string& commit,
+                                          const std::string& path) {
+  std::unique_lock<std::mutex> lock;
+  ASSIGN_OR_RETURN(Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
+  ASSIGN_OR_RETURN(CommitPtr c, ResolveCommit(m->repo.get(), commit, url));
+  ASSIGN_OR_RETURN(TreePtr tree, internal::CommitTree(c.get()));
+  git_tree_entry* entry = nullptr;
+  int rc = git_tree_entry_bypath(&entry, tree.get(), path.c_str());
+  if (rc == GIT_ENOTFOUND) return NotFound(path + " not found at " + commit.substr(0, 7));
+  if (rc != 0) return GitError(rc, "looking up " + path);
+  git_filemode_t mode = git_tree_entry_filemode(entry);
+  std::string id = OidHex(*git_tree_entry_id(entry));
+  git_tree_entry_free(entry);
+  if (mode != GIT_FILEMODE_BLOB && mode != GIT_FILEMODE_BLOB_EXECUTABLE)
+    return NotFound(path + " is not a regular file at " + commit.substr(0, 7));
+  return id;
+}
+
 Status RepoCache::Checkout(const std::string& url, const std::string& commit,
                            const std::string& dest) {
   if (!fs::IsDirectory(dest)) return NotFound("checkout destination " + dest + " is missing");

@@ -219,6 +219,11 @@ class RepoCache {
   // The content of a blob. NotFound when absent.
   Result<std::string> ReadBlob(const std::string& url, const std::string& blob_id);
 
+  // The blob id of the regular file at `path` (from the root) in `commit`. NotFound when
+  // there is none (absent, a directory, a symlink or a submodule). Does not fetch.
+  Result<std::string> FileBlobId(const std::string& url, const std::string& commit,
+                                 const std::string& path);
+
   // Writes the whole tree of `commit` (files with their modes; symlinks that stay inside
   // the tree materialised as copies; links leading outside are errors) into `dest`,
   // which must exist and be empty. For tools like kustomize that need real files.

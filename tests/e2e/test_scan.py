@@ -252,6 +252,48 @@ class ScanGateTest(E2E):
         self.assertEqual(self.read("motd"), "v3\n")
         self.assertEqual(self.conditions(op, "root"), [])
 
+    def test_the_repositorys_config_applies_to_the_gate(self):
+        """.plumbscan.yaml at the head: an allowlisted path is not blocked, a rule of the
+        repository's own is, and a config that does not parse fails the reconcile naming
+        the file and line (nothing applied)."""
+        target = os.path.join(self.host, "motd")
+        self.repo.write("motd.yaml", file_yaml("motd", target, "v1"))
+        self.repo.write(".plumbscan.yaml", "allowlist:\n  paths: [fixtures/**]\n"
+                        "rules:\n- id: acme-key\n  regex: 'acme_[0-9a-f]{24}'\n")
+        c1 = self.repo.commit("v1 and a scan config")
+        op = self.operator()
+        op.wait_synced("root", c1)
+
+        # A fake key under the allowlisted path: applied.
+        self.repo.write("fixtures/creds.yaml",
+                        file_yaml("creds", os.path.join(self.host, "creds"), f"key: {AWS_KEY}"))
+        c2 = self.repo.commit("a test fixture with a fake key")
+        op.wait_synced("root", c2)
+        self.assertTrue(self.exists("creds"))
+        self.assertEqual(self.conditions(op, "root"), [])
+
+        # The repository's own rule blocks.
+        acme = "acme_" + fake("0123456789abcdef", 24)
+        self.repo.write("motd.yaml", file_yaml("motd", target, f"v3\nkey: {acme}"))
+        c3 = self.repo.commit("v3 with an acme key")
+        conds = wait_until(lambda: [c for c in self.conditions(op, "root") if c[0] == "SecretLeak"],
+                           what="the repository's rule to block")
+        self.assertIn("acme-key", conds[0][1])
+        self.assertIn(f"head {c3[:7]} adds a secret", conds[0][1])
+        self.assertEqual(op.status("root")["status"]["appliedCommit"], c2)
+        self.assertEqual(self.read("motd"), "v1\n")
+
+        # A broken config: the reconcile fails naming it; nothing applied.
+        self.repo.write("motd.yaml", file_yaml("motd", target, "v4"))
+        self.repo.write(".plumbscan.yaml", "allowlist:\n  paths: [1]\n")
+        c4 = self.repo.commit("v4, a broken scan config")
+        err = wait_until(lambda: ".plumbscan.yaml:2" in (op.status("root")["status"].get("lastError") or "")
+                         and op.status("root")["status"]["lastError"], what="the config error")
+        self.assertIn(f"secret scan of {c4[:7]}", err)
+        self.assertIn("allowlist.paths.0: must be a non-empty string", err)
+        self.assertEqual(self.read("motd"), "v1\n")
+        self.assertEqual(op.status("root")["status"]["appliedCommit"], c2)
+
     def test_warn_applies_and_alerts(self):
         rx = Receiver()
         self.addCleanup(rx.close)
