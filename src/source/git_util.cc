@@ -1,5 +1,6 @@
 #include "source/git_util.h"
 
+#include <algorithm>
 #include <cctype>
 #include <mutex>
 
@@ -129,6 +130,24 @@ std::string OidHex(const git_oid& oid) {
   char buf[GIT_OID_HEXSZ + 1];
   git_oid_tostr(buf, sizeof buf, &oid);
   return buf;
+}
+
+bool IsFullHex(const std::string& s) {
+  if (s.size() != GIT_OID_HEXSZ) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(c) != 0; });
+}
+
+Result<std::string> ReadBlobContent(git_repository* repo, const std::string& blob_id) {
+  git_oid oid;
+  if (!IsFullHex(blob_id) || git_oid_fromstr(&oid, blob_id.c_str()) != 0) {
+    return NotFound("no blob " + blob_id);
+  }
+  git_blob* blob = nullptr;
+  int rc = git_blob_lookup(&blob, repo, &oid);
+  if (rc != 0) return GitError(rc, "blob " + blob_id);
+  BlobPtr owned(blob);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob)),
+                     static_cast<size_t>(git_blob_rawsize(blob)));
 }
 
 Result<CommitPtr> LookupCommitById(git_repository* repo, const std::string& hex) {

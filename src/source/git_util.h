@@ -55,6 +55,13 @@ std::string RedactUrl(const std::string& url);
 
 std::string OidHex(const git_oid& oid);
 
+// Whether `s` is a full object id: 40 hex digits.
+bool IsFullHex(const std::string& s);
+
+// The content of blob `blob_id` (40 hex) in `repo`; NotFound for a malformed id, the
+// GitError of the lookup otherwise.
+Result<std::string> ReadBlobContent(git_repository* repo, const std::string& blob_id);
+
 // Finds a commit by full or abbreviated (>= 4) hex id. NotFound otherwise.
 Result<CommitPtr> LookupCommitById(git_repository* repo, const std::string& hex);
 

@@ -190,16 +190,7 @@ Result<std::vector<AddedLines>> LocalRepo::StagedAdditions() {
 }
 
 Result<std::string> LocalRepo::ReadBlob(const std::string& blob_id) {
-  git_oid oid;
-  if (!internal::IsFullHex(blob_id) || git_oid_fromstr(&oid, blob_id.c_str()) != 0) {
-    return NotFound("no blob " + blob_id);
-  }
-  git_blob* blob = nullptr;
-  int rc = git_blob_lookup(&blob, impl_->repo.get(), &oid);
-  if (rc != 0) return GitError(rc, "blob " + blob_id);
-  internal::BlobPtr owned(blob);
-  return std::string(static_cast<const char*>(git_blob_rawcontent(blob)),
-                     static_cast<size_t>(git_blob_rawsize(blob)));
+  return internal::ReadBlobContent(impl_->repo.get(), blob_id);
 }
 
 Result<std::vector<AddedLines>> RepoCache::AddedBetween(const std::string& url,

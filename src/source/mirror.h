@@ -40,11 +40,6 @@ struct Mirror {
   int64_t last_fetch_ms = 0;  // GUARDED_BY(mu); MonotonicMillis of that fetch
 };
 
-inline bool IsFullHex(const std::string& s) {
-  if (s.size() != GIT_OID_HEXSZ) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(c) != 0; });
-}
-
 // Peels the reference named `name` to a commit; NotFound when there is no such ref.
 inline Result<CommitPtr> PeelRef(git_repository* repo, const std::string& name) {
   git_reference* ref = nullptr;

@@ -86,16 +86,7 @@ Result<std::vector<TreeFile>> RepoCache::ListFiles(const std::string& url,
 Result<std::string> RepoCache::ReadBlob(const std::string& url, const std::string& blob_id) {
   std::unique_lock<std::mutex> lock;
   ASSIGN_OR_RETURN(Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
-  git_oid oid;
-  if (!IsFullHex(blob_id) || git_oid_fromstr(&oid, blob_id.c_str()) != 0) {
-    return NotFound("no blob " + blob_id);
-  }
-  git_blob* blob = nullptr;
-  int rc = git_blob_lookup(&blob, m->repo.get(), &oid);
-  if (rc != 0) return GitError(rc, "blob " + blob_id);
-  internal::BlobPtr owned(blob);
-  return std::string(static_cast<const char*>(git_blob_rawcontent(blob)),
-                     static_cast<size_t>(git_blob_rawsize(blob)));
+  return internal::ReadBlobContent(m->repo.get(), blob_id);
 }
 
 Result<std::string> RepoCache::FileBlobId(const std::string& url, const std::string& commit,
@@ -263,22 +254,7 @@ Result<std::string> RepoCache::CommitFiles(const std::string& url, const std::st
     return FailedPrecondition("nothing to commit on " + branch);
   ASSIGN_OR_RETURN(git_oid commit,
                    internal::WriteCommit(repo, new_tree, {head->get()}, message, author));
-  std::string push_ref = "refs/plumb-push/" + branch;
-  git_reference* tmp = nullptr;
-  rc = git_reference_create(&tmp, repo, push_ref.c_str(), &commit, 1, "plumb image update");
-  if (rc != 0) return GitError(rc, "creating " + push_ref);
-  git_reference_free(tmp);
-  Status pushed = internal::PushToOrigin(repo, {push_ref + ":" + branch_ref}, url);
-  git_reference* del = nullptr;
-  if (git_reference_lookup(&del, repo, push_ref.c_str()) == 0) {
-    (void)git_reference_delete(del);
-    git_reference_free(del);
-  }
-  RETURN_IF_ERROR(pushed);
-  git_reference* moved = nullptr;
-  rc = git_reference_create(&moved, repo, branch_ref.c_str(), &commit, 1, "plumb image update");
-  if (rc != 0) return GitError(rc, "updating mirror " + branch_ref);
-  git_reference_free(moved);
+  RETURN_IF_ERROR(impl_->PushBranchLocked(m, branch, commit));
   return OidHex(commit);
 }
 
