@@ -44,6 +44,8 @@ struct KubeTargetOptions {
   std::string field_manager = "plumbline";
   std::string inventory_namespace = "default";
   Duration crd_wait = Duration(60000);
+  // How long a hook's earlier run may take to be deleted (BeforeHookCreation).
+  Duration hook_delete_wait = Duration(60000);
   Duration poll = Duration(100);              // while waiting for a CRD
   Duration watch_timeout = Duration(300000);  // timeoutSeconds of one watch request
   const Clock* clock = nullptr;               // nullptr = the system clock

@@ -56,6 +56,35 @@ int KindWatches::lists() const {
   return lists_;
 }
 
+bool KindWatches::Cached(const ApiResource& info, const std::string& path, Value* body,
+                         bool* found) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (written_.count(path)) return false;
+  auto kind = cache_.find(info.group + "/" + info.kind);
+  if (kind == cache_.end() || !kind->second.synced) return false;
+  auto it = kind->second.by_path.find(path);
+  *found = it != kind->second.by_path.end();
+  if (*found) *body = it->second;
+  return true;
+}
+
+void KindWatches::Wrote(const std::string& path, const std::string& rv) {
+  std::lock_guard<std::mutex> lock(mu_);
+  written_[path] = rv;
+}
+
+namespace {
+// What the cache keeps of an object: managedFields go (large, and nothing reads them).
+Value CacheForm(Value obj, const ApiResource& info) {
+  if (Value* md = obj.Find("metadata")) md->Erase("managedFields");
+  if (obj.GetString("kind").empty()) {  // list items carry no kind/apiVersion of their own
+    obj.Set("kind", info.kind);
+    obj.Set("apiVersion", info.ApiVersion());
+  }
+  return obj;
+}
+}  // namespace
+
 void KindWatches::Sleep(Duration d) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, d, [&] { return stop_; });
@@ -63,6 +92,7 @@ void KindWatches::Sleep(Duration d) {
 
 void KindWatches::Run(ApiResource info) {
   std::string path = info.CollectionPath("");
+  std::string kind_key = info.group + "/" + info.kind;
   std::string selector = "labelSelector=" + QueryEscape(options_.label);
   auto stopped = [&] {
     std::lock_guard<std::mutex> lock(mu_);
@@ -82,6 +112,19 @@ void KindWatches::Run(ApiResource info) {
     }
     const Value* lrv = list->FindPath({"metadata", "resourceVersion"});
     std::string rv = lrv && lrv->is_string() ? lrv->as_string() : "";
+    {
+      KindCache fresh;
+      fresh.synced = true;
+      if (const Value* items = list->Find("items"); items && items->is_array())
+        for (const Value& item : items->as_array()) {
+          const Value* md = item.Find("metadata");
+          if (!md) continue;
+          fresh.by_path[info.ObjectPath(md->GetString("namespace"), md->GetString("name"))] =
+              CacheForm(item, info);
+        }
+      std::lock_guard<std::mutex> lock(mu_);
+      cache_[kind_key] = std::move(fresh);
+    }
     for (;;) {
       bool gone = false;
       std::string query = "watch=1&allowWatchBookmarks=true&" + selector +
@@ -104,6 +147,18 @@ void KindWatches::Run(ApiResource info) {
         const Value* labels = md->Find("labels");
         std::string app = labels ? labels->GetString(options_.label) : "";
         ResourceId id{info.group, info.kind, md->GetString("namespace"), md->GetString("name")};
+        {
+          // The cache first: the reconcile a drift starts must see this event.
+          std::lock_guard<std::mutex> lock(mu_);
+          std::string at = info.ObjectPath(id.ns, id.name);
+          KindCache& kc = cache_[kind_key];
+          if (type == "DELETED" || app.empty())
+            kc.by_path.erase(at);
+          else
+            kc.by_path[at] = CacheForm(*obj, info);
+          auto w = written_.find(at);
+          if (w != written_.end() && (w->second.empty() || w->second == rv)) written_.erase(w);
+        }
         bool drift = !app.empty() && IsDriftEvent(type, *obj, options_.field_manager);
         if (drift && type == "DELETED") {
           std::lock_guard<std::mutex> lock(mu_);
@@ -116,6 +171,10 @@ void KindWatches::Run(ApiResource info) {
         if (drift) on_drift_(app, id);
         return !stopped();
       });
+      if (stopped() || gone || !s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        cache_[kind_key].synced = false;  // until the next list
+      }
       if (stopped() || gone) break;
       if (!s.ok()) {
         log::Warn("kubernetes: watch of " + info.kind + " ended: " + s.message());
