@@ -128,7 +128,7 @@ class KubeTarget : public Target {
       for (const Resource& r : *ctx.desired)
         if (Handles(r.id())) also.push_back(r.id());
     RETURN_IF_ERROR(inventory_.Persist(ctx.app, id, also));
-    if (hook) RETURN_IF_ERROR(PrepareHookRun(ctx, desired, path, policies));
+    if (hook) RETURN_IF_ERROR(PrepareHookRun(ctx, desired, info, path, policies));
     ASSIGN_OR_RETURN(Answer r, Send({.method = "PATCH",
                                      .path = path,
                                      .query = apply_query_,
@@ -142,12 +142,7 @@ class KubeTarget : public Target {
     }
     if (watches_) {
       watches_->Ensure(info);
-      Value cached;
-      bool found = false;
-      // A re-apply that changed nothing keeps its version: no event will come for it.
-      if (r.status == 201 || !watches_->Cached(info, path, &cached, &found) || !found ||
-          ResourceVersion(cached) != ResourceVersion(r.body))
-        watches_->Wrote(path, ResourceVersion(r.body));
+      watches_->Wrote(info, path, ResourceVersion(r.body));
     }
     if (id.kind == "CustomResourceDefinition" && id.group == "apiextensions.k8s.io") {
       RETURN_IF_ERROR(WaitEstablished(path, id));
@@ -192,7 +187,7 @@ class KubeTarget : public Target {
     if (policy != "Background" && policy != "Foreground" && policy != "Orphan")
       return InvalidArgument(id.ToString() + ": " + kPropagationAnnotation + " \"" + policy +
                              "\" is not Background, Foreground or Orphan");
-    ASSIGN_OR_RETURN(bool deleted, Delete(id, path, policy));
+    ASSIGN_OR_RETURN(bool deleted, Delete(*info, id, path, policy));
     Forget(ctx.app, id);
     if (!deleted)
       return Change{.id = id, .kind = ChangeKind::kUnchanged, .message = "already gone"};
@@ -268,14 +263,15 @@ class KubeTarget : public Target {
   }
 
   // DELETE with this propagation policy. False when it was already gone.
-  Result<bool> Delete(const ResourceId& id, const std::string& path, const std::string& policy) {
+  Result<bool> Delete(const ApiResource& info, const ResourceId& id, const std::string& path,
+                      const std::string& policy) {
     Value opts = Value::EmptyObject();
     opts.Set("kind", "DeleteOptions");
     opts.Set("apiVersion", "v1");
     opts.Set("propagationPolicy", policy);
     if (watches_) {
       watches_->ExpectDelete(id.Key());
-      watches_->Wrote(path, "");
+      watches_->Wrote(info, path, "");
     }
     ASSIGN_OR_RETURN(HttpResponse r, client_->Do({.method = "DELETE",
                                                   .path = path,
@@ -289,8 +285,8 @@ class KubeTarget : public Target {
   // Before a hook's run is applied: the object of an earlier run is deleted (and gone)
   // when its policy says BeforeHookCreation; otherwise a run of another sync is an error,
   // since a Job's template cannot change and it would not run again.
-  Status PrepareHookRun(const AppContext& ctx, const Resource& hook, const std::string& path,
-                        const std::vector<std::string>& policies) {
+  Status PrepareHookRun(const AppContext& ctx, const Resource& hook, const ApiResource& info,
+                        const std::string& path, const std::vector<std::string>& policies) {
     auto live = client_->DoJson({.path = path});
     if (!live.ok()) return IsNotFound(live.status()) ? Status::Ok() : live.status();
     const Value* labels = live->FindPath({"metadata", "labels"});
@@ -305,7 +301,7 @@ class KubeTarget : public Target {
                                 kHookDeletePolicyAnnotation + " has no " + kBeforeHookCreation +
                                 ": delete it, or add " + kBeforeHookCreation);
     }
-    ASSIGN_OR_RETURN(bool deleted, Delete(hook.id(), path, "Background"));
+    ASSIGN_OR_RETURN(bool deleted, Delete(info, hook.id(), path, "Background"));
     if (!deleted) return Status::Ok();
     int64_t deadline = MonotonicMillis() + o_.hook_delete_wait.count();
     for (;;) {
@@ -337,7 +333,7 @@ class KubeTarget : public Target {
       }
       running_hooks_.erase(it);
     }
-    auto deleted = Delete(id, path, "Background");
+    auto deleted = Delete(info, id, path, "Background");
     if (!deleted.ok()) {
       log::Warn("kubernetes: deleting finished hook " + id.ToString() +
                 " failed: " + deleted.status().message());

@@ -1,11 +1,25 @@
 #include "target/kubernetes/kube_watch.h"
 
 #include "core/log.h"
+#include "core/strings.h"
 
 namespace plumb::target::kubernetes {
 
 using resource::ResourceId;
 using resource::Value;
+
+namespace {
+std::string ResourceVersion(const Value& obj) {
+  const Value* rv = obj.FindPath({"metadata", "resourceVersion"});
+  return rv && rv->is_string() ? rv->as_string() : "";
+}
+
+// Whether an object path is one of this kind's.
+bool OfKind(const std::string& path, const ApiResource& info) {
+  return StartsWith(path, info.GroupVersionPath() + "/") &&
+         path.find("/" + info.resource + "/") != std::string::npos;
+}
+}  // namespace
 
 bool IsDriftEvent(const std::string& type, const Value& object, const std::string& field_manager) {
   if (type == "DELETED") return true;  // the caller excuses plumbline's own deletes
@@ -68,8 +82,14 @@ bool KindWatches::Cached(const ApiResource& info, const std::string& path, Value
   return true;
 }
 
-void KindWatches::Wrote(const std::string& path, const std::string& rv) {
+void KindWatches::Wrote(const ApiResource& info, const std::string& path, const std::string& rv) {
   std::lock_guard<std::mutex> lock(mu_);
+  auto kind = cache_.find(info.group + "/" + info.kind);
+  if (kind != cache_.end() && kind->second.synced) {
+    // The event may have come already (or, for a write that changed nothing, never will).
+    auto it = kind->second.by_path.find(path);
+    if (it == kind->second.by_path.end() ? rv.empty() : ResourceVersion(it->second) == rv) return;
+  }
   written_[path] = rv;
 }
 
@@ -123,6 +143,13 @@ void KindWatches::Run(ApiResource info) {
               CacheForm(item, info);
         }
       std::lock_guard<std::mutex> lock(mu_);
+      // Writes the list already shows need no event (it may have come before the watch).
+      for (auto w = written_.begin(); w != written_.end();) {
+        auto it = fresh.by_path.find(w->first);
+        bool shown = it == fresh.by_path.end() ? w->second.empty() && OfKind(w->first, info)
+                                               : w->second == ResourceVersion(it->second);
+        w = shown ? written_.erase(w) : std::next(w);
+      }
       cache_[kind_key] = std::move(fresh);
     }
     for (;;) {

@@ -58,7 +58,7 @@ class KindWatches {
   // plumbline wrote the object at `path`; the server answered resourceVersion `rv` ("" for
   // a delete). Cached() misses it until an event for it with that version (for a delete:
   // any event) arrives.
-  void Wrote(const std::string& path, const std::string& rv);
+  void Wrote(const ApiResource& info, const std::string& path, const std::string& rv);
 
  private:
   void Run(ApiResource info);
