@@ -127,7 +127,12 @@ class KubeTarget : public Target {
     if (ctx.desired)
       for (const Resource& r : *ctx.desired)
         if (Handles(r.id())) also.push_back(r.id());
-    RETURN_IF_ERROR(inventory_.Persist(ctx.app, id, also));
+    Status persisted = inventory_.Persist(ctx.app, id, also);
+    // The inventory's namespace may be this very Namespace, applied first: record it (and
+    // the rest) right after.
+    bool namespace_first =
+        !persisted.ok() && IsNotFound(persisted) && id.group.empty() && id.kind == "Namespace";
+    if (!persisted.ok() && !namespace_first) return persisted;
     if (hook) RETURN_IF_ERROR(PrepareHookRun(ctx, desired, info, path, policies));
     ASSIGN_OR_RETURN(Answer r, Send({.method = "PATCH",
                                      .path = path,
@@ -135,6 +140,7 @@ class KubeTarget : public Target {
                                      .content_type = "application/apply-patch+yaml",
                                      .body = resource::ToJson(body)}));
     inventory_.Record(ctx.app, id, resource::CanonicalHash(body));
+    if (namespace_first) (void)inventory_.Persist(ctx.app, id, also);  // else: the next apply
     {
       std::lock_guard<std::mutex> lock(mu_);
       absent_.erase(path);
