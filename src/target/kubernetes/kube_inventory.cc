@@ -50,19 +50,18 @@ Result<std::vector<InventoryEntry>> InventoryStore::Entries(const std::string& a
 Status InventoryStore::Persist(const std::string& app, const ResourceId& id,
                                const std::vector<ResourceId>& also) {
   std::map<std::string, InventoryEntry> all;
+  std::set<std::string> pending;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ASSIGN_OR_RETURN(State * st, Load(app, nullptr));
     if (st->persisted.count(id.Key())) return Status::Ok();
     all = st->entries;
-    for (const std::string& k : st->persisted)  // listed, not (yet) applied by this process
-      if (!all.count(k))
-        if (auto pid = ResourceId::FromKey(k); pid.ok())
-          all[k] = InventoryEntry{.id = *pid, .order = next_order_};
     // Not applied yet: ordered after everything applied so far.
     int order = next_order_;
     auto add = [&](const ResourceId& x) {
-      if (!all.count(x.Key())) all[x.Key()] = InventoryEntry{.id = x, .order = order++};
+      if (all.count(x.Key())) return;
+      all[x.Key()] = InventoryEntry{.id = x, .order = order++};
+      pending.insert(x.Key());
     };
     add(id);
     for (const ResourceId& x : also) add(x);
@@ -71,6 +70,8 @@ Status InventoryStore::Persist(const std::string& app, const ResourceId& id,
                                               " in the inventory before applying it"));
   std::lock_guard<std::mutex> lock(mu_);
   State& st = apps_[app];
+  st.pending = std::move(pending);
+  st.persisted.clear();
   for (const auto& [k, e] : all) st.persisted.insert(k);
   return Status::Ok();
 }
@@ -79,6 +80,7 @@ void InventoryStore::Record(const std::string& app, const ResourceId& id, const 
   std::lock_guard<std::mutex> lock(mu_);
   State& st = apps_[app];
   auto it = st.entries.find(id.Key());
+  st.pending.erase(id.Key());
   if (it == st.entries.end()) {
     st.entries[id.Key()] = InventoryEntry{.id = id, .order = next_order_++, .applied_hash = hash};
     st.dirty = true;
@@ -92,7 +94,7 @@ void InventoryStore::Forget(const std::string& app, const ResourceId& id) {
   auto it = apps_.find(app);
   if (it == apps_.end()) return;
   if (it->second.entries.erase(id.Key())) it->second.dirty = true;
-  if (it->second.persisted.count(id.Key())) it->second.dirty = true;
+  it->second.pending.erase(id.Key());
 }
 
 Status InventoryStore::Flush() {
@@ -100,10 +102,17 @@ Status InventoryStore::Flush() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [app, st] : apps_) {
-      bool same = st.persisted.size() == st.entries.size();
-      for (const auto& [k, e] : st.entries) same = same && st.persisted.count(k);
-      if (!st.dirty && same) continue;
-      writes.emplace_back(app, st.entries);
+      // What the ConfigMap must list: what is applied, and what a reconcile still under
+      // way may apply (another Application's Flush must not shrink it).
+      std::map<std::string, InventoryEntry> want = st.entries;
+      for (const std::string& k : st.pending)
+        if (auto id = ResourceId::FromKey(k); id.ok() && !want.count(k))
+          want[k] = InventoryEntry{.id = *id, .order = next_order_};
+      bool same = st.persisted.size() == want.size();
+      for (const auto& [k, e] : want) same = same && st.persisted.count(k);
+      // New apply orders are written once the reconcile applied all it planned.
+      if (same && !(st.dirty && st.pending.empty())) continue;
+      writes.emplace_back(app, std::move(want));
       st.dirty = false;
     }
   }

@@ -6,9 +6,11 @@
 // list yet is applied, the ConfigMap is written with the union of what it lists and every
 // object the reconcile may apply (Persist), so an operator killed between an apply and the
 // end of the reconcile still finds the new object in its inventory after a restart and
-// prunes it once git drops it. Flush() then writes the exact set (the union shrinks to what
-// was applied, less what was pruned). A reconcile that adds and removes nothing writes
-// nothing. Thread-safe.
+// prunes it once git drops it. Flush() then writes the exact set: what was applied, less
+// what was pruned, plus what the last reconcile planned and has not applied (it failed
+// before, or is still under way: one target serves every Application of a cluster, and
+// any of them may Flush). A reconcile that adds and removes nothing writes nothing.
+// Thread-safe.
 #pragma once
 
 #include <map>
@@ -53,7 +55,9 @@ class InventoryStore {
   struct State {
     std::map<std::string, InventoryEntry> entries;  // by ResourceId::Key()
     std::set<std::string> persisted;                // the keys the ConfigMap lists
-    bool dirty = false;                             // entries' keys changed since written
+    // What the last Persist added that is not applied yet (a reconcile under way).
+    std::set<std::string> pending;
+    bool dirty = false;  // entries changed (new objects, their order) since written
   };
   // Requires mu_. The state of `app`, read from the cluster the first time.
   Result<State*> Load(const std::string& app, bool* first_read);
