@@ -7,7 +7,7 @@ namespace plumb::target::kubernetes::testing {
 using resource::Value;
 
 std::string FakeApiServer::Impl::NextUid() {
-  char buf[40];
+  char buf[48];  // room for any int64 (-Wformat-truncation at -O2)
   snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012lld",
            static_cast<long long>(++uid_counter));
   return buf;
