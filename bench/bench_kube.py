@@ -10,18 +10,23 @@ benchmark of 1,000 Kustomizations) synced by one operator to the API-server test
 Python 3 standard library only. One repository: `root/apps.yaml` declares the N child
 Applications (`target.kubernetes` naming a kubeconfig for the double), each with its own
 path `apps/app-NNNN/` holding the 4 objects (in namespace default). The operator runs
-with `--once`: it fetches, renders, plans (server-side dry run and GET per object),
+with `--once`: it fetches, renders, plans (server-side dry run, and the live object),
 applies (server-side apply), writes each inventory, assesses health and exits when every
-Application has reconciled. Measured: wall time from starting `plumb run --once` to its
-exit, the operator's peak RSS (ru_maxrss), the requests the double received, and a check
-that every Application is Synced and Healthy and every object exists. The double runs
-its simulated controllers (Deployments report their replicas ready at once), so this
-measures plumbline and the HTTP round trips, not a kubelet.
+Application has reconciled. Three passes, each a fresh `plumb run --once` on the same
+state directory and the same double:
+  cold    nothing in the cluster yet: every object is created;
+  noop    nothing changed: a reconcile that applies nothing;
+  change  a new commit changes every ConfigMap: one object in four is applied.
+Measured per pass: wall time from starting `plumb run --once` to its exit, the
+operator's peak RSS (ru_maxrss of the pass), the requests the double received (its
+GET /fake/stats: by verb, and the client connections it saw) and requests per object,
+and a check that every Application is Synced and Healthy and every object exists. The
+double runs its simulated controllers (Deployments report their replicas ready at once),
+so this measures plumbline and the HTTP round trips, not a kubelet.
 """
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -137,43 +142,69 @@ def main():
         git("push", "-q", bare, "main", cwd=work)
 
         state = os.path.join(a.dir, "state")
-        cmd = [a.plumb, "run", "--repo", bare, "--branch", "main", "--path", "root",
-               "--state-dir", state, "--listen", "127.0.0.1:0", "--once",
-               "--workers", str(a.workers), "--kube-qps", str(a.qps), "--kube-burst", str(a.burst),
-               "--interval", "1h", "--key-bits", "2048", "--log-level", "warn"]
-        print(f"syncing {a.apps} Applications x 4 objects ...", file=sys.stderr)
-        start = time.monotonic()
-        with open(os.path.join(a.dir, "operator.log"), "w") as log:
-            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
-            out, _ = p.communicate()
-        status = p.returncode
-        # The largest child waited for: the operator (git's and the double's are smaller).
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        wall = time.monotonic() - start
-        lines = [l for l in out.splitlines() if l.startswith("app-")]
-        healthy = sum(1 for l in lines if " Synced Healthy " in l and "error" not in l)
+
+        def stats():
+            req = urllib.request.Request(url + "/fake/stats")
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return json.loads(r.read())
 
         def count(path):
             req = urllib.request.Request(url + path, headers={"Authorization": "Bearer bench-token"})
             with urllib.request.urlopen(req, timeout=60) as r:
                 return len(json.loads(r.read())["items"])
         sel = "?labelSelector=app.plumbline.dev%2Fname"
-        counts = {k: count(p) for k, p in {
-            "deployments": "/apis/apps/v1/namespaces/default/deployments" + sel,
-            "serviceaccounts": "/api/v1/namespaces/default/serviceaccounts" + sel,
-            "services": "/api/v1/namespaces/default/services" + sel,
-            "configmaps": "/api/v1/namespaces/default/configmaps" + sel}.items()}
-        result = {
-            "apps": a.apps, "objects": 4 * a.apps, "workers": a.workers, "qps": a.qps,
-            "burst": a.burst, "exit_code": status, "wall_seconds": round(wall, 2),
-            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
-            "synced_healthy": healthy, "objects_in_cluster": counts,
-        }
+        paths = {"deployments": "/apis/apps/v1/namespaces/default/deployments" + sel,
+                 "serviceaccounts": "/api/v1/namespaces/default/serviceaccounts" + sel,
+                 "services": "/api/v1/namespaces/default/services" + sel,
+                 "configmaps": "/api/v1/namespaces/default/configmaps" + sel}
+        cmd = [a.plumb, "run", "--repo", bare, "--branch", "main", "--path", "root",
+               "--state-dir", state, "--listen", "127.0.0.1:0", "--once",
+               "--workers", str(a.workers), "--kube-qps", str(a.qps), "--kube-burst", str(a.burst),
+               "--interval", "1h", "--key-bits", "2048", "--log-level", "warn"]
+        passes = {}
+        ok = True
+        for name in ("cold", "noop", "change"):
+            if name == "change":
+                for n in names:
+                    with open(os.path.join(work, "apps", n, "objects.yaml"), "w") as f:
+                        f.write(objects(n).replace(f"hello from {n}", f"hello again from {n}"))
+                git("commit", "-qam", "every greeting changes", cwd=work)
+                git("push", "-q", bare, "main", cwd=work)
+            print(f"{name}: {a.apps} Applications x 4 objects ...", file=sys.stderr)
+            before = stats()
+            start = time.monotonic()
+            with open(os.path.join(a.dir, f"operator-{name}.log"), "w") as log:
+                # /usr/bin/time -f %M: this pass's peak RSS (ru_maxrss of the children
+                # accumulates the maximum over every pass).
+                p = subprocess.Popen(["/usr/bin/time", "-f", "maxrss_kib=%M", *cmd],
+                                     stdout=subprocess.PIPE, stderr=log, text=True)
+                out, _ = p.communicate()
+            wall = time.monotonic() - start
+            after = stats()
+            with open(os.path.join(a.dir, f"operator-{name}.log")) as log:
+                rss = [l for l in log.read().splitlines() if l.startswith("maxrss_kib=")]
+            lines = [l for l in out.splitlines() if l.startswith("app-")]
+            healthy = sum(1 for l in lines if " Synced Healthy " in l and "error" not in l)
+            counts = {k: count(p) for k, p in paths.items()}
+            requests = after["requests"] - before["requests"]
+            by_verb = {k: v - before["byVerb"].get(k, 0) for k, v in after["byVerb"].items()
+                       if v - before["byVerb"].get(k, 0)}
+            passes[name] = {
+                "exit_code": p.returncode, "wall_seconds": round(wall, 2),
+                "peak_rss_mib": round(int(rss[-1].split("=")[1]) / 1024, 1) if rss else None,
+                "requests": requests, "requests_per_object": round(requests / (4 * a.apps), 2),
+                "requests_by_verb": by_verb,
+                "connections": after["connections"] - before["connections"],
+                "synced_healthy": healthy, "objects_in_cluster": counts,
+            }
+            ok &= p.returncode == 0 and healthy == a.apps and \
+                all(v == a.apps for v in counts.values())
+        result = {"apps": a.apps, "objects": 4 * a.apps, "workers": a.workers, "qps": a.qps,
+                  "burst": a.burst, "plumb": a.plumb, "passes": passes}
         print(json.dumps(result, indent=2))
         if a.json:
             with open(a.json, "w") as f:
                 json.dump(result, f, indent=2)
-        ok = status == 0 and healthy == a.apps and all(v == a.apps for v in counts.values())
         return 0 if ok else 1
     finally:
         fake.terminate()

@@ -53,6 +53,31 @@ spec:
 """
 
 
+def job(name, hook, command="true", policy="", extra_annotations=""):
+    policy_line = f"    plumbline.dev/hook-delete-policy: {policy}\n" if policy else ""
+    return f"""apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+  annotations:
+    plumbline.dev/hook: {hook}
+{policy_line}{extra_annotations}spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: run
+        image: busybox:1.36
+        command: ["{command}"]
+"""
+
+
+def configmaps(names):
+    return "---\n".join(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {n}\ndata:\n  k: v\n"
+                         for n in names)
+
+
 def configmap(value):
     return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  greeting: {value}\n"
 
@@ -184,6 +209,104 @@ spec:
         self.assertEqual(self.get("/apis/apps/v1/namespaces/demo/deployments/web")[0], 200)
         d = op.cli("diff", "shop", check=False)
         self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+
+    def test_hooks_run_as_jobs_and_a_failed_presync_hook_stops_the_sync(self):
+        self.write_shop()
+        c1 = self.repo.commit("shop")
+        op = self.operator(path="root")
+        op.wait_synced("shop", c1)
+
+        # A PreSync Job that runs 300 ms and is deleted once it succeeded, a PostSync Job
+        # kept (BeforeHookCreation, the default), and a SyncFail Job.
+        self.write_shop(greeting="bonjour")
+        self.repo.write("shop/hooks.yaml", "---\n".join([
+            job("migrate", "PreSync", policy="HookSucceeded",
+                extra_annotations="    fake.plumbline.dev/job-duration-ms: \"300\"\n"),
+            job("smoke", "PostSync"),
+            job("cleanup", "SyncFail")]))
+        c2 = self.repo.commit("hooks")
+        op.cli("refresh", "shop")
+        op.wait_synced("shop", c2)
+        row = [h for h in op.history("shop") if h["revision"] == c2][0]
+        self.assertEqual(row["result"], "Succeeded", row)
+        hooks = {(c["hook"], c["name"]): c for c in row["changes"] if "hook" in c}
+        self.assertIn(("PreSync", "migrate"), hooks, row)
+        self.assertIn(("PostSync", "smoke"), hooks, row)
+        self.assertNotIn(("SyncFail", "cleanup"), hooks, row)
+        self.assertIn("succeeded", hooks[("PreSync", "migrate")]["message"])
+        # HookSucceeded: the PreSync Job is gone; the PostSync one completed and stays.
+        self.assertEqual(self.get("/apis/batch/v1/namespaces/demo/jobs/migrate")[0], 404)
+        code, smoke = self.get("/apis/batch/v1/namespaces/demo/jobs/smoke")
+        self.assertEqual(code, 200, smoke)
+        self.assertEqual(smoke["status"]["succeeded"], 1)
+        self.assertEqual(smoke["metadata"]["labels"]["app.plumbline.dev/name"], "shop")
+        self.assertEqual(self.get("/apis/batch/v1/namespaces/demo/jobs/cleanup")[0], 404)
+        self.assertEqual(self.get("/api/v1/namespaces/demo/configmaps/app-config")[1]["data"]
+                         ["greeting"], "bonjour")
+
+        # A failing PreSync Job (its command is `false`): nothing is applied, the sync fails
+        # naming the hook, and the SyncFail Job runs.
+        self.write_shop(greeting="hola")
+        self.repo.write("shop/hooks.yaml", "---\n".join([
+            job("migrate", "PreSync", command="false"), job("cleanup", "SyncFail")]))
+        c3 = self.repo.commit("a failing migration")
+        op.cli("refresh", "shop")
+        def failed_row():
+            rows = [h for h in op.history("shop") if h["revision"] == c3 and
+                    h["result"] == "Failed"]
+            return rows[0] if rows else None
+        row = wait_until(failed_row, what="the failed sync of c3")
+        self.assertIn("PreSync hook", row["message"])
+        self.assertIn("migrate", row["message"])
+        self.assertIn("backoff limit", row["message"])
+        self.assertEqual(self.get("/api/v1/namespaces/demo/configmaps/app-config")[1]["data"]
+                         ["greeting"], "bonjour")  # not applied
+        code, cleanup = wait_until(
+            lambda: (lambda r: r if r[0] == 200 and r[1].get("status", {}).get("succeeded")
+                     else None)(self.get("/apis/batch/v1/namespaces/demo/jobs/cleanup")),
+            what="the SyncFail Job complete")
+        self.assertEqual(cleanup["metadata"]["labels"]["app.plumbline.dev/name"], "shop")
+        code, migrate = self.get("/apis/batch/v1/namespaces/demo/jobs/migrate")
+        self.assertEqual(code, 200)  # BeforeHookCreation: the failed run stays to be looked at
+        self.assertEqual(migrate["status"]["failed"], 1)
+        events = json.loads(op.cli("events", "shop", "-o", "json").stdout)["items"]
+        self.assertTrue([e for e in events if e["reason"] == "HookFailed"], events)
+
+    def test_an_operator_killed_mid_sync_leaves_nothing_unpruned(self):
+        self.repo.write("root/apps.yaml", self.app())
+        self.repo.write("shop/namespace.yaml", NAMESPACE)
+        self.repo.write("shop/configmaps.yaml", configmaps(["a", "b", "c"]))
+        c1 = self.repo.commit("a, b, c")
+        op = self.operator(path="root")
+        op.wait_synced("shop", c1)
+        op.stop()
+
+        # The next commit drops a and adds d and e: the operator dies (SIGKILL) right after
+        # it applied d.
+        self.repo.write("shop/configmaps.yaml", configmaps(["b", "c", "d", "e"]))
+        c2 = self.repo.commit("b, c, d, e")
+        crashing = self.operator(path="root", env={"PLUMB_FAULT": "crash-after-applies:1"})
+        wait_until(lambda: crashing.proc.poll() is not None, what="the injected crash")
+        self.assertEqual(crashing.proc.returncode, -9)
+        crashing.log.close()
+        self.operators.remove(crashing)
+        self.assertEqual(self.get("/api/v1/namespaces/demo/configmaps/d")[0], 200)
+        self.assertEqual(self.get("/api/v1/namespaces/demo/configmaps/e")[0], 404)
+        # d was in the inventory before it was applied.
+        code, inv = self.get("/api/v1/namespaces/demo/configmaps/plumbline-inventory-shop")
+        self.assertEqual(code, 200, inv)
+        self.assertIn("/ConfigMap//d", inv["data"]["entries"])
+
+        # Before the operator is back, git drops d too: the restarted operator prunes
+        # everything of this Application that git no longer has.
+        self.repo.write("shop/configmaps.yaml", configmaps(["b", "c", "e"]))
+        c3 = self.repo.commit("b, c, e")
+        op = self.operator(path="root")
+        op.wait_synced("shop", c3)
+        code, listed = self.get(
+            "/api/v1/namespaces/demo/configmaps?labelSelector=app.plumbline.dev%2Fname%3Dshop")
+        self.assertEqual(code, 200, listed)
+        self.assertEqual(sorted(i["metadata"]["name"] for i in listed["items"]), ["b", "c", "e"])
 
     def test_429_storm_is_retried_and_an_expired_token_is_a_clear_error(self):
         self.write_shop()

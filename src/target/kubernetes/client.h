@@ -28,7 +28,9 @@ struct ClientOptions {
   Duration backoff_base = Duration(200);       // doubles per retry...
   Duration backoff_max = Duration(30000);      // ...up to this
   Duration retry_after_max = Duration(60000);  // a longer Retry-After is cut to this
-  int pool_size = 4;                           // idle keep-alive connections kept
+  // Idle keep-alive connections kept (client-go keeps 25 per host): fewer than the callers
+  // at once means connections closed and opened again.
+  int pool_size = 25;
   std::string user_agent = "plumbline";
 };
 

@@ -117,6 +117,25 @@ TEST_F(ClientTest, RetriesA429StormHonouringRetryAfter) {
   server_->FailNext(0, 0);
 }
 
+TEST_F(ClientTest, ConnectionsAreKeptAliveAndReused) {
+  // One caller after another: one connection for every request.
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(client_->DoJson({.path = "/api/v1/namespaces"}).ok());
+  EXPECT_EQ(server_->Stats().requests, 50);
+  EXPECT_EQ(server_->Stats().connections, 1);
+  // Four callers at once: at most four connections (the pool keeps up to pool_size idle).
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; ++i)
+        if (!client_->DoJson({.path = "/api/v1/namespaces/default"}).ok()) failures++;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(server_->Stats().requests, 150);
+  EXPECT_LE(server_->Stats().connections, 4);
+}
+
 TEST_F(ClientTest, ConnectionLossIsRetriedThenUnavailable) {
   ClusterConfig dead = config_;
   dead.server = "http://127.0.0.1:1";

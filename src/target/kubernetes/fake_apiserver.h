@@ -24,6 +24,7 @@
 // every request received. Thread-safe.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,13 +34,20 @@
 
 namespace plumb::target::kubernetes::testing {
 
+// In controllers mode, how a Job ends: "Failed" fails it (so does a container whose command
+// is `false`); otherwise it completes.
+inline constexpr const char* kFakeJobResultAnnotation = "fake.plumbline.dev/job-result";
+// In controllers mode, how long a Job runs ("300": Running for 300 ms, then it ends).
+inline constexpr const char* kFakeJobDurationAnnotation = "fake.plumbline.dev/job-duration-ms";
+
 struct FakeApiServerOptions {
   std::string fixtures_dir;  // testdata/ with the recorded discovery documents
   std::vector<std::string> tokens = {"admin-token"};  // accepted bearer tokens
   bool anonymous = true;  // no token: 403 as system:anonymous (false: 401)
   // Act as the controllers would for Deployments, StatefulSets, ReplicaSets and Jobs: each
   // apply is followed by a status update (manager kube-controller-manager, status only)
-  // showing every replica ready, or the Job complete.
+  // showing every replica ready, or the Job complete or failed (kFakeJobResultAnnotation,
+  // command `false`), at once or after kFakeJobDurationAnnotation.
   bool controllers = false;
   // Serve POST /fake/fail?count=N&status=S&retryAfter=R, /fake/revoke?token=T,
   // /fake/token?token=T and /fake/compact (for tests driving a separate process).
@@ -51,6 +59,16 @@ struct FakeApiServerOptions {
 struct RecordedRequest {
   std::string method, path, query, content_type, accept, body;
   bool authorized = false;  // carried an Authorization header
+  int remote_port = 0;      // the client's source port: one per connection
+};
+
+// What the double has served since it started (also GET /fake/stats, as JSON, with
+// control_endpoints). Connections are counted by the clients' source ports.
+struct FakeApiStats {
+  int64_t requests = 0;
+  std::map<std::string, int64_t> by_verb;  // "get", "list", "watch", "apply", "apply (dry run)",
+                                           // "patch", "delete", "create", "update", "discovery"
+  int64_t connections = 0;
 };
 
 class FakeApiServer {
@@ -75,6 +93,7 @@ class FakeApiServer {
   // Ends every open watch stream (as an API server restart would).
   void CloseWatches();
   std::vector<RecordedRequest> Requests();
+  FakeApiStats Stats();
   void ClearRequests();
 
  private:

@@ -11,6 +11,8 @@
 #include "resource/codec.h"
 #include "target/kubernetes/discovery.h"
 #include "target/kubernetes/health.h"
+#include "target/kubernetes/kube_hooks.h"
+#include "target/kubernetes/kube_inventory.h"
 #include "target/kubernetes/kube_watch.h"
 
 namespace plumb::target::kubernetes {
@@ -35,22 +37,26 @@ void SetMeta(Value* body, const char* map, const std::string& key, const std::st
   m->Set(key, value);
 }
 
-// A ConfigMap name for an Application's inventory: lowercase DNS label characters.
-std::string InventoryName(const std::string& app) {
-  std::string n = "plumbline-inventory-";
-  for (char c : app) {
-    unsigned char u = static_cast<unsigned char>(c);
-    n += isalnum(u) ? static_cast<char>(tolower(u)) : (c == '.' ? '.' : '-');
-  }
-  return n.substr(0, 253);
+// What a server answered for an object: its HTTP status and body.
+struct Answer {
+  int status = 0;
+  Value body;
+};
+
+std::string ResourceVersion(const Value& obj) {
+  const Value* rv = obj.FindPath({"metadata", "resourceVersion"});
+  return rv && rv->is_string() ? rv->as_string() : "";
 }
 
 class KubeTarget : public Target {
  public:
   KubeTarget(KubeTargetOptions o, std::unique_ptr<KubeClient> client)
-      : o_(std::move(o)), client_(std::move(client)), discovery_(client_.get()) {
+      : o_(std::move(o)),
+        client_(std::move(client)),
+        discovery_(client_.get()),
+        apply_query_("fieldManager=" + QueryEscape(o_.field_manager) + "&force=true"),
+        inventory_(client_.get(), o_.inventory_namespace, apply_query_) {
     if (!o_.clock) o_.clock = &system_clock_;
-    apply_query_ = "fieldManager=" + QueryEscape(o_.field_manager) + "&force=true";
   }
   ~KubeTarget() override { watches_.reset(); }
 
@@ -68,18 +74,23 @@ class KubeTarget : public Target {
       return info.status();
     }
     Value body = ApplyBody(ctx, desired, &*info);
-    auto r = client_->DoJson(
-        {.method = "PATCH",
-         .path = info->ObjectPath(Namespace(ctx, desired.id(), *info), desired.id().name),
-         .query = "dryRun=All&" + apply_query_,
-         .content_type = "application/apply-patch+yaml",
-         .body = resource::ToJson(body)});
+    std::string path = info->ObjectPath(Namespace(ctx, desired.id(), *info), desired.id().name);
+    auto r = Send({.method = "PATCH",
+                   .path = path,
+                   .query = "dryRun=All&" + apply_query_,
+                   .content_type = "application/apply-patch+yaml",
+                   .body = resource::ToJson(body)});
     if (!r.ok()) {
-      // The namespace is created in this same sync: no dry run yet.
-      if (IsNotFound(r.status()) && info->namespaced) return Strip(std::move(body));
+      // The namespace is created in this same sync: no dry run yet, and nothing there.
+      if (IsNotFound(r.status()) && info->namespaced) {
+        NoteAbsent(path);
+        return Strip(std::move(body));
+      }
       return r.status();
     }
-    return Strip(std::move(*r));
+    // 201: the apply would create it, so it is not there: Observe() needs no GET.
+    if (r->status == 201) NoteAbsent(path);
+    return Strip(std::move(r->body));
   }
 
   Result<std::vector<LiveObject>> Observe(const AppContext& ctx,
@@ -94,13 +105,9 @@ class KubeTarget : public Target {
         out.push_back(std::move(live));  // the kind is not served (yet): nothing lives
         continue;
       }
-      auto r = client_->DoJson({.path = info->ObjectPath(Namespace(ctx, id, *info), id.name)});
-      if (r.ok()) {
-        live.exists = true;
-        live.body = Strip(std::move(*r));
-      } else if (!IsNotFound(r.status())) {
-        return r.status();
-      }
+      std::string path = info->ObjectPath(Namespace(ctx, id, *info), id.name);
+      ASSIGN_OR_RETURN(live.exists, ReadLive(*info, path, &live.body));
+      if (live.exists) FinishHook(ctx, id, *info, path, live.body);
       out.push_back(std::move(live));
     }
     return out;
@@ -111,20 +118,38 @@ class KubeTarget : public Target {
     ASSIGN_OR_RETURN(ApiResource info, discovery_.Resolve(desired.api_version(), id.kind));
     Value body = ApplyBody(ctx, desired, &info);
     std::string path = info.ObjectPath(Namespace(ctx, id, info), id.name);
-    ASSIGN_OR_RETURN(HttpResponse r, client_->Do({.method = "PATCH",
-                                                  .path = path,
-                                                  .query = apply_query_,
-                                                  .content_type = "application/apply-patch+yaml",
-                                                  .body = resource::ToJson(body)}));
-    if (r.status != 200 && r.status != 201) return StatusFromResponse(r, "apply " + id.ToString());
+    bool hook = !desired.Annotation(kHookAnnotation).empty();
+    std::vector<std::string> policies;
+    if (hook) {
+      ASSIGN_OR_RETURN(policies, HookDeletePolicies(desired));
+    }
+    std::vector<ResourceId> also;  // what this reconcile may apply besides
+    if (ctx.desired)
+      for (const Resource& r : *ctx.desired)
+        if (Handles(r.id())) also.push_back(r.id());
+    Status persisted = inventory_.Persist(ctx.app, id, also);
+    // The inventory's namespace may be this very Namespace, applied first: record it (and
+    // the rest) right after.
+    bool namespace_first =
+        !persisted.ok() && IsNotFound(persisted) && id.group.empty() && id.kind == "Namespace";
+    if (!persisted.ok() && !namespace_first) return persisted;
+    if (hook) RETURN_IF_ERROR(PrepareHookRun(ctx, desired, info, path, policies));
+    ASSIGN_OR_RETURN(Answer r, Send({.method = "PATCH",
+                                     .path = path,
+                                     .query = apply_query_,
+                                     .content_type = "application/apply-patch+yaml",
+                                     .body = resource::ToJson(body)}));
+    inventory_.Record(ctx.app, id, resource::CanonicalHash(body));
+    if (namespace_first) (void)inventory_.Persist(ctx.app, id, also);  // else: the next apply
     {
       std::lock_guard<std::mutex> lock(mu_);
-      InventoryState& inv = LoadedInventory(ctx.app);
-      inv.entries[id.Key()] = InventoryEntry{
-          .id = id, .order = next_order_++, .applied_hash = resource::CanonicalHash(body)};
-      inv.dirty = true;
+      absent_.erase(path);
+      if (hook) running_hooks_[path] = policies;
     }
-    if (watches_) watches_->Ensure(info);
+    if (watches_) {
+      watches_->Ensure(info);
+      watches_->Wrote(info, path, ResourceVersion(r.body));
+    }
     if (id.kind == "CustomResourceDefinition" && id.group == "apiextensions.k8s.io") {
       RETURN_IF_ERROR(WaitEstablished(path, id));
       discovery_.Invalidate();
@@ -141,13 +166,13 @@ class KubeTarget : public Target {
       return Change{.id = id, .kind = ChangeKind::kUnchanged, .message = "already gone"};
     }
     std::string path = info->ObjectPath(Namespace(ctx, id, *info), id.name);
-    auto live = client_->DoJson({.path = path});
-    if (!live.ok()) {
-      if (!IsNotFound(live.status())) return live.status();
+    Value live;
+    ASSIGN_OR_RETURN(bool exists, ReadLive(*info, path, &live));
+    if (!exists) {
       Forget(ctx.app, id);
       return Change{.id = id, .kind = ChangeKind::kUnchanged, .message = "already gone"};
     }
-    const Value* labels = live->FindPath({"metadata", "labels"});
+    const Value* labels = live.FindPath({"metadata", "labels"});
     const Value* owner = labels ? labels->Find(kAppLabel) : nullptr;
     if (!owner || !owner->is_string() || owner->as_string() != ctx.app) {
       Forget(ctx.app, id);  // not ours (any more): never deleted
@@ -155,7 +180,7 @@ class KubeTarget : public Target {
                     .kind = ChangeKind::kSkipped,
                     .message = std::string("not labelled ") + kAppLabel + "=" + ctx.app};
     }
-    const Value* annotations = live->FindPath({"metadata", "annotations"});
+    const Value* annotations = live.FindPath({"metadata", "annotations"});
     std::string prune = annotations ? annotations->GetString(kPruneAnnotation) : "";
     if (prune == "disabled") {
       Forget(ctx.app, id);
@@ -168,21 +193,10 @@ class KubeTarget : public Target {
     if (policy != "Background" && policy != "Foreground" && policy != "Orphan")
       return InvalidArgument(id.ToString() + ": " + kPropagationAnnotation + " \"" + policy +
                              "\" is not Background, Foreground or Orphan");
-    Value opts = Value::EmptyObject();
-    opts.Set("kind", "DeleteOptions");
-    opts.Set("apiVersion", "v1");
-    opts.Set("propagationPolicy", policy);
-    if (watches_) watches_->ExpectDelete(id.Key());
-    ASSIGN_OR_RETURN(HttpResponse r, client_->Do({.method = "DELETE",
-                                                  .path = path,
-                                                  .content_type = "application/json",
-                                                  .body = resource::ToJson(opts)}));
-    if (r.status == 404) {
-      Forget(ctx.app, id);
-      return Change{.id = id, .kind = ChangeKind::kUnchanged, .message = "already gone"};
-    }
-    if (r.status != 200 && r.status != 202) return StatusFromResponse(r, "delete " + id.ToString());
+    ASSIGN_OR_RETURN(bool deleted, Delete(*info, id, path, policy));
     Forget(ctx.app, id);
+    if (!deleted)
+      return Change{.id = id, .kind = ChangeKind::kUnchanged, .message = "already gone"};
     return Change{.id = id, .kind = ChangeKind::kDeleted};
   }
 
@@ -193,18 +207,8 @@ class KubeTarget : public Target {
   }
 
   Result<std::vector<InventoryEntry>> Inventory(const std::string& app) override {
-    std::vector<InventoryEntry> out;
     bool first_read = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = inventory_.find(app);
-      if (it == inventory_.end()) {
-        ASSIGN_OR_RETURN(auto entries, ReadInventory(app));
-        it = inventory_.emplace(app, InventoryState{.entries = std::move(entries)}).first;
-        first_read = true;
-      }
-      for (const auto& [k, e] : it->second.entries) out.push_back(e);
-    }
+    ASSIGN_OR_RETURN(auto out, inventory_.Entries(app, &first_read));
     // After a restart nothing may need applying: watch what the inventory holds, so drift
     // is still seen.
     if (first_read && watches_) {
@@ -212,61 +216,10 @@ class KubeTarget : public Target {
         if (auto info = discovery_.ResolveGroupKind(e.id.group, e.id.kind); info.ok())
           watches_->Ensure(*info);
     }
-    std::stable_sort(out.begin(), out.end(), [](const InventoryEntry& a, const InventoryEntry& b) {
-      return a.order < b.order;
-    });
     return out;
   }
 
-  Status Flush() override {
-    std::vector<std::pair<std::string, Value>> writes;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto& [app, inv] : inventory_) {
-        if (!inv.dirty) continue;
-        Value list = Value::EmptyArray();
-        for (const auto& [k, e] : inv.entries) {
-          Value row = Value::EmptyObject();
-          row.Set("key", k);
-          row.Set("order", static_cast<int64_t>(e.order));
-          row.Set("hash", e.applied_hash);
-          list.Append(row);
-        }
-        writes.emplace_back(app, list);
-        inv.dirty = false;
-      }
-    }
-    for (const auto& [app, list] : writes) {
-      Value cm = Value::EmptyObject();
-      cm.Set("apiVersion", "v1");
-      cm.Set("kind", "ConfigMap");
-      Value md = Value::EmptyObject();
-      md.Set("name", InventoryName(app));
-      md.Set("namespace", o_.inventory_namespace);
-      Value labels = Value::EmptyObject();
-      labels.Set("app.plumbline.dev/inventory-of", InventoryName(app).substr(20, 63));
-      md.Set("labels", labels);
-      Value annotations = Value::EmptyObject();
-      annotations.Set(kOwnerAnnotation, app);
-      md.Set("annotations", annotations);
-      cm.Set("metadata", md);
-      Value data = Value::EmptyObject();
-      data.Set("entries", resource::ToJson(list));
-      cm.Set("data", data);
-      auto r = client_->DoJson({.method = "PATCH",
-                                .path = "/api/v1/namespaces/" + o_.inventory_namespace +
-                                        "/configmaps/" + InventoryName(app),
-                                .query = apply_query_,
-                                .content_type = "application/apply-patch+yaml",
-                                .body = resource::ToJson(cm)});
-      if (!r.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        inventory_[app].dirty = true;  // written again at the next Flush
-        return r.status().WithContext("writing the inventory of " + app);
-      }
-    }
-    return Status::Ok();
-  }
+  Status Flush() override { return inventory_.Flush(); }
 
   void Watch(std::function<void(const std::string& app, const ResourceId& id)> on_drift) override {
     watches_ = std::make_unique<KindWatches>(
@@ -275,22 +228,125 @@ class KubeTarget : public Target {
             .field_manager = o_.field_manager, .label = kAppLabel, .timeout = o_.watch_timeout},
         std::move(on_drift));
     // Every kind already in an inventory this target has read.
-    std::vector<ResourceId> ids;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& [app, inv] : inventory_)
-        for (const auto& [k, e] : inv.entries) ids.push_back(e.id);
-    }
-    for (const ResourceId& id : ids)
+    for (const ResourceId& id : inventory_.AllIds())
       if (auto info = discovery_.ResolveGroupKind(id.group, id.kind); info.ok())
         watches_->Ensure(*info);
   }
 
  private:
-  struct InventoryState {
-    std::map<std::string, InventoryEntry> entries;
-    bool dirty = false;
-  };
+  // Do(), and for a 2xx answer its status and JSON body; otherwise StatusFromResponse().
+  Result<Answer> Send(const HttpRequest& request) {
+    ASSIGN_OR_RETURN(HttpResponse r, client_->Do(request));
+    std::string what = request.method + " " + request.path;
+    if (r.status < 200 || r.status >= 300) return StatusFromResponse(r, what);
+    auto v = resource::ParseJson(r.body, what);
+    if (!v.ok()) return Internal(what + ": the server's answer is not JSON");
+    return Answer{r.status, std::move(*v)};
+  }
+
+  void NoteAbsent(const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    absent_.insert(path);
+  }
+
+  // The live object at `path`: absent when this reconcile's dry run said the apply would
+  // create it; else the watch cache when it holds the object; else a GET. False when
+  // there is none.
+  Result<bool> ReadLive(const ApiResource& info, const std::string& path, Value* body) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (absent_.erase(path)) return false;
+    }
+    bool found = false;
+    if (watches_ && watches_->Cached(info, path, body, &found) && found) return true;
+    auto r = client_->DoJson({.path = path});
+    if (!r.ok()) {
+      if (IsNotFound(r.status())) return false;
+      return r.status();
+    }
+    *body = Strip(std::move(*r));
+    return true;
+  }
+
+  // DELETE with this propagation policy. False when it was already gone.
+  Result<bool> Delete(const ApiResource& info, const ResourceId& id, const std::string& path,
+                      const std::string& policy) {
+    Value opts = Value::EmptyObject();
+    opts.Set("kind", "DeleteOptions");
+    opts.Set("apiVersion", "v1");
+    opts.Set("propagationPolicy", policy);
+    if (watches_) {
+      watches_->ExpectDelete(id.Key());
+      watches_->Wrote(info, path, "");
+    }
+    ASSIGN_OR_RETURN(HttpResponse r, client_->Do({.method = "DELETE",
+                                                  .path = path,
+                                                  .content_type = "application/json",
+                                                  .body = resource::ToJson(opts)}));
+    if (r.status == 404) return false;
+    if (r.status != 200 && r.status != 202) return StatusFromResponse(r, "delete " + id.ToString());
+    return true;
+  }
+
+  // Before a hook's run is applied: the object of an earlier run is deleted (and gone)
+  // when its policy says BeforeHookCreation; otherwise a run of another sync is an error,
+  // since a Job's template cannot change and it would not run again.
+  Status PrepareHookRun(const AppContext& ctx, const Resource& hook, const ApiResource& info,
+                        const std::string& path, const std::vector<std::string>& policies) {
+    auto live = client_->DoJson({.path = path});
+    if (!live.ok()) return IsNotFound(live.status()) ? Status::Ok() : live.status();
+    const Value* labels = live->FindPath({"metadata", "labels"});
+    if (!labels || labels->GetString(kAppLabel) != ctx.app)
+      return FailedPrecondition(hook.id().ToString() + " exists and is not labelled " + kAppLabel +
+                                "=" + ctx.app + ": not replaced by the hook");
+    if (!HasPolicy(policies, kBeforeHookCreation)) {
+      const Value* ann = live->FindPath({"metadata", "annotations"});
+      std::string run = ann ? ann->GetString(kHookRunAnnotation) : "";
+      if (run == hook.Annotation(kHookRunAnnotation)) return Status::Ok();  // this very run
+      return FailedPrecondition(hook.id().ToString() + " of an earlier run still exists and " +
+                                kHookDeletePolicyAnnotation + " has no " + kBeforeHookCreation +
+                                ": delete it, or add " + kBeforeHookCreation);
+    }
+    ASSIGN_OR_RETURN(bool deleted, Delete(info, hook.id(), path, "Background"));
+    if (!deleted) return Status::Ok();
+    int64_t deadline = MonotonicMillis() + o_.hook_delete_wait.count();
+    for (;;) {
+      auto gone = client_->DoJson({.path = path});
+      if (!gone.ok() && IsNotFound(gone.status())) return Status::Ok();
+      if (MonotonicMillis() >= deadline)
+        return DeadlineExceeded(hook.id().ToString() +
+                                ": the run before is still being deleted after " +
+                                FormatDuration(o_.hook_delete_wait));
+      std::this_thread::sleep_for(o_.poll);
+    }
+  }
+
+  // A hook this target started that has finished (its health is no longer Progressing) is
+  // deleted when its hook-delete-policy says so for how it ended.
+  void FinishHook(const AppContext& ctx, const ResourceId& id, const ApiResource& info,
+                  const std::string& path, const Value& live) {
+    std::vector<std::string> policies;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = running_hooks_.find(path);
+      if (it == running_hooks_.end()) return;
+      Health h = KubeHealth(info.kind, live);
+      if (h.status == HealthStatus::kProgressing) return;
+      bool failed = h.status == HealthStatus::kDegraded;
+      if (!HasPolicy(it->second, failed ? kHookFailed : kHookSucceeded)) {
+        running_hooks_.erase(it);
+        return;
+      }
+      running_hooks_.erase(it);
+    }
+    auto deleted = Delete(info, id, path, "Background");
+    if (!deleted.ok()) {
+      log::Warn("kubernetes: deleting finished hook " + id.ToString() +
+                " failed: " + deleted.status().message());
+      return;
+    }
+    Forget(ctx.app, id);
+  }
 
   std::string Namespace(const AppContext& ctx, const ResourceId& id,
                         const ApiResource& info) const {
@@ -346,53 +402,19 @@ class KubeTarget : public Target {
     }
   }
 
-  // Requires mu_.
-  InventoryState& LoadedInventory(const std::string& app) {
-    auto it = inventory_.find(app);
-    if (it != inventory_.end()) return it->second;
-    auto entries = ReadInventory(app);
-    InventoryState st;
-    if (entries.ok()) st.entries = std::move(*entries);
-    return inventory_.emplace(app, std::move(st)).first->second;
-  }
-
-  Result<std::map<std::string, InventoryEntry>> ReadInventory(const std::string& app) {
-    std::map<std::string, InventoryEntry> out;
-    auto cm = client_->DoJson({.path = "/api/v1/namespaces/" + o_.inventory_namespace +
-                                       "/configmaps/" + InventoryName(app)});
-    if (!cm.ok()) {
-      if (IsNotFound(cm.status())) return out;
-      return cm.status().WithContext("reading the inventory of " + app);
-    }
-    const Value* data = cm->FindPath({"data"});
-    std::string text = data ? data->GetString("entries", "[]") : "[]";
-    auto list = resource::ParseJson(text, "inventory of " + app);
-    if (!list.ok() || !list->is_array()) return Internal("the inventory of " + app + " is corrupt");
-    for (const Value& row : list->as_array()) {
-      auto id = ResourceId::FromKey(row.GetString("key"));
-      if (!id.ok()) continue;
-      const Value* order = row.Find("order");
-      int o = order && order->is_int() ? static_cast<int>(order->as_int()) : 0;
-      next_order_ = std::max(next_order_, o + 1);
-      out[id->Key()] = InventoryEntry{.id = *id, .order = o, .applied_hash = row.GetString("hash")};
-    }
-    return out;
-  }
-
-  void Forget(const std::string& app, const ResourceId& id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    InventoryState& inv = LoadedInventory(app);
-    if (inv.entries.erase(id.Key())) inv.dirty = true;
-  }
+  void Forget(const std::string& app, const ResourceId& id) { inventory_.Forget(app, id); }
 
   KubeTargetOptions o_;
   SystemClock system_clock_;
   std::unique_ptr<KubeClient> client_;
   Discovery discovery_;
   std::string apply_query_;
+  InventoryStore inventory_;
   std::mutex mu_;
-  std::map<std::string, InventoryState> inventory_;  // GUARDED_BY(mu_)
-  int next_order_ = 0;                               // GUARDED_BY(mu_)
+  // Objects this reconcile's dry run would create (so absent): Observe() skips their GET.
+  std::set<std::string> absent_;  // GUARDED_BY(mu_)
+  // Hooks applied and not yet seen finished, with their hook-delete-policy.
+  std::map<std::string, std::vector<std::string>> running_hooks_;  // GUARDED_BY(mu_)
   std::unique_ptr<KindWatches> watches_;
 };
 

@@ -17,17 +17,7 @@ using resource::Resource;
 using resource::ResourceId;
 using resource::Value;
 
-std::vector<Resource> Parse(const std::string& yaml) {
-  auto docs = resource::ParseYaml(yaml, "app.yaml");
-  EXPECT_TRUE(docs.ok()) << docs.status().ToString();
-  std::vector<Resource> out;
-  for (auto& d : *docs) {
-    auto r = Resource::FromValue(d.value, {"app.yaml", d.line});
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    out.push_back(*r);
-  }
-  return out;
-}
+std::vector<Resource> Parse(const std::string& yaml) { return ParseResources(yaml); }
 
 constexpr const char* kApp = R"(apiVersion: v1
 kind: Namespace

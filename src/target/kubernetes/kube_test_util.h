@@ -5,16 +5,33 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "resource/codec.h"
+#include "resource/resource.h"
 #include "target/kubernetes/client.h"
 #include "target/kubernetes/fake_apiserver.h"
 
 namespace plumb::target::kubernetes {
 
+// The resources of a YAML stream, as from a file app.yaml.
+inline std::vector<resource::Resource> ParseResources(const std::string& yaml) {
+  auto docs = resource::ParseYaml(yaml, "app.yaml");
+  EXPECT_TRUE(docs.ok()) << docs.status().ToString();
+  std::vector<resource::Resource> out;
+  if (!docs.ok()) return out;
+  for (auto& d : *docs) {
+    auto r = resource::Resource::FromValue(d.value, {"app.yaml", d.line});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (r.ok()) out.push_back(*r);
+  }
+  return out;
+}
+
 class KubeFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = testing::FakeApiServer::Start({.fixtures_dir = PLUMB_KUBE_TESTDATA});
+    auto s = testing::FakeApiServer::Start(fake_options_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     server_ = std::move(*s);
     config_.server = server_->url();
@@ -26,6 +43,8 @@ class KubeFixture : public ::testing::Test {
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     return c.ok() ? std::move(*c) : nullptr;
   }
+  // Set before SetUp() (e.g. .controllers = true).
+  testing::FakeApiServerOptions fake_options_{.fixtures_dir = PLUMB_KUBE_TESTDATA};
   SystemClock clock_;
   ClientOptions options_{.backoff_base = Duration(5), .backoff_max = Duration(50)};
   ClusterConfig config_;

@@ -1,11 +1,25 @@
 #include "target/kubernetes/kube_watch.h"
 
 #include "core/log.h"
+#include "core/strings.h"
 
 namespace plumb::target::kubernetes {
 
 using resource::ResourceId;
 using resource::Value;
+
+namespace {
+std::string ResourceVersion(const Value& obj) {
+  const Value* rv = obj.FindPath({"metadata", "resourceVersion"});
+  return rv && rv->is_string() ? rv->as_string() : "";
+}
+
+// Whether an object path is one of this kind's.
+bool OfKind(const std::string& path, const ApiResource& info) {
+  return StartsWith(path, info.GroupVersionPath() + "/") &&
+         path.find("/" + info.resource + "/") != std::string::npos;
+}
+}  // namespace
 
 bool IsDriftEvent(const std::string& type, const Value& object, const std::string& field_manager) {
   if (type == "DELETED") return true;  // the caller excuses plumbline's own deletes
@@ -56,6 +70,41 @@ int KindWatches::lists() const {
   return lists_;
 }
 
+bool KindWatches::Cached(const ApiResource& info, const std::string& path, Value* body,
+                         bool* found) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (written_.count(path)) return false;
+  auto kind = cache_.find(info.group + "/" + info.kind);
+  if (kind == cache_.end() || !kind->second.synced) return false;
+  auto it = kind->second.by_path.find(path);
+  *found = it != kind->second.by_path.end();
+  if (*found) *body = it->second;
+  return true;
+}
+
+void KindWatches::Wrote(const ApiResource& info, const std::string& path, const std::string& rv) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto kind = cache_.find(info.group + "/" + info.kind);
+  if (kind != cache_.end() && kind->second.synced) {
+    // The event may have come already (or, for a write that changed nothing, never will).
+    auto it = kind->second.by_path.find(path);
+    if (it == kind->second.by_path.end() ? rv.empty() : ResourceVersion(it->second) == rv) return;
+  }
+  written_[path] = rv;
+}
+
+namespace {
+// What the cache keeps of an object: managedFields go (large, and nothing reads them).
+Value CacheForm(Value obj, const ApiResource& info) {
+  if (Value* md = obj.Find("metadata")) md->Erase("managedFields");
+  if (obj.GetString("kind").empty()) {  // list items carry no kind/apiVersion of their own
+    obj.Set("kind", info.kind);
+    obj.Set("apiVersion", info.ApiVersion());
+  }
+  return obj;
+}
+}  // namespace
+
 void KindWatches::Sleep(Duration d) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, d, [&] { return stop_; });
@@ -63,6 +112,7 @@ void KindWatches::Sleep(Duration d) {
 
 void KindWatches::Run(ApiResource info) {
   std::string path = info.CollectionPath("");
+  std::string kind_key = info.group + "/" + info.kind;
   std::string selector = "labelSelector=" + QueryEscape(options_.label);
   auto stopped = [&] {
     std::lock_guard<std::mutex> lock(mu_);
@@ -82,6 +132,26 @@ void KindWatches::Run(ApiResource info) {
     }
     const Value* lrv = list->FindPath({"metadata", "resourceVersion"});
     std::string rv = lrv && lrv->is_string() ? lrv->as_string() : "";
+    {
+      KindCache fresh;
+      fresh.synced = true;
+      if (const Value* items = list->Find("items"); items && items->is_array())
+        for (const Value& item : items->as_array()) {
+          const Value* md = item.Find("metadata");
+          if (!md) continue;
+          fresh.by_path[info.ObjectPath(md->GetString("namespace"), md->GetString("name"))] =
+              CacheForm(item, info);
+        }
+      std::lock_guard<std::mutex> lock(mu_);
+      // Writes the list already shows need no event (it may have come before the watch).
+      for (auto w = written_.begin(); w != written_.end();) {
+        auto it = fresh.by_path.find(w->first);
+        bool shown = it == fresh.by_path.end() ? w->second.empty() && OfKind(w->first, info)
+                                               : w->second == ResourceVersion(it->second);
+        w = shown ? written_.erase(w) : std::next(w);
+      }
+      cache_[kind_key] = std::move(fresh);
+    }
     for (;;) {
       bool gone = false;
       std::string query = "watch=1&allowWatchBookmarks=true&" + selector +
@@ -104,6 +174,18 @@ void KindWatches::Run(ApiResource info) {
         const Value* labels = md->Find("labels");
         std::string app = labels ? labels->GetString(options_.label) : "";
         ResourceId id{info.group, info.kind, md->GetString("namespace"), md->GetString("name")};
+        {
+          // The cache first: the reconcile a drift starts must see this event.
+          std::lock_guard<std::mutex> lock(mu_);
+          std::string at = info.ObjectPath(id.ns, id.name);
+          KindCache& kc = cache_[kind_key];
+          if (type == "DELETED" || app.empty())
+            kc.by_path.erase(at);
+          else
+            kc.by_path[at] = CacheForm(*obj, info);
+          auto w = written_.find(at);
+          if (w != written_.end() && (w->second.empty() || w->second == rv)) written_.erase(w);
+        }
         bool drift = !app.empty() && IsDriftEvent(type, *obj, options_.field_manager);
         if (drift && type == "DELETED") {
           std::lock_guard<std::mutex> lock(mu_);
@@ -116,6 +198,10 @@ void KindWatches::Run(ApiResource info) {
         if (drift) on_drift_(app, id);
         return !stopped();
       });
+      if (stopped() || gone || !s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        cache_[kind_key].synced = false;  // until the next list
+      }
       if (stopped() || gone) break;
       if (!s.ok()) {
         log::Warn("kubernetes: watch of " + info.kind + " ended: " + s.message());

@@ -4,7 +4,9 @@
 // a delete plumbline did not make, is drift, reported with the Application named by the
 // object's label. Status-only updates (controllers) and plumbline's own applies are not.
 // Watches resume from the last resourceVersion (bookmarks asked for) and list again after
-// a 410 Gone or a broken stream. Thread-safe; one thread per watched kind.
+// a 410 Gone or a broken stream. What the lists and events show is kept (a cache of the
+// labelled objects, as client-go's informers keep), so the target can read live objects
+// without a GET. Thread-safe; one thread per watched kind.
 #pragma once
 
 #include <condition_variable>
@@ -46,6 +48,18 @@ class KindWatches {
   // Lists done so far (tests check the re-list after 410).
   int lists() const;
 
+  // The labelled object at `path` (an ApiResource::ObjectPath) as the watch of its kind
+  // last saw it, managedFields dropped. False when the cache cannot answer: the kind is
+  // not watched or not listed yet (or listing again), or plumbline wrote the object and
+  // the watch has not shown that write yet. Otherwise *found says whether a labelled
+  // object is there (false: absent, or not labelled), and *body is it.
+  bool Cached(const ApiResource& info, const std::string& path, resource::Value* body,
+              bool* found) const;
+  // plumbline wrote the object at `path`; the server answered resourceVersion `rv` ("" for
+  // a delete). Cached() misses it until an event for it with that version (for a delete:
+  // any event) arrives.
+  void Wrote(const ApiResource& info, const std::string& path, const std::string& rv);
+
  private:
   void Run(ApiResource info);
   void Sleep(Duration d);
@@ -58,6 +72,12 @@ class KindWatches {
   std::map<std::string, std::thread> threads_;  // "group/Kind"
   std::set<std::string> expected_deletes_;
   int lists_ = 0;
+  struct KindCache {
+    bool synced = false;                             // listed, and watching
+    std::map<std::string, resource::Value> by_path;  // labelled objects
+  };
+  std::map<std::string, KindCache> cache_;      // "group/Kind"
+  std::map<std::string, std::string> written_;  // path -> resourceVersion plumbline wrote
 };
 
 }  // namespace plumb::target::kubernetes
