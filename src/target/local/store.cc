@@ -155,6 +155,19 @@ Result<std::vector<ObjectRow>> Store::List(const std::optional<std::string>& app
   return rows;
 }
 
+Result<std::vector<ObjectRow>> Store::ListInventory(const std::string& app) {
+  Stmt s(
+      Prepare("SELECT app, key, '', hash, \"order\", updated_ms FROM objects WHERE app=?"
+              " ORDER BY app, \"order\", key"));
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, app);
+  std::vector<ObjectRow> rows;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) rows.push_back(ReadRow(s));
+  if (rc != SQLITE_DONE) return Error("read");
+  return rows;
+}
+
 Result<int64_t> Store::MaxOrder() {
   Stmt s(Prepare("SELECT COALESCE(MAX(\"order\"), 0) FROM objects"));
   if (!s.ok()) return Error("prepare");
