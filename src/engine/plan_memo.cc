@@ -23,8 +23,8 @@ const std::string* PlanMemo::Find(size_t i) {
   const resource::Resource& now = (*desired_)[i];
   const Entry& was = it->second;
   // The same rendered set as last pass: the same object, nothing to compare.
-  if (was.desired != &now && (was.desired->api_version() != now.api_version() ||
-                              was.desired->body() != now.body()))
+  if (was.desired != &now &&
+      (was.desired->api_version() != now.api_version() || was.desired->body() != now.body()))
     return nullptr;
   next_[i] = Entry{&now, was.expected_hash};
   return &next_[i].expected_hash;
