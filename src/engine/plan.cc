@@ -1,6 +1,7 @@
 #include "engine/plan.h"
 
 #include <algorithm>
+#include <string_view>
 #include <unordered_set>
 
 #include "diff/diff.h"
@@ -95,13 +96,25 @@ resource::Value LiveForHealth(const PlanItem& item) {
 
 Plan MakePlan(const PlanInput& in) {
   Plan plan;
-  std::unordered_set<std::string> desired_keys;
+  std::vector<std::string> own_keys;
+  if (!in.desired_keys) {
+    own_keys.reserve(in.desired->size());
+    for (const resource::Resource& r : *in.desired) own_keys.push_back(r.id().Key());
+  }
+  const std::vector<std::string>& keys = in.desired_keys ? *in.desired_keys : own_keys;
+  std::unordered_set<std::string_view> desired_keys(keys.begin(), keys.end());
+  plan.apply.reserve(in.order.size());
   for (size_t i : in.order) {
     const resource::Resource& r = (*in.desired)[i];
-    desired_keys.insert(r.id().Key());
     PlanItem item;
     item.id = r.id();
     item.desired_index = static_cast<int>(i);
+    if (i < in.as_applied.size() && in.as_applied[i]) {
+      item.action = Action::kNoop;
+      item.as_applied = true;
+      plan.apply.push_back(std::move(item));
+      continue;
+    }
     const target::LiveObject& live = in.live_desired[i];
     if (live.exists) {
       item.live = diff::Normalize(live.body);

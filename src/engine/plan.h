@@ -30,6 +30,10 @@ struct PlanItem {
   // deletionTimestamp): a cluster's health is in them.
   resource::Value live_extra;
   std::string error;  // kInvalid: why the target cannot apply it
+  // kNoop known without observing: the target still holds what it last applied, and that
+  // is what git wants (PlanInput::as_applied). `expected` and `live` stay null; the
+  // object is Healthy (Target::UnchangedSinceApplied).
+  bool as_applied = false;
 };
 
 struct Plan {
@@ -40,10 +44,15 @@ struct Plan {
 
 struct PlanInput {
   const std::vector<resource::Resource>* desired = nullptr;
-  std::vector<size_t> order;                       // from ApplyOrder
-  std::vector<resource::Value> expected;           // per desired index (null if error)
-  std::vector<std::string> expected_error;         // per desired index ("" when fine)
-  std::vector<target::LiveObject> live_desired;    // per desired index
+  std::vector<size_t> order;                     // from ApplyOrder
+  std::vector<resource::Value> expected;         // per desired index (null if error)
+  std::vector<std::string> expected_error;       // per desired index ("" when fine)
+  std::vector<target::LiveObject> live_desired;  // per desired index
+  // Per desired index (empty = none): the target holds what it last applied and git
+  // wants exactly that, so neither `expected` nor `live_desired` is filled in.
+  std::vector<bool> as_applied;
+  // desired[i].id().Key() per desired index, when the caller has them (else computed).
+  const std::vector<std::string>* desired_keys = nullptr;
   std::vector<target::InventoryEntry> inventory;   // owned, in apply order
   std::vector<target::LiveObject> live_inventory;  // per inventory entry
 };

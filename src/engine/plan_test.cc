@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/plan_memo.h"
 #include "resource/codec.h"
 
 namespace plumb::engine {
@@ -73,6 +74,78 @@ TEST(PlanTest, InvalidExpectedIsNotApplied) {
   Plan p = MakePlan(in);
   EXPECT_EQ(p.apply[0].action, Action::kInvalid);
   EXPECT_EQ(p.apply[0].error, "spec.path escapes");
+}
+
+TEST(PlanTest, AsAppliedItemsAreNoopsWithoutBodies) {
+  std::vector<Resource> d = {Make("File", "kept"), Make("File", "edited")};
+  PlanInput in;
+  in.desired = &d;
+  in.order = ApplyOrder(d);
+  in.expected = {Value(), d[1].body()};
+  in.expected_error = {"", ""};
+  in.live_desired = {{}, {d[1].id(), false, Value()}};
+  in.as_applied = {true, false};
+  Plan p = MakePlan(in);
+  ASSERT_EQ(p.apply.size(), 2u);
+  EXPECT_EQ(p.apply[0].action, Action::kNoop);
+  EXPECT_TRUE(p.apply[0].as_applied);
+  EXPECT_TRUE(p.apply[0].expected.is_null());
+  EXPECT_EQ(p.apply[1].action, Action::kCreate);
+  EXPECT_FALSE(p.apply[1].as_applied);
+}
+
+Resource WithContent(const std::string& name, const std::string& content) {
+  Resource r = Make("File", name);
+  r.mutable_body().Set("spec", Value::EmptyObject()).Set("content", content);
+  return r;
+}
+
+TEST(PlanMemoTest, RemembersOnlyUnchangedResourcesOfTheLastPass) {
+  PlanMemo memo;
+  auto one = std::make_shared<const std::vector<Resource>>(
+      std::vector<Resource>{WithContent("a", "1"), WithContent("b", "1"), WithContent("c", "1")});
+  memo.Begin("web", one);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(memo.Find(i), nullptr);
+  memo.Put(0, "hash-a");
+  memo.Put(1, "hash-b");  // c: not hashed (nothing applied to compare with)
+  memo.End();
+
+  // The same set again (a no-op pass): every remembered hash comes back.
+  memo.Begin("web", one);
+  ASSERT_NE(memo.Find(0), nullptr);
+  EXPECT_EQ(*memo.Find(0), "hash-a");
+  EXPECT_EQ(*memo.Find(1), "hash-b");
+  EXPECT_EQ(memo.Find(2), nullptr);
+  memo.End();
+
+  // A new commit: b changed, a is the same in a new vector, c was deleted, d is new.
+  auto two = std::make_shared<const std::vector<Resource>>(
+      std::vector<Resource>{WithContent("a", "1"), WithContent("b", "2"), WithContent("d", "1")});
+  memo.Begin("web", two);
+  ASSERT_NE(memo.Find(0), nullptr);
+  EXPECT_EQ(*memo.Find(0), "hash-a");
+  EXPECT_EQ(memo.Find(1), nullptr) << "a changed body must be asked again";
+  EXPECT_EQ(memo.Find(2), nullptr);
+  memo.Put(1, "hash-b2");
+  memo.End();
+  one.reset();  // the memo keeps what it points into
+
+  memo.Begin("web", two);
+  EXPECT_EQ(*memo.Find(1), "hash-b2");
+  // A pass that fails before End() changes nothing.
+  auto three =
+      std::make_shared<const std::vector<Resource>>(std::vector<Resource>{WithContent("a", "3")});
+  memo.Begin("web", three);
+  EXPECT_EQ(memo.Find(0), nullptr);
+  memo.Begin("web", two);
+  EXPECT_EQ(*memo.Find(0), "hash-a");
+  memo.End();
+
+  // Another context (local root, cluster): everything is asked again.
+  memo.Begin("web\n/srv/other", two);
+  EXPECT_EQ(memo.Find(0), nullptr);
+  memo.End();
+  EXPECT_EQ(memo.size(), 0u);
 }
 
 }  // namespace

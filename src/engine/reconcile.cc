@@ -3,8 +3,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/log.h"
@@ -41,6 +44,22 @@ target::AppContext Engine::Impl::Context(const AppSpec& spec,
                             .local_root = spec.local_root,
                             .kubernetes = spec.kubernetes ? &*spec.kubernetes : nullptr,
                             .desired = desired};
+}
+
+namespace {
+// What Target::Expected() depends on besides the resource (see Target::ExpectedIsPure).
+std::string MemoContext(const AppSpec& spec) {
+  std::string c = spec.name + '\n' + spec.local_root;
+  if (spec.kubernetes)
+    c += '\n' + spec.kubernetes->kubeconfig + '\n' + spec.kubernetes->context + '\n' +
+         spec.kubernetes->ns;
+  return c;
+}
+}  // namespace
+
+target::Health Engine::Impl::PlannedHealth(const target::AppContext& ctx, const PlanItem& item) {
+  if (item.as_applied) return {target::HealthStatus::kHealthy, ""};
+  return target->AssessHealth(ctx, {item.id, !item.live.is_null(), LiveForHealth(item)});
 }
 
 std::string Engine::Impl::SecretApiVersion(const AppSpec& spec) {
@@ -210,11 +229,62 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   in.order = ApplyOrder(want);
   in.expected.resize(want.size());
   in.expected_error.resize(want.size());
-  std::vector<ResourceId> ids;
-  ids.reserve(want.size());
+  in.live_desired.resize(want.size());
+  in.as_applied.assign(want.size(), false);
+  ASSIGN_OR_RETURN(in.inventory, target->Inventory(spec.name));
+  if (!o.hooks.empty()) {  // a hook's last run is owned but never pruned while in git
+    std::unordered_set<std::string> hook_keys;
+    for (const Resource& h : o.hooks) hook_keys.insert(h.id().Key());
+    std::erase_if(in.inventory,
+                  [&](const target::InventoryEntry& e) { return hook_keys.count(e.id.Key()) > 0; });
+  }
+  // What was last applied, by key: its hash, and whether it is still desired.
+  struct Owned {
+    const std::string* applied_hash;
+    bool desired = false;
+  };
+  std::vector<std::string> owned_keys;
+  owned_keys.reserve(in.inventory.size());
+  for (const auto& e : in.inventory) owned_keys.push_back(e.id.Key());
+  std::unordered_map<std::string_view, Owned> owned;
+  owned.reserve(in.inventory.size());
+  for (size_t k = 0; k < in.inventory.size(); ++k)
+    owned.emplace(owned_keys[k], Owned{&in.inventory[k].applied_hash});
+
+  // A resource git did not change, that the target last applied exactly as it is expected
+  // now and that it knows is unchanged since, is a no-op without Expected() or Observe().
+  PlanMemo& memo = st.plan_memo;
+  memo.Begin(MemoContext(spec), o.desired);
+  std::vector<size_t> observe_at;  // everything else
+  std::vector<ResourceId> maybe_ids;
+  std::vector<size_t> maybe_at;
   for (size_t i = 0; i < want.size(); ++i) {
+    auto own = owned.find(memo.Key(i));
+    if (own != owned.end()) own->second.desired = true;
+    const std::string* hash = memo.Find(i);
+    if (hash && own != owned.end() && *own->second.applied_hash == *hash &&
+        !o.unseal_errors.count(memo.Key(i))) {
+      maybe_ids.push_back(want[i].id());
+      maybe_at.push_back(i);
+    } else {
+      observe_at.push_back(i);
+    }
+  }
+  if (!maybe_ids.empty()) {
+    std::vector<bool> unchanged = target->UnchangedSinceApplied(ctx, maybe_ids);
+    for (size_t j = 0; j < maybe_at.size(); ++j) {
+      if (j < unchanged.size() && unchanged[j])
+        in.as_applied[maybe_at[j]] = true;
+      else
+        observe_at.push_back(maybe_at[j]);
+    }
+    std::sort(observe_at.begin(), observe_at.end());
+  }
+  std::vector<ResourceId> ids;
+  ids.reserve(observe_at.size());
+  for (size_t i : observe_at) {
     ids.push_back(want[i].id());
-    if (auto u = o.unseal_errors.find(ids.back().Key()); u != o.unseal_errors.end()) {
+    if (auto u = o.unseal_errors.find(memo.Key(i)); u != o.unseal_errors.end()) {
       in.expected_error[i] = u->second;
       continue;
     }
@@ -224,29 +294,27 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
       continue;
     }
     auto e = target->Expected(ctx, want[i]);
-    if (e.ok())
+    if (e.ok()) {
+      // Hashed only when there is an applied hash to compare it with next time.
+      if (owned.count(memo.Key(i)) && target->ExpectedIsPure(ctx, want[i]))
+        memo.Put(i, resource::CanonicalHash(*e));
       in.expected[i] = std::move(*e);
-    else
+    } else {
       in.expected_error[i] = AtOrigin(want[i], e.status().message());
+    }
   }
-  ASSIGN_OR_RETURN(in.live_desired, target->Observe(ctx, ids));
-  ASSIGN_OR_RETURN(in.inventory, target->Inventory(spec.name));
-  if (!o.hooks.empty()) {  // a hook's last run is owned but never pruned while in git
-    std::unordered_set<std::string> hook_keys;
-    for (const Resource& h : o.hooks) hook_keys.insert(h.id().Key());
-    std::erase_if(in.inventory,
-                  [&](const target::InventoryEntry& e) { return hook_keys.count(e.id.Key()) > 0; });
+  if (!ids.empty()) {
+    ASSIGN_OR_RETURN(auto live, target->Observe(ctx, ids));
+    for (size_t j = 0; j < live.size() && j < observe_at.size(); ++j)
+      in.live_desired[observe_at[j]] = std::move(live[j]);
   }
   // Only what is owned but no longer desired needs observing again (to be pruned).
-  std::unordered_set<std::string> desired_keys;
-  desired_keys.reserve(want.size());
-  for (const auto& id : ids) desired_keys.insert(id.Key());
   std::vector<ResourceId> prune_ids;
   std::vector<size_t> prune_at;
   in.live_inventory.resize(in.inventory.size());
   for (size_t k = 0; k < in.inventory.size(); ++k) {
     in.live_inventory[k].id = in.inventory[k].id;
-    if (desired_keys.count(in.inventory[k].id.Key())) continue;
+    if (owned[owned_keys[k]].desired) continue;
     prune_ids.push_back(in.inventory[k].id);
     prune_at.push_back(k);
   }
@@ -254,7 +322,9 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     ASSIGN_OR_RETURN(auto live, target->Observe(ctx, prune_ids));
     for (size_t j = 0; j < live.size(); ++j) in.live_inventory[prune_at[j]] = std::move(live[j]);
   }
+  in.desired_keys = &memo.Keys();
   o.plan = MakePlan(in);
+  o.retired = memo.End();
   o.plan_ms = MonotonicMillis() - t;
   return o;
 }
@@ -554,6 +624,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     std::vector<size_t> again_at;
     live.resize(want.size());
     for (const auto& item : plan.apply) {
+      if (item.as_applied) continue;  // unchanged and Healthy, as planned
       size_t i = static_cast<size_t>(item.desired_index);
       live[i] = {item.id, !item.live.is_null(), LiveForHealth(item)};
       if (changed.count(item.id.Key())) {
@@ -567,43 +638,43 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
       have_live = true;
     }
   }
-  std::map<std::string, bool> item_synced;
-  for (const auto& item : plan.apply) item_synced[item.id.Key()] = item.action == Action::kNoop;
-  if (should_apply)
-    for (const auto& c : changes)
-      if (c.kind != target::ChangeKind::kFailed && c.kind != target::ChangeKind::kSkipped)
-        item_synced[c.id.Key()] = true;
+  // Per plan position: in sync after this pass. ApplyAll reports one change per planned
+  // item, in plan order, then the prunes.
+  std::vector<bool> item_synced(plan.apply.size());
+  for (size_t k = 0; k < plan.apply.size(); ++k) {
+    item_synced[k] = plan.apply[k].action == Action::kNoop;
+    if (should_apply && k < changes.size() && changes[k].id == plan.apply[k].id &&
+        changes[k].kind != target::ChangeKind::kFailed &&
+        changes[k].kind != target::ChangeKind::kSkipped)
+      item_synced[k] = true;
+  }
 
   target::HealthStatus app_health = target::HealthStatus::kHealthy;
   std::string health_message;
   std::string health_subject;  // the resource that sets the Application's health
   status.resources.clear();
+  status.resources.reserve(plan.apply.size());
   bool all_synced = true;
-  for (const auto& item : plan.apply) {
+  for (size_t k = 0; k < plan.apply.size(); ++k) {
+    const PlanItem& item = plan.apply[k];
     const Resource& r = want[item.desired_index];
     ResourceStatus rs;
     rs.id = r.id();
     rs.origin = r.origin().ToString();
-    rs.sync = item_synced[r.id().Key()] ? "Synced" : "OutOfSync";
-    all_synced &= rs.sync == "Synced";
-    target::LiveObject lo;
-    if (have_live) {
-      lo = live[item.desired_index];
-    } else {
-      lo.id = r.id();
-      lo.exists = !item.live.is_null();
-      lo.body = LiveForHealth(item);
-    }
+    rs.sync = item_synced[k] ? "Synced" : "OutOfSync";
+    all_synced &= item_synced[k];
     target::Health h;
     if (item.action == Action::kInvalid) {
       h = {target::HealthStatus::kUnknown, item.error};
+    } else if (item.as_applied) {
+      h = {target::HealthStatus::kHealthy, ""};
+    } else if (have_live) {
+      h = target->AssessHealth(ctx, live[item.desired_index]);
     } else {
-      h = target->AssessHealth(ctx, lo);
+      h = PlannedHealth(ctx, item);
     }
-    if (auto it = item_message.find(r.id().Key()); it != item_message.end())
-      rs.message = it->second;
-    else
-      rs.message = h.message;
+    auto it = item_message.empty() ? item_message.end() : item_message.find(r.id().Key());
+    rs.message = it != item_message.end() ? it->second : h.message;
     rs.health = target::HealthName(h.status);
     if (target::WorseHealth(app_health, h.status) != app_health) {
       app_health = target::WorseHealth(app_health, h.status);

@@ -218,8 +218,7 @@ Status Engine::Impl::GateWave(const target::AppContext& ctx, const std::string& 
       wait.push_back(item.id);
     } else if (kind == target::ChangeKind::kUnchanged) {
       // Not applied now, but its wave must still be done: judge it as planned.
-      target::Health h =
-          target->AssessHealth(ctx, {item.id, !item.live.is_null(), LiveForHealth(item)});
+      target::Health h = PlannedHealth(ctx, item);
       if (h.status == target::HealthStatus::kProgressing) {
         wait.push_back(item.id);
       } else {

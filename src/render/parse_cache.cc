@@ -2,7 +2,7 @@
 
 namespace plumb::render::internal {
 
-std::shared_ptr<const Documents> ParseCache::Get(const std::string& key) {
+std::shared_ptr<const FileResources> ParseCache::Get(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = index_.find(key);
   if (it == index_.end()) return nullptr;
@@ -10,16 +10,16 @@ std::shared_ptr<const Documents> ParseCache::Get(const std::string& key) {
   return it->second->second;
 }
 
-void ParseCache::Put(const std::string& key, std::shared_ptr<const Documents> docs) {
+void ParseCache::Put(const std::string& key, std::shared_ptr<const FileResources> resources) {
   if (capacity_ == 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = index_.find(key);
   if (it != index_.end()) {
-    it->second->second = std::move(docs);
+    it->second->second = std::move(resources);
     lru_.splice(lru_.begin(), lru_, it->second);
     return;
   }
-  lru_.emplace_front(key, std::move(docs));
+  lru_.emplace_front(key, std::move(resources));
   index_[key] = lru_.begin();
   while (lru_.size() > capacity_) {
     index_.erase(lru_.back().first);

@@ -1,5 +1,7 @@
-// render (internal): parsed documents of a file, keyed by content (git blob id plus the
-// format), least-recently-used entries evicted beyond a bound. Thread-safe.
+// render (internal): the resources one manifest file renders to, keyed by its content
+// (git blob id), its format and its path (a resource's origin names the file), least-
+// recently-used entries evicted beyond a bound. An unchanged file of a new commit is
+// neither parsed nor validated again. Thread-safe.
 #pragma once
 
 #include <list>
@@ -10,24 +12,24 @@
 #include <utility>
 #include <vector>
 
-#include "resource/codec.h"
+#include "resource/resource.h"
 
 namespace plumb::render::internal {
 
-using Documents = std::vector<resource::Document>;
+using FileResources = std::vector<resource::Resource>;  // one file's, in document order
 
 class ParseCache {
  public:
   explicit ParseCache(size_t capacity) : capacity_(capacity) {}
 
   // The cached documents for `key`, or nullptr. A hit makes the entry most recent.
-  std::shared_ptr<const Documents> Get(const std::string& key);
+  std::shared_ptr<const FileResources> Get(const std::string& key);
   // Stores (or replaces) `key`; evicts the least recently used beyond the capacity.
-  void Put(const std::string& key, std::shared_ptr<const Documents> docs);
+  void Put(const std::string& key, std::shared_ptr<const FileResources> resources);
   size_t size() const;
 
  private:
-  using Entry = std::pair<std::string, std::shared_ptr<const Documents>>;
+  using Entry = std::pair<std::string, std::shared_ptr<const FileResources>>;
   const size_t capacity_;
   mutable std::mutex mu_;
   std::list<Entry> lru_;                                               // most recent first

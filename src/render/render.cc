@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <unordered_map>
 
 #include "core/fs.h"
 #include "core/strings.h"
@@ -18,7 +19,7 @@
 namespace plumb::render {
 namespace {
 
-using internal::Documents;
+using internal::FileResources;
 using resource::Resource;
 using resource::Value;
 
@@ -91,6 +92,11 @@ struct Renderer::Impl {
   internal::ParseCache cache;
   std::mutex check_mu;
   std::optional<Status> kustomize_usable;  // GUARDED_BY(check_mu); checked once
+  // The files of the last good plain render of each repository and path, to skip the
+  // identity check when no file's identities changed. GUARDED_BY(last_mu).
+  std::mutex last_mu;
+  std::map<std::string, std::vector<std::pair<std::string, std::shared_ptr<const FileResources>>>>
+      last;
 
   Status EnsureKustomize() {
     std::lock_guard<std::mutex> lock(check_mu);
@@ -101,40 +107,104 @@ struct Renderer::Impl {
     return *kustomize_usable;
   }
 
-  Result<std::shared_ptr<const Documents>> Parse(const Input& in, RenderStats* stats) {
-    std::string key = in.blob_id + (IsJsonName(in.path) ? ":json" : ":yaml");
+  // The resources of one file: from the cache when this content was rendered at this
+  // path before, else parsed, validated (identity, duplicates within the file) and cached.
+  Result<std::shared_ptr<const FileResources>> Resources(const Input& in, RenderStats* stats) {
+    std::string key = in.blob_id + (IsJsonName(in.path) ? ":json:" : ":yaml:") + in.path;
     if (auto hit = cache.Get(key)) {
       ++stats->cache_hits;
       return hit;
     }
     ASSIGN_OR_RETURN(std::string text, in.read());
-    auto docs = std::make_shared<Documents>();
+    std::vector<resource::Document> docs;
     if (IsJsonName(in.path)) {
       ASSIGN_OR_RETURN(Value v, resource::ParseJson(text, in.path, options.limits));
       if (v.is_array()) {
-        for (Value& item : v.as_array()) docs->push_back(resource::Document{std::move(item), 1});
+        for (Value& item : v.as_array()) docs.push_back(resource::Document{std::move(item), 1});
       } else {
-        docs->push_back(resource::Document{std::move(v), 1});
+        docs.push_back(resource::Document{std::move(v), 1});
       }
     } else {
-      ASSIGN_OR_RETURN(*docs, resource::ParseYaml(text, in.path, options.limits));
+      ASSIGN_OR_RETURN(docs, resource::ParseYaml(text, in.path, options.limits));
     }
     ++stats->parsed;
-    cache.Put(key, docs);
-    return std::shared_ptr<const Documents>(std::move(docs));
+    Collector collector(options);
+    for (auto& doc : docs) {
+      RETURN_IF_ERROR(collector.Add(std::move(doc.value), resource::Origin{in.path, doc.line}));
+    }
+    auto resources = std::make_shared<const FileResources>(collector.Take());
+    cache.Put(key, resources);
+    return resources;
   }
 
-  Result<RenderOutput> Plain(const std::vector<Input>& inputs, int64_t start) {
+  // Whether every identity in `files` is known to be unique without checking: the last
+  // render of the same place had the same files, and each file either is the same cached
+  // entry or declares the same identities in the same order as it did then.
+  bool SameIdentitiesAsLast(const std::string& place, const std::vector<Input>& inputs,
+                            const std::vector<std::shared_ptr<const FileResources>>& files) {
+    std::lock_guard<std::mutex> lock(last_mu);
+    auto it = last.find(place);
+    if (it == last.end() || it->second.size() != files.size()) return false;
+    for (size_t f = 0; f < files.size(); ++f) {
+      const auto& [path, was] = it->second[f];
+      if (path != inputs[f].path) return false;
+      if (was == files[f]) continue;
+      if (was->size() != files[f]->size()) return false;
+      for (size_t k = 0; k < was->size(); ++k)
+        if ((*was)[k].id() != (*files[f])[k].id()) return false;
+    }
+    return true;
+  }
+
+  // Every file's resources in file order. Identities are checked across files here (within
+  // a file, the cached entry was checked when it was built), unless they are the last
+  // render's of `place` ("" = none).
+  Result<RenderOutput> Plain(const std::vector<Input>& inputs, int64_t start,
+                             const std::string& place = "") {
     RenderOutput out;
     out.stats.files = inputs.size();
-    Collector collector(options);
+    std::vector<std::shared_ptr<const FileResources>> per_file;
+    per_file.reserve(inputs.size());
+    size_t total = 0;
     for (const Input& in : inputs) {
-      ASSIGN_OR_RETURN(auto docs, Parse(in, &out.stats));
-      for (const auto& doc : *docs) {
-        RETURN_IF_ERROR(collector.Add(doc.value, resource::Origin{in.path, doc.line}));
+      ASSIGN_OR_RETURN(auto resources, Resources(in, &out.stats));
+      total += resources->size();
+      per_file.push_back(std::move(resources));
+    }
+    if (total > options.max_resources) {
+      size_t n = 0;
+      for (const auto& resources : per_file) {
+        if (n + resources->size() > options.max_resources)
+          return InvalidArgument((*resources)[options.max_resources - n].origin().ToString() +
+                                 ": more than " + std::to_string(options.max_resources) +
+                                 " resources");
+        n += resources->size();
       }
     }
-    out.resources = collector.Take();
+    if (place.empty() || !SameIdentitiesAsLast(place, inputs, per_file)) {
+      std::unordered_map<resource::ResourceId, const resource::Origin*, resource::ResourceIdHash>
+          seen;
+      seen.reserve(total);
+      for (const auto& resources : per_file) {
+        for (const Resource& r : *resources) {
+          auto [it, inserted] = seen.emplace(r.id(), &r.origin());
+          if (!inserted) {
+            return InvalidArgument("duplicate resource " + r.id().ToString() + ": " +
+                                   it->second->ToString() + " and " + r.origin().ToString());
+          }
+        }
+      }
+    }
+    out.resources.reserve(total);
+    for (const auto& resources : per_file)
+      out.resources.insert(out.resources.end(), resources->begin(), resources->end());
+    if (!place.empty()) {
+      std::vector<std::pair<std::string, std::shared_ptr<const FileResources>>> files;
+      files.reserve(inputs.size());
+      for (size_t f = 0; f < inputs.size(); ++f) files.emplace_back(inputs[f].path, per_file[f]);
+      std::lock_guard<std::mutex> lock(last_mu);
+      last[place] = std::move(files);
+    }
     out.stats.duration_ms = MonotonicMillis() - start;
     return out;
   }
@@ -198,7 +268,7 @@ Result<RenderOutput> Renderer::Render(const std::string& url, const std::string&
     inputs.push_back(
         Input{f.path, blob, [this, url, blob] { return impl_->repos->ReadBlob(url, blob); }});
   }
-  return impl_->Plain(inputs, start);
+  return impl_->Plain(inputs, start, url + '\n' + root);
 }
 
 Result<RenderOutput> Renderer::RenderDirectory(const std::string& dir) {

@@ -1,8 +1,9 @@
 // render: a tree at a commit -> the desired resource set. Plain YAML/JSON files
 // (every *.yaml, *.yml, *.json under the path, sorted, multi-document), or, where a
 // directory holds kustomization.yaml/.yml/Kustomization, the output of the real
-// kustomize (`kubectl kustomize`) run on a temporary checkout. Parsed documents are
-// cached by blob id, so a commit that changes one file re-parses one file.
+// kustomize (`kubectl kustomize`) run on a temporary checkout. The resources of each file
+// are cached by blob id and path, so a commit that changes one file parses and validates
+// one file; the others are copied from the cache.
 //
 // Thread-safety: Render may be called from several threads (the cache is locked).
 #pragma once
@@ -32,7 +33,7 @@ struct RenderOptions {
   std::string kubectl = "kubectl";     // program used for kustomize
   bool allow_remote_bases = false;     // kustomize resources/bases that are URLs
   Duration kustomize_timeout = Duration(120000);
-  size_t cache_entries = 400000;  // parsed files kept (by blob id)
+  size_t cache_entries = 400000;  // rendered files kept (by blob id and path)
 };
 
 struct RenderStats {

@@ -175,6 +175,42 @@ TEST_F(RenderTest, OneChangedFileIsTheOnlyOneParsedAgain) {
   EXPECT_EQ(third->resources[1].body().FindPath({"spec", "content"})->as_string(), "new");
 }
 
+TEST_F(RenderTest, CachedFilesFollowChangesDeletesAndMovesWithTheirOwnOrigins) {
+  WriteFile(repo_, "app/a.yaml", File("a") + "---\n" + File("a2"));
+  WriteFile(repo_, "app/b.yaml", File("b", "spec:\n  content: one\n"));
+  WriteFile(repo_, "app/c.yaml", File("c"));
+  std::string c1 = Commit("one");
+  Renderer renderer(repos_.get(), RenderOptions{});
+  ASSERT_TRUE(renderer.Render(repo_, c1, "app").ok());
+
+  // b changes, c is deleted, a's content moves to a new path (same blob, new origin).
+  WriteFile(repo_, "app/b.yaml", File("b", "spec:\n  content: two\n"));
+  Git(repo_, {"rm", "-q", "app/c.yaml"});
+  Git(repo_, {"mv", "app/a.yaml", "app/z.yaml"});
+  std::string c2 = Commit("two");
+  auto out = renderer.Render(repo_, c2, "app");
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(Names(*out), (std::vector<std::string>{"File/b", "File/a", "File/a2"}));
+  EXPECT_EQ(out->resources[0].body().FindPath({"spec", "content"})->as_string(), "two");
+  EXPECT_EQ(out->resources[1].origin().ToString(), "app/z.yaml:1");
+  EXPECT_EQ(out->resources[2].origin().ToString(), "app/z.yaml:6");
+  EXPECT_EQ(out->stats.parsed, 2u);  // b's new content, a's content at its new path
+
+  // A file that now declares what a cached file already declares is a duplicate.
+  WriteFile(repo_, "app/y.yaml", File("b"));
+  std::string c3 = Commit("three");
+  auto dup = renderer.Render(repo_, c3, "app");
+  ASSERT_EQ(dup.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(dup.status().message().find("duplicate resource File/b: app/b.yaml:1 and app/y.yaml:1"),
+            std::string::npos)
+      << dup.status().message();
+  // And the cache does not keep the earlier commit alive: rendering it again is the same.
+  auto again = renderer.Render(repo_, c1, "app");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(Names(*again), (std::vector<std::string>{"File/a", "File/a2", "File/b", "File/c"}));
+  EXPECT_EQ(again->resources[2].body().FindPath({"spec", "content"})->as_string(), "one");
+}
+
 class KustomizeTest : public RenderTest {
  protected:
   void WriteBaseAndOverlay() {

@@ -27,6 +27,17 @@ class RoutingTarget : public Target {
     ASSIGN_OR_RETURN(Target * t, For(ctx));
     return t->Observe(ctx, ids);
   }
+  bool ExpectedIsPure(const AppContext& ctx, const Resource& desired) override {
+    auto t = For(ctx);
+    if (!t.ok() || (*t == local_.get() && !local_->Handles(desired.id()))) return false;
+    return (*t)->ExpectedIsPure(ctx, desired);
+  }
+  std::vector<bool> UnchangedSinceApplied(const AppContext& ctx,
+                                          const std::vector<ResourceId>& ids) override {
+    auto t = For(ctx);
+    if (!t.ok()) return std::vector<bool>(ids.size(), false);
+    return (*t)->UnchangedSinceApplied(ctx, ids);
+  }
   Result<Change> Apply(const AppContext& ctx, const Resource& desired) override {
     ASSIGN_OR_RETURN(Target * t, For(ctx));
     return t->Apply(ctx, desired);

@@ -94,6 +94,30 @@ class Target {
   virtual Result<std::vector<LiveObject>> Observe(const AppContext& ctx,
                                                   const std::vector<resource::ResourceId>& ids) = 0;
 
+  // Whether Expected(ctx, desired) depends on nothing but `desired`, ctx.app,
+  // ctx.local_root, ctx.kubernetes and this target's configuration (not on other desired
+  // resources), so the engine may reuse an earlier answer for an identical resource
+  // instead of asking again. The checks of the live system Expected() makes (a File's
+  // path must not lead through a symlink out of --allow-path) are made again by Apply()
+  // before anything is written. Default: false (always ask).
+  virtual bool ExpectedIsPure(const AppContext& ctx, const resource::Resource& desired) {
+    (void)ctx;
+    (void)desired;
+    return false;
+  }
+
+  // For each id, in order: true when this target knows, without reading the object, that
+  // it still holds exactly the body it last applied for ctx.app (the one whose hash
+  // Inventory() records), and that such an object is Healthy. Meant to be cheap (a File:
+  // one lstat against the inode, size, times and mode seen when it last held that body;
+  // a ConfigMap, which lives only in the target's store). false = not known: Observe()
+  // it. Anything changed by hand since must answer false. Default: all false.
+  virtual std::vector<bool> UnchangedSinceApplied(const AppContext& ctx,
+                                                  const std::vector<resource::ResourceId>& ids) {
+    (void)ctx;
+    return std::vector<bool>(ids.size(), false);
+  }
+
   // Creates or updates so the live object equals Expected(desired); idempotent. Returns
   // the change (created/configured/unchanged). Records ownership in the inventory.
   virtual Result<Change> Apply(const AppContext& ctx, const resource::Resource& desired) = 0;

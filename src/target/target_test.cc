@@ -112,6 +112,53 @@ TEST_F(LocalTargetTest, ObserveSeesSameSizeEditsWithTheOldMtime) {
   EXPECT_EQ(live.body.FindPath({"spec", "content"})->as_string(), "bbbb\n");
 }
 
+TEST_F(LocalTargetTest, UnchangedSinceAppliedOnlyWhileTheFileIsAsVerified) {
+  // What a no-op plan trusts instead of reading the file: it must turn false on a hand
+  // edit (even one that keeps size and mtime), a chmod and a delete.
+  const std::string path = allowed_ + "/as-applied";
+  Resource f = FileRes("asap", path, "aaaa\n");
+  Resource cm = Make("ConfigMap", "settings", Obj({{"data", Obj({{"k", "v"}})}}));
+  ResourceId never{"local.plumbline.dev", "File", "", "never-applied"};
+  auto unchanged = [&]() { return target_->UnchangedSinceApplied(ctx_, {f.id(), cm.id(), never}); };
+  EXPECT_EQ(unchanged(), (std::vector<bool>{false, false, false}));
+  ASSERT_TRUE(Apply(f).ok());
+  ASSERT_TRUE(Apply(cm).ok());
+  EXPECT_EQ(unchanged(), (std::vector<bool>{false, true, false}));  // not verified yet
+  ASSERT_TRUE(ObserveOne(f.id()).exists);                           // verifies it
+  EXPECT_EQ(unchanged(), (std::vector<bool>{true, true, false}));
+  EXPECT_TRUE(target_->ExpectedIsPure(ctx_, f));
+  EXPECT_TRUE(target_->ExpectedIsPure(ctx_, cm));
+  EXPECT_FALSE(target_->ExpectedIsPure(
+      ctx_,
+      Make("File", "from-cm",
+           Obj({{"spec", Obj({{"path", allowed_ + "/x"},
+                              {"fromConfigMap", Obj({{"name", "settings"}, {"key", "k"}})}})}}))));
+
+  struct stat before;
+  ASSERT_EQ(::stat(path.c_str(), &before), 0);
+  {
+    FILE* out = std::fopen(path.c_str(), "r+");
+    ASSERT_NE(out, nullptr);
+    std::fputs("bbbb\n", out);
+    std::fclose(out);
+  }
+  timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  EXPECT_FALSE(unchanged()[0]) << "a same-size edit with the old mtime";
+
+  ASSERT_TRUE(Apply(f).ok());  // healed
+  ASSERT_TRUE(ObserveOne(f.id()).exists);
+  EXPECT_TRUE(unchanged()[0]);
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  EXPECT_FALSE(unchanged()[0]) << "a chmod";
+
+  ASSERT_TRUE(Apply(f).ok());
+  ASSERT_TRUE(ObserveOne(f.id()).exists);
+  EXPECT_TRUE(unchanged()[0]);
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  EXPECT_FALSE(unchanged()[0]) << "a delete";
+}
+
 TEST_F(LocalTargetTest, RemoveOfAMissingFileIsDeletedAndUnrecordedFilesAreNeverTouched) {
   const std::string path = allowed_ + "/a";
   Resource f = FileRes("a", path, "x");

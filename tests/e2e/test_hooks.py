@@ -92,6 +92,10 @@ class HooksTest(E2E):
 
         wait_until(lambda: os.path.exists(self.path("syncfail.marker")), what="SyncFail hook ran")
         self.assertFalse(os.path.exists(self.path("app.txt")), "a failed PreSync applied the File")
+        # The history row is finished after the SyncFail Job is seen to exit, a moment after
+        # it wrote the marker.
+        wait_until(lambda: any(r["result"] == "Failed" for r in op.history("root")),
+                   what="the failed sync in history")
         rows = op.history("root")
         failed = [r for r in rows if r["result"] == "Failed"]
         self.assertTrue(failed, rows)

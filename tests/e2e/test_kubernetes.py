@@ -193,7 +193,12 @@ spec:
         self.assertEqual(code, 200)
         wait_until(lambda: self.get("/apis/apps/v1/namespaces/demo/deployments/web")[1]["spec"]
                    ["replicas"] == 3, what="replicas healed to 3", timeout=20)
-        events = json.loads(op.cli("events", "shop", "-o", "json").stdout)["items"]
+        # The heal's event is recorded when its reconcile ends, after the cluster holds 3.
+        def events():
+            return json.loads(op.cli("events", "shop", "-o", "json").stdout)["items"]
+        wait_until(lambda: any(e["reason"] == "DriftHealed" for e in events()),
+                   what="the DriftHealed event")
+        events = events()
         self.assertTrue([e for e in events if "(drift)" in e["message"]], events)
         self.assertTrue([e for e in events if e["reason"] == "DriftHealed" and
                          "apps/Deployment/web" in e["message"]], events)

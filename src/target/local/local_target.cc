@@ -267,6 +267,38 @@ class LocalTarget : public Target {
     return out;
   }
 
+  // A File with inline content, a ConfigMap: their expected body is their own.
+  bool ExpectedIsPure(const AppContext&, const Resource& desired) override {
+    const ResourceId& id = desired.id();
+    if (IsKind(id, "ConfigMap")) return true;
+    if (!IsKind(id, "File")) return false;
+    const Value* spec = desired.body().Find("spec");
+    return spec && !spec->Find("fromConfigMap") && !spec->Find("fromSecret");
+  }
+
+  // A stored ConfigMap or Secret is its live state; a File, when the stat cache that
+  // Observe keeps says it still holds what was applied.
+  std::vector<bool> UnchangedSinceApplied(const AppContext& ctx,
+                                          const std::vector<ResourceId>& ids) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<bool> out(ids.size(), false);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const Value* stored = StoredPtr(ctx.app, ids[i]);
+      if (!stored) continue;
+      if (IsKind(ids[i], "ConfigMap") || IsKind(ids[i], "Secret")) {
+        out[i] = true;
+      } else if (IsKind(ids[i], "File")) {
+        const Value* path = stored->FindPath({"spec", "path"});
+        if (!path || !path->is_string()) continue;
+        auto v = verified_.find(path->as_string());
+        struct stat st;
+        out[i] = v != verified_.end() && ::lstat(v->first.c_str(), &st) == 0 &&
+                 S_ISREG(st.st_mode) && v->second == StatKey::Of(st);
+      }
+    }
+    return out;
+  }
+
   Result<Change> Apply(const AppContext& ctx, const Resource& desired) override {
     if (IsKind(desired.id(), "File")) {
       ASSIGN_OR_RETURN(ResolvedFile file,
@@ -337,7 +369,7 @@ class LocalTarget : public Target {
 
   Result<std::vector<InventoryEntry>> Inventory(const std::string& app) override {
     std::lock_guard<std::mutex> lock(mu_);
-    ASSIGN_OR_RETURN(auto rows, store_->List(app));
+    ASSIGN_OR_RETURN(auto rows, store_->ListInventory(app));
     std::vector<InventoryEntry> out;
     out.reserve(rows.size());
     for (const ObjectRow& row : rows) {

@@ -72,6 +72,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
       "CREATE TABLE IF NOT EXISTS objects ("
       " app TEXT NOT NULL, key TEXT NOT NULL, body_json TEXT NOT NULL, hash TEXT NOT NULL,"
       " \"order\" INTEGER NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY (app, key))"));
+  // ListInventory reads this index alone, in order, without the rows' bodies.
+  RETURN_IF_ERROR(store->Exec(
+      "CREATE INDEX IF NOT EXISTS objects_inventory ON objects (app, \"order\", key, hash)"));
   return store;
 }
 
@@ -148,6 +151,19 @@ Result<std::vector<ObjectRow>> Store::List(const std::optional<std::string>& app
   Stmt s(Prepare(sql));
   if (!s.ok()) return Error("prepare");
   if (app) s.Bind(1, *app);
+  std::vector<ObjectRow> rows;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) rows.push_back(ReadRow(s));
+  if (rc != SQLITE_DONE) return Error("read");
+  return rows;
+}
+
+Result<std::vector<ObjectRow>> Store::ListInventory(const std::string& app) {
+  Stmt s(
+      Prepare("SELECT app, key, '', hash, \"order\", 0 FROM objects WHERE app=?"
+              " ORDER BY app, \"order\", key"));
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, app);
   std::vector<ObjectRow> rows;
   int rc;
   while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) rows.push_back(ReadRow(s));

@@ -40,6 +40,9 @@ class Store {
   Status Delete(const std::string& app, const std::string& key);
   // Rows of one app by order, or of every app (app = nullopt).
   Result<std::vector<ObjectRow>> List(const std::optional<std::string>& app);
+  // The rows of one app by order without their bodies (body_json empty, updated_ms 0): an
+  // inventory, read from an index.
+  Result<std::vector<ObjectRow>> ListInventory(const std::string& app);
   Result<int64_t> MaxOrder();
   // Copies the WAL into the database and truncates it (PRAGMA wal_checkpoint(TRUNCATE)).
   Status Checkpoint();

@@ -1,0 +1,61 @@
+// engine (internal): what the plan stage of one Application remembers between passes, so
+// a resource git did not change costs neither a Target::Expected() call nor a read of the
+// live object: per resource, the desired resource of the last pass and the canonical hash
+// of what the target expected for it. A resource whose body is unchanged, whose expected
+// hash equals the hash the inventory recorded when it was applied, and that the target
+// reports unchanged since (Target::UnchangedSinceApplied) is planned as a no-op.
+//
+// Not thread-safe: owned by one Application and used under its reconcile lock.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "resource/resource.h"
+
+namespace plumb::engine {
+
+class PlanMemo {
+ public:
+  // Starts a pass over `desired` (kept alive by the memo while it is remembered). `context`
+  // names what else Expected() depends on (Application, local root, cluster): when it
+  // differs from the last pass's, everything is forgotten.
+  void Begin(const std::string& context,
+             std::shared_ptr<const std::vector<resource::Resource>> desired);
+
+  // The expected hash remembered for desired[i], when the last pass saw a resource with
+  // this identity and an equal body; nullptr otherwise.
+  // A hit is carried into the next pass.
+  const std::string* Find(size_t i);
+
+  // desired[i].id().Key(), computed once per pass.
+  const std::string& Key(size_t i) const { return keys_[i]; }
+  const std::vector<std::string>& Keys() const { return keys_; }
+
+  // Remembers the expected hash of desired[i] for the next pass.
+  void Put(size_t i, std::string expected_hash);
+
+  // Ends the pass: what is remembered from now on is this pass's Put()s and Find() hits.
+  // A pass that does not end (the reconcile failed first) changes nothing. Returns the
+  // desired set the memo no longer needs (the last pass's), so the caller can free it
+  // once the pass is recorded rather than during the plan.
+  std::shared_ptr<const std::vector<resource::Resource>> End();
+
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    const resource::Resource* desired = nullptr;  // into entries_from_ (next_: desired_)
+    std::string expected_hash;
+  };
+  std::string context_;
+  std::shared_ptr<const std::vector<resource::Resource>> desired_;       // this pass
+  std::shared_ptr<const std::vector<resource::Resource>> entries_from_;  // the last ended
+  std::unordered_map<std::string, Entry> entries_;                       // the last ended, by key
+  std::vector<std::string> keys_;                                        // desired_[i].id().Key()
+  std::vector<Entry> next_;                                              // this pass, by index
+};
+
+}  // namespace plumb::engine
