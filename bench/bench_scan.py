@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -37,10 +38,18 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
+def children_cpu():
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
+
 def timed(argv, cwd=None, env=None, ok=(0, 1)):
-    t = time.perf_counter()
+    """Wall seconds and the result; the CPU seconds of the run (user + system, all its
+    processes and threads) are in r.cpu."""
+    c, t = children_cpu(), time.perf_counter()
     r = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
     dt = time.perf_counter() - t
+    r.cpu = children_cpu() - c
     if r.returncode not in ok:
         raise SystemExit(f"{' '.join(argv)} exited {r.returncode}: {r.stderr[-2000:]}")
     return dt, r
@@ -84,7 +93,7 @@ def scanner_rows(scan_bench, label, d, reps):
         _, r = timed([scan_bench] + flag + [d, str(reps)])
         j = json.loads(r.stdout)
         rows.append((f"plumbline scanner{label}{what}, in memory, 1 thread", j["seconds"],
-                     len(j["findings"])))
+                     j["cpu_seconds"], len(j["findings"])))
     return rows
 
 
@@ -101,23 +110,36 @@ def plain_tables(dirs, reps, work):
             if not os.path.exists(plumb):
                 continue
             dt, r = best([plumb, "scan", "-o", "json", d], reps)
-            rows.append((f"`plumb scan DIR`{label}", dt, len(json.loads(r.stdout)["findings"])))
+            rows.append((f"`plumb scan DIR`{label}", dt, r.cpu,
+                         len(json.loads(r.stdout)["findings"])))
         pats, n = rg_patterns(plumbs()[0][2], work)
         dt, r = best(["rg", "--no-config", "--no-ignore", "--hidden", "-c", "-f", pats, d], reps)
         lines = sum(int(l.rsplit(":", 1)[1]) for l in r.stdout.splitlines() if ":" in l)
-        rows.append((f"{rg_version()}, the same {n} patterns, 2 threads (matching lines)", dt, lines))
-        out += [f"**Real text: `{d}`, {size / 1e6:.1f} MB** (best of {reps}; {load()})", "",
-                "| tool | seconds | MB/s | findings |", "|---|---:|---:|---:|"]
-        out += [f"| {name} | {dt:.3f} | {size / 1e6 / dt:.0f} | {n} |" for name, dt, n in rows]
-        out.append("")
+        rows.append((f"{rg_version()}, the same {n} patterns (matching lines)", dt, r.cpu, lines))
+        out += [f"**Real text: `{d}`, {size / 1e6:.1f} MB** (best of {reps}; {load()})", ""]
+        out += throughput_table(rows, size)
+    return out
+
+
+def throughput_table(rows, size):
+    """rows: (tool, wall seconds, CPU seconds, findings)."""
+    out = ["| tool | wall s | MB/s (wall) | CPU s | MB per CPU-second | findings |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for name, dt, cpu, n in rows:
+        out.append(f"| {name} | {dt:.3f} | {size / 1e6 / dt:.0f} | {cpu:.3f} | "
+                   f"{size / 1e6 / cpu:.0f} | {n} |")
+    out.append("")
     return out
 
 
 def best(argv, reps, **kw):
-    times, last = [], None
+    """The best wall time of `reps` runs and the last result, with r.cpu the least CPU time."""
+    times, cpus, last = [], [], None
     for _ in range(reps):
         dt, last = timed(argv, **kw)
         times.append(dt)
+        cpus.append(last.cpu)
+    last.cpu = min(cpus)
     return min(times), last
 
 
@@ -171,7 +193,8 @@ def history_section(a, work):
     merges = int(subprocess.run(["git", "-C", repo, "rev-list", "--all", "--merges", "--count"],
                                 capture_output=True, text=True, check=True).stdout)
     # Every blob reachable from a ref, once: what ripgrep is given.
-    blobs = subprocess.run(f"git -C '{repo}' rev-list --objects --all | git -C '{repo}' cat-file "
+    blobs = subprocess.run(f"git -C '{repo}' rev-list --objects --all | cut -d' ' -f1 | "
+                           f"git -C '{repo}' cat-file "
                            "--batch-check='%(objecttype) %(objectname) %(objectsize)' | "
                            "awk '$1 == \"blob\" {print $2 \" \" $3}'", shell=True,
                            capture_output=True, text=True, check=True).stdout.split("\n")
@@ -186,18 +209,18 @@ def history_section(a, work):
         if not os.path.exists(plumb):
             continue
         log("history:", plumb, load())
-        dt, r = best([plumb, "scan", "--git", "-o", "json", repo], a.reps)
+        dt, r = best([plumb, "scan", "--git", "-o", "json", repo], a.history_reps)
         j = json.loads(r.stdout)
         if not label:
             found = j
-        rows.append((f"`plumb scan --git`{label}", dt, j["commits"], j["files"], j["bytes"],
-                     len(j["findings"])))
+        rows.append((f"`plumb scan --git`{label}", dt, r.cpu, j["commits"], j["files"],
+                     j["bytes"], len(j["findings"])))
     pats, n = rg_patterns(plumbs()[0][2], work)
     argv = ["sh", "-c", f"git -C '{repo}' cat-file --batch < '{ids}' | "
             f"rg --no-config -c -f '{pats}' -"]
-    dt, r = best(argv, a.reps)
+    dt, r = best(argv, a.history_reps)
     rows.append((f"`git cat-file --batch` (every blob) piped into {rg_version()}, the same "
-                 f"{n} patterns (matching lines)", dt, commits, len(blobs), blob_bytes,
+                 f"{n} patterns (matching lines)", dt, r.cpu, commits, len(blobs), blob_bytes,
                  int(r.stdout.strip() or 0)))
     if a.history_secretlint and shutil.which("npm"):
         # secretlint reads files: every unique blob written out as one file.
@@ -213,19 +236,20 @@ def history_section(a, work):
         argv = ["sh", "-c", f"exec '{os.path.join(sl, 'node_modules', '.bin', 'secretlint')}' "
                 f"--secretlintrc '{rc}' --format json '**/*' > '{outf}'"]
         log("secretlint on", len(blobs), "blobs", load())
-        dt, _ = timed(argv, cwd=d, env=env)
+        dt, r = timed(argv, cwd=d, env=env)
         with open(outf) as f:
             nf = sum(len(x.get("messages", [])) for x in json.load(f))
         rows.append(("secretlint + preset-recommend over the same blobs written out as files "
-                     "(file reads only; writing them out not timed)", dt, commits, len(blobs),
-                     blob_bytes, nf))
+                     "(file reads only; writing them out not timed)", dt, r.cpu, commits,
+                     len(blobs), blob_bytes, nf))
     out += [f"**History: `{repo}`**: {commits} commits ({merges} merges), {len(blobs)} distinct "
-            f"blobs reachable, {blob_bytes / 1e6:.0f} MB (best of {a.reps}; {load()})", "",
-            "| tool | seconds | commits/s | blobs | MB read | MB/s | findings |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, dt, c, files, nbytes, nf in rows:
+            f"blobs reachable, {blob_bytes / 1e6:.0f} MB (best of {a.history_reps}; {load()})", "",
+            "| tool | wall s | commits/s | blobs | MB read | MB/s (wall) | CPU s | "
+            "MB per CPU-second | findings |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, dt, cpu, c, files, nbytes, nf in rows:
         out.append(f"| {name} | {dt:.2f} | {c / dt:.0f} | {files} | {nbytes / 1e6:.0f} | "
-                   f"{nbytes / 1e6 / dt:.0f} | {nf} |")
+                   f"{nbytes / 1e6 / dt:.0f} | {cpu:.2f} | {nbytes / 1e6 / cpu:.0f} | {nf} |")
     out.append("")
     labels = repo.rstrip("/") + ".labels.json"
     if found and os.path.exists(labels):
@@ -233,9 +257,15 @@ def history_section(a, work):
         got = {(f["rule_id"], f["file"], f["line"], f["commit"]) for f in found["findings"]}
         hit = [p for p in planted if (p["rule"], p["path"], p["line"], p["commit"]) in got]
         miss = [p for p in planted if p not in hit]
+        merges_set = set(subprocess.run(["git", "-C", repo, "rev-list", "--all", "--merges"],
+                                        capture_output=True, text=True).stdout.split())
+        in_merges = sum(p["commit"] in merges_set for p in planted)
+        at_merges = sum(f["commit"] in merges_set for f in found["findings"])
         out += [f"Planted by gen_history.py: {len(planted)} fake credentials (in edits, on topic "
                 f"branches and in merge commits); `plumb scan --git` names the commit that "
-                f"introduced {len(hit)} of them at the right file and line."
+                f"introduced {len(hit)} of them at the right file and line ({in_merges} were "
+                f"written by merge commits themselves; {at_merges} findings in all name a merge "
+                "commit)."
                 + (" Missed: " + ", ".join(f"{p['rule']} {p['path']}:{p['line']} "
                                            f"{p['commit'][:10]}" for p in miss[:10]) if miss else ""),
                 ""]
@@ -300,7 +330,7 @@ def corpus_section(a, work):
         if not os.path.exists(plumb_x):
             continue
         dt, r = best([plumb_x, "scan", "-o", "json", repo], a.reps)
-        rows.append((f"`plumb scan DIR`{label} (process, rule compile, file reads)", dt,
+        rows.append((f"`plumb scan DIR`{label} (process, rule compile, file reads)", dt, r.cpu,
                      len(json.loads(r.stdout)["findings"])))
     if os.path.exists(scan_bench) and shutil.which("rg"):
         pats, n = rg_patterns(scan_bench, work)
@@ -308,8 +338,8 @@ def corpus_section(a, work):
                 repo]
         dt, r = best(argv, a.reps)
         lines = sum(int(l.rsplit(":", 1)[1]) for l in r.stdout.splitlines() if ":" in l)
-        rows.append((f"{rg_version()}, the same {n} patterns, 2 threads (matching lines, no "
-                     "checks)", dt, lines))
+        rows.append((f"{rg_version()}, the same {n} patterns (matching lines, no checks)", dt,
+                     r.cpu, lines))
     if not a.no_secretlint and shutil.which("npm"):
         d = secretlint_setup(work)
         rc = os.path.join(work, ".secretlintrc.json")
@@ -323,13 +353,10 @@ def corpus_section(a, work):
         dt, r = best(argv, max(1, min(a.reps, 2)), cwd=repo, env=env)
         with open(out) as f:
             n = sum(len(x.get("messages", [])) for x in json.load(f))
-        rows.append(("secretlint + preset-recommend", dt, n))
+        rows.append(("secretlint + preset-recommend (node start included)", dt, r.cpu, n))
     report += [f"**Throughput on the same {size / 1e6:.1f} MB tree** (best of {a.reps}; "
-               "MB/s = corpus bytes / wall time)", "",
-               "| tool | seconds | MB/s | findings |", "|---|---:|---:|---:|"]
-    for name, dt, n in rows:
-        report.append(f"| {name} | {dt:.3f} | {size / 1e6 / dt:.0f} | {n} |")
-    report.append("")
+               f"MB/s = corpus bytes / time; {load()})", ""]
+    report += throughput_table(rows, size)
     return report
 
 
@@ -340,6 +367,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-secretlint", action="store_true")
     ap.add_argument("--history-repo", help="also time plumb scan --git on this repository")
+    ap.add_argument("--history-reps", type=int, default=1, help="runs of each history scan")
     ap.add_argument("--history-secretlint", action="store_true",
                     help="also run secretlint over the history's blobs (slow)")
     ap.add_argument("--plain", action="append", default=[], help="a tree of real text to time")
