@@ -93,7 +93,7 @@ def scanner_rows(scan_bench, label, d, reps):
         _, r = timed([scan_bench] + flag + [d, str(reps)])
         j = json.loads(r.stdout)
         rows.append((f"plumbline scanner{label}{what}, in memory, 1 thread", j["seconds"],
-                     j["cpu_seconds"], len(j["findings"])))
+                     j.get("cpu_seconds"), len(j["findings"])))  # older builds: wall only
     return rows
 
 
@@ -126,8 +126,8 @@ def throughput_table(rows, size):
     out = ["| tool | wall s | MB/s (wall) | CPU s | MB per CPU-second | findings |",
            "|---|---:|---:|---:|---:|---:|"]
     for name, dt, cpu, n in rows:
-        out.append(f"| {name} | {dt:.3f} | {size / 1e6 / dt:.0f} | {cpu:.3f} | "
-                   f"{size / 1e6 / cpu:.0f} | {n} |")
+        cpu_cols = f"{cpu:.3f} | {size / 1e6 / cpu:.0f}" if cpu else "— | —"
+        out.append(f"| {name} | {dt:.3f} | {size / 1e6 / dt:.0f} | {cpu_cols} | {n} |")
     out.append("")
     return out
 
@@ -254,7 +254,7 @@ def history_section(a, work):
     labels = repo.rstrip("/") + ".labels.json"
     if found and os.path.exists(labels):
         planted = json.load(open(labels))["planted"]
-        got = {(f["rule_id"], f["file"], f["line"], f["commit"]) for f in found["findings"]}
+        got = {(f["rule"], f["file"], f["line"], f["commit"]) for f in found["findings"]}
         hit = [p for p in planted if (p["rule"], p["path"], p["line"], p["commit"]) in got]
         miss = [p for p in planted if p not in hit]
         merges_set = set(subprocess.run(["git", "-C", repo, "rev-list", "--all", "--merges"],
