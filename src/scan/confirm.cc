@@ -12,11 +12,12 @@ namespace plumb::scan::internal {
 
 namespace {
 
-bool ContainsNoCase(std::string_view s, std::string_view needle) {
-  auto it = std::search(s.begin(), s.end(), needle.begin(), needle.end(), [](char a, char b) {
-    return std::tolower(static_cast<unsigned char>(a)) ==
-           std::tolower(static_cast<unsigned char>(b));
-  });
+char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// `lower` (lowercase) in `s`, ignoring ASCII case (no locale: std::tolower is a call per byte).
+bool ContainsNoCase(std::string_view s, std::string_view lower) {
+  auto it = std::search(s.begin(), s.end(), lower.begin(), lower.end(),
+                        [](char a, char b) { return AsciiLower(a) == b; });
   return it != s.end();
 }
 

@@ -2,7 +2,8 @@
 // forge, chat, payment and registry tokens, private keys, JWTs, database URLs, generic
 // assignments gated by entropy) are compiled together into one vectorscan database and
 // matched in one pass over the data; each hit is then confirmed and its secret extracted
-// in C++ (the rule's regex on a window around the hit, then per-rule checks: entropy,
+// in C++ (a hand-written matcher per builtin rule, std::regex for a repository's own rules,
+// on the hit's line; then per-rule checks: entropy,
 // placeholders, sealed and SOPS values, UUIDs and hashes are not secrets). Findings carry
 // a redacted match only: no function of this module returns or logs a whole secret.
 //
@@ -58,12 +59,20 @@ struct Finding {
 // `f` found in the same content under another path: file and fingerprint follow the path.
 Finding Refile(Finding f, const std::string& file);
 
+struct ScannerOptions {
+  // Builtin rules (BuiltinRules(), unchanged) are confirmed by hand-written matchers that do
+  // what their regex does, without a regex engine; false: by std::regex like a repository's
+  // own rules (tests compare the two).
+  bool builtin_matchers = true;
+};
+
 // Compiled rules. Thread-safe: Scan may run on several threads at once.
 class Scanner {
  public:
   // Compiles `rules` into one vectorscan database. InvalidArgument naming the rule id when
   // a regex does not compile (with either engine) or an id repeats.
-  static Result<std::unique_ptr<Scanner>> Create(std::vector<Rule> rules);
+  static Result<std::unique_ptr<Scanner>> Create(std::vector<Rule> rules,
+                                                 const ScannerOptions& options = {});
   ~Scanner();
   Scanner(const Scanner&) = delete;
   Scanner& operator=(const Scanner&) = delete;

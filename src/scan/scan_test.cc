@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 
 #include "core/strings.h"
@@ -310,6 +311,49 @@ TEST_F(HistoryTest, ScansAddedLinesOfEachCommitAndEachBlobOnce) {
   ASSERT_TRUE(allowed.ok());
   EXPECT_TRUE(allowed->findings.empty());
   (void)c1;
+}
+
+TEST_F(HistoryTest, AMergeAddsOnlyLinesNewAgainstEveryParent) {
+  auto tmp = NewTempDir();
+  std::string dir = tmp.path() + "/repo";
+  InitRepo(dir);
+  WriteFile(dir, "a.txt", "one\n");
+  CommitAll(dir, "base");
+  std::string main = Git(dir, {"rev-parse", "--abbrev-ref", "HEAD"});
+  Git(dir, {"checkout", "-q", "-b", "topic"});
+  WriteFile(dir, "b.txt", "x\ntoken = ghp_" + fake_.Alnum(36) + "\n");
+  std::string on_topic = CommitAll(dir, "topic adds a token");
+  Git(dir, {"checkout", "-q", main});
+  WriteFile(dir, "c.txt", "main moves on\n");
+  CommitAll(dir, "main");
+  Git(dir, {"merge", "-q", "--no-ff", "--no-commit", "topic"});
+  // An "evil merge": the merge commit itself adds a line.
+  WriteFile(dir, "a.txt", "one\n//registry.npmjs.org/:_authToken=npm_" + fake_.Alnum(36) + "\n");
+  std::string merge = CommitAll(dir, "merge topic");
+  ASSERT_EQ(Git(dir, {"rev-list", "--parents", "-n1", "HEAD"}).size(), 3 * 40 + 2);
+
+  auto repo = source::LocalRepo::Open(dir);
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  auto report = ScanHistory(*scanner_, **repo, "", Filter{});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->commits, 4u);
+  // The topic's token is the topic commit's, not the merge's (against its first parent the
+  // merge adds b.txt too); the merge's own line is the merge's.
+  ASSERT_EQ(report->findings.size(), 2u) << ToText(*report);
+  std::map<std::string, Finding> by_rule;
+  for (const auto& f : report->findings) by_rule[f.rule_id] = f;
+  EXPECT_EQ(by_rule["github-token"].commit, on_topic);
+  EXPECT_EQ(by_rule["github-token"].file, "b.txt");
+  EXPECT_EQ(by_rule["github-token"].line, 2);
+  EXPECT_EQ(by_rule["npm-token"].commit, merge);
+  EXPECT_EQ(by_rule["npm-token"].file, "a.txt");
+  EXPECT_EQ(by_rule["npm-token"].line, 2);
+
+  auto additions = (*repo)->Additions(merge);
+  ASSERT_TRUE(additions.ok()) << additions.status().ToString();
+  ASSERT_EQ(additions->files.size(), 1u);
+  EXPECT_EQ(additions->files[0].path, "a.txt");
+  EXPECT_EQ(additions->files[0].lines, std::vector<int>{2});
 }
 
 TEST_F(HistoryTest, StagedScansWhatTheIndexAdds) {

@@ -1,7 +1,9 @@
 // Scanner: one vectorscan pass finds where each rule may match (its end offset); the rule's
-// std::regex then runs on a bounded window of that line to extract the secret, and Confirm
-// decides. Vectorscan's literal matcher does the prefiltering: only data around a rule's
-// literals (AKIA, ghp_, -----BEGIN, password...) ever reaches the regex engines' slow paths.
+// matcher then runs on a bounded window of that line to extract the secret, and Confirm
+// decides. A builtin rule's matcher is hand-written (extract.cc: literal search and
+// character-class runs); a repository's own rules use std::regex. Vectorscan's literal
+// matcher does the prefiltering: only lines holding a rule's literals (AKIA, ghp_,
+// -----BEGIN, password...) ever reach a matcher.
 // GCC 12 warns about libstdc++'s own <regex> internals (-Wmaybe-uninitialized, a false
 // positive at -O2 with the sanitizers), as in pipeline/policy.cc.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -16,6 +18,7 @@
 
 #include "core/strings.h"
 #include "scan/confirm.h"
+#include "scan/extract.h"
 
 namespace plumb::scan {
 
@@ -31,11 +34,25 @@ struct Hit {
   size_t end;
 };
 
+struct Hits {
+  const char* text;
+  std::vector<Hit> hits;
+  std::vector<size_t> last_end;  // per rule: end of its latest hit, npos if none
+};
+
 int OnMatch(unsigned id, unsigned long long /*from*/, unsigned long long to, unsigned /*flags*/,
             void* ctx) {
-  auto* hits = static_cast<std::vector<Hit>*>(ctx);
-  hits->push_back({id, static_cast<size_t>(to)});
-  return hits->size() > 1000000 ? 1 : 0;  // a runaway input: stop, report what we have
+  auto* h = static_cast<Hits*>(ctx);
+  size_t end = static_cast<size_t>(to);
+  // A hit one byte after the same rule's last one, on the same line, lies in the window that
+  // hit has searched already (lines are shorter than kWindow but for pathological data, where
+  // the windows differ by one byte): only the first of such a run is kept.
+  size_t& last = h->last_end[id];
+  bool same_run = last != std::string_view::npos && last + 1 == end && h->text[last] != '\n';
+  last = end;
+  if (same_run) return 0;
+  h->hits.push_back({id, end});
+  return h->hits.size() > 1000000 ? 1 : 0;  // a runaway input: stop, report what we have
 }
 
 struct Candidate {
@@ -57,7 +74,8 @@ Finding Refile(Finding f, const std::string& file) {
 
 struct Scanner::Impl {
   std::vector<Rule> rules;
-  std::vector<std::regex> confirm;
+  std::vector<internal::SearchFn> search;  // per rule: the hand-written matcher, or nullptr
+  std::vector<std::regex> confirm;         // per rule: the regex (empty when `search` is set)
   hs_database_t* db = nullptr;
   std::mutex mu;
   std::vector<hs_scratch_t*> free_scratch;  // GUARDED_BY(mu)
@@ -93,9 +111,11 @@ Scanner::~Scanner() = default;
 
 const std::vector<Rule>& Scanner::rules() const { return impl_->rules; }
 
-Result<std::unique_ptr<Scanner>> Scanner::Create(std::vector<Rule> rules) {
+Result<std::unique_ptr<Scanner>> Scanner::Create(std::vector<Rule> rules,
+                                                 const ScannerOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->rules = std::move(rules);
+  std::vector<std::string> patterns;
   std::vector<const char*> exprs;
   std::vector<unsigned> flags, ids;
   std::set<std::string> seen;
@@ -103,6 +123,16 @@ Result<std::unique_ptr<Scanner>> Scanner::Create(std::vector<Rule> rules) {
     const Rule& r = impl->rules[i];
     if (!seen.insert(r.id).second) return InvalidArgument("rule " + r.id + " is defined twice");
     if (r.regex.empty()) return InvalidArgument("rule " + r.id + ": regex is empty");
+    internal::BuiltinMatcher builtin;
+    if (options.builtin_matchers) builtin = internal::FindBuiltinMatcher(r);
+    impl->search.push_back(builtin.search);
+    if (builtin.search != nullptr) {
+      impl->confirm.emplace_back();
+      patterns.push_back(builtin.prefilter);
+      flags.push_back(HS_FLAG_MULTILINE | (r.caseless ? HS_FLAG_CASELESS : 0));
+      ids.push_back(static_cast<unsigned>(i));
+      continue;
+    }
     auto syntax = std::regex::ECMAScript | std::regex::optimize;
     if (r.caseless) syntax |= std::regex::icase;
     try {
@@ -116,10 +146,11 @@ Result<std::unique_ptr<Scanner>> Scanner::Create(std::vector<Rule> rules) {
                              " but the regex has " +
                              std::to_string(impl->confirm.back().mark_count()) + " groups");
     }
-    exprs.push_back(r.regex.c_str());
+    patterns.push_back(r.regex);
     flags.push_back(HS_FLAG_MULTILINE | (r.caseless ? HS_FLAG_CASELESS : 0));
     ids.push_back(static_cast<unsigned>(i));
   }
+  for (const auto& p : patterns) exprs.push_back(p.c_str());
   if (exprs.empty()) return InvalidArgument("no rules to scan with");
   hs_compile_error_t* err = nullptr;
   if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
@@ -142,22 +173,42 @@ Result<std::vector<Finding>> Scanner::Scan(std::string_view text, const std::str
   if (text.empty()) return out;
   if (std::memchr(text.data(), '\0', std::min<size_t>(text.size(), 8000)) != nullptr) return out;
   if (text.size() > 0xffffffffu) return InvalidArgument(file + ": too large to scan");
-  std::vector<Hit> hits;
+  Hits found{.text = text.data(),
+             .hits = {},
+             .last_end = std::vector<size_t>(impl_->rules.size(), std::string_view::npos)};
+  std::vector<Hit>& hits = found.hits;
   hs_scratch_t* scratch = impl_->TakeScratch();
   if (scratch == nullptr) return Internal("vectorscan: cannot allocate scratch space");
   hs_error_t rc = hs_scan(impl_->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
-                          OnMatch, &hits);
+                          OnMatch, &found);
   impl_->ReturnScratch(scratch);
   if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
     return Internal(file + ": vectorscan scan failed (" + std::to_string(rc) + ")");
   }
   if (hits.empty()) return out;
+  // Vectorscan does not report every match in order of its end: a `$` alternative comes
+  // after the match that consumed the newline instead, and `covered` below relies on order.
+  std::stable_sort(hits.begin(), hits.end(),
+                   [](const Hit& a, const Hit& b) { return a.end < b.end; });
 
-  // Confirm: per hit, the rule's regex on the hit's line, from up to kWindow before the
-  // hit's end to up to kWindow after it (a token is never longer), so the regex sees whole
-  // tokens; hits inside a match already taken are skipped.
+  // Confirm: per hit, the rule's matcher on the hit's line, from up to kWindow before the
+  // hit's end to up to kWindow after it (a token is never longer), so it sees whole tokens;
+  // hits inside a match already taken, or in a window already searched, are skipped.
   std::vector<Candidate> cands;
   std::vector<size_t> covered(impl_->rules.size(), 0);  // per rule: matches end before this
+  std::vector<std::pair<size_t, size_t>> searched(impl_->rules.size(), {0, 0});  // per rule
+  auto add = [&](unsigned rule, size_t lo, size_t match_start, size_t match_end,
+                 size_t secret_start, size_t secret_end) {
+    Candidate c;
+    c.rule = rule;
+    c.match_start = lo + match_start;
+    c.match_end = lo + match_end;
+    c.start = lo + secret_start;
+    c.end = lo + secret_end;
+    c.secret = std::string(text.substr(c.start, c.end - c.start));
+    covered[rule] = std::max(covered[rule], c.match_end);
+    cands.push_back(std::move(c));
+  };
   for (const Hit& h : hits) {
     if (h.end <= covered[h.rule]) continue;
     size_t line_start = h.end == 0 ? std::string_view::npos : text.rfind('\n', h.end - 1);
@@ -166,22 +217,28 @@ Result<std::vector<Finding>> Scanner::Scan(std::string_view text, const std::str
     if (line_end == std::string_view::npos) line_end = text.size();
     size_t lo = std::max(line_start, h.end > kWindow ? h.end - kWindow : 0);
     size_t hi = std::min(line_end, h.end + kWindow);
+    if (searched[h.rule] == std::make_pair(lo, hi)) continue;  // same window, same matches
+    searched[h.rule] = {lo, hi};
     std::string_view window = text.substr(lo, hi - lo);
-    const Rule& rule = impl_->rules[h.rule];
+    if (internal::SearchFn search = impl_->search[h.rule]; search != nullptr) {
+      internal::Match m;
+      for (size_t pos = 0; pos <= window.size() && search(window, pos, &m);) {
+        if (m.secret_end > m.secret_start) {
+          add(h.rule, lo, m.start, m.end, m.secret_start, m.secret_end);
+        }
+        pos = m.end > m.start ? m.end : m.end + 1;
+      }
+      continue;
+    }
+    int g = impl_->rules[h.rule].secret_group;
     std::cregex_iterator it(window.data(), window.data() + window.size(), impl_->confirm[h.rule]);
     for (; it != std::cregex_iterator(); ++it) {
       const auto& m = *it;
-      int g = rule.secret_group;
       if (!m[g].matched || m.length(g) == 0) continue;
-      Candidate c;
-      c.rule = h.rule;
-      c.match_start = lo + static_cast<size_t>(m.position(0));
-      c.match_end = c.match_start + static_cast<size_t>(m.length(0));
-      c.start = lo + static_cast<size_t>(m.position(g));
-      c.end = c.start + static_cast<size_t>(m.length(g));
-      c.secret = m.str(g);
-      covered[h.rule] = std::max(covered[h.rule], c.match_end);
-      cands.push_back(std::move(c));
+      size_t start = static_cast<size_t>(m.position(0));
+      size_t secret = static_cast<size_t>(m.position(g));
+      add(h.rule, lo, start, start + static_cast<size_t>(m.length(0)), secret,
+          secret + static_cast<size_t>(m.length(g)));
     }
   }
   // One candidate per (rule, start of match); the confirmed ones; where two rules' matches
@@ -213,12 +270,12 @@ Result<std::vector<Finding>> Scanner::Scan(std::string_view text, const std::str
   int line = 1;
   size_t line_start = 0;
   for (const Candidate& c : kept) {
-    while (pos < c.start) {
-      const void* nl = std::memchr(text.data() + pos, '\n', c.start - pos);
-      if (nl == nullptr) break;
-      pos = static_cast<size_t>(static_cast<const char*>(nl) - text.data()) + 1;
-      ++line;
-      line_start = pos;
+    if (pos < c.start) {  // a count the compiler vectorises, not a memchr call per line
+      line += static_cast<int>(std::count(text.begin() + static_cast<ptrdiff_t>(pos),
+                                          text.begin() + static_cast<ptrdiff_t>(c.start), '\n'));
+      size_t nl = text.rfind('\n', c.start - 1);
+      if (nl != std::string_view::npos && nl >= pos) line_start = nl + 1;
+      pos = c.start;
     }
     const Rule& rule = impl_->rules[c.rule];
     Finding f;

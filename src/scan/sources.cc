@@ -117,7 +117,7 @@ Result<Report> ScanHistory(const Scanner& scanner, source::LocalRepo& repo,
   std::map<std::string, std::vector<Finding>> by_blob;
   for (const auto& info : commits) {
     ++report.commits;
-    if (filter.CommitAllowed(info.id) || info.parents > 1) continue;
+    if (filter.CommitAllowed(info.id)) continue;
     ASSIGN_OR_RETURN(auto additions, repo.Additions(info.id));
     for (const auto& added : additions.files) {
       if (filter.PathAllowed(added.path)) continue;

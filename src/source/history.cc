@@ -1,6 +1,10 @@
 // LocalRepo (a repository opened in place: history, index, blobs) and the added lines of
 // a diff, for the secret scanner. Each diff is computed with zero context lines and
 // rename detection, so a moved file adds nothing and a changed one adds only its new lines.
+#include <algorithm>
+#include <iterator>
+#include <map>
+
 #include "core/strings.h"
 #include "source/mirror.h"
 
@@ -66,6 +70,23 @@ Result<std::vector<AddedLines>> AddedTreeToTree(git_repository* repo, git_tree* 
   if (rc != 0) return GitError(rc, "diff");
   DiffPtr owned(diff);
   return CollectAdded(diff);
+}
+
+// The lines both `a` and `b` add to the same blob at the same path, in `a`'s order.
+std::vector<AddedLines> CommonLines(const std::vector<AddedLines>& a,
+                                    const std::vector<AddedLines>& b) {
+  std::map<std::string_view, const AddedLines*> in_b;
+  for (const AddedLines& y : b) in_b[y.path] = &y;
+  std::vector<AddedLines> out;
+  for (const AddedLines& x : a) {
+    auto it = in_b.find(x.path);
+    if (it == in_b.end() || it->second->blob_id != x.blob_id) continue;
+    AddedLines both{.path = x.path, .blob_id = x.blob_id, .lines = {}};
+    std::set_intersection(x.lines.begin(), x.lines.end(), it->second->lines.begin(),
+                          it->second->lines.end(), std::back_inserter(both.lines));
+    if (!both.lines.empty()) out.push_back(std::move(both));
+  }
+  return out;
 }
 
 CommitInfo InfoOf(git_commit* c) {
@@ -154,19 +175,24 @@ Result<CommitAdditions> LocalRepo::Additions(const std::string& commit) {
   ASSIGN_OR_RETURN(CommitPtr c, internal::ResolveCommit(repo, commit, ""));
   CommitAdditions out;
   out.commit = internal::InfoOf(c.get());
-  if (out.commit.parents > 1) return out;
   ASSIGN_OR_RETURN(TreePtr tree, internal::CommitTree(c.get()));
-  TreePtr parent_tree;
-  if (out.commit.parents == 1) {
-    git_commit* parent = nullptr;
-    int rc = git_commit_parent(&parent, c.get(), 0);
-    if (rc != 0) return GitError(rc, "parent of " + out.commit.id);
-    CommitPtr owned(parent);
-    ASSIGN_OR_RETURN(parent_tree, internal::CommitTree(parent));
+  // Against each parent (a root commit: against nothing); a line counts when it is new
+  // against all of them.
+  size_t n = std::max<size_t>(out.commit.parents, 1);
+  for (size_t i = 0; i < n; ++i) {
+    TreePtr parent_tree;
+    if (out.commit.parents > 0) {
+      git_commit* parent = nullptr;
+      int rc = git_commit_parent(&parent, c.get(), static_cast<unsigned>(i));
+      if (rc != 0) return GitError(rc, "parent of " + out.commit.id);
+      CommitPtr owned(parent);
+      ASSIGN_OR_RETURN(parent_tree, internal::CommitTree(parent));
+    }
+    auto files = internal::AddedTreeToTree(repo, parent_tree.get(), tree.get());
+    if (!files.ok()) return files.status().WithContext("commit " + out.commit.id.substr(0, 12));
+    out.files = i == 0 ? std::move(files).value() : internal::CommonLines(out.files, *files);
+    if (out.files.empty()) break;
   }
-  auto files = internal::AddedTreeToTree(repo, parent_tree.get(), tree.get());
-  if (!files.ok()) return files.status().WithContext("commit " + out.commit.id.substr(0, 12));
-  out.files = std::move(files).value();
   return out;
 }
 

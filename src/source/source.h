@@ -133,7 +133,7 @@ struct AddedLines {
   std::vector<int> lines;  // sorted, ascending; never empty
 };
 
-// What one commit adds (against its first parent; a root commit adds all its files).
+// What one commit adds (against its parents; a root commit adds all its files).
 struct CommitAdditions {
   CommitInfo commit;
   std::vector<AddedLines> files;  // binary files and deletions are left out
@@ -160,9 +160,10 @@ class LocalRepo {
   // commits are included (`parents` > 1).
   Result<std::vector<CommitInfo>> Commits(const std::string& range);
 
-  // What `commit` adds against its first parent. A merge commit adds nothing of its own
-  // (the lines came with the commits it merges, which a history walk visits), so its
-  // `files` is empty.
+  // What `commit` adds against its parent (a root commit: all its lines). A merge adds
+  // the lines that are new against every parent, as gitleaks counts them: what its conflict
+  // resolution or an "evil merge" wrote, not what the merged commits brought (a history
+  // walk visits those commits).
   Result<CommitAdditions> Additions(const std::string& commit);
 
   // What the index adds against HEAD (`git diff --cached`): the staged blobs and lines.
