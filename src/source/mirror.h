@@ -12,6 +12,7 @@
 #include "core/fs.h"
 #include "core/strings.h"
 #include "source/git_util.h"
+#include "source/local_seed.h"
 #include "source/source.h"
 #include "source/write.h"
 
@@ -162,6 +163,7 @@ struct RepoCache::Impl {
     }
     bool existed = fs::Exists(m->path);
     RETURN_IF_ERROR(Open(m, /*create=*/true));
+    if (!existed && !local.empty()) (void)internal::SeedObjects(local, m->path);
     git_remote* remote = nullptr;
     int rc = git_remote_lookup(&remote, m->repo.get(), "origin");
     if (rc != 0) return GitError(rc, "mirror of " + internal::RedactUrl(m->url), m->url);

@@ -37,6 +37,20 @@ const char* FileTypeName(FileState::Type t) {
   return "unknown";
 }
 
+FileStamp FileStamp::Of(const struct stat& st) {
+  return {st.st_dev,
+          st.st_ino,
+          st.st_size,
+          int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
+          int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec,
+          st.st_mode};
+}
+
+FileStamp FileStamp::At(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 ? Of(st) : FileStamp{};
+}
+
 Result<FileState> ReadFileState(const std::string& path) {
   FileState state;
   struct stat st;

@@ -238,7 +238,7 @@ class LocalTarget : public Target {
           bool have_stat = ::lstat(path.c_str(), &st) == 0;
           if (stored && have_stat && S_ISREG(st.st_mode)) {
             auto v = verified_.find(path);
-            if (v != verified_.end() && v->second == StatKey::Of(st)) {
+            if (v != verified_.end() && v->second == FileStamp::Of(st)) {
               live.exists = true;
               live.body = *stored;
               out.push_back(std::move(live));
@@ -248,8 +248,12 @@ class LocalTarget : public Target {
           ASSIGN_OR_RETURN(FileState state, ReadFileState(path));
           if (state.type != FileState::Type::kAbsent) {
             live.exists = true;
-            live.body =
-                LiveFileBody(meta ? *meta : Value(), path, state, FromSecret(*where), hash_key_);
+            // A file the inventory does not hold shows without metadata, so it differs
+            // and the plan applies (adopts) it even when it holds the desired content:
+            // its row is then recorded, and git dropping it later prunes it. (A file
+            // written just before a kill -9 whose row was not committed is one.)
+            live.body = LiveFileBody(stored && meta ? *meta : Value(), path, state,
+                                     FromSecret(*where), hash_key_);
           }
           // Remember a file that holds exactly what was applied; the stat taken before
           // the read, so a write racing with it changes ctime and forces a re-read.
@@ -257,7 +261,7 @@ class LocalTarget : public Target {
           const Value* stored_spec = stored ? stored->Find("spec") : nullptr;
           if (have_stat && S_ISREG(st.st_mode) && live_spec && stored_spec &&
               *live_spec == *stored_spec)
-            verified_[path] = StatKey::Of(st);
+            verified_[path] = FileStamp::Of(st);
           else
             verified_.erase(path);
         }
@@ -382,6 +386,9 @@ class LocalTarget : public Target {
 
   Status Flush() override {
     std::lock_guard<std::mutex> lock(mu_);
+    // The batch of inventory rows first, so the syncfs below covers it too.
+    Status committed = store_->Commit();
+    if (!committed.ok()) return committed.WithContext("local.db");
     std::set<std::string> dirs;
     dirs.swap(touched_dirs_);
     if (!options_.durable) return Status::Ok();
@@ -513,23 +520,7 @@ class LocalTarget : public Target {
   std::set<std::string> touched_dirs_;             // GUARDED_BY(mu_): to sync in Flush()
   std::unordered_map<std::string, Value> bodies_;  // GUARDED_BY(mu_): local.db in memory
   // Files last seen holding exactly their applied body, by path. GUARDED_BY(mu_).
-  struct StatKey {
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    int64_t mtime_ns, ctime_ns;
-    mode_t mode;
-    static StatKey Of(const struct stat& st) {
-      return {st.st_dev,
-              st.st_ino,
-              st.st_size,
-              int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
-              int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec,
-              st.st_mode};
-    }
-    bool operator==(const StatKey&) const = default;
-  };
-  std::unordered_map<std::string, StatKey> verified_;
+  std::unordered_map<std::string, FileStamp> verified_;
   const std::string hash_key_;        // keys template hashes and File contentHash (local.key)
   const RowCipher cipher_;            // seals Secret rows of local.db (LocalOptions::secret_key)
   const std::string row_hash_key_;    // keys the hash column of Secret rows
@@ -564,6 +555,7 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
   const Value live =
       existed ? LiveFileBody(meta ? *meta : Value(), path, state, FromSecret(expected), hash_key_)
               : Value();
+  FileStamp written_stamp;  // of the file written below, if any
 
   if (!matches) {
     if (state.type == FileState::Type::kDirectory) {
@@ -584,9 +576,17 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
         files_.Set(path, *before);
       else
         files_.Erase(path);
+      verified_.erase(path);
       return written;
     }
-    files_.SetWriting(path, false);
+    // The stamp of what was written, taken as Observe takes one (stat, then read and
+    // compare): a write racing with this one moves ctime, so it never passes for ours.
+    const FileStamp stamp = FileStamp::At(path);
+    auto back = ReadFileState(path);
+    if (stamp.ino != 0 && back.ok() && back->type == FileState::Type::kRegular &&
+        back->content == content && FormatMode(back->mode) == mode)
+      written_stamp = stamp;
+    files_.SetWritten(path, written_stamp);
     touched_dirs_.insert(fs::Dirname(path));
   } else {
     files_.Set(path, ManagedFromBody(ctx.app, id, expected, hash_key_));
@@ -600,6 +600,9 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
   }
   // An unchanged object keeps its row (and order): no database write per no-op apply.
   if (!stored || *stored != expected) RETURN_IF_ERROR(Record(ctx, id, expected));
+  // What was just written holds the applied body: the look after the apply (health)
+  // need not read it again while its stamp holds.
+  if (written_stamp.ino != 0) verified_[path] = written_stamp;
 
   if (!existed) {
     what.insert(what.begin(), "wrote " + path);
@@ -640,6 +643,9 @@ Result<Change> LocalTarget::ApplyRunning(const AppContext& ctx, const Resource& 
       return Change{.id = id, .kind = ChangeKind::kUnchanged};
   }
   RETURN_IF_ERROR(Record(ctx, id, expected));
+  // Committed before anything starts: a process running with no inventory row would
+  // never be pruned.
+  RETURN_IF_ERROR(store_->Commit());
   RETURN_IF_ERROR(supervisor_->Apply(ctx.app, id, t));
   if (!stored || live_replicas < 0) {
     return Change{.id = id,

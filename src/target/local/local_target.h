@@ -12,7 +12,8 @@
 // Live objects and the inventory live in STATE_DIR/local.db (SQLite, WAL). With a
 // secret_key, a Secret's row is AES-256-GCM encrypted (row_cipher.h) and its hash column
 // keyed; a row that does not decrypt is unknown live state that the next apply rewrites.
-// Drift: inotify on the directories of managed files, plus a periodic rescan.
+// Drift: inotify on the directories of managed files, plus a periodic rescan; a file
+// whose stat still shows what the runtime wrote is not read again.
 //
 // File details the engine and users can rely on:
 //   - Expected(): spec.path absolute and normalised; spec.content a string (fromConfigMap
@@ -33,7 +34,13 @@
 //     inventory order).
 //   - Observe() reads the path recorded in the inventory (or, before the first apply, the
 //     path the desired set gives). A directory/symlink there shows as spec.type instead of
-//     content, so it differs from Expected().
+//     content, so it differs from Expected(). A file not in this Application's inventory
+//     shows without metadata, so it differs too: the plan applies it and the inventory
+//     then owns it (adoption), even when it already held the desired content.
+//   - Inventory rows are written in batches (committed by Flush() and every 2,000 rows),
+//     not one SQLite commit per object. After a kill -9 the rows of the last batch may be
+//     missing while their files exist: the next reconcile adopts them (above). A Process
+//     or Job row is committed before its replicas start.
 //   - Remove() deletes only what this Application's inventory records, and refuses paths
 //     no longer allowed; a file already gone counts as deleted.
 //   - Drift callbacks come from the target's watcher thread, once per new drifted state;

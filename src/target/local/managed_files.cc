@@ -21,20 +21,36 @@ std::optional<ManagedFile> ManagedFiles::Find(const std::string& path) const {
 void ManagedFiles::Set(const std::string& path, ManagedFile file) {
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = files_.insert_or_assign(path, std::move(file));
-  if (inserted) ++dir_refs_[fs::Dirname(path)];
+  if (inserted && ++dir_refs_[fs::Dirname(path)] == 1) ++dirs_version_;
 }
 
 void ManagedFiles::Erase(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   if (files_.erase(path) == 0) return;
   auto it = dir_refs_.find(fs::Dirname(path));
-  if (it != dir_refs_.end() && --it->second == 0) dir_refs_.erase(it);
+  if (it != dir_refs_.end() && --it->second == 0) {
+    dir_refs_.erase(it);
+    ++dirs_version_;
+  }
 }
 
 void ManagedFiles::SetWriting(const std::string& path, bool writing) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = files_.find(path);
   if (it != files_.end()) it->second.writing = writing;
+}
+
+void ManagedFiles::SetWritten(const std::string& path, const FileStamp& stamp) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end()) return;
+  it->second.writing = false;
+  it->second.written = stamp;
+}
+
+uint64_t ManagedFiles::DirsVersion() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dirs_version_;
 }
 
 std::vector<std::string> ManagedFiles::Dirs() const {

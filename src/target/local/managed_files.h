@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "resource/resource.h"
+#include "target/local/file_state.h"
 
 namespace plumb::target::local {
 
@@ -24,6 +25,9 @@ struct ManagedFile {
   std::string digest_key;
   int mode = 0644;
   bool writing = false;  // the runtime is writing it right now: not drift, look again later
+  // The file as the runtime wrote it (ino 0: unknown). While a stat still shows this
+  // stamp the file holds what was applied, and the watcher need not read it.
+  FileStamp written;
 };
 
 // The digest of `content` as `file` records it (see ManagedFile::content_digest).
@@ -36,8 +40,12 @@ class ManagedFiles {
   void Erase(const std::string& path);
   // Marks a managed path as being written (or done); no-op for unmanaged paths.
   void SetWriting(const std::string& path, bool writing);
+  // Marks a managed path as written, with the stamp of what was written.
+  void SetWritten(const std::string& path, const FileStamp& stamp);
   // Parent directories of all managed paths.
   std::vector<std::string> Dirs() const;
+  // Counts changes of the set Dirs() returns: equal values, same directories.
+  uint64_t DirsVersion() const;
   std::vector<std::pair<std::string, ManagedFile>> Snapshot() const;
   // Managed paths whose parent directory is `dir`.
   std::vector<std::string> PathsIn(const std::string& dir) const;
@@ -46,6 +54,7 @@ class ManagedFiles {
   mutable std::mutex mu_;
   std::map<std::string, ManagedFile> files_;  // GUARDED_BY(mu_)
   std::map<std::string, int> dir_refs_;       // GUARDED_BY(mu_)
+  uint64_t dirs_version_ = 0;                 // GUARDED_BY(mu_)
 };
 
 }  // namespace plumb::target::local

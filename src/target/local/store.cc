@@ -79,6 +79,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
 }
 
 Store::~Store() {
+  (void)Commit();
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
   sqlite3_close(db_);
 }
@@ -121,7 +122,31 @@ Result<std::optional<ObjectRow>> Store::Get(const std::string& app, const std::s
   return Error("read");
 }
 
+Status Store::BeginWrite() {
+  if (in_batch_ && batch_rows_ >= kBatchRows) RETURN_IF_ERROR(Commit());
+  if (!in_batch_) {
+    RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    in_batch_ = true;
+    batch_rows_ = 0;
+  }
+  ++batch_rows_;
+  return Status::Ok();
+}
+
+Status Store::Commit() {
+  if (!in_batch_) return Status::Ok();
+  Status s = Exec("COMMIT");
+  // A busy database keeps the transaction open, so the next Commit() retries it; other
+  // errors end it (SQLite rolled it back).
+  if (s.ok() || sqlite3_get_autocommit(db_)) {
+    in_batch_ = false;
+    batch_rows_ = 0;
+  }
+  return s;
+}
+
 Status Store::Put(const ObjectRow& row) {
+  RETURN_IF_ERROR(BeginWrite());
   std::string sql =
       std::string("INSERT OR REPLACE INTO objects (") + kColumns + ") VALUES (?, ?, ?, ?, ?, ?)";
   Stmt s(Prepare(sql));
@@ -137,6 +162,7 @@ Status Store::Put(const ObjectRow& row) {
 }
 
 Status Store::Delete(const std::string& app, const std::string& key) {
+  RETURN_IF_ERROR(BeginWrite());
   Stmt s(Prepare("DELETE FROM objects WHERE app=? AND key=?"));
   if (!s.ok()) return Error("prepare");
   s.Bind(1, app);
@@ -178,6 +204,9 @@ Result<int64_t> Store::MaxOrder() {
   return static_cast<int64_t>(sqlite3_column_int64(s.get(), 0));
 }
 
-Status Store::Checkpoint() { return Exec("PRAGMA wal_checkpoint(TRUNCATE)"); }
+Status Store::Checkpoint() {
+  RETURN_IF_ERROR(Commit());
+  return Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
 
 }  // namespace plumb::target::local

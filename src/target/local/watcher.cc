@@ -54,7 +54,10 @@ class Watcher::Loop {
     stop_ = true;
     Wake();
   }
+  // Wakes the thread only when there is something to do: new or dropped directories, or
+  // watches to retry (an apply per file must not cost a wake-up and a re-sync each).
   void MarkDirty() {
+    if (files_->DirsVersion() == synced_version_ && !retry_) return;
     dirty_ = true;
     Wake();
   }
@@ -63,7 +66,7 @@ class Watcher::Loop {
     int64_t next_rescan = MonotonicMillis() + rescan_ms_;
     SyncWatches();
     while (!stop_) {
-      if (dirty_.exchange(false)) SyncWatches();
+      if (dirty_.exchange(false)) SyncWatches(/*all=*/false);
       const int64_t now = MonotonicMillis();
       int64_t timeout = next_rescan - now;
       if (!pending_.empty()) {
@@ -109,8 +112,14 @@ class Watcher::Loop {
     pending_.insert(path);
   }
 
-  void SyncWatches() {
+  // With `all`, also retries directories that had no watch and re-adds lost ones;
+  // otherwise does nothing while the set of directories is the one last synced.
+  void SyncWatches(bool all = true) {
     if (inotify_fd_ < 0) return;
+    const uint64_t version = files_->DirsVersion();
+    if (!all && version == synced_version_ && !retry_) return;
+    synced_version_ = version;
+    retry_ = false;
     const std::vector<std::string> dirs = files_->Dirs();
     const std::set<std::string> wanted(dirs.begin(), dirs.end());
     for (auto it = wd_of_.begin(); it != wd_of_.end();) {
@@ -130,7 +139,10 @@ class Watcher::Loop {
     for (const std::string& dir : wanted) {
       if (wd_of_.count(dir)) continue;
       int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(), kDirMask | IN_ONLYDIR);
-      if (wd < 0) continue;  // missing for now: the rescan retries and checks its files
+      if (wd < 0) {  // missing for now: the next apply or the rescan retries
+        retry_ = true;
+        continue;
+      }
       wd_of_[dir] = wd;
       dirs_of_[wd].insert(dir);
     }
@@ -165,6 +177,7 @@ class Watcher::Loop {
       if (ev.mask & IN_IGNORED) {
         for (const std::string& dir : dirs) wd_of_.erase(dir);
         dirs_of_.erase(ev.wd);
+        retry_ = true;
       }
       return;
     }
@@ -185,6 +198,11 @@ class Watcher::Loop {
       if (!want) continue;
       if (want->writing) {
         AddPending(path);  // its own write in flight: its events follow
+        continue;
+      }
+      // Untouched since the runtime wrote it: it holds what was applied.
+      if (want->written.ino != 0 && FileStamp::At(path) == want->written) {
+        reported_.erase(path);
         continue;
       }
       auto state = ReadFileState(path);
@@ -225,6 +243,8 @@ class Watcher::Loop {
   int inotify_fd_ = -1;
   std::atomic<bool> stop_{false};
   std::atomic<bool> dirty_{false};
+  std::atomic<uint64_t> synced_version_{0};  // ManagedFiles::DirsVersion() last synced
+  std::atomic<bool> retry_{true};            // a wanted directory has no watch
   // Owned by the thread:
   std::map<std::string, int> wd_of_;
   std::map<int, std::set<std::string>> dirs_of_;
