@@ -332,8 +332,9 @@ export function appView(root, name, tab, params) {
     }, 200);
   });
 
-  loadApp().then(() => { if (tab !== 'resources' && tab !== 'processes' && tab !== 'events') renderTab(); });
+  const first = loadApp();
+  first.then(() => { if (tab !== 'resources' && tab !== 'processes' && tab !== 'events') renderTab(); });
   if (tab === 'events') renderEvents();
-  else loadEvents();
+  else first.then(loadEvents); // the drift banner's history: after the first render, not beside it
   return { dispose() { disposed = true; off(); clearTimeout(reloadTimer); } };
 }
