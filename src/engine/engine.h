@@ -185,6 +185,12 @@ class Engine {
   // target keeps no logs.
   Result<std::vector<target::LogSource>> Logs(const std::string& app, const std::string& kind,
                                               const std::string& name);
+  // The replicas of the same running objects as Logs, as the target sees them now (state,
+  // readiness, restarts per replica). Errors as for Logs; an object that has not started
+  // yet is left out when listing all.
+  Result<std::vector<target::RunningStatus>> Running(const std::string& app,
+                                                     const std::string& kind,
+                                                     const std::string& name);
   // The values of the Secrets (kind Secret) in the Application's desired set as of its
   // last pass (stringData values; data values decoded and as written). Only for masking
   // what programs print (logs); never log or answer them. Empty for an unknown name.

@@ -1,5 +1,5 @@
-// The engine API for running objects (kinds Process and Job): their logs, and scaling
-// by hand in an emergency. Neither waits for a running reconcile: both read the
+// The engine API for running objects (kinds Process and Job): their logs, their replicas,
+// and scaling by hand in an emergency. None waits for a running reconcile: each reads the
 // target's inventory, which the target keeps thread-safe.
 #include <string_view>
 
@@ -59,6 +59,23 @@ Result<std::vector<target::LogSource>> Engine::Logs(const std::string& app, cons
       return logs.status();
     }
     out.insert(out.end(), logs->begin(), logs->end());
+  }
+  return out;
+}
+
+Result<std::vector<target::RunningStatus>> Engine::Running(const std::string& app,
+                                                           const std::string& kind,
+                                                           const std::string& name) {
+  if (!impl_->Find(app)) return NotFound("no Application named " + app);
+  ASSIGN_OR_RETURN(auto ids, FindRunning(*impl_->target, app, kind, name));
+  std::vector<target::RunningStatus> out;
+  for (const auto& id : ids) {
+    auto running = impl_->target->Running(app, id);
+    if (!running.ok()) {
+      if (name.empty() && running.status().code() == Code::kNotFound) continue;
+      return running.status();
+    }
+    out.push_back(std::move(*running));
   }
   return out;
 }

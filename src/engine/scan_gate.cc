@@ -122,15 +122,17 @@ Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const App
     filter.config = &config->config;
   }
   if (key == st.scan_cache_key) return st.scan_cache_findings;
-  auto added = repos->AddedBetween(spec.repo, from, to);
+  // Only the Application's path: with 10,000 Applications in one repository, diffing the
+  // whole tree for each one's first apply made loading them quadratic.
+  std::string prefix = PathPrefix(spec.path);
+  auto added = repos->AddedBetween(spec.repo, from, to, prefix);
   if (!added.ok() && added.status().code() == Code::kNotFound && !from.empty()) {
     // The applied commit is gone (a force-push pruned it): every line counts as added.
     log::Warn("secret scan: " + added.status().message() + "; scanning the whole tree",
               {{"app", spec.name}});
-    added = repos->AddedBetween(spec.repo, "", to);
+    added = repos->AddedBetween(spec.repo, "", to, prefix);
   }
   if (!added.ok()) return added.status();
-  std::string prefix = PathPrefix(spec.path);
   struct Found {
     scan::Finding finding;
     std::string line_text;  // to find the commit that added it

@@ -185,7 +185,7 @@ struct Server::Impl {
   }
 
   void Routes();
-  void LogRoutes();        // logs.cc's HTTP side: GET .../logs, POST .../scale
+  void LogRoutes();        // logs.cc's HTTP side: GET .../logs, .../processes, POST .../scale
   void PipelineRoutes();   // environments and promotion
   void DashboardRoutes();  // the dashboard's files at every other GET path
   // Waits up to `d` for Stop(); returns true when stopping.
@@ -494,15 +494,19 @@ void Server::Impl::DashboardRoutes() {
   http->Get(".*", [](const httplib::Request& req, httplib::Response& res) {
     const WebFile* file = ResolveWebPath(req.path);
     if (file == nullptr)
-      return ReplyError(res, NotFound("no such API path: " + req.path.substr(0, 200)));
+      return ReplyError(res,
+                        NotFound(std::string(req.path.starts_with("/api") ? "no such API path: "
+                                                                          : "no such file: ") +
+                                 req.path.substr(0, 200)));
     res.set_header("Content-Security-Policy",
                    "default-src 'self'; img-src 'self' data:; object-src 'none'; "
                    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("X-Frame-Options", "DENY");
     res.set_header("Referrer-Policy", "no-referrer");
-    // Not fingerprinted, so the browser revalidates each time (a 304 when unchanged).
-    res.set_header("Cache-Control", "no-cache");
+    // Assets are named after their content and kept for good; index.html is revalidated
+    // (a 304 when unchanged).
+    res.set_header("Cache-Control", std::string(WebCacheControl(*file)));
     std::string etag = WebETag(*file);
     res.set_header("ETag", etag);
     if (req.get_header_value("If-None-Match") == etag) {
@@ -627,6 +631,54 @@ void Server::Impl::LogRoutes() {
           }
           return true;
         });
+  });
+
+  // The replicas of the Application's Processes and Jobs now: state, readiness and
+  // restarts each (what `status.resources` cannot say between reconciles).
+  http->Get(R"(/api/v1/applications/([^/]+)/processes)", [this](Req req, Res res) {
+    if (!Authorize(req, res, Need::kRead)) return;
+    auto running =
+        engine->Running(req.matches[1], req.get_param_value("kind"), req.get_param_value("name"));
+    if (!running.ok()) {
+      // An Application that runs nothing has an empty list, not an error.
+      if (running.status().code() != Code::kNotFound || !req.get_param_value("name").empty() ||
+          !engine->GetApp(req.matches[1]).ok())
+        return ReplyError(res, running.status());
+      running = std::vector<target::RunningStatus>{};
+    }
+    Value items = Value::EmptyArray();
+    for (const auto& object : *running) {
+      Value v;
+      v.Set("group", object.id.group);
+      v.Set("kind", object.id.kind);
+      v.Set("namespace", object.id.ns);
+      v.Set("name", object.id.name);
+      v.Set("replicas", object.replicas);
+      int ready = 0, restarts = 0;
+      Value list = Value::EmptyArray();
+      for (const auto& r : object.replica_status) {
+        ready += r.ready ? 1 : 0;
+        restarts += r.restarts;
+        Value item;
+        item.Set("replica", r.replica);
+        item.Set("name", r.name);
+        item.Set("state", r.state);
+        item.Set("ready", r.ready);
+        item.Set("restarts", r.restarts);
+        item.Set("pid", r.pid);
+        item.Set("startedAt",
+                 r.started_ms ? FormatTimeRfc3339(FromUnixMillis(r.started_ms)) : std::string());
+        item.Set("lastExit", r.last_exit);
+        list.Append(std::move(item));
+      }
+      v.Set("readyReplicas", ready);
+      v.Set("restarts", restarts);
+      v.Set("replicaStatus", std::move(list));
+      items.Append(std::move(v));
+    }
+    Value v;
+    v.Set("items", std::move(items));
+    Reply(res, 200, v);
   });
 
   http->Post(R"(/api/v1/applications/([^/]+)/scale)", [this](Req req, Res res) {

@@ -40,7 +40,13 @@ const WebFile* ResolveWebPath(std::string_view path) {
   if (path == "/api" || path.starts_with("/api/")) return nullptr;
   if (path != "/" && path != "/index.html")
     if (const WebFile* f = Find(path)) return f;
+  if (path.starts_with("/assets/")) return nullptr;
   return Find("/index.html");
+}
+
+std::string_view WebCacheControl(const WebFile& file) {
+  if (file.path.starts_with("/assets/")) return "public, max-age=31536000, immutable";
+  return "no-cache";
 }
 
 std::string WebETag(const WebFile& file) {

@@ -21,9 +21,15 @@ std::span<const WebFile> WebFiles();
 std::string_view WebContentType(std::string_view path);
 
 // What a GET of `path` (no query) serves: the file itself, "/" and every path that names no
-// file serve /index.html (the dashboard routes in the browser). Returns nullptr only when
-// no index.html is embedded, or for paths under /api/, which are never the dashboard's.
+// file serve /index.html (the dashboard routes in the browser). Returns nullptr when no
+// index.html is embedded, for paths under /api/, which are never the dashboard's, and for
+// unknown paths under /assets/ (a module of an older build must not get index.html).
 const WebFile* ResolveWebPath(std::string_view path);
+
+// The Cache-Control for a served file: files under /assets/ are named after their content
+// (bundle_web.cmake), so browsers keep them for a year without asking again; every other
+// file (index.html, which names the assets) is revalidated on each load.
+std::string_view WebCacheControl(const WebFile& file);
 
 // A strong validator for a file's bytes: a quoted hex hash.
 std::string WebETag(const WebFile& file);

@@ -13,9 +13,29 @@ TEST(WebFilesTest, IndexAndAssetsAreEmbeddedInPathOrder) {
   ASSERT_NE(index, nullptr);
   EXPECT_EQ(index->path, "/index.html");
   EXPECT_NE(index->body.find("<!doctype html>"), std::string_view::npos);
-  const WebFile* js = ResolveWebPath("/assets/main.js");
-  ASSERT_NE(js, nullptr);
-  EXPECT_EQ(js->path, "/assets/main.js");
+}
+
+// The build joins the modules into one file named after its content, and index.html
+// names it: the page loads one module, which browsers may cache for good.
+TEST(WebFilesTest, IndexNamesOneBundledModuleAndAHashedStyleSheet) {
+  std::string_view html = ResolveWebPath("/")->body;
+  size_t js_at = html.find("src=\"/assets/app.");
+  ASSERT_NE(js_at, std::string_view::npos) << html;
+  std::string js_path(html.substr(js_at + 5, html.find('"', js_at + 5) - js_at - 5));
+  const WebFile* js = ResolveWebPath(js_path);
+  ASSERT_NE(js, nullptr) << js_path;
+  EXPECT_EQ(js->path, js_path);
+  EXPECT_EQ(WebCacheControl(*js), "public, max-age=31536000, immutable");
+  EXPECT_NE(js->body.find("function appView("), std::string_view::npos);
+  EXPECT_NE(js->body.find("function appsView("), std::string_view::npos);
+  EXPECT_EQ(js->body.find("\nimport "), std::string_view::npos);
+  EXPECT_EQ(js->body.find("\nexport "), std::string_view::npos);
+  EXPECT_NE(html.find("href=\"/assets/style."), std::string_view::npos);
+  EXPECT_EQ(html.find("/assets/main.js"), std::string_view::npos);
+  EXPECT_EQ(WebCacheControl(*ResolveWebPath("/")), "no-cache");
+  // The unbundled modules are not served, and no asset falls back to index.html.
+  EXPECT_EQ(ResolveWebPath("/assets/main.js"), nullptr);
+  EXPECT_EQ(ResolveWebPath("/assets/app.0000000000000000.js"), nullptr);
 }
 
 TEST(WebFilesTest, UnknownPathsFallBackToIndexButApiPathsDoNot) {

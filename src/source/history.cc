@@ -62,9 +62,16 @@ Result<std::vector<AddedLines>> CollectAdded(git_diff* diff) {
   return out;
 }
 
-Result<std::vector<AddedLines>> AddedTreeToTree(git_repository* repo, git_tree* from,
-                                                git_tree* to) {
+Result<std::vector<AddedLines>> AddedTreeToTree(git_repository* repo, git_tree* from, git_tree* to,
+                                                const std::string& path = "") {
   git_diff_options opts = ZeroContextOptions();
+  // A literal directory, not a pattern: the diff (and its rename and copy detection) then
+  // reads only that part of the trees.
+  char* spec = const_cast<char*>(path.c_str());
+  if (!path.empty()) {
+    opts.pathspec = {&spec, 1};
+    opts.flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH;
+  }
   git_diff* diff = nullptr;
   int rc = git_diff_tree_to_tree(&diff, repo, from, to, &opts);
   if (rc != 0) return GitError(rc, "diff");
@@ -221,7 +228,8 @@ Result<std::string> LocalRepo::ReadBlob(const std::string& blob_id) {
 
 Result<std::vector<AddedLines>> RepoCache::AddedBetween(const std::string& url,
                                                         const std::string& from,
-                                                        const std::string& to) {
+                                                        const std::string& to,
+                                                        const std::string& path) {
   std::unique_lock<std::mutex> lock;
   ASSIGN_OR_RETURN(internal::Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
   git_repository* repo = m->repo.get();
@@ -232,7 +240,7 @@ Result<std::vector<AddedLines>> RepoCache::AddedBetween(const std::string& url,
     ASSIGN_OR_RETURN(CommitPtr from_commit, ResolveCommit(repo, from, url));
     ASSIGN_OR_RETURN(from_tree, internal::CommitTree(from_commit.get()));
   }
-  auto files = internal::AddedTreeToTree(repo, from_tree.get(), to_tree.get());
+  auto files = internal::AddedTreeToTree(repo, from_tree.get(), to_tree.get(), path);
   if (!files.ok()) return files.status().WithContext("lines added " + from + ".." + to);
   return files;
 }

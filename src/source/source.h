@@ -292,10 +292,12 @@ class RepoCache {
                                const std::string& to_path);
 
   // The lines added from commit `from` ("" = nothing: every line of `to`) to commit `to`,
-  // one entry per file (binary files and deletions left out), sorted by path. For the
-  // operator's secret gate. Does not fetch.
+  // one entry per file (binary files and deletions left out), sorted by path; only files
+  // under the directory `path` ("dir/"; "" = the whole tree). For the operator's secret
+  // gate: an Application scans its own path, not the other Applications' files. Does not
+  // fetch.
   Result<std::vector<AddedLines>> AddedBetween(const std::string& url, const std::string& from,
-                                               const std::string& to);
+                                               const std::string& to, const std::string& path = "");
 
   // The directory holding the mirror of `url` (for diagnostics).
   std::string MirrorPath(const std::string& url) const;

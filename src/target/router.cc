@@ -79,6 +79,9 @@ class RoutingTarget : public Target {
   Result<std::vector<LogSource>> Logs(const std::string& app, const ResourceId& id) override {
     return ForApp(app)->Logs(app, id);
   }
+  Result<RunningStatus> Running(const std::string& app, const ResourceId& id) override {
+    return ForApp(app)->Running(app, id);
+  }
   Result<Change> SetReplicas(const std::string& app, const ResourceId& id, int replicas) override {
     return ForApp(app)->SetReplicas(app, id, replicas);
   }

@@ -73,6 +73,25 @@ struct LogSource {
   std::string path;
 };
 
+// One replica of a running kind (a local Process, or a Job's latest attempt) as the
+// target sees it now: what users look at when a program misbehaves.
+struct ReplicaStatus {
+  int replica = 0;
+  std::string name;   // "web-0", as in LogSource
+  std::string state;  // Running, BackOff, Stopping, Exited, Stopped, Failed, Starting
+  bool ready = false;
+  int restarts = 0;        // program starts after the first, in this replica
+  int pid = 0;             // the program's; 0 when not running
+  int64_t started_ms = 0;  // unix ms the current (or last) run started; 0 = not yet
+  std::string last_exit;   // "exit code 1", "killed by signal SIGKILL (9)"; "" = none ended
+};
+
+struct RunningStatus {
+  resource::ResourceId id;
+  int replicas = 0;  // the count in force (git's, or a hand-set one)
+  std::vector<ReplicaStatus> replica_status;
+};
+
 struct InventoryEntry {
   resource::ResourceId id;
   int order = 0;             // apply order in the reconcile that last applied it
@@ -161,6 +180,13 @@ class Target {
                                               const resource::ResourceId& id) {
     (void)app;
     return Unimplemented("this target keeps no logs for " + id.ToString());
+  }
+
+  // The replicas of a running object this Application owns, by replica index. NotFound
+  // as for Logs; Unimplemented when the target does not run programs itself.
+  virtual Result<RunningStatus> Running(const std::string& app, const resource::ResourceId& id) {
+    (void)app;
+    return Unimplemented("this target reports no replicas for " + id.ToString());
   }
 
   // An emergency change by hand (`plumb local scale`, `plumb local stop` = 0 replicas):

@@ -5,6 +5,7 @@ staging to production. Screenshots of each view go to $PLUMB_SCREENSHOT_DIR (doc
 with `make screenshots`), else to the test's temporary directory."""
 import base64
 import os
+import re
 import unittest
 import uuid
 import urllib.request
@@ -22,6 +23,15 @@ metadata:
 spec:
   replicas: 2
   command: ["sh", "-c", "echo hello from worker $PLUMB_REPLICA; exec sleep 600"]
+"""
+# Ends at once, every time: its supervisor restarts it after the (test-short) back-off.
+CRASHER = """apiVersion: local.plumbline.dev/v1
+kind: Process
+metadata:
+  name: crasher
+spec:
+  replicas: 1
+  command: ["sh", "-c", "echo crashing on purpose; exit 3"]
 """
 
 
@@ -42,7 +52,7 @@ class DashboardTest(E2E):
         super().setUp()
         self.shots = os.environ.get("PLUMB_SCREENSHOT_DIR") or os.path.join(self.root, "shots")
         w = self.repo.work
-        for name in ("web", "config", "site", "staging", "production"):
+        for name in ("web", "config", "site", "staging", "production", "worker"):
             os.makedirs(os.path.join(self.host, name))
         # main: the Applications (apps/) and what three of them follow.
         self.repo.write("apps/web.yaml", child_app("web", "web", auto=False, root=self.host,
@@ -54,6 +64,8 @@ class DashboardTest(E2E):
                         child_app("staging", "deploy", branch="staging", root=self.host))
         self.repo.write("apps/production.yaml",
                         child_app("production", "deploy", branch="production", root=self.host))
+        self.repo.write("apps/worker.yaml", child_app("worker", "worker", root=self.host))
+        self.repo.write("worker/crasher.yaml", CRASHER)
         self.repo.write("web/page.yaml", file_yaml("page", "page.html", "<h1>v1</h1>\n"))
         self.repo.write("web/worker.yaml", PROCESS)
         self.repo.write("config/settings.yaml", file_yaml("settings", "settings.ini", "level=info\n"))
@@ -80,7 +92,8 @@ class DashboardTest(E2E):
         return s["status"] if s else {}
 
     def test_token_live_list_diff_sync_drift_and_promotion(self):
-        op = self.operator(path="apps")
+        op = self.operator(path="apps", extra=["--restart-backoff", "100ms",
+                                               "--restart-backoff-max", "500ms"])
         for app in ("config", "site", "staging", "production"):
             op.wait_synced(app)
         b = self.browser
@@ -159,7 +172,32 @@ class DashboardTest(E2E):
         b.wait("#history-table td", text="user")
         b.click('[data-tab="processes"]')
         b.wait('[data-process="worker"] pre.log', text="hello from worker")
+        b.wait('[data-process="worker"] tr[data-replica="worker-1"] td', text="Running")
+        self.assertEqual(b.text('[data-process="worker"] tr[data-replica="worker-0"] td.restarts'),
+                         "0")
+        b.wait('[data-process="worker"] p.replicas', text="2/2 ready")
         b.screenshot("application-processes.png")
+
+        # A Process that keeps crashing: its replica's restarts count up, live, with its log.
+        status, body = op.api("GET", "/api/v1/applications/worker/processes")
+        self.assertEqual(status, 200, body)
+        self.assertEqual([(p["kind"], p["name"], p["replicas"]) for p in body["items"]],
+                         [("Process", "crasher", 1)])
+        b.goto(op.url + "/applications/worker/processes")
+        b.wait('[data-process="crasher"] pre.log', text="crashing on purpose")
+        b.wait('[data-process="crasher"] tr[data-replica="crasher-0"] td.restarts.warn')
+        restarts = int(b.text('[data-process="crasher"] tr[data-replica="crasher-0"] td.restarts'))
+        self.assertGreaterEqual(restarts, 1)
+        b.wait('[data-process="crasher"] tr[data-replica="crasher-0"]', text="exit code 3")
+        b.screenshot("application-processes-restarts.png")
+        status, body = op.api("GET", "/api/v1/applications/worker/processes?name=crasher")
+        replica = body["items"][0]["replicaStatus"][0]
+        self.assertEqual((replica["name"], replica["lastExit"]), ("crasher-0", "exit code 3"))
+        self.assertGreaterEqual(replica["restarts"], restarts)
+        status, body = op.api("GET", "/api/v1/applications/config/processes")
+        self.assertEqual((status, body["items"]), (200, []))
+        status, body = op.api("GET", "/api/v1/applications/worker/processes?name=nothing")
+        self.assertEqual(status, 404, body)
 
         # Drift: a hand edit of config's file (selfHeal off) stays, and is shown.
         with open(os.path.join(self.host, "config", "settings.ini"), "w") as f:
@@ -250,8 +288,18 @@ class DashboardTest(E2E):
 
     def test_static_files_carry_security_headers_and_fall_back_to_index(self):
         op = self.operator(path="apps")
-        for path, ctype in (("/", "text/html"), ("/applications/web/diff", "text/html"),
-                            ("/assets/main.js", "text/javascript"), ("/assets/style.css", "text/css")):
+        with urllib.request.urlopen(op.url + "/") as r:
+            html = r.read().decode()
+        # One module and one style sheet, named after their content (the build bundles them).
+        js = re.search(r'<script type="module" src="(/assets/app\.[0-9a-f]{16}\.js)"', html)
+        css = re.search(r'<link rel="stylesheet" href="(/assets/style\.[0-9a-f]{16}\.css)"', html)
+        self.assertTrue(js and css, html)
+        self.assertEqual(html.count("<script"), 1)
+        for path, ctype, cache in (
+                ("/", "text/html", "no-cache"),
+                ("/applications/web/diff", "text/html", "no-cache"),
+                (js.group(1), "text/javascript", "public, max-age=31536000, immutable"),
+                (css.group(1), "text/css", "public, max-age=31536000, immutable")):
             with urllib.request.urlopen(op.url + path) as r:
                 self.assertEqual(r.status, 200)
                 self.assertTrue(r.headers["Content-Type"].startswith(ctype), r.headers)
@@ -259,12 +307,23 @@ class DashboardTest(E2E):
                 self.assertIn("default-src 'self'", csp)
                 self.assertIn("frame-ancestors 'none'", csp)
                 self.assertEqual(r.headers["X-Content-Type-Options"], "nosniff")
-                self.assertEqual(r.headers["Cache-Control"], "no-cache")
+                self.assertEqual(r.headers["Cache-Control"], cache)
                 etag = r.headers["ETag"]
-        req = urllib.request.Request(op.url + "/assets/style.css", headers={"If-None-Match": etag})
+        req = urllib.request.Request(op.url + css.group(1), headers={"If-None-Match": etag})
         with self.assertRaises(urllib.error.HTTPError) as cm:
             urllib.request.urlopen(req)
         self.assertEqual(cm.exception.code, 304)
+        # index.html, which names the assets, is revalidated: a 304 while unchanged.
+        with urllib.request.urlopen(op.url + "/") as r:
+            etag = r.headers["ETag"]
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(urllib.request.Request(op.url + "/",
+                                                          headers={"If-None-Match": etag}))
+        self.assertEqual(cm.exception.code, 304)
+        # An asset of another build is a 404, not index.html served as a script.
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(op.url + "/assets/main.js")
+        self.assertEqual(cm.exception.code, 404)
         # API paths are never the dashboard: JSON 404, and reads still need the token.
         status, body = op.api("GET", "/api/v1/nothing-here")
         self.assertEqual((status, body["code"]), (404, "NotFound"))

@@ -433,6 +433,15 @@ class LocalTarget : public Target {
     return supervisor_->Logs(app, id);
   }
 
+  Result<RunningStatus> Running(const std::string& app, const ResourceId& id) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!IsRunning(id) || !StoredPtr(app, id))
+        return NotFound(id.ToString() + " is not run by Application " + app);
+    }
+    return supervisor_->Running(app, id);
+  }
+
   Result<Change> SetReplicas(const std::string& app, const ResourceId& id, int replicas) override {
     if (replicas < 0 || replicas > 10000) return InvalidArgument("replicas: from 0 to 10000");
     int before;

@@ -344,6 +344,30 @@ std::vector<LogSource> Supervisor::Logs(const std::string& app, const ResourceId
   return out;
 }
 
+Result<RunningStatus> Supervisor::Running(const std::string& app, const ResourceId& id) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  auto it = impl_->objects.find(Impl::ObjectKey(app, id));
+  if (it == impl_->objects.end()) return NotFound(id.ToString() + " is not running here");
+  const Object& o = it->second;
+  RunningStatus out{.id = id, .replicas = o.job ? 1 : o.Want()};
+  for (const Replica& r : o.replicas) {
+    if (r.stopping && !o.job) continue;
+    out.replica_status.push_back({.replica = r.slot,
+                                  .name = ReplicaName(o, r),
+                                  .state = r.have_status ? r.st.state : "Starting",
+                                  .ready = r.ready,
+                                  .restarts = r.st.restarts,
+                                  .pid = r.st.pid,
+                                  .started_ms = r.st.started_ms,
+                                  .last_exit = r.st.last_exit_ms ? ExitText(r.st) : ""});
+  }
+  if (o.job && out.replica_status.size() > 1)
+    out.replica_status.erase(out.replica_status.begin(), out.replica_status.end() - 1);
+  std::sort(out.replica_status.begin(), out.replica_status.end(),
+            [](const ReplicaStatus& a, const ReplicaStatus& b) { return a.replica < b.replica; });
+  return out;
+}
+
 // ---- the loop ----
 
 void Supervisor::Impl::Loop() {

@@ -68,6 +68,9 @@ class Supervisor {
   int LiveReplicas(const std::string& app, const resource::ResourceId& id);
   Health HealthOf(const std::string& app, const resource::ResourceId& id);
   std::vector<LogSource> Logs(const std::string& app, const resource::ResourceId& id);
+  // The replicas as last read from their status files (those being stopped left out; a
+  // Job: its latest attempt), by index. NotFound when the object is unknown.
+  Result<RunningStatus> Running(const std::string& app, const resource::ResourceId& id);
 
  private:
   struct Impl;

@@ -35,6 +35,19 @@ function headers(extra = {}, token = auth.token) {
   return h;
 }
 
+// There is no separate token check before the first view: the view's own first request is
+// it. A read refused for want of a token (401) calls the handler main.js sets, which asks
+// for one and resolves once there is a new token, and the read is tried again with it.
+let unauthorized = null;
+export function onUnauthorized(fn) {
+  unauthorized = fn;
+}
+
+// Resolves at the first read the operator answers (the event stream starts then, after
+// the first view has its data, instead of competing with it).
+let answer = null;
+export const firstAnswer = new Promise((resolve) => { answer = resolve; });
+
 // GET (or POST with `body`) under /api/v1; resolves to the parsed JSON, rejects with ApiError.
 export async function api(path, { method = 'GET', body, signal, token } = {}) {
   const init = { method, signal, cache: 'no-store', headers: headers({}, token ?? auth.token) };
@@ -51,7 +64,15 @@ export async function api(path, { method = 'GET', body, signal, token } = {}) {
   } catch {
     data = { error: text };
   }
+  if (res.status === 401 && method === 'GET' && token === undefined && unauthorized) {
+    await unauthorized(); // rejects when the user gives no token
+    return api(path, { method, signal });
+  }
   if (!res.ok) throw new ApiError(res.status, data);
+  if (method === 'GET') {
+    if (!auth.token) auth.anonymousRead = true;
+    answer();
+  }
   return data;
 }
 

@@ -229,21 +229,47 @@ export function appView(root, name, tab, params) {
       h('td', ago(e.time)), h('td', e.type), h('td', e.reason), h('td', e.message));
   }
 
+  // Each Process and Job: its replicas now (state, ready, restarts, from the operator's
+  // supervisor) and the tail of its log.
   async function renderProcesses() {
     if (!app) return;
     const procs = (app.status.resources || []).filter((r) => RUNNABLE.has(r.kind));
     if (!procs.length) return clear(body, h('p.muted', 'This Application runs no Process or Job.'));
+    const enc = encodeURIComponent(name);
+    const live = new Map();
+    let liveError = null;
+    try {
+      for (const p of (await api(`/applications/${enc}/processes`)).items) live.set(`${p.kind}/${p.name}`, p);
+    } catch (e) {
+      liveError = e;
+    }
+    if (disposed) return;
     const cards = procs.map((r) => {
       const log = h('pre.log', { 'aria-label': `Log of ${r.kind} ${r.name}`, tabindex: 0 }, 'Loading the log…');
-      apiText(`/applications/${encodeURIComponent(name)}/logs?kind=${r.kind}&name=${encodeURIComponent(r.name)}&tail=50`)
+      apiText(`/applications/${enc}/logs?kind=${r.kind}&name=${encodeURIComponent(r.name)}&tail=50`)
         .then((t) => { log.textContent = t || '(no output yet)'; log.scrollTop = log.scrollHeight; },
           (e) => { log.textContent = e.message; });
+      const p = live.get(`${r.kind}/${r.name}`);
       return h('section.card', { dataset: { process: r.name } },
         h('h3', r.kind, ' ', r.name, ' ', healthBadge(r.health), ' ', syncBadge(r.sync)),
-        h('p', { class: 'replicas' }, r.message || ''),
+        h('p', { class: 'replicas' }, p
+          ? `${p.readyReplicas}/${p.replicas} ready · ${p.restarts} restart${p.restarts === 1 ? '' : 's'}`
+          : liveError ? liveError.message : 'Not started yet.', r.message ? h('span.muted', ' · ', r.message) : null),
+        p && p.replicaStatus.length ? replicaTable(r, p) : null,
         log);
     });
     clear(body, cards);
+  }
+
+  function replicaTable(r, p) {
+    return h('div.table-wrap', h('table.replicas', { 'aria-label': `Replicas of ${r.kind} ${r.name}` },
+      h('thead', h('tr', h('th', 'Replica'), h('th', 'State'), h('th', 'Ready'), h('th', 'Restarts'),
+        h('th.opt', 'PID'), h('th.opt', 'Started'), h('th', 'Last exit'))),
+      h('tbody', p.replicaStatus.map((x) => h('tr', { dataset: { replica: x.name } },
+        h('td', x.name), h('td', x.state), h('td', x.ready ? 'yes' : 'no'),
+        h('td', { class: x.restarts ? 'restarts warn' : 'restarts' }, String(x.restarts)),
+        h('td.opt', x.pid ? String(x.pid) : '—'), h('td.opt', x.startedAt ? ago(x.startedAt) : '—'),
+        h('td.muted', x.lastExit || '—'))))));
   }
 
   // --- actions ------------------------------------------------------------------------
@@ -306,8 +332,9 @@ export function appView(root, name, tab, params) {
     }, 200);
   });
 
-  loadApp().then(() => { if (tab !== 'resources' && tab !== 'processes' && tab !== 'events') renderTab(); });
+  const first = loadApp();
+  first.then(() => { if (tab !== 'resources' && tab !== 'processes' && tab !== 'events') renderTab(); });
   if (tab === 'events') renderEvents();
-  else loadEvents();
+  else first.then(loadEvents); // the drift banner's history: after the first render, not beside it
   return { dispose() { disposed = true; off(); clearTimeout(reloadTimer); } };
 }

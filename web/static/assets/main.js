@@ -1,6 +1,6 @@
 // The dashboard's shell: routing (History API; the server answers index.html for every
 // non-API path), the token dialog, and the one event stream every view listens to.
-import { api, auth, setToken, checkToken, watchEvents, ApiError } from './api.js';
+import { auth, setToken, checkToken, watchEvents, onUnauthorized, firstAnswer, ApiError } from './api.js';
 import { agoText, toast } from './ui.js';
 import { appsView } from './apps.js';
 import { appView } from './app.js';
@@ -129,6 +129,8 @@ dialog.addEventListener('cancel', (e) => {
 document.getElementById('login-button').addEventListener('click', () => {
   if (auth.token) {
     setToken('', '');
+    if (stopStream) stopStream(); // it still sends the old token
+    stopStream = null;
     updateWho();
     toast('Logged out of this session.');
     start();
@@ -186,30 +188,34 @@ function restartStream() {
     });
 }
 
-// Reads need a token unless the operator runs with --anonymous-read: ask first.
-async function start() {
-  try {
-    await api('/applications?limit=1');
-    auth.anonymousRead = !auth.token;
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 401) {
-      setToken('', '');
-      updateWho();
-      main.replaceChildren();
-      try {
-        await askToken('This operator needs a token to view anything.');
-      } catch {
+// Reads need a token unless the operator runs with --anonymous-read. The first view's own
+// request finds out (no separate check first: one round trip less before anything shows);
+// a 401 asks for the token once, however many reads were refused, and they are tried again.
+let asking = null;
+function needToken() {
+  if (!asking) {
+    setToken('', '');
+    updateWho();
+    asking = askToken('This operator needs a token to view anything.').then(
+      () => { asking = null; },
+      (e) => {
+        asking = null;
         main.textContent = 'A token is needed to view this operator. Use "Log in" above.';
-        return;
-      }
-    } else {
-      main.textContent = 'The operator does not answer: ' + e.message;
-      return;
-    }
+        throw e;
+      });
   }
-  updateWho();
-  restartStream();
-  route();
+  return asking;
 }
 
+function start() {
+  updateWho();
+  route();
+  // The event stream starts once the first view has its data, not before it.
+  firstAnswer.then(() => setTimeout(() => {
+    updateWho();
+    if (auth.token || auth.anonymousRead) restartStream();
+  }, 0));
+}
+
+onUnauthorized(needToken);
 start();
