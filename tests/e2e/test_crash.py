@@ -43,6 +43,30 @@ class CrashTest(E2E):
         leftovers = [f for f in os.listdir(os.path.join(self.host, "many")) if ".plumb-tmp" in f]
         self.assertEqual(leftovers, [])
 
+    def test_files_written_before_a_kill_are_pruned_when_git_drops_them(self):
+        # The rows of a cold sync are committed in batches; a kill -9 before the commit
+        # must not leave files that the next start does not know it owns.
+        self.repo.write("small.yaml", file_yaml("small", "small.txt", "first\n"))
+        docs = "---\n".join(file_yaml(f"f{i:04d}", f"many/f{i:04d}.txt", f"content {i}\n")
+                            for i in range(N))
+        self.repo.write("many.yaml", docs)
+        self.repo.commit("many files")
+        crashing = self.operator(env={"PLUMB_FAULT": f"crash-after-applies:{N // 2}"})
+        wait_until(lambda: crashing.proc.poll() is not None, what="the injected crash")
+        self.assertEqual(crashing.proc.returncode, -9)
+        crashing.log.close()
+        self.operators.remove(crashing)
+        self.assertGreater(len(os.listdir(os.path.join(self.host, "many"))), 0)
+
+        self.repo.remove("many.yaml")
+        c2 = self.repo.commit("drop the many files")
+        op = self.operator()
+        op.wait_synced("root", c2)
+        self.assertEqual(self.read("small.txt"), "first\n")
+        left = os.listdir(os.path.join(self.host, "many")) if os.path.isdir(
+            os.path.join(self.host, "many")) else []
+        self.assertEqual(left, [])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -297,7 +297,7 @@ class LocalTarget : public Target {
         auto v = verified_.find(path->as_string());
         struct stat st;
         out[i] = v != verified_.end() && ::lstat(v->first.c_str(), &st) == 0 &&
-                 S_ISREG(st.st_mode) && v->second == StatKey::Of(st);
+                 S_ISREG(st.st_mode) && v->second == FileStamp::Of(st);
       }
     }
     return out;
@@ -565,6 +565,10 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
       existed ? LiveFileBody(meta ? *meta : Value(), path, state, FromSecret(expected), hash_key_)
               : Value();
   FileStamp written_stamp;  // of the file written below, if any
+  // A new object's row goes into the inventory before its file is written (journaled by
+  // the store at once), so a kill -9 right after the write leaves a file the next start
+  // knows it owns: it is pruned if git dropped it meanwhile, never left behind.
+  const bool recorded_first = !stored && !matches;
 
   if (!matches) {
     if (state.type == FileState::Type::kDirectory) {
@@ -572,6 +576,7 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     }
     // What the file must hold from now on, recorded before the write so the watcher
     // does not take this write for drift.
+    if (recorded_first) RETURN_IF_ERROR(Record(ctx, id, expected));
     ManagedFile want = ManagedFromBody(ctx.app, id, expected, hash_key_);
     want.writing = true;
     std::optional<ManagedFile> before = files_.Find(path);
@@ -586,6 +591,10 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
       else
         files_.Erase(path);
       verified_.erase(path);
+      if (recorded_first) {
+        (void)store_->Delete(ctx.app, id.Key());
+        bodies_.erase(BodyKey(ctx.app, id.Key()));
+      }
       return written;
     }
     // The stamp of what was written, taken as Observe takes one (stat, then read and
@@ -608,7 +617,8 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
                    (removed.ok() ? "" : " (old file left: " + removed.status().message() + ")"));
   }
   // An unchanged object keeps its row (and order): no database write per no-op apply.
-  if (!stored || *stored != expected) RETURN_IF_ERROR(Record(ctx, id, expected));
+  if (!recorded_first && (!stored || *stored != expected))
+    RETURN_IF_ERROR(Record(ctx, id, expected));
   // What was just written holds the applied body: the look after the apply (health)
   // need not read it again while its stamp holds.
   if (written_stamp.ino != 0) verified_[path] = written_stamp;

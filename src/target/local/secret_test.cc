@@ -74,11 +74,12 @@ class SecretTargetTest : public LocalTargetTest {
     target_ = std::move(t).value();
   }
 
-  // The raw rows of local.db, as the store holds them.
   // The rows of local.db as another connection reads them: after a Flush(), which commits
   // the target's batch of rows (as every reconcile does after its applies).
   std::vector<local::ObjectRow> Rows() {
-    if (target_) EXPECT_TRUE(target_->Flush().ok());
+    if (target_) {
+      EXPECT_TRUE(target_->Flush().ok());
+    }
     auto store = local::Store::Open(root_ + "/state/local.db");
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     if (!store.ok()) return {};

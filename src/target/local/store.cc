@@ -1,8 +1,14 @@
 #include "target/local/store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <utility>
+
+#include "core/fs.h"
 
 namespace plumb::target::local {
 namespace {
@@ -48,6 +54,41 @@ ObjectRow ReadRow(Stmt& s) {
 
 constexpr const char* kColumns = "app, key, body_json, hash, \"order\", updated_ms";
 
+// Journal records: 'P' (put) or 'D' (delete), then each field as <decimal length>:<bytes>,
+// then '\n'. A record cut short by the kill ends the replay.
+void AppendField(std::string* out, const std::string& field) {
+  out->append(std::to_string(field.size()));
+  out->push_back(':');
+  out->append(field);
+}
+
+bool ReadField(const std::string& in, size_t* pos, std::string* field) {
+  size_t colon = in.find(':', *pos);
+  if (colon == std::string::npos || colon == *pos || colon - *pos > 12) return false;
+  size_t n = 0;
+  for (size_t i = *pos; i < colon; ++i) {
+    if (in[i] < '0' || in[i] > '9') return false;
+    n = n * 10 + static_cast<size_t>(in[i] - '0');
+  }
+  if (n > in.size() - colon - 1) return false;
+  *field = in.substr(colon + 1, n);
+  *pos = colon + 1 + n;
+  return true;
+}
+
+bool ParseInt(const std::string& s, int64_t* out) {
+  if (s.empty() || s.size() > 18) return false;
+  int64_t v = 0;
+  size_t i = s[0] == '-' ? 1 : 0;
+  if (i == s.size()) return false;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = s[0] == '-' ? -v : v;
+  return true;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
@@ -75,11 +116,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   // ListInventory reads this index alone, in order, without the rows' bodies.
   RETURN_IF_ERROR(store->Exec(
       "CREATE INDEX IF NOT EXISTS objects_inventory ON objects (app, \"order\", key, hash)"));
+  RETURN_IF_ERROR(store->OpenJournal());
   return store;
 }
 
 Store::~Store() {
   (void)Commit();
+  if (journal_fd_ >= 0) ::close(journal_fd_);
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
   sqlite3_close(db_);
 }
@@ -122,6 +165,47 @@ Result<std::optional<ObjectRow>> Store::Get(const std::string& app, const std::s
   return Error("read");
 }
 
+Status Store::OpenJournal() {
+  const std::string journal = path_ + ".pending";
+  if (fs::Exists(journal)) {
+    ASSIGN_OR_RETURN(std::string data, fs::ReadFile(journal));
+    size_t pos = 0;
+    while (pos < data.size()) {
+      const char op = data[pos];
+      size_t p = pos + 1;
+      ObjectRow row;
+      std::string order, updated;
+      bool ok = (op == 'P' || op == 'D') && ReadField(data, &p, &row.app) &&
+                ReadField(data, &p, &row.key);
+      if (ok && op == 'P')
+        ok = ReadField(data, &p, &row.body_json) && ReadField(data, &p, &row.hash) &&
+             ReadField(data, &p, &order) && ReadField(data, &p, &updated) &&
+             ParseInt(order, &row.order) && ParseInt(updated, &row.updated_ms);
+      if (!ok || p >= data.size() || data[p] != '\n') break;  // cut short by the kill
+      pos = p + 1;
+      RETURN_IF_ERROR(op == 'P' ? Put(row) : Delete(row.app, row.key));
+    }
+    RETURN_IF_ERROR(Commit());  // empties the journal (opened below) too
+  }
+  journal_fd_ = ::open(journal.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (journal_fd_ < 0) return Unavailable("open " + journal + ": " + std::strerror(errno));
+  if (::ftruncate(journal_fd_, 0) != 0)
+    return Unavailable("truncate " + journal + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+Status Store::Journal(const std::string& record) {
+  if (journal_fd_ < 0) return Status::Ok();  // replaying the journal itself
+  size_t done = 0;
+  while (done < record.size()) {
+    ssize_t n = ::write(journal_fd_, record.data() + done, record.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Unavailable("write " + path_ + ".pending: " + std::strerror(errno));
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
 Status Store::BeginWrite() {
   if (in_batch_ && batch_rows_ >= kBatchRows) RETURN_IF_ERROR(Commit());
   if (!in_batch_) {
@@ -142,11 +226,26 @@ Status Store::Commit() {
     in_batch_ = false;
     batch_rows_ = 0;
   }
+  // Committed: the journal's records are in the database now. (A rolled-back batch keeps
+  // them: the next start replays them.)
+  if (s.ok() && journal_fd_ >= 0 && ::ftruncate(journal_fd_, 0) != 0)
+    return Unavailable("truncate " + path_ + ".pending: " + std::strerror(errno));
   return s;
 }
 
 Status Store::Put(const ObjectRow& row) {
   RETURN_IF_ERROR(BeginWrite());
+  if (journal_fd_ >= 0) {
+    std::string record = "P";
+    AppendField(&record, row.app);
+    AppendField(&record, row.key);
+    AppendField(&record, row.body_json);
+    AppendField(&record, row.hash);
+    AppendField(&record, std::to_string(row.order));
+    AppendField(&record, std::to_string(row.updated_ms));
+    record.push_back('\n');
+    RETURN_IF_ERROR(Journal(record));
+  }
   std::string sql =
       std::string("INSERT OR REPLACE INTO objects (") + kColumns + ") VALUES (?, ?, ?, ?, ?, ?)";
   Stmt s(Prepare(sql));
@@ -163,6 +262,13 @@ Status Store::Put(const ObjectRow& row) {
 
 Status Store::Delete(const std::string& app, const std::string& key) {
   RETURN_IF_ERROR(BeginWrite());
+  if (journal_fd_ >= 0) {
+    std::string record = "D";
+    AppendField(&record, app);
+    AppendField(&record, key);
+    record.push_back('\n');
+    RETURN_IF_ERROR(Journal(record));
+  }
   Stmt s(Prepare("DELETE FROM objects WHERE app=? AND key=?"));
   if (!s.ok()) return Error("prepare");
   s.Bind(1, app);

@@ -3,8 +3,12 @@
 // order. Writes are batched: Put and Delete open a transaction that Commit() ends (and
 // that commits by itself every kBatchRows writes), so a cold sync of N objects costs a
 // few commits instead of N (each commit appends WAL frames and, every 1000 pages, a
-// checkpoint with two fsyncs). Reads on this connection see uncommitted writes. A kill -9
-// loses the uncommitted rows; LocalTarget makes that harmless (see local_target.cc).
+// checkpoint with two fsyncs). Reads on this connection see uncommitted writes. Every
+// write of the open batch is also appended to a journal beside the database
+// (local.db.pending; one write(2), no fsync: it is there for a kill -9 of the process, and
+// the page cache outlives the process); Open() replays what a killed process left there,
+// so a row recorded before the kill is never lost, and Commit() empties it. Power loss is
+// covered as before: Flush() commits, then syncs the file systems.
 // Not thread-safe: LocalTarget serialises access under its mutex.
 #pragma once
 
@@ -33,8 +37,10 @@ struct ObjectRow {
 
 class Store {
  public:
-  // Opens (creating) the database at `path` in WAL mode with a busy timeout. Errors name
-  // the file.
+  // Opens (creating) the database at `path` in WAL mode with a busy timeout, and replays
+  // the journal a killed process left. One writer per database (one operator per state
+  // directory); another Store may read only what was committed. Errors name the
+  // file.
   static Result<std::unique_ptr<Store>> Open(const std::string& path);
   ~Store();
   Store(const Store&) = delete;
@@ -57,6 +63,11 @@ class Store {
 
  private:
   Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  // Applies and commits what the journal holds (a killed process's open batch), then
+  // opens it for appending, empty.
+  Status OpenJournal();
+  // Appends one write of the open batch to the journal.
+  Status Journal(const std::string& record);
   Status Exec(const char* sql);
   Status Error(const std::string& what) const;
   // A prepared statement for `sql`, cached for the life of the connection; nullptr on
@@ -69,6 +80,7 @@ class Store {
   sqlite3* db_;
   bool in_batch_ = false;
   int batch_rows_ = 0;
+  int journal_fd_ = -1;
   std::string path_;
   std::map<std::string, sqlite3_stmt*> statements_;
 };
