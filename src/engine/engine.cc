@@ -246,9 +246,9 @@ void Engine::Impl::RemoveApp(const std::string& name, bool prune, const std::str
   }
   std::string pruned;
   if (prune) {
-    auto inv = target->Inventory(name);
     std::vector<resource::Resource> none;
     target::AppContext ctx = Context(spec, &none);
+    auto inv = target->InventoryOf(ctx);
     if (inv.ok()) {
       for (auto it = inv->rbegin(); it != inv->rend(); ++it) {
         auto r = target->Remove(ctx, it->id);

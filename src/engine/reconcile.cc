@@ -231,7 +231,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   in.expected_error.resize(want.size());
   in.live_desired.resize(want.size());
   in.as_applied.assign(want.size(), false);
-  ASSIGN_OR_RETURN(in.inventory, target->Inventory(spec.name));
+  ASSIGN_OR_RETURN(in.inventory, target->InventoryOf(ctx));
   if (!o.hooks.empty()) {  // a hook's last run is owned but never pruned while in git
     std::unordered_set<std::string> hook_keys;
     for (const Resource& h : o.hooks) hook_keys.insert(h.id().Key());

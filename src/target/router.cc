@@ -54,6 +54,10 @@ class RoutingTarget : public Target {
   Result<std::vector<InventoryEntry>> Inventory(const std::string& app) override {
     return ForApp(app)->Inventory(app);
   }
+  Result<std::vector<InventoryEntry>> InventoryOf(const AppContext& ctx) override {
+    ASSIGN_OR_RETURN(Target * t, For(ctx));
+    return t->Inventory(ctx.app);
+  }
   Status Flush() override {
     Status first = local_->Flush();
     for (Target* t : Clusters()) {

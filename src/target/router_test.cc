@@ -43,6 +43,25 @@ class StubTarget : public Target {
   std::vector<std::string>* log_;
 };
 
+TEST(RoutingTargetTest, InventoryOfAnApplicationNotYetSeenGoesToItsCluster) {
+  // After a restart the engine asks for an Application's inventory before anything else:
+  // by name alone the router would answer from the local runtime (and nothing would ever
+  // be pruned on the cluster).
+  std::vector<std::string> log;
+  auto router = NewRoutingTarget(
+      std::make_unique<StubTarget>("local", &log),
+      [&](const KubernetesRef& ref) -> Result<std::unique_ptr<Target>> {
+        return std::unique_ptr<Target>(std::make_unique<StubTarget>("k8s:" + ref.context, &log));
+      });
+  KubernetesRef prod{.kubeconfig = "/k", .context = "prod"};
+  AppContext shop{.app = "shop", .kubernetes = &prod}, host{.app = "host"};
+  ASSERT_TRUE(router->InventoryOf(shop).ok());
+  ASSERT_TRUE(router->InventoryOf(host).ok());
+  ASSERT_TRUE(router->Inventory("shop").ok());  // now known by name too
+  EXPECT_EQ(log, (std::vector<std::string>{"k8s:prod inventory shop", "local inventory host",
+                                           "k8s:prod inventory shop"}));
+}
+
 TEST(RoutingTargetTest, SendsEachApplicationToItsClusterAndSharesOnePerContext) {
   std::vector<std::string> log;
   int made = 0;

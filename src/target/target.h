@@ -149,6 +149,13 @@ class Target {
 
   // What this Application owns, in apply order.
   virtual Result<std::vector<InventoryEntry>> Inventory(const std::string& app) = 0;
+  // The inventory of ctx.app, found through its context: a router picks the Application's
+  // cluster from ctx.kubernetes, which the name alone does not tell it before this
+  // process has applied anything for the Application (after a restart). The engine calls
+  // this one. Default: Inventory(ctx.app).
+  virtual Result<std::vector<InventoryEntry>> InventoryOf(const AppContext& ctx) {
+    return Inventory(ctx.app);
+  }
 
   // Makes the writes of this reconcile durable (one syncfs per batch).
   virtual Status Flush() = 0;
