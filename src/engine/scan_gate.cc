@@ -61,7 +61,7 @@ std::map<std::pair<std::string, std::string>, std::string> Engine::Impl::WhoAdde
   if (!commits.ok() || commits->empty() || commits->size() >= 200) return out;
   std::string prev = from;
   for (auto c = commits->rbegin(); c != commits->rend(); ++c) {
-    auto step = repos->AddedBetween(spec.repo, prev, c->id);
+    auto step = repos->AddedBetween(spec.repo, prev, c->id, PathPrefix(spec.path));
     prev = c->id;
     if (!step.ok()) return out;
     for (const auto& file : *step) {

@@ -48,7 +48,7 @@ Result<std::vector<InventoryEntry>> InventoryStore::Entries(const std::string& a
 }
 
 Status InventoryStore::Persist(const std::string& app, const ResourceId& id,
-                               const std::vector<ResourceId>& also) {
+                               const std::function<std::vector<ResourceId>()>& also) {
   std::map<std::string, InventoryEntry> all;
   std::set<std::string> pending;
   {
@@ -64,13 +64,13 @@ Status InventoryStore::Persist(const std::string& app, const ResourceId& id,
       pending.insert(x.Key());
     };
     add(id);
-    for (const ResourceId& x : also) add(x);
+    for (const ResourceId& x : also()) add(x);
   }
   RETURN_IF_ERROR(Write(app, all).WithContext("recording " + id.ToString() +
                                               " in the inventory before applying it"));
   std::lock_guard<std::mutex> lock(mu_);
   State& st = apps_[app];
-  st.pending = std::move(pending);
+  st.pending.insert(pending.begin(), pending.end());
   st.persisted.clear();
   for (const auto& [k, e] : all) st.persisted.insert(k);
   return Status::Ok();

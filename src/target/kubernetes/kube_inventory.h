@@ -13,6 +13,7 @@
 // Thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -37,10 +38,11 @@ class InventoryStore {
   Result<std::vector<InventoryEntry>> Entries(const std::string& app, bool* first_read);
 
   // Makes sure the ConfigMap lists `id` before it is applied: when it does not yet, writes
-  // the union of what it lists, `id` and `also` (the reconcile's other objects). Errors:
-  // the inventory cannot be read or written (then nothing must be applied).
+  // the union of what it lists, `id` and `also()` (the reconcile's other objects; called
+  // only then, so an apply of an object already listed costs no walk of the desired set).
+  // Errors: the inventory cannot be read or written (then nothing must be applied).
   Status Persist(const std::string& app, const resource::ResourceId& id,
-                 const std::vector<resource::ResourceId>& also);
+                 const std::function<std::vector<resource::ResourceId>()>& also);
   // `id` was applied (its first apply order is kept) with this body hash.
   void Record(const std::string& app, const resource::ResourceId& id, const std::string& hash);
   // `id` is no longer owned (deleted, or kept out of prune).

@@ -123,10 +123,13 @@ class KubeTarget : public Target {
     if (hook) {
       ASSIGN_OR_RETURN(policies, HookDeletePolicies(desired));
     }
-    std::vector<ResourceId> also;  // what this reconcile may apply besides
-    if (ctx.desired)
-      for (const Resource& r : *ctx.desired)
-        if (Handles(r.id())) also.push_back(r.id());
+    auto also = [&] {  // what this reconcile may apply besides
+      std::vector<ResourceId> out;
+      if (ctx.desired)
+        for (const Resource& r : *ctx.desired)
+          if (Handles(r.id())) out.push_back(r.id());
+      return out;
+    };
     Status persisted = inventory_.Persist(ctx.app, id, also);
     // The inventory's namespace may be this very Namespace, applied first: record it (and
     // the rest) right after.

@@ -235,17 +235,6 @@ Status Store::Commit() {
 
 Status Store::Put(const ObjectRow& row) {
   RETURN_IF_ERROR(BeginWrite());
-  if (journal_fd_ >= 0) {
-    std::string record = "P";
-    AppendField(&record, row.app);
-    AppendField(&record, row.key);
-    AppendField(&record, row.body_json);
-    AppendField(&record, row.hash);
-    AppendField(&record, std::to_string(row.order));
-    AppendField(&record, std::to_string(row.updated_ms));
-    record.push_back('\n');
-    RETURN_IF_ERROR(Journal(record));
-  }
   std::string sql =
       std::string("INSERT OR REPLACE INTO objects (") + kColumns + ") VALUES (?, ?, ?, ?, ?, ?)";
   Stmt s(Prepare(sql));
@@ -257,11 +246,28 @@ Status Store::Put(const ObjectRow& row) {
   s.Bind(5, row.order);
   s.Bind(6, row.updated_ms);
   if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("write");
+  // Journaled once the batch holds it: a failed write is never replayed.
+  if (journal_fd_ >= 0) {
+    std::string record = "P";
+    AppendField(&record, row.app);
+    AppendField(&record, row.key);
+    AppendField(&record, row.body_json);
+    AppendField(&record, row.hash);
+    AppendField(&record, std::to_string(row.order));
+    AppendField(&record, std::to_string(row.updated_ms));
+    record.push_back('\n');
+    RETURN_IF_ERROR(Journal(record));
+  }
   return Status::Ok();
 }
 
 Status Store::Delete(const std::string& app, const std::string& key) {
   RETURN_IF_ERROR(BeginWrite());
+  Stmt s(Prepare("DELETE FROM objects WHERE app=? AND key=?"));
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, app);
+  s.Bind(2, key);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("delete from");
   if (journal_fd_ >= 0) {
     std::string record = "D";
     AppendField(&record, app);
@@ -269,11 +275,6 @@ Status Store::Delete(const std::string& app, const std::string& key) {
     record.push_back('\n');
     RETURN_IF_ERROR(Journal(record));
   }
-  Stmt s(Prepare("DELETE FROM objects WHERE app=? AND key=?"));
-  if (!s.ok()) return Error("prepare");
-  s.Bind(1, app);
-  s.Bind(2, key);
-  if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("delete from");
   return Status::Ok();
 }
 
