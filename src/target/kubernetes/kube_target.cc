@@ -170,7 +170,9 @@ class KubeTarget : public Target {
     }
     std::string path = info->ObjectPath(Namespace(ctx, id, *info), id.name);
     Value live;
-    ASSIGN_OR_RETURN(bool exists, ReadLive(*info, path, &live));
+    // Never from a dry run's "absent" mark: an object being pruned is not desired, so a
+    // mark for its path is left from an earlier pass that failed before its Observe.
+    ASSIGN_OR_RETURN(bool exists, ReadLive(*info, path, &live, /*trust_absent=*/false));
     if (!exists) {
       Forget(ctx.app, id);
       return Change{.id = id, .kind = ChangeKind::kUnchanged, .message = "already gone"};
@@ -255,10 +257,11 @@ class KubeTarget : public Target {
   // The live object at `path`: absent when this reconcile's dry run said the apply would
   // create it; else the watch cache when it holds the object; else a GET. False when
   // there is none.
-  Result<bool> ReadLive(const ApiResource& info, const std::string& path, Value* body) {
+  Result<bool> ReadLive(const ApiResource& info, const std::string& path, Value* body,
+                        bool trust_absent = true) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (absent_.erase(path)) return false;
+      if (absent_.erase(path) && trust_absent) return false;
     }
     bool found = false;
     if (watches_ && watches_->Cached(info, path, body, &found) && found) return true;

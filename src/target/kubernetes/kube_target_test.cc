@@ -199,6 +199,25 @@ data: {other: x}
   EXPECT_EQ(cm->Find("data")->Find("greeting"), nullptr);
 }
 
+TEST_F(KubeTargetTest, PruneReadsTheObjectEvenWhenAnEarlierDryRunSaidAbsent) {
+  // A pass whose dry run found the ConfigMap absent and that failed before its Observe
+  // leaves that mark behind; the object appears meanwhile (another operator replica
+  // applied it). Pruning it later must look, not trust the mark.
+  ApplyAll();
+  const Resource cm = Find("ConfigMap");
+  const std::string path = "/api/v1/namespaces/demo/configmaps/app-config";
+  auto other = NewTarget();
+  ASSERT_TRUE(other->Remove(ctx_, cm.id()).ok());
+  ASSERT_EQ(server_->Get(path).status().code(), Code::kNotFound);
+  ASSERT_TRUE(target_->Expected(ctx_, cm).ok());  // 201: would create
+  ASSERT_TRUE(other->Apply(ctx_, cm).ok());
+  ASSERT_TRUE(server_->Get(path).ok());
+  auto del = target_->Remove(ctx_, cm.id());
+  ASSERT_TRUE(del.ok()) << del.status().ToString();
+  EXPECT_EQ(del->kind, ChangeKind::kDeleted) << del->message;
+  EXPECT_EQ(server_->Get(path).status().code(), Code::kNotFound);
+}
+
 TEST_F(KubeTargetTest, InventoryIsKeptInTheClusterAndPruneDeletesOnlyWhatIsOurs) {
   ApplyAll();
   auto inv = NewTarget()->Inventory("shop");  // a restarted operator reads it back
