@@ -168,11 +168,20 @@ int CmdRun(RunOptions o) {
       if (!added.ok()) return Fail("--age-key-file " + file, added);
     }
   }
-  if (keystore->Current()->sealing.empty()) {
-    auto first = keystore->Init(o.key_bits);
-    if (!first.ok()) return Fail("sealing keys", first.status());
-    log::Info("generated sealing key " + first->id,
-              {{"bits", std::to_string(first->bits)}, {"fingerprint", first->fingerprint}});
+  // The first key is generated on a thread of its own while the first sync runs (RSA-4096
+  // takes 0.5-2 s); whatever needs it (unsealing, the certificate, Secret rows of
+  // local.db) waits for it. Without a key the operator cannot go on: a failure ends it.
+  const bool generating = keystore->Current()->sealing.empty();
+  if (generating) {
+    keystore->InitInBackground(o.key_bits, [](const Result<secrets::KeyInfo>& first) {
+      if (!first.ok()) {
+        log::Error("sealing keys: " + first.status().message());
+        std::fflush(nullptr);
+        std::_Exit(2);
+      }
+      log::Info("generated sealing key " + first->id,
+                {{"bits", std::to_string(first->bits)}, {"fingerprint", first->fingerprint}});
+    });
   }
   // An allowed directory that does not exist yet is created, as a package would.
   for (const auto& p : o.allow_paths) {
@@ -190,9 +199,16 @@ int CmdRun(RunOptions o) {
   eo.keys = keystore;
   // Secret rows in local.db are encrypted with a key derived from the oldest sealing
   // key, so it survives rotations and comes back with a key backup.
-  auto db_key = keystore->DerivedKey("local.db");
-  if (!db_key.ok()) return Fail("sealing keys", db_key.status());
-  lo.secret_key = *db_key;
+  if (generating) {
+    lo.secret_key_source = [keystore] {
+      auto key = keystore->DerivedKey("local.db");
+      return key.ok() ? *key : std::string();  // not 32 bytes: the cipher aborts
+    };
+  } else {
+    auto db_key = keystore->DerivedKey("local.db");
+    if (!db_key.ok()) return Fail("sealing keys", db_key.status());
+    lo.secret_key = *db_key;
+  }
   auto local = target::local::NewLocalTarget(lo);
   if (!local.ok()) return Fail("local runtime", local.status());
   // Applications with spec.target.kubernetes go to their cluster: one target per
@@ -364,6 +380,8 @@ int CmdRun(RunOptions o) {
     stop_election = true;
     elector_thread.join();
   }
+  // A key generated at this first start is on disk before the process ends.
+  keystore->WaitForKeys();
   if (o.once && code != 2) {
     // Every thread has stopped and every write is committed (local.db by the target's
     // Flush, engine.db per statement; SQLite in WAL mode needs no close for that). Freeing

@@ -173,6 +173,9 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   // Unseal: SealedSecrets and SOPS documents become what they describe; plaintext
   // Secrets are refused unless allowed.
   if (NeedsUnseal(*o.desired)) {
+    // At the first start the first key may still be being generated: wait for it here,
+    // where it is needed, not before every sync.
+    if (options.keys) options.keys->WaitForKeys();
     std::shared_ptr<const secrets::KeySet> keys = options.keys ? options.keys->Current() : nullptr;
     if (!st.unsealed || st.unsealed_commit != o.head || st.unsealed_keys != keys ||
         st.unsealed_allow != spec.allow_plaintext_secrets) {

@@ -171,17 +171,53 @@ Result<KeyInfo> KeyStore::AddKeyLocked(const PrivateKey& key, int64_t created_un
   return info;
 }
 
+KeyStore::~KeyStore() {
+  if (init_thread_.joinable()) init_thread_.join();
+}
+
+void KeyStore::InitInBackground(int bits, std::function<void(const Result<KeyInfo>&)> done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!current_->sealing.empty()) return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(init_mu_);
+    if (initializing_ || init_thread_.joinable()) return;
+    initializing_ = true;
+  }
+  init_thread_ = std::thread([this, bits, done = std::move(done)] {
+    Result<KeyInfo> made = RotateNow(bits, 0);
+    {
+      std::lock_guard<std::mutex> lock(init_mu_);
+      initializing_ = false;
+    }
+    init_cv_.notify_all();
+    if (done) done(made);
+  });
+}
+
+void KeyStore::WaitForKeys() const {
+  std::unique_lock<std::mutex> lock(init_mu_);
+  init_cv_.wait(lock, [this] { return !initializing_; });
+}
+
 Result<KeyInfo> KeyStore::Init(int bits) {
+  WaitForKeys();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!current_->sealing.empty())
       return AlreadyExists(dir_ + " already holds " + std::to_string(current_->sealing.size()) +
                            " sealing key(s); use `plumb keys rotate` to add a newer one");
   }
-  return Rotate(bits, 0);
+  return RotateNow(bits, 0);
 }
 
 Result<KeyInfo> KeyStore::Rotate(int bits, int64_t now_unix) {
+  WaitForKeys();
+  return RotateNow(bits, now_unix);
+}
+
+Result<KeyInfo> KeyStore::RotateNow(int bits, int64_t now_unix) {
   // Generating a 4096-bit key takes a while: do it outside the lock.
   ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::Generate(bits));
   if (now_unix == 0) now_unix = static_cast<int64_t>(std::time(nullptr));
@@ -193,18 +229,20 @@ Result<KeyInfo> KeyStore::Rotate(int bits, int64_t now_unix) {
 }
 
 Result<bool> KeyStore::RenewIfDue(int64_t period_seconds, int64_t now_unix, int bits) {
+  WaitForKeys();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!current_->sealing_info.empty() &&
         now_unix - current_->sealing_info.front().created_unix < period_seconds)
       return false;
   }
-  ASSIGN_OR_RETURN(KeyInfo info, Rotate(bits, now_unix));
+  ASSIGN_OR_RETURN(KeyInfo info, RotateNow(bits, now_unix));
   (void)info;
   return true;
 }
 
 Result<std::string> KeyStore::CertificatePem() const {
+  WaitForKeys();
   std::lock_guard<std::mutex> lock(mu_);
   if (current_->sealing.empty())
     return FailedPrecondition("the operator has no sealing key yet: run `plumb keys init`");
@@ -247,6 +285,7 @@ Status KeyStore::AddAgeIdentity(const std::string& identity_line) {
 }
 
 std::string KeyStore::Backup() const {
+  WaitForKeys();
   return FormatBackup(*Current(), [this](const std::string& id) {
     auto cert = fs::ReadFile(fs::JoinPath(dir_, id + ".crt"));
     return cert.ok() ? *cert : std::string();
@@ -255,6 +294,7 @@ std::string KeyStore::Backup() const {
 
 Status KeyStore::Restore(std::string_view backup_text) {
   ASSIGN_OR_RETURN(ParsedBackup parsed, ParseBackup(backup_text));
+  WaitForKeys();
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> fingerprints, ids;
   for (const auto& info : current_->sealing_info) {
@@ -296,6 +336,7 @@ Status KeyStore::Restore(std::string_view backup_text) {
 }
 
 Result<std::string> KeyStore::DerivedKey(std::string_view purpose) const {
+  WaitForKeys();
   std::shared_ptr<const KeySet> set = Current();
   if (set->sealing.empty())
     return FailedPrecondition("no sealing key to derive from: run `plumb keys init`");

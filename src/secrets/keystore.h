@@ -15,11 +15,14 @@
 // snapshot (Current) and never wait for a writer beyond a pointer copy.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "core/status.h"
@@ -49,6 +52,10 @@ class KeyStore {
   // file when a key file does not parse.
   static Result<std::unique_ptr<KeyStore>> Open(const std::string& dir);
 
+  ~KeyStore();
+  KeyStore(const KeyStore&) = delete;
+  KeyStore& operator=(const KeyStore&) = delete;
+
   const std::string& dir() const { return dir_; }
 
   // The keys as they are now; later writes do not change a snapshot already taken.
@@ -56,6 +63,14 @@ class KeyStore {
 
   // Generates the first key. AlreadyExists when the store has one.
   Result<KeyInfo> Init(int bits = kDefaultKeyBits);
+  // Generates the first key on a thread of its own when the store has none (RSA-4096
+  // takes 0.5-2 s), so the operator's first sync does not wait for it; a no-op when a key
+  // exists. `done` runs on that thread with the result. Every method below that needs the
+  // key (Rotate, RenewIfDue, CertificatePem, Backup, Restore, DerivedKey) waits for it, as
+  // does WaitForKeys; Current() does not: a snapshot taken meanwhile has no sealing key.
+  void InitInBackground(int bits, std::function<void(const Result<KeyInfo>&)> done);
+  // Returns once no InitInBackground generation is running.
+  void WaitForKeys() const;
   // Adds a newer key (created `now_unix`, 0 = now): sealing uses it from then on, old keys
   // stay for unsealing. Creation times are strictly increasing, so a second rotation
   // within the same second is still the newest.
@@ -95,11 +110,16 @@ class KeyStore {
                                std::string cert_pem = "");
   Status WriteAgeFileLocked(const std::vector<std::string>& identities);
   void PublishLocked(std::shared_ptr<const KeySet> next);
+  Result<KeyInfo> RotateNow(int bits, int64_t now_unix);
 
   const std::string dir_;
   mutable std::mutex mu_;                  // serialises writers and guards current_
   std::shared_ptr<const KeySet> current_;  // guarded by mu_
   std::vector<std::string> own_age_;       // identities in identities.agekey; guarded by mu_
+  mutable std::mutex init_mu_;             // guards initializing_
+  mutable std::condition_variable init_cv_;
+  bool initializing_ = false;  // an InitInBackground generation is running
+  std::thread init_thread_;    // joined by the destructor
 };
 
 // The fingerprint KeyInfo carries: hex SHA-256 of the DER SubjectPublicKeyInfo.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <thread>
 
 #include "core/fs.h"
@@ -62,6 +63,32 @@ TEST_F(KeyStoreTest, InitWritesKeyAndCertificateWithMode0600AndReloads) {
   EXPECT_EQ(again->Current()->sealing_info[0].id, info->id);
   EXPECT_EQ(again->Current()->sealing_info[0].fingerprint, info->fingerprint);
   EXPECT_EQ(again->CertificatePem().value(), *cert);  // stable across restarts
+}
+
+TEST_F(KeyStoreTest, InitInBackgroundGeneratesOnceAndWhatNeedsTheKeyWaitsForIt) {
+  auto store = OpenOk(Dir());
+  std::atomic<int> done{0};
+  std::string made_id;
+  store->InitInBackground(kTestBits, [&](const Result<KeyInfo>& info) {
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    made_id = info->id;
+    ++done;
+  });
+  store->InitInBackground(kTestBits, nullptr);  // already running: no second key
+  // DerivedKey and CertificatePem wait for the generation instead of failing.
+  auto derived = store->DerivedKey("db");
+  ASSERT_TRUE(derived.ok()) << derived.status().ToString();
+  EXPECT_EQ(derived->size(), 32u);
+  EXPECT_TRUE(store->CertificatePem().ok());
+  store->WaitForKeys();
+  ASSERT_EQ(store->Current()->sealing_info.size(), 1u);
+  store->InitInBackground(kTestBits, nullptr);  // a key exists: nothing happens
+  store.reset();                                // joins the generating thread
+  EXPECT_EQ(done.load(), 1);
+  auto again = OpenOk(Dir());
+  ASSERT_EQ(again->Current()->sealing_info.size(), 1u);
+  EXPECT_EQ(again->Current()->sealing_info[0].id, made_id);
+  EXPECT_EQ(again->DerivedKey("db").value(), *derived);
 }
 
 TEST_F(KeyStoreTest, RefusesKeyFilesOthersCanReadAndDirectoriesOthersCanWrite) {

@@ -154,9 +154,12 @@ class KeysCliTest(E2E):
         self.repo.write("a.yaml", file_yaml("a", "a.txt", "v1\n"))
         self.repo.commit("v1")
         op = self.operator(extra=["--key-bits", "2048"])
-        self.assertIn("generated sealing key sealed-secrets-key-", op.logs())
+        # The first key is generated on a thread of its own while the first sync runs;
+        # the certificate endpoint waits for it.
         with urllib.request.urlopen(op.url + "/api/v1/keys/public.pem", timeout=30) as r:
             served = r.read().decode()  # no token: a public key
+        wait_until(lambda: "generated sealing key sealed-secrets-key-" in op.logs(),
+                   what="the key generation logged")
         self.assertEqual(served, self.ok(self.keys(op.state, "export-public")).stdout)
         # plumb seal finds the operator like the other verbs do, or takes --operator.
         for args in (["--state-dir", op.state], ["--operator", op.url]):

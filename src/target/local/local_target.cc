@@ -107,7 +107,6 @@ class LocalTarget : public Target {
         next_order_(next_order),
         hash_key_(std::move(hash_key)),
         cipher_(std::move(cipher)),
-        row_hash_key_(cipher_.enabled() ? cipher_.SubKey("local.db row hash") : hash_key_),
         supervisor_(std::move(supervisor)) {
     supervisor_->SetCallbacks(
         [this](const std::string& app, const ResourceId& id) {
@@ -492,7 +491,7 @@ class LocalTarget : public Target {
     auto id = ResourceId::FromKey(key);
     if (id.ok() && IsKind(*id, "Secret")) {
       row.body_json = cipher_.Seal(resource::ToJson(body), BodyKey(app, key));
-      row.hash = HmacSha256Hex(row_hash_key_, resource::CanonicalJson(body));
+      row.hash = HmacSha256Hex(RowHashKey(), resource::CanonicalJson(body));
     } else {
       row.body_json = resource::ToJson(body);
       row.hash = resource::CanonicalHash(body);
@@ -530,10 +529,19 @@ class LocalTarget : public Target {
   std::unordered_map<std::string, Value> bodies_;  // GUARDED_BY(mu_): local.db in memory
   // Files last seen holding exactly their applied body, by path. GUARDED_BY(mu_).
   std::unordered_map<std::string, FileStamp> verified_;
-  const std::string hash_key_;        // keys template hashes and File contentHash (local.key)
-  const RowCipher cipher_;            // seals Secret rows of local.db (LocalOptions::secret_key)
-  const std::string row_hash_key_;    // keys the hash column of Secret rows
-  std::set<std::string> unreadable_;  // GUARDED_BY(mu_): BodyKeys of undecryptable rows
+  const std::string hash_key_;  // keys template hashes and File contentHash (local.key)
+  const RowCipher cipher_;      // seals Secret rows of local.db (LocalOptions::secret_key)
+  // Keys the hash column of Secret rows; derived on first use, as the cipher's key may
+  // come later (RowCipher::Deferred).
+  const std::string& RowHashKey() const {
+    std::call_once(row_hash_once_, [this] {
+      row_hash_key_ = cipher_.enabled() ? cipher_.SubKey("local.db row hash") : hash_key_;
+    });
+    return row_hash_key_;
+  }
+  mutable std::once_flag row_hash_once_;
+  mutable std::string row_hash_key_;
+  std::set<std::string> unreadable_;        // GUARDED_BY(mu_): BodyKeys of undecryptable rows
   std::unique_ptr<Supervisor> supervisor_;  // own lock and thread
   std::mutex cb_mu_;
   std::function<void(const std::string&, const ResourceId&)> drift_fn_;   // GUARDED_BY(cb_mu_)
@@ -713,7 +721,13 @@ Result<std::unique_ptr<Target>> NewLocalTarget(const LocalOptions& options) {
   }
   RETURN_IF_ERROR(fs::MakeDirs(opts.state_dir));
   const std::string db_path = fs::JoinPath(opts.state_dir, "local.db");
-  ASSIGN_OR_RETURN(RowCipher cipher, RowCipher::New(opts.secret_key));
+  RowCipher cipher;
+  if (opts.secret_key_source) {
+    cipher = RowCipher::Deferred(std::move(opts.secret_key_source));
+    opts.secret_key_source = nullptr;
+  } else {
+    ASSIGN_OR_RETURN(cipher, RowCipher::New(opts.secret_key));
+  }
   opts.secret_key.clear();  // the cipher holds it; no second copy
   if (!cipher.enabled()) {
     static std::once_flag warned;

@@ -48,6 +48,7 @@
 // Thread-safety: every method may be called from any thread; calls are serialised.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,6 +78,9 @@ struct LocalOptions {
   // once. Another key than the one the rows were written with makes them unknown live
   // state (rewritten by the next apply), never an error.
   std::string secret_key;
+  // Instead of secret_key: where the key comes from, called once when a Secret row is
+  // first sealed or opened (it may block; see RowCipher::Deferred).
+  std::function<std::string()> secret_key_source;
 };
 
 // Opens (creating) local.db. Errors name the file; a secret_key of another length than

@@ -33,6 +33,23 @@ Result<RowCipher> RowCipher::New(std::string key) {
   return RowCipher(std::move(key));
 }
 
+RowCipher RowCipher::Deferred(std::function<std::string()> source) {
+  RowCipher c;
+  c.lazy_ = std::make_shared<Lazy>();
+  c.lazy_->source = std::move(source);
+  return c;
+}
+
+const std::string& RowCipher::key() const {
+  if (!lazy_) return key_;
+  std::call_once(lazy_->once, [this] {
+    lazy_->key = lazy_->source();
+    lazy_->source = nullptr;
+    if (lazy_->key.size() != kKeyBytes) std::abort();
+  });
+  return lazy_->key;
+}
+
 bool RowCipher::IsSealed(std::string_view text) { return StartsWith(text, kPrefix); }
 
 std::string RowCipher::Seal(std::string_view plaintext, std::string_view aad) const {
@@ -47,7 +64,7 @@ std::string RowCipher::Seal(std::string_view plaintext, std::string_view aad) co
   if (!ctx || RAND_bytes(nonce, kNonceBytes) != 1 ||
       EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) != 1 ||
-      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(key_), nonce) != 1 ||
+      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(key()), nonce) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &len, Bytes(aad), static_cast<int>(aad.size())) != 1 ||
       EVP_EncryptUpdate(ctx.get(), ct, &len, Bytes(plaintext),
                         static_cast<int>(plaintext.size())) != 1 ||
@@ -75,7 +92,7 @@ Result<std::string> RowCipher::Open(std::string_view text, std::string_view aad)
   bool ok =
       ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
-      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(key_), nonce) == 1 &&
+      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(key()), nonce) == 1 &&
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, Bytes(aad), static_cast<int>(aad.size())) == 1 &&
       EVP_DecryptUpdate(ctx.get(), Bytes(out), &len, ct, static_cast<int>(n)) == 1 &&
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, Bytes(tag)) == 1 &&
@@ -88,7 +105,7 @@ Result<std::string> RowCipher::Open(std::string_view text, std::string_view aad)
 }
 
 std::string RowCipher::SubKey(std::string_view purpose) const {
-  return enabled() ? HmacSha256Hex(key_, purpose) : "";
+  return enabled() ? HmacSha256Hex(key(), purpose) : "";
 }
 
 }  // namespace plumb::target::local

@@ -6,6 +6,9 @@
 // mutable state).
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,9 +22,14 @@ class RowCipher {
   // `key`: 32 raw bytes, or empty for no encryption (Seal returns its input unchanged).
   // InvalidArgument for any other length.
   static Result<RowCipher> New(std::string key);
+  // A cipher whose key comes later: `source` runs once, on the thread of the first Seal,
+  // Open or SubKey, and may block (the operator's first start generates its sealing key
+  // while the first sync runs). It must return 32 bytes; anything else aborts, since a
+  // Secret row is never stored unencrypted by a cipher that claimed to be enabled.
+  static RowCipher Deferred(std::function<std::string()> source);
   RowCipher() = default;
 
-  bool enabled() const { return !key_.empty(); }
+  bool enabled() const { return !key_.empty() || lazy_ != nullptr; }
   // Whether `text` is in the encrypted format (whatever the key).
   static bool IsSealed(std::string_view text);
   // `plaintext` encrypted and bound to `aad`; the plaintext itself when not enabled.
@@ -35,8 +43,16 @@ class RowCipher {
   std::string SubKey(std::string_view purpose) const;
 
  private:
+  struct Lazy {
+    std::once_flag once;
+    std::function<std::string()> source;
+    std::string key;
+  };
   explicit RowCipher(std::string key) : key_(std::move(key)) {}
-  std::string key_;
+  const std::string& key() const;
+
+  std::string key_;             // the key when given at once
+  std::shared_ptr<Lazy> lazy_;  // or where it comes from
 };
 
 }  // namespace plumb::target::local

@@ -118,6 +118,22 @@ TEST(RowCipherTest, SealsWithAFreshNonceAndRefusesTamperingAndOtherKeys) {
   EXPECT_EQ(local::RowCipher::New(std::string(31, 'x')).status().code(), Code::kInvalidArgument);
 }
 
+TEST(RowCipherTest, ADeferredKeyIsFetchedOnceOnFirstUseAndSealsAsTheSameKeyWould) {
+  int calls = 0;
+  auto lazy = local::RowCipher::Deferred([&] {
+    ++calls;
+    return std::string(kKey);
+  });
+  EXPECT_TRUE(lazy.enabled());
+  EXPECT_EQ(calls, 0);  // enabled() does not wait for the key
+  const std::string a = lazy.Seal("plain text", "app\x1fkey");
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(*local::RowCipher::New(kKey)->Open(a, "app\x1fkey"), "plain text");
+  EXPECT_EQ(*lazy.Open(local::RowCipher::New(kKey)->Seal("x", "y"), "y"), "x");
+  EXPECT_EQ(lazy.SubKey("p"), local::RowCipher::New(kKey)->SubKey("p"));
+  EXPECT_EQ(calls, 1);
+}
+
 TEST_F(SecretTargetTest, FileFromSecretWritesTheValueOwnerOnlyAndShowsItMasked) {
   const std::string planted = "pw-" + RandomHex(8);
   desired_ = {SecretRes("db", Obj({{"password", planted}}))};
