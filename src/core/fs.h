@@ -33,6 +33,10 @@ bool IsUnder(const std::string& path, const std::string& dir);
 std::string Dirname(const std::string& path);
 std::string Basename(const std::string& path);
 
+// The names in directory `dir` (without "." and ".."), sorted. An error naming the
+// directory when it cannot be read (NotFound when missing).
+Result<std::vector<std::string>> ListDir(const std::string& dir);
+
 // A fresh private directory under $TMPDIR (or /tmp); the caller removes it.
 Result<std::string> MakeTempDir(const std::string& prefix);
 

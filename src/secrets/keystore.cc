@@ -1,6 +1,5 @@
 #include "secrets/keystore.h"
 
-#include <dirent.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/x509.h>
@@ -27,17 +26,12 @@ std::string ModeText(mode_t mode) {
   return buf;
 }
 
-// Names of the regular entries of `dir`, sorted.
+// Names of the entries of `dir`, sorted, without temp files of a write in progress.
 Result<std::vector<std::string>> ListDir(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return Unavailable("cannot read " + dir + ": " + std::strerror(errno));
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name != "." && name != ".." && !StartsWith(name, ".plumb-tmp-")) names.push_back(name);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
+  ASSIGN_OR_RETURN(std::vector<std::string> names, fs::ListDir(dir));
+  names.erase(std::remove_if(names.begin(), names.end(),
+                             [](const std::string& n) { return StartsWith(n, ".plumb-tmp-"); }),
+              names.end());
   return names;
 }
 

@@ -1,6 +1,5 @@
 #include "source/local_seed.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,17 +15,10 @@
 namespace plumb::source::internal {
 namespace {
 
+// The names in `dir`; none when it cannot be read (the seed is only an optimisation).
 std::vector<std::string> Names(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") out.push_back(std::move(name));
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
+  auto names = fs::ListDir(dir);
+  return names.ok() ? std::move(*names) : std::vector<std::string>();
 }
 
 bool IsHex(const std::string& s, size_t n) {

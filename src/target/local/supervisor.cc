@@ -1,6 +1,5 @@
 // The supervisor's loop: status files, probes, rolling updates and health of Processes.
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -44,16 +43,8 @@ std::string Escape(const std::string& s) {
 }
 
 std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
+  auto names = fs::ListDir(dir);
+  return names.ok() ? std::move(*names) : std::vector<std::string>();
 }
 
 int64_t MtimeNs(const std::string& path) {
