@@ -20,6 +20,7 @@ std::optional<ManagedFile> ManagedFiles::Find(const std::string& path) const {
 
 void ManagedFiles::Set(const std::string& path, ManagedFile file) {
   std::lock_guard<std::mutex> lock(mu_);
+  file.touched = ++ticks_;
   auto [it, inserted] = files_.insert_or_assign(path, std::move(file));
   if (inserted && ++dir_refs_[fs::Dirname(path)] == 1) ++dirs_version_;
 }
@@ -75,6 +76,45 @@ std::vector<std::string> ManagedFiles::PathsIn(const std::string& dir) const {
     if (fs::Dirname(it->first) == dir) out.push_back(it->first);
   }
   return out;
+}
+
+}  // namespace plumb::target::local
+
+namespace plumb::target::local {
+
+uint64_t ManagedFiles::Tick() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ++ticks_;
+}
+
+bool ManagedFiles::Touch(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end()) return false;
+  it->second.touched = ++ticks_;
+  return true;
+}
+
+void ManagedFiles::TouchAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t now = ++ticks_;
+  for (auto& [path, file] : files_) file.touched = now;
+}
+
+void ManagedFiles::SetWatched(const std::string& dir, uint64_t since) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (since == 0)
+    watched_since_.erase(dir);
+  else
+    watched_since_[dir] = since;
+}
+
+bool ManagedFiles::QuietSince(const std::string& path, uint64_t since) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end() || it->second.touched >= since) return false;
+  auto w = watched_since_.find(fs::Dirname(path));
+  return w != watched_since_.end() && w->second < since;
 }
 
 }  // namespace plumb::target::local

@@ -28,6 +28,7 @@ struct ManagedFile {
   // The file as the runtime wrote it (ino 0: unknown). While a stat still shows this
   // stamp the file holds what was applied, and the watcher need not read it.
   FileStamp written;
+  uint64_t touched = 0;  // Tick() of the last watcher event for it (or of its last Set)
 };
 
 // The digest of `content` as `file` records it (see ManagedFile::content_digest).
@@ -50,11 +51,26 @@ class ManagedFiles {
   // Managed paths whose parent directory is `dir`.
   std::vector<std::string> PathsIn(const std::string& dir) const;
 
+  // What the watcher has seen, so that a file can be known unchanged without a stat: a
+  // managed file whose directory is watched and that has had no event since a moment its
+  // stat showed what was applied still holds it. Moments are Tick() values.
+  uint64_t Tick();  // a moment: larger than every earlier one
+  // The watcher read an event for `path` (Set() counts as one too). false: not managed.
+  bool Touch(const std::string& path);
+  void TouchAll();  // events may have been lost (queue overflow, rescan)
+  // The watcher watches `dir` since moment `since`; 0: no longer.
+  void SetWatched(const std::string& dir, uint64_t since);
+  // True when `path` is managed, its directory was watched before moment `since`, and no
+  // event for it was read since.
+  bool QuietSince(const std::string& path, uint64_t since) const;
+
  private:
   mutable std::mutex mu_;
-  std::map<std::string, ManagedFile> files_;  // GUARDED_BY(mu_)
-  std::map<std::string, int> dir_refs_;       // GUARDED_BY(mu_)
-  uint64_t dirs_version_ = 0;                 // GUARDED_BY(mu_)
+  std::map<std::string, ManagedFile> files_;       // GUARDED_BY(mu_)
+  std::map<std::string, int> dir_refs_;            // GUARDED_BY(mu_)
+  uint64_t dirs_version_ = 0;                      // GUARDED_BY(mu_)
+  uint64_t ticks_ = 0;                             // GUARDED_BY(mu_)
+  std::map<std::string, uint64_t> watched_since_;  // GUARDED_BY(mu_): dir -> moment
 };
 
 }  // namespace plumb::target::local
