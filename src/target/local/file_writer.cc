@@ -19,8 +19,7 @@ FileWriter::~FileWriter() {
     if (fd >= 0) ::close(fd);
 }
 
-Result<FileStamp> FileWriter::Write(const std::string& path, const std::string& content,
-                                    int mode) {
+Result<FileStamp> FileWriter::Write(const std::string& path, const std::string& content, int mode) {
   Result<FileStamp> written = Unimplemented("");
   if (beneath_works_) {
     written = WriteBeneath(path, content, mode);

@@ -241,21 +241,19 @@ class LocalTarget : public Target {
           // Unchanged since we last saw it hold what was applied (same inode, size, mtime
           // and ctime — ctime moves on every write or chmod and cannot be set back): the
           // applied body is the live one, without reading the file again.
-          const uint64_t since = files_.Tick();  // before the stat (see Verified)
+          const uint64_t since = files_.Tick();  // before the stat (ManagedFile::verified)
           struct stat st;
           bool have_stat = ::lstat(path.c_str(), &st) == 0;
           if (!have_stat && errno == ENOENT) {
             // Nothing there: no second look. The apply that follows in this reconcile
             // need not look again before it writes a new object's file.
             if (!stored) writer_.NoteAbsent(path);
-            verified_.erase(path);
+            if (stored) files_.SetVerified(path, FileStamp{}, 0);
             out.push_back(std::move(live));
             continue;
           }
           if (stored && have_stat && S_ISREG(st.st_mode)) {
-            auto v = verified_.find(path);
-            if (v != verified_.end() && v->second.stamp == FileStamp::Of(st)) {
-              v->second.since = since;
+            if (files_.MatchesVerified(path, st, since)) {
               live.exists = true;
               live.body = *stored;
               out.push_back(std::move(live));
@@ -276,11 +274,11 @@ class LocalTarget : public Target {
           // the read, so a write racing with it changes ctime and forces a re-read.
           const Value* live_spec = live.exists ? live.body.Find("spec") : nullptr;
           const Value* stored_spec = stored ? stored->Find("spec") : nullptr;
-          if (have_stat && S_ISREG(st.st_mode) && live_spec && stored_spec &&
-              *live_spec == *stored_spec)
-            verified_[path] = {.stamp = FileStamp::Of(st), .since = since};
-          else
-            verified_.erase(path);
+          if (stored) {
+            const bool holds = have_stat && S_ISREG(st.st_mode) && live_spec && stored_spec &&
+                               *live_spec == *stored_spec;
+            files_.SetVerified(path, holds ? FileStamp::Of(st) : FileStamp{}, since);
+          }
         }
       }
       out.push_back(std::move(live));
@@ -314,17 +312,7 @@ class LocalTarget : public Target {
       } else if (IsKind(ids[i], "File")) {
         const Value* path = stored->FindPath({"spec", "path"});
         if (!path || !path->is_string()) continue;
-        auto v = verified_.find(path->as_string());
-        if (v == verified_.end()) continue;
-        if (v->second.since != 0 && files_.QuietSince(v->first, v->second.since)) {
-          out[i] = true;
-          continue;
-        }
-        const uint64_t since = files_.Tick();
-        struct stat st;
-        out[i] = ::lstat(v->first.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-                 v->second.stamp == FileStamp::Of(st);
-        v->second.since = out[i] ? since : 0;
+        out[i] = files_.KnownUnchanged(path->as_string());
       }
     }
     return out;
@@ -563,15 +551,6 @@ class LocalTarget : public Target {
   };
   // local.db in memory, by BodyKey. GUARDED_BY(mu_).
   std::unordered_map<std::string, StoredObject> bodies_;
-  // A file last seen holding exactly its applied body: the stamp it had then, and a
-  // ManagedFiles moment taken before that stat (0: none). An event the watcher reads
-  // after `since` (a change made after it) makes ManagedFiles::QuietSince false.
-  struct Verified {
-    FileStamp stamp;
-    uint64_t since = 0;
-  };
-  // By path. GUARDED_BY(mu_).
-  std::unordered_map<std::string, Verified> verified_;
   const std::string hash_key_;      // keys template hashes and File contentHash (local.key)
   const RowCipher cipher_;          // seals Secret rows of local.db (LocalOptions::secret_key)
   const std::string row_hash_key_;  // keys the hash column of Secret rows
@@ -608,8 +587,7 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
   }
   const bool matches = state.type == FileState::Type::kRegular && state.content == content &&
                        FormatMode(state.mode) == mode;
-  FileStamp written_stamp;  // of the file written below, if any
-  uint64_t written_since = 0;
+  uint64_t written_since = 0;  // a moment before the stamp of the file written below
   // A new object's row goes into the inventory before its file is written (journaled by
   // the store at once), so a kill -9 right after the write leaves a file the next start
   // knows it owns: it is pruned if git dropped it meanwhile, never left behind.
@@ -626,7 +604,7 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     want.writing = true;
     std::optional<ManagedFile> before = files_.Find(path);
     files_.Set(path, want);
-    written_since = files_.Tick();  // before the stamp is taken (see Verified)
+    written_since = files_.Tick();  // before the stamp is taken (ManagedFile::verified)
     Result<FileStamp> written = writer_.Write(path, content, ModeBits(mode));
     if (!written.ok() && assumed_absent) {
       // Something appeared at the path after all: say what.
@@ -639,15 +617,13 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
         files_.Set(path, *before);
       else
         files_.Erase(path);
-      verified_.erase(path);
       if (recorded_first) {
         (void)store_->Delete(ctx.app, id.Key());
         bodies_.erase(BodyKey(ctx.app, id.Key()));
       }
       return written.status();
     }
-    written_stamp = *written;
-    files_.SetWritten(path, written_stamp);
+    files_.SetWritten(path, *written, written_since);
   } else {
     files_.Set(path, ManagedFromBody(ctx.app, id, expected, hash_key_));
   }
@@ -662,9 +638,6 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
   // An unchanged object keeps its row (and order): no database write per no-op apply.
   if (!recorded_first && (!stored || *stored != expected))
     RETURN_IF_ERROR(Record(ctx, id, expected));
-  // What was just written holds the applied body: the look after the apply (health)
-  // need not read it again while its stamp holds.
-  if (written_stamp.ino != 0) verified_[path] = {.stamp = written_stamp, .since = written_since};
 
   if (!existed) {
     what.insert(what.begin(), "wrote " + path);

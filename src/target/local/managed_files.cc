@@ -1,5 +1,7 @@
 #include "target/local/managed_files.h"
 
+#include <sys/stat.h>
+
 #include "core/fs.h"
 #include "core/strings.h"
 #include "target/local/spec.h"
@@ -41,12 +43,52 @@ void ManagedFiles::SetWriting(const std::string& path, bool writing) {
   if (it != files_.end()) it->second.writing = writing;
 }
 
-void ManagedFiles::SetWritten(const std::string& path, const FileStamp& stamp) {
+void ManagedFiles::SetWritten(const std::string& path, const FileStamp& stamp, uint64_t since) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = files_.find(path);
   if (it == files_.end()) return;
   it->second.writing = false;
-  it->second.written = stamp;
+  it->second.verified = stamp;
+  it->second.verified_since = stamp.ino != 0 ? since : 0;
+}
+
+void ManagedFiles::SetVerified(const std::string& path, const FileStamp& stamp, uint64_t since) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end()) return;
+  it->second.verified = stamp;
+  it->second.verified_since = stamp.ino != 0 ? since : 0;
+}
+
+bool ManagedFiles::MatchesVerified(const std::string& path, const struct stat& st, uint64_t since) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end() || it->second.verified.ino == 0 ||
+      !(it->second.verified == FileStamp::Of(st)))
+    return false;
+  it->second.verified_since = since;
+  return true;
+}
+
+bool ManagedFiles::KnownUnchanged(const std::string& path) {
+  FileStamp stamp;
+  uint64_t since;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(path);
+    if (it == files_.end() || it->second.verified.ino == 0) return false;
+    if (QuietLocked(path, it->second, it->second.verified_since)) return true;
+    stamp = it->second.verified;
+    since = ++ticks_;  // before the stat
+  }
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || !(stamp == FileStamp::Of(st)))
+    return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end() || !(it->second.verified == stamp)) return false;
+  it->second.verified_since = since;
+  return true;
 }
 
 uint64_t ManagedFiles::DirsVersion() const {
@@ -112,7 +154,12 @@ void ManagedFiles::SetWatched(const std::string& dir, uint64_t since) {
 bool ManagedFiles::QuietSince(const std::string& path, uint64_t since) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = files_.find(path);
-  if (it == files_.end() || it->second.touched >= since) return false;
+  return it != files_.end() && QuietLocked(path, it->second, since);
+}
+
+bool ManagedFiles::QuietLocked(const std::string& path, const ManagedFile& file,
+                               uint64_t since) const {
+  if (since == 0 || file.touched >= since) return false;
   auto w = watched_since_.find(fs::Dirname(path));
   return w != watched_since_.end() && w->second < since;
 }

@@ -25,9 +25,13 @@ struct ManagedFile {
   std::string digest_key;
   int mode = 0644;
   bool writing = false;  // the runtime is writing it right now: not drift, look again later
-  // The file as the runtime wrote it (ino 0: unknown). While a stat still shows this
-  // stamp the file holds what was applied, and the watcher need not read it.
-  FileStamp written;
+  // The file at a moment it held what was applied: as the runtime wrote it, or as a read
+  // found it (ino 0: unknown). While a stat still shows this stamp the file holds what
+  // was applied, and neither the watcher nor Observe need read it.
+  FileStamp verified;
+  // A moment (Tick()) taken before the stat of `verified`; 0: none. No event read since
+  // (QuietSince) means the file is still as verified, without a stat.
+  uint64_t verified_since = 0;
   uint64_t touched = 0;  // Tick() of the last watcher event for it (or of its last Set)
 };
 
@@ -41,8 +45,17 @@ class ManagedFiles {
   void Erase(const std::string& path);
   // Marks a managed path as being written (or done); no-op for unmanaged paths.
   void SetWriting(const std::string& path, bool writing);
-  // Marks a managed path as written, with the stamp of what was written.
-  void SetWritten(const std::string& path, const FileStamp& stamp);
+  // Marks a managed path as written, with the stamp of what was written (see
+  // ManagedFile::verified) and the moment taken before it.
+  void SetWritten(const std::string& path, const FileStamp& stamp, uint64_t since);
+  // Records (or, with ino 0, forgets) that `path` held what was applied at `stamp`.
+  void SetVerified(const std::string& path, const FileStamp& stamp, uint64_t since);
+  // True when `st` (a stat of `path` taken after moment `since`) shows the verified stamp;
+  // then `since` becomes the file's verified_since.
+  bool MatchesVerified(const std::string& path, const struct stat& st, uint64_t since);
+  // True when `path` is known to hold what was applied: quiet since it was verified (no
+  // system call), or else an lstat shows the verified stamp (which re-arms the former).
+  bool KnownUnchanged(const std::string& path);
   // Parent directories of all managed paths.
   std::vector<std::string> Dirs() const;
   // Counts changes of the set Dirs() returns: equal values, same directories.
@@ -65,6 +78,8 @@ class ManagedFiles {
   bool QuietSince(const std::string& path, uint64_t since) const;
 
  private:
+  bool QuietLocked(const std::string& path, const ManagedFile& file, uint64_t since) const;
+
   mutable std::mutex mu_;
   std::map<std::string, ManagedFile> files_;       // GUARDED_BY(mu_)
   std::map<std::string, int> dir_refs_;            // GUARDED_BY(mu_)

@@ -244,7 +244,7 @@ class Watcher::Loop {
         continue;
       }
       // Untouched since the runtime wrote it: it holds what was applied.
-      if (want->written.ino != 0 && FileStamp::At(path) == want->written) {
+      if (want->verified.ino != 0 && FileStamp::At(path) == want->verified) {
         reported_.erase(path);
         continue;
       }
