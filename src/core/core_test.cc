@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -86,6 +88,43 @@ TEST(FsTest, AtomicWriteReplacesContent) {
   ASSERT_TRUE(fs::WriteFileAtomic(p, "two", 0644, true).ok());
   EXPECT_EQ(*fs::ReadFile(p), "two");
   EXPECT_EQ(fs::ReadFile(*dir + "/missing").status().code(), Code::kNotFound);
+}
+
+TEST(FsTest, WriteFileBeneathStaysBelowItsRoot) {
+  auto dir = fs::MakeTempDir("plumb-core-test-");
+  ASSERT_TRUE(dir.ok());
+  fs::TempDir guard(*dir);
+  ASSERT_TRUE(fs::MakeDirs(*dir + "/root/sub").ok());
+  ASSERT_TRUE(fs::MakeDirs(*dir + "/outside").ok());
+  auto root = fs::OpenRoot(*dir + "/root");
+  ASSERT_TRUE(root.ok()) << root.status().ToString();
+
+  auto w = fs::WriteFileBeneath(*root, "sub/f", "F", "one\n", 0644);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_TRUE(w->untouched);
+  EXPECT_EQ(*fs::ReadFile(*dir + "/root/sub/f"), "one\n");
+  struct stat st;
+  ASSERT_EQ(::lstat((*dir + "/root/sub/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_ino, w->st.st_ino);
+  EXPECT_EQ(st.st_ctim.tv_nsec, w->st.st_ctim.tv_nsec) << "the stamp is taken after the rename";
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  // Group/other write bits are set by fchmod, after the content is in.
+  w = fs::WriteFileBeneath(*root, "sub/f", "F", "two\n", 0666);
+  ASSERT_TRUE(w.ok());
+  ASSERT_EQ(::lstat((*dir + "/root/sub/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0666u);
+  EXPECT_EQ(*fs::ReadFile(*dir + "/root/sub/f"), "two\n");
+
+  // A missing directory, a symlink leading out, "..": refused, nothing written outside.
+  EXPECT_EQ(fs::WriteFileBeneath(*root, "nope/f", "F", "x", 0644).status().code(), Code::kNotFound);
+  ASSERT_EQ(::symlink((*dir + "/outside").c_str(), (*dir + "/root/out").c_str()), 0);
+  ASSERT_EQ(::symlink("../outside", (*dir + "/root/rel").c_str()), 0);
+  for (const char* rel : {"out/f", "rel/f", "../outside/f"}) {
+    auto bad = fs::WriteFileBeneath(*root, rel, rel, "pwned", 0644);
+    EXPECT_EQ(bad.status().code(), Code::kPermissionDenied) << rel << bad.status().ToString();
+  }
+  EXPECT_FALSE(fs::Exists(*dir + "/outside/f"));
+  ::close(*root);
 }
 
 TEST(SubprocessTest, CapturesOutputAndExitCode) {

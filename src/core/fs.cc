@@ -2,10 +2,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -85,6 +88,93 @@ Status SyncFilesystem(const std::string& path) {
   ::close(fd);
   if (rc != 0) return Errno("syncfs", path);
   return Status::Ok();
+}
+
+Status SyncPath(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return Errno("open", path);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Errno("fsync", path);
+  return Status::Ok();
+}
+
+Result<int> OpenRoot(const std::string& path) {
+  int fd = ::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("open", path);
+  return fd;
+}
+
+namespace {
+
+// A temp name no other writer predicts: a random prefix drawn once per process and a
+// counter (RandomHex per file cost a getpid per file, in RAND_bytes).
+std::string TempName(const std::string& base) {
+  static const std::string prefix = RandomHex(4);
+  static std::atomic<uint64_t> counter{0};
+  return ".plumb-tmp-" + base + "." + prefix + std::to_string(counter.fetch_add(1));
+}
+
+int OpenBeneath(int root_fd, const std::string& rel, int flags, int mode) {
+  struct open_how how = {};
+  how.flags = static_cast<uint64_t>(flags);
+  how.mode = static_cast<uint64_t>(mode);
+  how.resolve = RESOLVE_BENEATH;
+  return static_cast<int>(::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how));
+}
+
+}  // namespace
+
+Result<WrittenFile> WriteFileBeneath(int root_fd, const std::string& rel,
+                                     const std::string& display, const std::string& content,
+                                     int mode) {
+  const std::string dir = Dirname(rel);
+  const std::string tmp = (dir == "." ? "" : dir + "/") + TempName(Basename(rel));
+  const int create_mode = mode & ~022;
+  int fd = -1;
+  for (int attempt = 0; fd < 0; ++attempt) {
+    fd = OpenBeneath(root_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, create_mode);
+    if (fd >= 0) break;
+    if (errno == EEXIST && attempt < 3) continue;  // someone took the name: another one
+    const int e = errno;
+    if (e == ENOSYS) return Unimplemented("openat2: not offered by this kernel");
+    if (e == EXDEV || e == ELOOP || e == EAGAIN)
+      return PermissionDenied("create " + display + ": the way leads out of its allowed " +
+                              "directory or through a symlink (" + std::strerror(e) + ")");
+    return Errno("create temp file for", display);
+  }
+  auto fail = [&](const char* what) {
+    Status s = Errno(what, display);
+    ::close(fd);
+    (void)::unlinkat(root_fd, tmp.c_str(), 0);
+    return s;
+  };
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("write");
+    }
+    off += static_cast<size_t>(n);
+  }
+  WrittenFile out;
+  struct stat before;
+  if (::fstat(fd, &before) != 0) return fail("stat");
+  if (static_cast<int>(before.st_mode & 07777) != mode) {
+    if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) return fail("chmod");
+    before.st_mode = (before.st_mode & ~07777) | static_cast<mode_t>(mode);
+  }
+  if (::renameat(root_fd, tmp.c_str(), root_fd, rel.c_str()) != 0) return fail("rename to");
+  if (::fstat(fd, &out.st) == 0) {
+    out.untouched = out.st.st_ino == before.st_ino && out.st.st_dev == before.st_dev &&
+                    out.st.st_size == static_cast<off_t>(content.size()) &&
+                    out.st.st_size == before.st_size && out.st.st_mode == before.st_mode &&
+                    out.st.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+                    out.st.st_mtim.tv_nsec == before.st_mtim.tv_nsec;
+  }
+  ::close(fd);
+  return out;
 }
 
 Status MakeDirs(const std::string& path, int mode) {

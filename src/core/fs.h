@@ -1,6 +1,8 @@
 // core: file-system helpers. All return Status naming the path on error.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <string>
 #include <vector>
 
@@ -18,6 +20,34 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, int 
                        bool sync = false);
 // fsync of the file system holding `path` (syncfs), once per batch of writes.
 Status SyncFilesystem(const std::string& path);
+// fsync of one file or directory (opened read-only).
+Status SyncPath(const std::string& path);
+
+// Opens the directory `path` (following symlinks in it) as the root of WriteFileBeneath:
+// an O_PATH descriptor the caller closes. Errors name the path.
+Result<int> OpenRoot(const std::string& path);
+
+// A file written by WriteFileBeneath: its stat taken after the rename (a rename moves
+// ctime), and whether that stat shows the inode exactly as this process left it before
+// the rename (same inode, size, mtime and mode), i.e. nobody wrote or chmod-ed it between.
+struct WrittenFile {
+  struct stat st = {};
+  bool untouched = false;
+};
+
+// Writes `content` atomically to `rel` (relative, normalised, no "..") below the
+// directory `root_fd`: a temp file created beside it with openat2(RESOLVE_BENEATH) — no
+// "..", absolute symlink or symlink leading out of the root on the way — then renamed
+// over `rel`. Created with `mode` minus group/other write bits (so nobody but the owner
+// can write the temp file), and fchmod-ed only when the umask or those bits make the
+// result differ from `mode`. No fsync (callers batch durability). `display` names the
+// file in errors. Errors: NotFound when a directory on the way is missing;
+// PermissionDenied when the way leads out of the root or through a symlink the kernel
+// refuses; Unimplemented when the kernel has no openat2; otherwise Unavailable (or
+// PermissionDenied for EACCES), with the temp file removed.
+Result<WrittenFile> WriteFileBeneath(int root_fd, const std::string& rel,
+                                     const std::string& display, const std::string& content,
+                                     int mode);
 Status MakeDirs(const std::string& path, int mode = 0755);
 Status RemoveAll(const std::string& path);
 bool Exists(const std::string& path);

@@ -104,5 +104,75 @@ TEST_F(LocalTargetTest, RescanFindsDriftInotifyCouldNotSee) {
   ASSERT_TRUE(rec.WaitFor("web File/f", 2));
 }
 
+// Returns once the watcher watches `dir`: a file applied there and edited by hand was
+// reported (watches are added by the watcher thread, after the apply that made `dir`).
+void WaitUntilWatched(Target* target, const AppContext& ctx, DriftRecorder* rec,
+                      const std::string& dir) {
+  const std::string probe = dir + "/probe";
+  ASSERT_TRUE(target->Apply(ctx, FileRes("probe", probe, "p\n")).ok());
+  const std::string event = ctx.app + " File/probe";
+  const int seen = rec->CountOf(event);
+  for (int i = 0;; ++i) {
+    ASSERT_LT(i, 6) << dir << " is never watched";
+    ASSERT_TRUE(fs::WriteFileAtomic(probe, "edited " + std::to_string(i) + "\n").ok());
+    if (rec->WaitFor(event, seen + 1)) break;
+  }
+}
+
+TEST_F(LocalTargetTest, AnEditRightAfterTheApplyIsNeverTakenForWhatWasApplied) {
+  // The apply stamps what it wrote without reading it back, and a no-op plan trusts the
+  // watcher instead of a stat: an edit by another writer right after the write (same
+  // size, so only the inode's times and the watcher tell) must still show.
+  DriftRecorder rec;
+  target_->Watch([&](const std::string& app, const ResourceId& id) { rec.Record(app, id); });
+  const std::string path = allowed_ + "/race/f";
+  WaitUntilWatched(target_.get(), ctx_, &rec, allowed_ + "/race");
+  for (int i = 0; i < 20; ++i) {
+    // A content of its own per round, so each edit is a new drifted state.
+    Resource f = FileRes("f", path, "v" + std::to_string(10 + i) + "\n");
+    ASSERT_TRUE(Apply(f).ok());
+    // Known unchanged, twice (the second answer may come from the watcher alone).
+    EXPECT_TRUE(target_->UnchangedSinceApplied(ctx_, {f.id()})[0] ||
+                ObserveOne(f.id()).body == *target_->Expected(ctx_, f));
+    (void)target_->UnchangedSinceApplied(ctx_, {f.id()});
+    {
+      FILE* out = std::fopen(path.c_str(), "r+");
+      ASSERT_NE(out, nullptr);
+      std::fputs("XXX\n", out);
+      std::fclose(out);
+    }
+    EXPECT_FALSE(target_->UnchangedSinceApplied(ctx_, {f.id()})[0]) << i;
+    LiveObject live = ObserveOne(f.id());
+    EXPECT_EQ(live.body.FindPath({"spec", "content"})->as_string(), "XXX\n") << i;
+    ASSERT_TRUE(rec.WaitFor("web File/f", i + 1)) << i;
+  }
+  target_.reset();
+}
+
+TEST_F(LocalTargetTest, UnchangedSinceAppliedFromTheWatcherOnlyWhileItWatches) {
+  DriftRecorder rec;
+  target_->Watch([&](const std::string& app, const ResourceId& id) { rec.Record(app, id); });
+  const std::string path = allowed_ + "/w/f";
+  Resource f = FileRes("f", path, "one\n");
+  ASSERT_TRUE(Apply(f).ok());
+  WaitUntilWatched(target_.get(), ctx_, &rec, allowed_ + "/w");
+  ASSERT_TRUE(ObserveOne(f.id()).exists);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(target_->UnchangedSinceApplied(ctx_, {f.id()})[0]);
+  // The directory moved away and replaced by one holding another file: the watch no
+  // longer stands for the path, so the answer comes from a stat again.
+  ASSERT_EQ(::rename((allowed_ + "/w").c_str(), (allowed_ + "/w.old").c_str()), 0);
+  ASSERT_TRUE(fs::MakeDirs(allowed_ + "/w").ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(path, "two\n").ok());
+  EXPECT_FALSE(target_->UnchangedSinceApplied(ctx_, {f.id()})[0]);
+  ASSERT_TRUE(rec.WaitFor("web File/f"));
+  // Healed: known unchanged again.
+  ASSERT_TRUE(Apply(f).ok());
+  ASSERT_TRUE(ObserveOne(f.id()).exists);
+  EXPECT_TRUE(target_->UnchangedSinceApplied(ctx_, {f.id()})[0]);
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  EXPECT_FALSE(target_->UnchangedSinceApplied(ctx_, {f.id()})[0]) << "a chmod";
+  target_.reset();
+}
+
 }  // namespace
 }  // namespace plumb::target

@@ -5,9 +5,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
-#include <set>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -16,6 +17,7 @@
 #include "core/strings.h"
 #include "resource/codec.h"
 #include "target/local/file_state.h"
+#include "target/local/file_writer.h"
 #include "target/local/managed_files.h"
 #include "target/local/row_cipher.h"
 #include "target/local/spec.h"
@@ -103,6 +105,7 @@ class LocalTarget : public Target {
   LocalTarget(LocalOptions options, std::unique_ptr<Store> store, int64_t next_order,
               std::string hash_key, RowCipher cipher, std::unique_ptr<Supervisor> supervisor)
       : options_(std::move(options)),
+        writer_(options_.allow_paths, options_.state_dir, options_.durable),
         store_(std::move(store)),
         next_order_(next_order),
         hash_key_(std::move(hash_key)),
@@ -152,7 +155,7 @@ class LocalTarget : public Target {
               "local.db: a Secret record does not decrypt; treated as unknown, the next "
               "apply rewrites it",
               {{"app", row.app}, {"key", row.key}, {"error", opened.status().message()}});
-          unreadable_.insert(body_key);
+          unreadable_[body_key] = {.order = row.order, .hash = row.hash};
           continue;
         }
         json = std::move(opened).value();
@@ -162,15 +165,19 @@ class LocalTarget : public Target {
       auto body = resource::ParseJson(json, store_->path());
       if (!body.ok()) {
         log::Warn("local.db: unreadable body", {{"app", row.app}, {"key", row.key}});
+        unreadable_[body_key] = {.order = row.order, .hash = row.hash};
         continue;
       }
+      std::string hash = row.hash;
       if (IsKind(*id, "Secret") && cipher_.enabled() && !sealed) {
-        RETURN_IF_ERROR(store_->Put(SealedRow(row.app, row.key, *body, row.order)));
+        ObjectRow sealed_row = SealedRow(row.app, row.key, *body, row.order);
+        RETURN_IF_ERROR(store_->Put(sealed_row));
+        hash = std::move(sealed_row.hash);
         migrated = true;
       }
       if (IsKind(*id, "File"))
         files_.Set(PathOf(*body), ManagedFromBody(row.app, *id, *body, hash_key_));
-      bodies_[body_key] = std::move(*body);
+      bodies_[body_key] = {.body = std::move(*body), .order = row.order, .hash = std::move(hash)};
     }
     // The plain text of migrated rows may linger in the WAL: fold it into the (secure-
     // delete) database now.
@@ -233,11 +240,19 @@ class LocalTarget : public Target {
           // Unchanged since we last saw it hold what was applied (same inode, size, mtime
           // and ctime — ctime moves on every write or chmod and cannot be set back): the
           // applied body is the live one, without reading the file again.
+          const uint64_t since = files_.Tick();  // before the stat (ManagedFile::verified)
           struct stat st;
           bool have_stat = ::lstat(path.c_str(), &st) == 0;
+          if (!have_stat && errno == ENOENT) {
+            // Nothing there: no second look. The apply that follows in this reconcile
+            // need not look again before it writes a new object's file.
+            if (!stored) writer_.NoteAbsent(path);
+            if (stored) files_.SetVerified(path, FileStamp{}, 0);
+            out.push_back(std::move(live));
+            continue;
+          }
           if (stored && have_stat && S_ISREG(st.st_mode)) {
-            auto v = verified_.find(path);
-            if (v != verified_.end() && v->second == FileStamp::Of(st)) {
+            if (files_.MatchesVerified(path, st, since)) {
               live.exists = true;
               live.body = *stored;
               out.push_back(std::move(live));
@@ -258,11 +273,11 @@ class LocalTarget : public Target {
           // the read, so a write racing with it changes ctime and forces a re-read.
           const Value* live_spec = live.exists ? live.body.Find("spec") : nullptr;
           const Value* stored_spec = stored ? stored->Find("spec") : nullptr;
-          if (have_stat && S_ISREG(st.st_mode) && live_spec && stored_spec &&
-              *live_spec == *stored_spec)
-            verified_[path] = FileStamp::Of(st);
-          else
-            verified_.erase(path);
+          if (stored) {
+            const bool holds = have_stat && S_ISREG(st.st_mode) && live_spec && stored_spec &&
+                               *live_spec == *stored_spec;
+            files_.SetVerified(path, holds ? FileStamp::Of(st) : FileStamp{}, since);
+          }
         }
       }
       out.push_back(std::move(live));
@@ -279,11 +294,14 @@ class LocalTarget : public Target {
     return spec && !spec->Find("fromConfigMap") && !spec->Find("fromSecret");
   }
 
-  // A stored ConfigMap or Secret is its live state; a File, when the stat cache that
-  // Observe keeps says it still holds what was applied.
+  // A stored ConfigMap or Secret is its live state; a File, when the watcher has read no
+  // event for it since a stat showed what Observe or the apply verified (no system call),
+  // or else when an lstat still shows that stamp.
   std::vector<bool> UnchangedSinceApplied(const AppContext& ctx,
                                           const std::vector<ResourceId>& ids) override {
     std::lock_guard<std::mutex> lock(mu_);
+    // Every change made before this call has its event read (and counted) now.
+    if (watcher_) watcher_->Drain();
     std::vector<bool> out(ids.size(), false);
     for (size_t i = 0; i < ids.size(); ++i) {
       const Value* stored = StoredPtr(ctx.app, ids[i]);
@@ -293,10 +311,7 @@ class LocalTarget : public Target {
       } else if (IsKind(ids[i], "File")) {
         const Value* path = stored->FindPath({"spec", "path"});
         if (!path || !path->is_string()) continue;
-        auto v = verified_.find(path->as_string());
-        struct stat st;
-        out[i] = v != verified_.end() && ::lstat(v->first.c_str(), &st) == 0 &&
-                 S_ISREG(st.st_mode) && v->second == FileStamp::Of(st);
+        out[i] = files_.KnownUnchanged(path->as_string());
       }
     }
     return out;
@@ -304,8 +319,8 @@ class LocalTarget : public Target {
 
   Result<Change> Apply(const AppContext& ctx, const Resource& desired) override {
     if (IsKind(desired.id(), "File")) {
-      ASSIGN_OR_RETURN(ResolvedFile file,
-                       ResolveFile(ctx, desired, options_.allow_paths, hash_key_));
+      ASSIGN_OR_RETURN(ResolvedFile file, ResolveFile(ctx, desired, options_.allow_paths, hash_key_,
+                                                      PathCheck::kLexical));
       std::lock_guard<std::mutex> lock(mu_);
       Result<Change> change = ApplyFile(ctx, desired.id(), file);
       if (watcher_) watcher_->Refresh();
@@ -326,7 +341,7 @@ class LocalTarget : public Target {
       // A Secret record that did not decrypt: only its row is left to remove.
       RETURN_IF_ERROR(store_->Delete(ctx.app, id.Key()));
       unreadable_.erase(BodyKey(ctx.app, id.Key()));
-      touched_dirs_.insert(options_.state_dir);
+      writer_.Touched(options_.state_dir);
       return Change{.id = id, .kind = ChangeKind::kDeleted, .message = "removed"};
     }
     if (!stored) {
@@ -344,7 +359,7 @@ class LocalTarget : public Target {
     }
     RETURN_IF_ERROR(store_->Delete(ctx.app, id.Key()));
     bodies_.erase(BodyKey(ctx.app, id.Key()));
-    touched_dirs_.insert(options_.state_dir);
+    writer_.Touched(options_.state_dir);
     if (watcher_) watcher_->Refresh();
     return Change{.id = id, .kind = ChangeKind::kDeleted, .message = message};
   }
@@ -370,15 +385,28 @@ class LocalTarget : public Target {
     return {HealthStatus::kHealthy, ""};
   }
 
+  // From the copy of local.db in memory (this process is its only writer), in the order
+  // Store::ListInventory gives: no query per reconcile.
   Result<std::vector<InventoryEntry>> Inventory(const std::string& app) override {
     std::lock_guard<std::mutex> lock(mu_);
-    ASSIGN_OR_RETURN(auto rows, store_->ListInventory(app));
+    const std::string prefix = BodyKey(app, "");
+    std::vector<std::pair<std::string_view, const StoredObject*>> rows;
+    for (const auto* objects : {&bodies_, &unreadable_}) {
+      for (const auto& [key, obj] : *objects) {
+        if (key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0)
+          rows.emplace_back(std::string_view(key).substr(prefix.size()), &obj);
+      }
+    }
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+      return a.second->order != b.second->order ? a.second->order < b.second->order
+                                                : a.first < b.first;
+    });
     std::vector<InventoryEntry> out;
     out.reserve(rows.size());
-    for (const ObjectRow& row : rows) {
-      ASSIGN_OR_RETURN(ResourceId id, ResourceId::FromKey(row.key));
+    for (const auto& [key, obj] : rows) {
+      ASSIGN_OR_RETURN(ResourceId id, ResourceId::FromKey(std::string(key)));
       out.push_back(
-          {.id = std::move(id), .order = static_cast<int>(row.order), .applied_hash = row.hash});
+          {.id = std::move(id), .order = static_cast<int>(obj->order), .applied_hash = obj->hash});
     }
     return out;
   }
@@ -388,19 +416,7 @@ class LocalTarget : public Target {
     // The batch of inventory rows first, so the syncfs below covers it too.
     Status committed = store_->Commit();
     if (!committed.ok()) return committed.WithContext("local.db");
-    std::set<std::string> dirs;
-    dirs.swap(touched_dirs_);
-    if (!options_.durable) return Status::Ok();
-    std::set<dev_t> synced;
-    Status first_error;
-    for (std::string dir : dirs) {
-      struct stat st;
-      while (::stat(dir.c_str(), &st) != 0 && dir != "/") dir = fs::Dirname(dir);
-      if (!synced.insert(st.st_dev).second) continue;
-      Status s = fs::SyncFilesystem(dir);
-      if (!s.ok() && first_error.ok()) first_error = s;
-    }
-    return first_error;
+    return writer_.Sync();
   }
 
   void Watch(std::function<void(const std::string&, const ResourceId&)> on_drift) override {
@@ -472,7 +488,7 @@ class LocalTarget : public Target {
   // Valid while mu_ is held and the object is not written.
   const Value* StoredPtr(const std::string& app, const ResourceId& id) const {
     auto it = bodies_.find(BodyKey(app, id.Key()));
-    return it == bodies_.end() ? nullptr : &it->second;
+    return it == bodies_.end() ? nullptr : &it->second.body;
   }
   Result<std::optional<Value>> StoredBody(const std::string& app, const ResourceId& id) {
     const Value* v = StoredPtr(app, id);
@@ -502,9 +518,9 @@ class LocalTarget : public Target {
   Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected) {
     ObjectRow row = SealedRow(ctx.app, id.Key(), expected, next_order_++);
     RETURN_IF_ERROR(store_->Put(row));
-    bodies_[BodyKey(ctx.app, row.key)] = expected;
+    bodies_[BodyKey(ctx.app, row.key)] = {.body = expected, .order = row.order, .hash = row.hash};
     unreadable_.erase(BodyKey(ctx.app, row.key));
-    touched_dirs_.insert(options_.state_dir);
+    writer_.Touched(options_.state_dir);
     return Status::Ok();
   }
 
@@ -523,14 +539,19 @@ class LocalTarget : public Target {
 
   std::mutex mu_;
   const LocalOptions options_;
-  std::unique_ptr<Store> store_;                   // GUARDED_BY(mu_)
-  int64_t next_order_;                             // GUARDED_BY(mu_)
-  std::set<std::string> touched_dirs_;             // GUARDED_BY(mu_): to sync in Flush()
-  std::unordered_map<std::string, Value> bodies_;  // GUARDED_BY(mu_): local.db in memory
-  // Files last seen holding exactly their applied body, by path. GUARDED_BY(mu_).
-  std::unordered_map<std::string, FileStamp> verified_;
-  const std::string hash_key_;  // keys template hashes and File contentHash (local.key)
-  const RowCipher cipher_;      // seals Secret rows of local.db (LocalOptions::secret_key)
+  FileWriter writer_;             // GUARDED_BY(mu_)
+  std::unique_ptr<Store> store_;  // GUARDED_BY(mu_)
+  int64_t next_order_;            // GUARDED_BY(mu_)
+  // An object as local.db holds it: the body last applied and its inventory columns.
+  struct StoredObject {
+    Value body;  // empty for a row that did not decrypt or parse (unreadable_)
+    int64_t order = 0;
+    std::string hash;
+  };
+  // local.db in memory, by BodyKey. GUARDED_BY(mu_).
+  std::unordered_map<std::string, StoredObject> bodies_;
+  const std::string hash_key_;      // keys template hashes and File contentHash (local.key)
+  const RowCipher cipher_;          // seals Secret rows of local.db (LocalOptions::secret_key)
   // Keys the hash column of Secret rows; derived on first use, as the cipher's key may
   // come later (RowCipher::Deferred).
   const std::string& RowHashKey() const {
@@ -541,7 +562,8 @@ class LocalTarget : public Target {
   }
   mutable std::once_flag row_hash_once_;
   mutable std::string row_hash_key_;
-  std::set<std::string> unreadable_;        // GUARDED_BY(mu_): BodyKeys of undecryptable rows
+  // Rows that did not decrypt or parse, by BodyKey. GUARDED_BY(mu_).
+  std::unordered_map<std::string, StoredObject> unreadable_;
   std::unique_ptr<Supervisor> supervisor_;  // own lock and thread
   std::mutex cb_mu_;
   std::function<void(const std::string&, const ResourceId&)> drift_fn_;   // GUARDED_BY(cb_mu_)
@@ -563,16 +585,17 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
   }
   ASSIGN_OR_RETURN(std::optional<Value> stored, StoredBody(ctx.app, id));
   const std::string old_path = stored ? PathOf(*stored) : "";
-  ASSIGN_OR_RETURN(FileState state, ReadFileState(path));
-  const bool existed = state.type != FileState::Type::kAbsent;
+  // A new object whose path this reconcile's observation found empty is written without
+  // another look (a file appearing there meanwhile is replaced, as one appearing just
+  // after the write would be; a directory makes the rename fail, and is then reported).
+  const bool assumed_absent = !stored && writer_.TakeAbsent(path);
+  FileState state;
+  if (!assumed_absent) {
+    ASSIGN_OR_RETURN(state, ReadFileState(path));
+  }
   const bool matches = state.type == FileState::Type::kRegular && state.content == content &&
                        FormatMode(state.mode) == mode;
-  const Value* meta =
-      (stored && old_path == path) ? stored->Find("metadata") : expected.Find("metadata");
-  const Value live =
-      existed ? LiveFileBody(meta ? *meta : Value(), path, state, FromSecret(expected), hash_key_)
-              : Value();
-  FileStamp written_stamp;  // of the file written below, if any
+  uint64_t written_since = 0;  // a moment before the stamp of the file written below
   // A new object's row goes into the inventory before its file is written (journaled by
   // the store at once), so a kill -9 right after the write leaves a file the next start
   // knows it owns: it is pruned if git dropped it meanwhile, never left behind.
@@ -589,34 +612,30 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     want.writing = true;
     std::optional<ManagedFile> before = files_.Find(path);
     files_.Set(path, want);
-    Status written = fs::MakeDirs(fs::Dirname(path));
-    // Re-check now that the directories exist: a symlink may have appeared meanwhile.
-    if (written.ok()) written = CheckWritable(options_.allow_paths, path);
-    if (written.ok()) written = fs::WriteFileAtomic(path, content, ModeBits(mode), false);
+    written_since = files_.Tick();  // before the stamp is taken (ManagedFile::verified)
+    Result<FileStamp> written = writer_.Write(path, content, ModeBits(mode));
+    if (!written.ok() && assumed_absent) {
+      // Something appeared at the path after all: say what.
+      auto now = ReadFileState(path);
+      if (now.ok() && now->type == FileState::Type::kDirectory)
+        written = FailedPrecondition(path + " is a directory; plumbline replaces only files");
+    }
     if (!written.ok()) {
       if (before)
         files_.Set(path, *before);
       else
         files_.Erase(path);
-      verified_.erase(path);
       if (recorded_first) {
         (void)store_->Delete(ctx.app, id.Key());
         bodies_.erase(BodyKey(ctx.app, id.Key()));
       }
-      return written;
+      return written.status();
     }
-    // The stamp of what was written, taken as Observe takes one (stat, then read and
-    // compare): a write racing with this one moves ctime, so it never passes for ours.
-    const FileStamp stamp = FileStamp::At(path);
-    auto back = ReadFileState(path);
-    if (stamp.ino != 0 && back.ok() && back->type == FileState::Type::kRegular &&
-        back->content == content && FormatMode(back->mode) == mode)
-      written_stamp = stamp;
-    files_.SetWritten(path, written_stamp);
-    touched_dirs_.insert(fs::Dirname(path));
+    files_.SetWritten(path, *written, written_since);
   } else {
     files_.Set(path, ManagedFromBody(ctx.app, id, expected, hash_key_));
   }
+  const bool existed = state.type != FileState::Type::kAbsent;
 
   std::vector<std::string> what;
   if (!old_path.empty() && old_path != path) {
@@ -627,14 +646,15 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
   // An unchanged object keeps its row (and order): no database write per no-op apply.
   if (!recorded_first && (!stored || *stored != expected))
     RETURN_IF_ERROR(Record(ctx, id, expected));
-  // What was just written holds the applied body: the look after the apply (health)
-  // need not read it again while its stamp holds.
-  if (written_stamp.ino != 0) verified_[path] = written_stamp;
 
   if (!existed) {
     what.insert(what.begin(), "wrote " + path);
     return Change{.id = id, .kind = ChangeKind::kCreated, .message = Join(what, ", ")};
   }
+  const Value* meta =
+      (stored && old_path == path) ? stored->Find("metadata") : expected.Find("metadata");
+  const Value live =
+      LiveFileBody(meta ? *meta : Value(), path, state, FromSecret(expected), hash_key_);
   if (what.empty() && live == expected) return Change{.id = id, .kind = ChangeKind::kUnchanged};
   if (state.type != FileState::Type::kRegular) {
     what.push_back("replaced a " + std::string(FileTypeName(state.type)));
@@ -704,7 +724,7 @@ Result<std::string> LocalTarget::RemoveManagedFile(const std::string& app, const
     if (owner) files_.Set(path, *owner);
     return removed;
   }
-  touched_dirs_.insert(fs::Dirname(path));
+  writer_.Touched(fs::Dirname(path));
   return "removed " + path;
 }
 

@@ -13,7 +13,10 @@
 // secret_key, a Secret's row is AES-256-GCM encrypted (row_cipher.h) and its hash column
 // keyed; a row that does not decrypt is unknown live state that the next apply rewrites.
 // Drift: inotify on the directories of managed files, plus a periodic rescan; a file
-// whose stat still shows what the runtime wrote is not read again.
+// whose stat still shows what the runtime wrote is not read again, and one with no
+// inotify event since a stat confirmed it is not even stat-ed (UnchangedSinceApplied).
+// Files are written through FileWriter (file_writer.h); Flush() fsyncs a few written
+// files one by one, or syncs the file system after many.
 //
 // File details the engine and users can rely on:
 //   - Expected(): spec.path absolute and normalised; spec.content a string (fromConfigMap
@@ -64,7 +67,7 @@ struct LocalOptions {
   std::string state_dir;                       // local.db lives here
   std::vector<std::string> allow_paths;        // absolute; no File is written elsewhere
   Duration rescan_interval = Duration(30000);  // safety net besides inotify
-  bool durable = true;                         // Flush() calls syncfs
+  bool durable = true;                         // Flush() fsyncs / calls syncfs
   // Running kinds (Process, Job): see supervisor.h.
   std::string shim_exe;                               // "" = this program
   Duration supervise_interval = Duration(1000);       // replica status check period

@@ -1,5 +1,7 @@
 #include "target/local/managed_files.h"
 
+#include <sys/stat.h>
+
 #include "core/fs.h"
 #include "core/strings.h"
 #include "target/local/spec.h"
@@ -20,6 +22,7 @@ std::optional<ManagedFile> ManagedFiles::Find(const std::string& path) const {
 
 void ManagedFiles::Set(const std::string& path, ManagedFile file) {
   std::lock_guard<std::mutex> lock(mu_);
+  file.touched = ++ticks_;
   auto [it, inserted] = files_.insert_or_assign(path, std::move(file));
   if (inserted && ++dir_refs_[fs::Dirname(path)] == 1) ++dirs_version_;
 }
@@ -40,12 +43,52 @@ void ManagedFiles::SetWriting(const std::string& path, bool writing) {
   if (it != files_.end()) it->second.writing = writing;
 }
 
-void ManagedFiles::SetWritten(const std::string& path, const FileStamp& stamp) {
+void ManagedFiles::SetWritten(const std::string& path, const FileStamp& stamp, uint64_t since) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = files_.find(path);
   if (it == files_.end()) return;
   it->second.writing = false;
-  it->second.written = stamp;
+  it->second.verified = stamp;
+  it->second.verified_since = stamp.ino != 0 ? since : 0;
+}
+
+void ManagedFiles::SetVerified(const std::string& path, const FileStamp& stamp, uint64_t since) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end()) return;
+  it->second.verified = stamp;
+  it->second.verified_since = stamp.ino != 0 ? since : 0;
+}
+
+bool ManagedFiles::MatchesVerified(const std::string& path, const struct stat& st, uint64_t since) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end() || it->second.verified.ino == 0 ||
+      !(it->second.verified == FileStamp::Of(st)))
+    return false;
+  it->second.verified_since = since;
+  return true;
+}
+
+bool ManagedFiles::KnownUnchanged(const std::string& path) {
+  FileStamp stamp;
+  uint64_t since;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(path);
+    if (it == files_.end() || it->second.verified.ino == 0) return false;
+    if (QuietLocked(path, it->second, it->second.verified_since)) return true;
+    stamp = it->second.verified;
+    since = ++ticks_;  // before the stat
+  }
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || !(stamp == FileStamp::Of(st)))
+    return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end() || !(it->second.verified == stamp)) return false;
+  it->second.verified_since = since;
+  return true;
 }
 
 uint64_t ManagedFiles::DirsVersion() const {
@@ -75,6 +118,50 @@ std::vector<std::string> ManagedFiles::PathsIn(const std::string& dir) const {
     if (fs::Dirname(it->first) == dir) out.push_back(it->first);
   }
   return out;
+}
+
+}  // namespace plumb::target::local
+
+namespace plumb::target::local {
+
+uint64_t ManagedFiles::Tick() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ++ticks_;
+}
+
+bool ManagedFiles::Touch(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end()) return false;
+  it->second.touched = ++ticks_;
+  return true;
+}
+
+void ManagedFiles::TouchAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t now = ++ticks_;
+  for (auto& [path, file] : files_) file.touched = now;
+}
+
+void ManagedFiles::SetWatched(const std::string& dir, uint64_t since) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (since == 0)
+    watched_since_.erase(dir);
+  else
+    watched_since_[dir] = since;
+}
+
+bool ManagedFiles::QuietSince(const std::string& path, uint64_t since) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  return it != files_.end() && QuietLocked(path, it->second, since);
+}
+
+bool ManagedFiles::QuietLocked(const std::string& path, const ManagedFile& file,
+                               uint64_t since) const {
+  if (since == 0 || file.touched >= since) return false;
+  auto w = watched_since_.find(fs::Dirname(path));
+  return w != watched_since_.end() && w->second < since;
 }
 
 }  // namespace plumb::target::local

@@ -25,9 +25,14 @@ struct ManagedFile {
   std::string digest_key;
   int mode = 0644;
   bool writing = false;  // the runtime is writing it right now: not drift, look again later
-  // The file as the runtime wrote it (ino 0: unknown). While a stat still shows this
-  // stamp the file holds what was applied, and the watcher need not read it.
-  FileStamp written;
+  // The file at a moment it held what was applied: as the runtime wrote it, or as a read
+  // found it (ino 0: unknown). While a stat still shows this stamp the file holds what
+  // was applied, and neither the watcher nor Observe need read it.
+  FileStamp verified;
+  // A moment (Tick()) taken before the stat of `verified`; 0: none. No event read since
+  // (QuietSince) means the file is still as verified, without a stat.
+  uint64_t verified_since = 0;
+  uint64_t touched = 0;  // Tick() of the last watcher event for it (or of its last Set)
 };
 
 // The digest of `content` as `file` records it (see ManagedFile::content_digest).
@@ -40,8 +45,17 @@ class ManagedFiles {
   void Erase(const std::string& path);
   // Marks a managed path as being written (or done); no-op for unmanaged paths.
   void SetWriting(const std::string& path, bool writing);
-  // Marks a managed path as written, with the stamp of what was written.
-  void SetWritten(const std::string& path, const FileStamp& stamp);
+  // Marks a managed path as written, with the stamp of what was written (see
+  // ManagedFile::verified) and the moment taken before it.
+  void SetWritten(const std::string& path, const FileStamp& stamp, uint64_t since);
+  // Records (or, with ino 0, forgets) that `path` held what was applied at `stamp`.
+  void SetVerified(const std::string& path, const FileStamp& stamp, uint64_t since);
+  // True when `st` (a stat of `path` taken after moment `since`) shows the verified stamp;
+  // then `since` becomes the file's verified_since.
+  bool MatchesVerified(const std::string& path, const struct stat& st, uint64_t since);
+  // True when `path` is known to hold what was applied: quiet since it was verified (no
+  // system call), or else an lstat shows the verified stamp (which re-arms the former).
+  bool KnownUnchanged(const std::string& path);
   // Parent directories of all managed paths.
   std::vector<std::string> Dirs() const;
   // Counts changes of the set Dirs() returns: equal values, same directories.
@@ -50,11 +64,28 @@ class ManagedFiles {
   // Managed paths whose parent directory is `dir`.
   std::vector<std::string> PathsIn(const std::string& dir) const;
 
+  // What the watcher has seen, so that a file can be known unchanged without a stat: a
+  // managed file whose directory is watched and that has had no event since a moment its
+  // stat showed what was applied still holds it. Moments are Tick() values.
+  uint64_t Tick();  // a moment: larger than every earlier one
+  // The watcher read an event for `path` (Set() counts as one too). false: not managed.
+  bool Touch(const std::string& path);
+  void TouchAll();  // events may have been lost (queue overflow, rescan)
+  // The watcher watches `dir` since moment `since`; 0: no longer.
+  void SetWatched(const std::string& dir, uint64_t since);
+  // True when `path` is managed, its directory was watched before moment `since`, and no
+  // event for it was read since.
+  bool QuietSince(const std::string& path, uint64_t since) const;
+
  private:
+  bool QuietLocked(const std::string& path, const ManagedFile& file, uint64_t since) const;
+
   mutable std::mutex mu_;
-  std::map<std::string, ManagedFile> files_;  // GUARDED_BY(mu_)
-  std::map<std::string, int> dir_refs_;       // GUARDED_BY(mu_)
-  uint64_t dirs_version_ = 0;                 // GUARDED_BY(mu_)
+  std::map<std::string, ManagedFile> files_;       // GUARDED_BY(mu_)
+  std::map<std::string, int> dir_refs_;            // GUARDED_BY(mu_)
+  uint64_t dirs_version_ = 0;                      // GUARDED_BY(mu_)
+  uint64_t ticks_ = 0;                             // GUARDED_BY(mu_)
+  std::map<std::string, uint64_t> watched_since_;  // GUARDED_BY(mu_): dir -> moment
 };
 
 }  // namespace plumb::target::local

@@ -193,22 +193,25 @@ std::string FormatMode(int bits) {
   return buf;
 }
 
-Status CheckWritable(const std::vector<std::string>& allow_paths, const std::string& path) {
+Status CheckAllowed(const std::vector<std::string>& allow_paths, const std::string& path) {
   if (allow_paths.empty()) {
     return PermissionDenied("no --allow-path given: plumbline writes no files (" + path + ")");
   }
-  bool lexical = false;
+  for (const std::string& allowed : allow_paths) {
+    std::string a = fs::NormalizePath(allowed);
+    if (path != a && fs::IsUnder(path, a)) return Status::Ok();
+  }
+  return PermissionDenied(path + " is outside the allowed paths (--allow-path " +
+                          Join(allow_paths, ", ") + ")");
+}
+
+Status CheckWritable(const std::vector<std::string>& allow_paths, const std::string& path) {
+  RETURN_IF_ERROR(CheckAllowed(allow_paths, path));
   const bool normal = fs::NormalizePath(path) == path;
   for (const std::string& allowed : allow_paths) {
     std::string a = fs::NormalizePath(allowed);
-    if (path != a && fs::IsUnder(path, a)) {
-      lexical = true;
-      if (normal && OnlyDirectoriesBelow(a, path)) return Status::Ok();
-    }
-  }
-  if (!lexical) {
-    return PermissionDenied(path + " is outside the allowed paths (--allow-path " +
-                            Join(allow_paths, ", ") + ")");
+    if (normal && path != a && fs::IsUnder(path, a) && OnlyDirectoriesBelow(a, path))
+      return Status::Ok();
   }
   const std::string parent = DeepestExistingDir(path);
   const std::string real_parent = RealPath(parent);
@@ -242,7 +245,7 @@ std::string SecretContentDigest(const std::string& key, std::string_view content
 
 Result<ResolvedFile> ResolveFile(const AppContext& ctx, const Resource& r,
                                  const std::vector<std::string>& allow_paths,
-                                 const std::string& digest_key) {
+                                 const std::string& digest_key, PathCheck check) {
   const Value* spec = r.body().Find("spec");
   if (!spec || !spec->is_object()) return InputError(r, "spec: must be a map with spec.path");
   for (const auto& [field, v] : spec->as_object()) {
@@ -298,7 +301,8 @@ Result<ResolvedFile> ResolveFile(const AppContext& ctx, const Resource& r,
     if (!parsed.ok()) return InputError(r, parsed.status().message());
     mode = *parsed;
   }
-  Status allowed = CheckWritable(allow_paths, path);
+  Status allowed = check == PathCheck::kLexical ? CheckAllowed(allow_paths, path)
+                                                : CheckWritable(allow_paths, path);
   if (!allowed.ok()) return allowed.WithContext("spec.path");
 
   out.body = Value::EmptyObject();

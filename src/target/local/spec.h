@@ -30,6 +30,13 @@ std::string FormatMode(int bits);
 // under the real path of an allowed directory (so a symlinked directory cannot lead
 // outside). PermissionDenied otherwise, and when `allow_paths` is empty.
 Status CheckWritable(const std::vector<std::string>& allow_paths, const std::string& path);
+// The lexical half of CheckWritable: `path` lies strictly below one of `allow_paths`.
+Status CheckAllowed(const std::vector<std::string>& allow_paths, const std::string& path);
+
+// How ResolveFile checks the allow-path policy: kFull is CheckWritable; kLexical is
+// CheckAllowed, for a caller that writes through FileWriter, which checks the way on disk
+// as it writes.
+enum class PathCheck { kFull, kLexical };
 
 // A File resolved: its canonical body, and the bytes to write. The body of a File whose
 // content comes from a Secret (spec.fromSecret) holds no part of the value: spec.content
@@ -50,7 +57,7 @@ inline constexpr const char* kContentHashField = "contentHash";
 // file:line and field; a missing Secret/key names which and what to do, never a value.
 Result<ResolvedFile> ResolveFile(const AppContext& ctx, const resource::Resource& r,
                                  const std::vector<std::string>& allow_paths,
-                                 const std::string& digest_key);
+                                 const std::string& digest_key, PathCheck check = PathCheck::kFull);
 // ResolveFile(...).body.
 Result<resource::Value> ExpectedFile(const AppContext& ctx, const resource::Resource& r,
                                      const std::vector<std::string>& allow_paths,

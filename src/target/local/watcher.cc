@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <set>
 #include <vector>
 
@@ -28,7 +29,7 @@ constexpr const char* kTempPrefix = ".plumb-tmp-";
 
 class Watcher::Loop {
  public:
-  Loop(const ManagedFiles* files, Duration rescan_interval, DriftFn on_drift)
+  Loop(ManagedFiles* files, Duration rescan_interval, DriftFn on_drift)
       : files_(files),
         rescan_ms_(std::max<int64_t>(rescan_interval.count(), 1)),
         on_drift_(std::move(on_drift)) {
@@ -39,6 +40,7 @@ class Watcher::Loop {
                 {{"error", std::strerror(errno)}});
     }
     // Watches exist before Watch() returns, so no change made right after is missed.
+    std::lock_guard<std::mutex> lock(mu_);
     SyncWatches();
   }
   ~Loop() {
@@ -62,10 +64,24 @@ class Watcher::Loop {
     Wake();
   }
 
+  // Reads the events queued so far, as the thread would.
+  void Drain() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (inotify_fd_ < 0) return;
+    const size_t before = pending_.size();
+    ReadEvents();
+    // The thread may be asleep until the next rescan: what was read here is its to check.
+    if (pending_.size() != before || dirty_) Wake();
+  }
+
   void Run() {
     int64_t next_rescan = MonotonicMillis() + rescan_ms_;
-    SyncWatches();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      SyncWatches();
+    }
     while (!stop_) {
+      std::unique_lock<std::mutex> lock(mu_);
       if (dirty_.exchange(false)) SyncWatches(/*all=*/false);
       const int64_t now = MonotonicMillis();
       int64_t timeout = next_rescan - now;
@@ -73,6 +89,7 @@ class Watcher::Loop {
         timeout = std::min(
             timeout, std::min(last_event_ + kDebounceMs, first_event_ + kMaxDebounceMs) - now);
       }
+      lock.unlock();
       pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
       int rc =
           ::poll(fds, inotify_fd_ >= 0 ? 2 : 1, static_cast<int>(std::max<int64_t>(0, timeout)));
@@ -85,26 +102,39 @@ class Watcher::Loop {
         (void)!::read(wake_fd_, &n, sizeof n);
       }
       if (stop_) break;
+      lock.lock();
       if (rc > 0 && inotify_fd_ >= 0 && (fds[1].revents & POLLIN)) ReadEvents();
       const int64_t t = MonotonicMillis();
+      std::set<std::string> paths;
       if (!pending_.empty() &&
           (t - last_event_ >= kDebounceMs || t - first_event_ >= kMaxDebounceMs)) {
-        std::set<std::string> paths;
         paths.swap(pending_);
-        Check(std::vector<std::string>(paths.begin(), paths.end()));
       }
-      if (t >= next_rescan) {
+      const bool rescan = t >= next_rescan;
+      // The rescan is the safety net for what inotify does not see (a write through a
+      // hard link in another directory): every file is looked at again, and is no longer
+      // known unchanged without a stat until one has confirmed it.
+      if (rescan) files_->TouchAll();
+      lock.unlock();
+      if (!paths.empty()) Check(std::vector<std::string>(paths.begin(), paths.end()));
+      if (rescan) {
         std::vector<std::string> all;
         for (auto& [path, file] : files_->Snapshot()) all.push_back(path);
         Check(all);
         // Directories that were missing may exist again.
+        lock.lock();
         SyncWatches();
+        lock.unlock();
         next_rescan = MonotonicMillis() + rescan_ms_;
       }
     }
   }
 
  private:
+  void AddPendingLocked(const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    AddPending(path);
+  }
   void AddPending(const std::string& path) {
     const int64_t now = MonotonicMillis();
     if (pending_.empty()) first_event_ = now;
@@ -128,6 +158,7 @@ class Watcher::Loop {
         continue;
       }
       const int wd = it->second;
+      files_->SetWatched(it->first, 0);
       auto& names = dirs_of_[wd];
       names.erase(it->first);
       if (names.empty()) {
@@ -145,6 +176,7 @@ class Watcher::Loop {
       }
       wd_of_[dir] = wd;
       dirs_of_[wd].insert(dir);
+      files_->SetWatched(dir, files_->Tick());
     }
   }
 
@@ -163,6 +195,7 @@ class Watcher::Loop {
 
   void HandleEvent(const inotify_event& ev) {
     if (ev.mask & IN_Q_OVERFLOW) {
+      files_->TouchAll();
       for (auto& [path, file] : files_->Snapshot()) AddPending(path);
       dirty_ = true;
       return;
@@ -172,12 +205,22 @@ class Watcher::Loop {
     const std::set<std::string> dirs = it->second;
     if (ev.mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
       for (const std::string& dir : dirs) {
-        for (const std::string& path : files_->PathsIn(dir)) AddPending(path);
+        for (const std::string& path : files_->PathsIn(dir)) {
+          files_->Touch(path);
+          AddPending(path);
+        }
       }
-      if (ev.mask & IN_IGNORED) {
-        for (const std::string& dir : dirs) wd_of_.erase(dir);
+      if (ev.mask & (IN_IGNORED | IN_MOVE_SELF)) {
+        // The watch no longer stands for the directory at that path (gone, or moved
+        // elsewhere): drop it; the next sync watches whatever is at the path then.
+        for (const std::string& dir : dirs) {
+          wd_of_.erase(dir);
+          files_->SetWatched(dir, 0);
+        }
         dirs_of_.erase(ev.wd);
+        if (!(ev.mask & IN_IGNORED)) ::inotify_rm_watch(inotify_fd_, ev.wd);
         retry_ = true;
+        dirty_ = true;
       }
       return;
     }
@@ -186,7 +229,7 @@ class Watcher::Loop {
     if (StartsWith(name, kTempPrefix)) return;
     for (const std::string& dir : dirs) {
       const std::string path = dir == "/" ? "/" + name : dir + "/" + name;
-      if (files_->Find(path)) AddPending(path);
+      if (files_->Touch(path)) AddPending(path);
     }
   }
 
@@ -197,11 +240,11 @@ class Watcher::Loop {
       std::optional<ManagedFile> want = files_->Find(path);
       if (!want) continue;
       if (want->writing) {
-        AddPending(path);  // its own write in flight: its events follow
+        AddPendingLocked(path);  // its own write in flight: its events follow
         continue;
       }
       // Untouched since the runtime wrote it: it holds what was applied.
-      if (want->written.ino != 0 && FileStamp::At(path) == want->written) {
+      if (want->verified.ino != 0 && FileStamp::At(path) == want->verified) {
         reported_.erase(path);
         continue;
       }
@@ -236,7 +279,7 @@ class Watcher::Loop {
     }
   }
 
-  const ManagedFiles* files_;
+  ManagedFiles* files_;
   const int64_t rescan_ms_;
   DriftFn on_drift_;
   int wake_fd_ = -1;
@@ -245,7 +288,8 @@ class Watcher::Loop {
   std::atomic<bool> dirty_{false};
   std::atomic<uint64_t> synced_version_{0};  // ManagedFiles::DirsVersion() last synced
   std::atomic<bool> retry_{true};            // a wanted directory has no watch
-  // Owned by the thread:
+  // Owned by the thread, and by Drain() under mu_:
+  std::mutex mu_;
   std::map<std::string, int> wd_of_;
   std::map<int, std::set<std::string>> dirs_of_;
   std::set<std::string> pending_;
@@ -253,7 +297,7 @@ class Watcher::Loop {
   std::map<std::string, std::string> reported_;  // path -> fingerprint of reported drift
 };
 
-Watcher::Watcher(const ManagedFiles* files, Duration rescan_interval, DriftFn on_drift)
+Watcher::Watcher(ManagedFiles* files, Duration rescan_interval, DriftFn on_drift)
     : loop_(std::make_unique<Loop>(files, rescan_interval, std::move(on_drift))) {
   thread_ = std::thread([this] { loop_->Run(); });
 }
@@ -264,5 +308,7 @@ Watcher::~Watcher() {
 }
 
 void Watcher::Refresh() { loop_->MarkDirty(); }
+
+void Watcher::Drain() { loop_->Drain(); }
 
 }  // namespace plumb::target::local

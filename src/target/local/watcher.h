@@ -8,6 +8,9 @@
 // expected content in ManagedFiles *before* it writes, so the events of its temp file and
 // rename find a file that matches. Temp files (".plumb-tmp-*") are ignored outright.
 // A drifted state is reported once; it is reported again only when it changes.
+// The watcher also records in ManagedFiles which directories it watches and when it read
+// an event for a file, so that LocalTarget can know a file unchanged without a stat
+// (ManagedFiles::QuietSince); a queue overflow and every rescan count as an event for all.
 #pragma once
 
 #include <atomic>
@@ -28,7 +31,7 @@ class Watcher {
 
   // Starts the thread. `files` must outlive the Watcher. If inotify is unavailable the
   // watcher still rescans every `rescan_interval`.
-  Watcher(const ManagedFiles* files, Duration rescan_interval, DriftFn on_drift);
+  Watcher(ManagedFiles* files, Duration rescan_interval, DriftFn on_drift);
   // Stops and joins the thread; no callback runs after it returns.
   ~Watcher();
   Watcher(const Watcher&) = delete;
@@ -36,6 +39,10 @@ class Watcher {
 
   // The managed set changed: the thread re-syncs its watches. Thread-safe, cheap.
   void Refresh();
+  // Reads every event queued so far (ManagedFiles::Touch), so that QuietSince answers for
+  // every change made before the call: a write's event is queued before the write returns.
+  // Thread-safe; one read(2) when nothing is queued.
+  void Drain();
 
  private:
   class Loop;

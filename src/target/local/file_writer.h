@@ -1,0 +1,80 @@
+// target/local internal: writes managed files under --allow-path, and makes the writes of
+// one reconcile durable. A File is written with few system calls (the profile of a cold
+// sync was 16 per file): a temp file created below an open descriptor of its allowed
+// directory with openat2(RESOLVE_BENEATH) — the kernel refuses any "..", absolute symlink
+// or symlink leading out of it on the way, so the check of the path and the creation are
+// one step — then a rename; the stamp of what was written comes from two fstat calls on
+// the open file, not from reading it back. Whatever that route cannot do (a directory on
+// the way is missing, a symlink inside the allowed directory, a kernel without openat2)
+// takes the careful route: create the directories, CheckWritable, write by path, stamp by
+// lstat and read-back. Durability is batched: Sync() fsyncs each written file and its
+// directory when a reconcile wrote few files, and calls syncfs once per file system when
+// it wrote many (or created directories).
+// Not thread-safe: LocalTarget calls it under its mutex.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "core/status.h"
+#include "target/local/file_state.h"
+
+namespace plumb::target::local {
+
+class FileWriter {
+ public:
+  // Up to this many files written in one reconcile are fsynced one by one (with their
+  // directories); above it, or when directories were created, syncfs.
+  static constexpr size_t kMaxFsyncFiles = 64;
+
+  // `allow_paths`: absolute and normalised. `state_dir`: where local.db lives (synced
+  // when Touched(state_dir) was called). `durable` false: Sync() only forgets.
+  FileWriter(std::vector<std::string> allow_paths, std::string state_dir, bool durable);
+  ~FileWriter();
+  FileWriter(const FileWriter&) = delete;
+  FileWriter& operator=(const FileWriter&) = delete;
+
+  // Writes `content` with `mode` atomically at `path` (absolute, normalised). Returns the
+  // stamp of the file as written when nothing else touched it between the write and the
+  // stamp; a stamp with ino 0 when that is not known (read the file to know). Errors:
+  // PermissionDenied when the path is not allowed (CheckWritable's answer), others from
+  // the file system, naming the path.
+  Result<FileStamp> Write(const std::string& path, const std::string& content, int mode);
+
+  // The observation of this reconcile found nothing at `path`; TakeAbsent() answers (once)
+  // whether it did, so the apply that follows need not look again. Forgotten at Sync().
+  void NoteAbsent(const std::string& path);
+  bool TakeAbsent(const std::string& path);
+
+  // An entry of `dir` changed (a file removed), or, for the state directory, local.db.
+  void Touched(const std::string& dir);
+
+  // Makes what was written since the last Sync() durable (see above), and forgets the
+  // open allowed directories, so a directory replaced meanwhile is opened again. The first
+  // error is returned; everything is still attempted.
+  Status Sync();
+
+ private:
+  // The fast route; Unimplemented/NotFound/PermissionDenied/... when it cannot write.
+  Result<FileStamp> WriteBeneath(const std::string& path, const std::string& content, int mode);
+  Result<FileStamp> WriteCareful(const std::string& path, const std::string& content, int mode);
+  Status SyncEach();
+  Status SyncFilesystems();
+
+  const std::vector<std::string> allow_paths_;
+  const std::string state_dir_;
+  const bool durable_;
+  bool beneath_works_ = true;           // false once the kernel said it has no openat2
+  std::map<std::string, int> roots_;    // allowed directory -> O_PATH fd (-1: not open)
+  std::unordered_set<size_t> absent_;   // hashes of paths observed absent in this pass
+  std::vector<std::string> written_;    // files written (up to kMaxFsyncFiles + 1)
+  size_t written_count_ = 0;            // files written, all of them
+  bool created_dirs_ = false;           // the careful route ran (it may create directories)
+  std::set<std::string> touched_dirs_;  // directories whose entries changed
+};
+
+}  // namespace plumb::target::local
