@@ -360,7 +360,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   report.app = spec.name;
   report.changes = Value::EmptyArray();
 
-  auto finish = [&](AppStatus s) {
+  auto finish = [&](AppStatus& s) {
     s.last_reconcile_ms = UnixMillis(clock.Now());
     s.last_duration_ms = MonotonicMillis() - t0;
     s.phase = s.last_error.empty() ? "Idle" : "Failed";
@@ -652,16 +652,12 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   target::HealthStatus app_health = target::HealthStatus::kHealthy;
   std::string health_message;
   std::string health_subject;  // the resource that sets the Application's health
-  status.resources.clear();
-  status.resources.reserve(plan.apply.size());
+  // The last pass's rows are kept as they are (the same list) when none changed.
+  ResourceStatusList::Builder rows(status.resources);
   bool all_synced = true;
   for (size_t k = 0; k < plan.apply.size(); ++k) {
     const PlanItem& item = plan.apply[k];
     const Resource& r = want[item.desired_index];
-    ResourceStatus rs;
-    rs.id = r.id();
-    rs.origin = r.origin().ToString();
-    rs.sync = item_synced[k] ? "Synced" : "OutOfSync";
     all_synced &= item_synced[k];
     target::Health h;
     if (item.action == Action::kInvalid) {
@@ -674,25 +670,21 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
       h = PlannedHealth(ctx, item);
     }
     auto it = item_message.empty() ? item_message.end() : item_message.find(r.id().Key());
-    rs.message = it != item_message.end() ? it->second : h.message;
-    rs.health = target::HealthName(h.status);
+    rows.Add(r.id(), r.origin(), item_synced[k] ? "Synced" : "OutOfSync",
+             target::HealthName(h.status), it != item_message.end() ? it->second : h.message);
     if (target::WorseHealth(app_health, h.status) != app_health) {
       app_health = target::WorseHealth(app_health, h.status);
       health_message = r.id().ToString() + ": " + h.message;
       health_subject = r.id().ToString();
     }
-    status.resources.push_back(std::move(rs));
   }
   bool prune_left = !plan.prune.empty() && !(should_apply && spec.sync.prune && !failed);
   for (const auto& item : plan.prune) {
     if (!prune_left) break;
-    ResourceStatus rs;
-    rs.id = item.id;
-    rs.sync = "OutOfSync";
-    rs.health = "Unknown";
-    rs.message = spec.sync.prune ? "requires pruning" : "not in git; prune is disabled";
-    status.resources.push_back(std::move(rs));
+    rows.Add(item.id, resource::Origin{}, "OutOfSync", "Unknown",
+             spec.sync.prune ? "requires pruning" : "not in git; prune is disabled");
   }
+  status.resources = rows.Finish();
   status.sync = (all_synced && !prune_left) ? "Synced" : "OutOfSync";
   std::string new_health = target::HealthName(app_health);
   if (new_health != status.health && !status.health.empty() && status.health != "Unknown") {
