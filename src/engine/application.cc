@@ -1,6 +1,8 @@
 #include "engine/application.h"
 
+#include <algorithm>
 #include <cctype>
+#include <charconv>
 
 #include "core/strings.h"
 
@@ -246,29 +248,17 @@ namespace {
 int64_t IntOr(const Value* v) { return v && v->is_int() ? v->as_int() : 0; }
 }  // namespace
 
-Value AppStatus::ToValue() const {
-  Value v;
-  v.Set("sync", sync);
-  v.Set("health", health);
-  v.Set("healthMessage", health_message);
-  v.Set("appliedCommit", applied_commit);
-  v.Set("headCommit", head_commit);
-  v.Set("verifiedCommit", verified_commit);
-  v.Set("lastReconcile",
-        last_reconcile_ms ? FormatTimeRfc3339(FromUnixMillis(last_reconcile_ms)) : "");
-  v.Set("lastReconcileMs", last_reconcile_ms);
-  v.Set("lastDurationMs", last_duration_ms);
-  v.Set("lastError", last_error);
-  v.Set("phase", phase);
-  v.Set("consecutiveFailures", consecutive_failures);
-  Value& stages = v.Set("lastStagesMs", Value::EmptyObject());
-  stages.Set("fetch", fetch_ms);
-  stages.Set("render", render_ms);
-  stages.Set("plan", plan_ms);
-  stages.Set("apply", apply_ms);
-  stages.Set("health", health_ms);
+ResourceStatusList::ResourceStatusList(std::vector<ResourceStatus> rows)
+    : rows_(std::make_shared<const std::vector<ResourceStatus>>(std::move(rows))) {}
+
+const std::vector<ResourceStatus>& ResourceStatusList::rows() const {
+  static const std::vector<ResourceStatus> kNone;
+  return rows_ ? *rows_ : kNone;
+}
+
+Value ResourceStatusList::ToValue() const {
   Value list = Value::EmptyArray();
-  for (const auto& r : resources) {
+  for (const auto& r : rows()) {
     Value item;
     item.Set("group", r.id.group);
     item.Set("kind", r.id.kind);
@@ -280,9 +270,101 @@ Value AppStatus::ToValue() const {
     item.Set("origin", r.origin);
     list.Append(std::move(item));
   }
-  v.Set("resources", std::move(list));
+  return list;
+}
+
+ResourceStatusList ResourceStatusList::FromValue(const Value& v) {
+  std::vector<ResourceStatus> rows;
+  if (!v.is_array()) return ResourceStatusList(std::move(rows));
+  rows.reserve(v.size());
+  for (const Value& item : v.as_array()) {
+    ResourceStatus r;
+    r.id = {item.GetString("group"), item.GetString("kind"), item.GetString("namespace"),
+            item.GetString("name")};
+    r.sync = item.GetString("sync", r.sync);
+    r.health = item.GetString("health", r.health);
+    r.message = item.GetString("message");
+    r.origin = item.GetString("origin");
+    rows.push_back(std::move(r));
+  }
+  return ResourceStatusList(std::move(rows));
+}
+
+namespace {
+// Whether `text` is origin.ToString(), without building it.
+bool IsOrigin(std::string_view text, const resource::Origin& origin) {
+  if (text.substr(0, origin.file.size()) != origin.file) return false;
+  if (!origin.line) return text.size() == origin.file.size();
+  text.remove_prefix(origin.file.size());
+  char digits[16];
+  digits[0] = ':';
+  char* end = std::to_chars(digits + 1, digits + sizeof digits, origin.line).ptr;
+  return text == std::string_view(digits, static_cast<size_t>(end - digits));
+}
+}  // namespace
+
+void ResourceStatusList::Builder::Add(const resource::ResourceId& id,
+                                      const resource::Origin& origin, std::string_view sync,
+                                      std::string_view health, std::string_view message) {
+  if (!diverged_) {
+    if (same_ < last_.size()) {
+      const ResourceStatus& was = last_[same_];
+      if (was.id == id && was.sync == sync && was.health == health && was.message == message &&
+          IsOrigin(was.origin, origin)) {
+        ++same_;
+        return;
+      }
+    }
+    Diverge();
+  }
+  ResourceStatus rs;
+  rs.id = id;
+  rs.origin = origin.ToString();
+  rs.sync = sync;
+  rs.health = health;
+  rs.message = message;
+  rows_.push_back(std::move(rs));
+}
+
+void ResourceStatusList::Builder::Diverge() {
+  diverged_ = true;
+  rows_.reserve(std::max(last_.size(), same_ + 1));
+  rows_.assign(last_.begin(), last_.begin() + static_cast<ptrdiff_t>(same_));
+}
+
+ResourceStatusList ResourceStatusList::Builder::Finish() {
+  if (!diverged_ && same_ == last_.size()) return last_;
+  if (!diverged_) Diverge();  // fewer rows than last's
+  return ResourceStatusList(std::move(rows_));
+}
+
+namespace {
+// The status as the API shows it; `resources` (between lastStagesMs and conditions) only
+// when `with` it.
+Value StatusValue(const AppStatus& s, const ResourceStatusList* with) {
+  Value v;
+  v.Set("sync", s.sync);
+  v.Set("health", s.health);
+  v.Set("healthMessage", s.health_message);
+  v.Set("appliedCommit", s.applied_commit);
+  v.Set("headCommit", s.head_commit);
+  v.Set("verifiedCommit", s.verified_commit);
+  v.Set("lastReconcile",
+        s.last_reconcile_ms ? FormatTimeRfc3339(FromUnixMillis(s.last_reconcile_ms)) : "");
+  v.Set("lastReconcileMs", s.last_reconcile_ms);
+  v.Set("lastDurationMs", s.last_duration_ms);
+  v.Set("lastError", s.last_error);
+  v.Set("phase", s.phase);
+  v.Set("consecutiveFailures", s.consecutive_failures);
+  Value& stages = v.Set("lastStagesMs", Value::EmptyObject());
+  stages.Set("fetch", s.fetch_ms);
+  stages.Set("render", s.render_ms);
+  stages.Set("plan", s.plan_ms);
+  stages.Set("apply", s.apply_ms);
+  stages.Set("health", s.health_ms);
+  if (with) v.Set("resources", with->ToValue());
   Value conds = Value::EmptyArray();
-  for (const auto& c : conditions) {
+  for (const auto& c : s.conditions) {
     Value item;
     item.Set("type", c.type);
     item.Set("message", c.message);
@@ -291,6 +373,11 @@ Value AppStatus::ToValue() const {
   v.Set("conditions", std::move(conds));
   return v;
 }
+}  // namespace
+
+Value AppStatus::ToValue() const { return StatusValue(*this, &resources); }
+
+Value AppStatus::SummaryToValue() const { return StatusValue(*this, nullptr); }
 
 AppStatus AppStatus::FromValue(const Value& v) {
   AppStatus s;
@@ -315,18 +402,8 @@ AppStatus AppStatus::FromValue(const Value& v) {
   s.last_error = v.GetString("lastError");
   s.phase = v.GetString("phase", "Idle");
   if (s.phase == "Reconciling") s.phase = "Idle";  // a reconcile cut short by a crash
-  if (const Value* list = v.Find("resources"); list && list->is_array()) {
-    for (const Value& item : list->as_array()) {
-      ResourceStatus r;
-      r.id = {item.GetString("group"), item.GetString("kind"), item.GetString("namespace"),
-              item.GetString("name")};
-      r.sync = item.GetString("sync", r.sync);
-      r.health = item.GetString("health", r.health);
-      r.message = item.GetString("message");
-      r.origin = item.GetString("origin");
-      s.resources.push_back(std::move(r));
-    }
-  }
+  if (const Value* list = v.Find("resources"); list && list->is_array())
+    s.resources = ResourceStatusList::FromValue(*list);
   if (const Value* list = v.Find("conditions"); list && list->is_array())
     for (const Value& item : list->as_array())
       s.conditions.push_back({item.GetString("type"), item.GetString("message")});

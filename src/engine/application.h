@@ -3,8 +3,10 @@
 // operator's flags) and its observed status.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -85,6 +87,53 @@ struct ResourceStatus {
       "Unknown";  // Healthy | Progressing | Degraded | Suspended | Missing | Unknown
   std::string message;
   std::string origin;  // file:line in the repository
+
+  bool operator==(const ResourceStatus&) const = default;
+};
+
+// The per-resource part of an AppStatus, immutable once made. Copies of a status share
+// it (10,000 rows are not copied with every copy of a status), and a list that changed
+// is a new object: the same object means unchanged, which is how Store::PutStatus knows
+// it need not write it again. Thread-safe to read and to copy.
+class ResourceStatusList {
+ public:
+  ResourceStatusList() = default;
+  explicit ResourceStatusList(std::vector<ResourceStatus> rows);
+
+  const std::vector<ResourceStatus>& rows() const;
+  size_t size() const { return rows_ ? rows_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  std::vector<ResourceStatus>::const_iterator begin() const { return rows().begin(); }
+  std::vector<ResourceStatus>::const_iterator end() const { return rows().end(); }
+  const ResourceStatus& operator[](size_t i) const { return (*rows_)[i]; }
+  // Whether `other` is this very list (two empty default lists are), not merely equal.
+  bool SameAs(const ResourceStatusList& other) const { return rows_ == other.rows_; }
+
+  resource::Value ToValue() const;  // [{group, kind, namespace, name, sync, ...}]
+  static ResourceStatusList FromValue(const resource::Value& v);
+
+  class Builder;
+
+ private:
+  std::shared_ptr<const std::vector<ResourceStatus>> rows_;
+};
+
+// Builds a pass's list row by row against the last pass's: Finish() gives back `last`
+// itself when every row equals last's (nothing copied, nothing to write), else a new
+// list. A row equal to last's costs comparisons only.
+class ResourceStatusList::Builder {
+ public:
+  explicit Builder(const ResourceStatusList& last) : last_(last) {}
+  void Add(const resource::ResourceId& id, const resource::Origin& origin, std::string_view sync,
+           std::string_view health, std::string_view message);
+  ResourceStatusList Finish();
+
+ private:
+  void Diverge();
+  const ResourceStatusList& last_;
+  size_t same_ = 0;        // leading rows equal to last's
+  bool diverged_ = false;  // a row differs: every row is in rows_
+  std::vector<ResourceStatus> rows_;
 };
 
 // A standing problem of the Application as a whole, in the Kubernetes style (Argo CD
@@ -112,10 +161,13 @@ struct AppStatus {
   // Where the last reconcile spent its time (ms): fetch, render, plan (observe + diff),
   // apply (apply + prune + flush), health.
   int64_t fetch_ms = 0, render_ms = 0, plan_ms = 0, apply_ms = 0, health_ms = 0;
-  std::vector<ResourceStatus> resources;
+  ResourceStatusList resources;
   std::vector<AppCondition> conditions;
 
   resource::Value ToValue() const;
+  // ToValue() without `resources`: what changes every reconcile.
+  resource::Value SummaryToValue() const;
+  // Reads either form (`resources` stays empty when `v` has none).
   static AppStatus FromValue(const resource::Value& v);
 };
 

@@ -402,12 +402,10 @@ AppPage Engine::ListAppsPage(const AppListOptions& options) {
       page.next = page.items.back().spec.name;
       break;
     }
-    // Copy the status without its per-resource list: set the list aside for the copy
-    // (mu, held here, guards it) instead of copying what a list leaves out.
-    std::vector<ResourceStatus> resources = std::move(st.status.resources);
+    // Without its per-resource list, which a list leaves out.
     page.items.push_back(
-        {.spec = st.spec, .status = st.status, .resource_count = resources.size()});
-    st.status.resources = std::move(resources);
+        {.spec = st.spec, .status = st.status, .resource_count = st.status.resources.size()});
+    page.items.back().status.resources = {};
   }
   return page;
 }

@@ -22,6 +22,17 @@
 
 namespace plumb::engine {
 
+// A desired set as the plan takes it: Applications, Notifications, image automation and
+// hooks set aside, and the apply order of the rest. Made once per desired set.
+struct SplitDesired {
+  std::shared_ptr<const std::vector<resource::Resource>> desired;  // what the target gets
+  std::vector<resource::Resource> children;                        // Application manifests
+  std::vector<resource::Resource> notifications;                   // Notification manifests
+  std::vector<resource::Resource> images;  // ImageRepository/ImagePolicy/...Automation
+  std::vector<resource::Resource> hooks;   // plumbline.dev/hook resources
+  std::vector<size_t> order;               // ApplyOrder(*desired)
+};
+
 // One Application as the scheduler sees it.
 struct AppState {
   std::mutex reconcile_mu;  // held for a whole reconcile: passes never overlap
@@ -38,6 +49,7 @@ struct AppState {
   // Guarded by reconcile_mu.
   std::string rendered_commit;  // the commit `rendered` belongs to
   std::shared_ptr<const std::vector<resource::Resource>> rendered;
+  bool rendered_needs_unseal = false;  // NeedsUnseal(*rendered)
   // The unseal stage's output for `rendered` under `unsealed_keys` (the key snapshot it
   // used): unsealing costs an RSA decryption per value, so it runs once per commit and key
   // set. Plaintext in memory only.
@@ -64,6 +76,10 @@ struct AppState {
   std::string last_error_event;   // dedupes repeated identical failure events
   std::string last_notify_error;  // dedupes InvalidNotification events
   PlanMemo plan_memo;  // Expected() hashes of the last pass, to plan unchanged resources fast
+  // `split_from` (the rendered or unsealed set of the last pass, held so that its address
+  // names it) split for the plan.
+  std::shared_ptr<const std::vector<resource::Resource>> split_from;
+  std::shared_ptr<const SplitDesired> split;
 
   // Guarded by Engine::Impl::mu: the desired set of the last pass (what git says), for
   // answers that must not wait for a running reconcile (ScaleLocal).

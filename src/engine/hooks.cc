@@ -18,6 +18,9 @@ const char* HookPhaseName(HookPhase p) {
 }
 
 Result<unsigned> HookPhases(const resource::Resource& r) {
+  // Most resources have no annotations: no strings built for them.
+  const resource::Value* annotations = r.body().FindPath({"metadata", "annotations"});
+  if (!annotations || !annotations->Find(kHookAnnotation)) return 0u;
   std::string text = Trim(r.Annotation(kHookAnnotation));
   if (text.empty()) return 0u;
   unsigned phases = 0;

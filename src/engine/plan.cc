@@ -1,10 +1,9 @@
 #include "engine/plan.h"
 
 #include <algorithm>
-#include <string_view>
-#include <unordered_set>
 
 #include "diff/diff.h"
+#include "engine/id_index.h"
 
 namespace plumb::engine {
 
@@ -33,12 +32,17 @@ int KindRank(const std::string& kind) {
   return static_cast<int>(std::size(kOrder));
 }
 
+int SyncWaveOf(const resource::Resource& r) {
+  const resource::Value* annotations = r.body().FindPath({"metadata", "annotations"});
+  return annotations && annotations->Find("plumbline.dev/sync-wave") ? r.SyncWave() : 0;
+}
+
 std::vector<size_t> ApplyOrder(const std::vector<resource::Resource>& desired) {
   std::vector<size_t> idx(desired.size());
   std::vector<std::pair<int, int>> keys(desired.size());
   for (size_t i = 0; i < desired.size(); ++i) {
     idx[i] = i;
-    keys[i] = {desired[i].SyncWave(), KindRank(desired[i].id().kind)};
+    keys[i] = {SyncWaveOf(desired[i]), KindRank(desired[i].id().kind)};
   }
   std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
   return idx;
@@ -96,13 +100,16 @@ resource::Value LiveForHealth(const PlanItem& item) {
 
 Plan MakePlan(const PlanInput& in) {
   Plan plan;
-  std::vector<std::string> own_keys;
-  if (!in.desired_keys) {
-    own_keys.reserve(in.desired->size());
-    for (const resource::Resource& r : *in.desired) own_keys.push_back(r.id().Key());
+  std::vector<bool> found;
+  if (in.inventory_desired.size() != in.inventory.size()) {
+    IdIndex desired;
+    desired.Reset(in.desired->size());
+    for (size_t i = 0; i < in.desired->size(); ++i) desired.Add((*in.desired)[i].id(), i);
+    found.resize(in.inventory.size());
+    for (size_t k = 0; k < in.inventory.size(); ++k)
+      found[k] = desired.Find(in.inventory[k].id) != IdIndex::kNone;
   }
-  const std::vector<std::string>& keys = in.desired_keys ? *in.desired_keys : own_keys;
-  std::unordered_set<std::string_view> desired_keys(keys.begin(), keys.end());
+  const std::vector<bool>& inventory_desired = found.empty() ? in.inventory_desired : found;
   plan.apply.reserve(in.order.size());
   for (size_t i : in.order) {
     const resource::Resource& r = (*in.desired)[i];
@@ -136,7 +143,7 @@ Plan MakePlan(const PlanInput& in) {
   }
   for (size_t k = in.inventory.size(); k-- > 0;) {
     const auto& entry = in.inventory[k];
-    if (desired_keys.count(entry.id.Key())) continue;
+    if (inventory_desired[k]) continue;
     PlanItem item;
     item.id = entry.id;
     item.action = Action::kDelete;

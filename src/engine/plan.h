@@ -15,6 +15,9 @@ namespace plumb::engine {
 // configuration before what consumes it, processes and jobs last), then file order.
 // Returns indexes into `desired`.
 std::vector<size_t> ApplyOrder(const std::vector<resource::Resource>& desired);
+// r.SyncWave(), without building the strings it builds for the many resources that carry
+// no annotations (it runs per resource on every plan and apply).
+int SyncWaveOf(const resource::Resource& r);
 int KindRank(const std::string& kind);
 
 enum class Action { kCreate, kUpdate, kDelete, kNoop, kInvalid };
@@ -44,17 +47,18 @@ struct Plan {
 
 struct PlanInput {
   const std::vector<resource::Resource>* desired = nullptr;
-  std::vector<size_t> order;                     // from ApplyOrder
+  std::vector<size_t> order;  // from ApplyOrder
+  // Per desired index; may be left empty when every resource is as_applied.
   std::vector<resource::Value> expected;         // per desired index (null if error)
   std::vector<std::string> expected_error;       // per desired index ("" when fine)
   std::vector<target::LiveObject> live_desired;  // per desired index
   // Per desired index (empty = none): the target holds what it last applied and git
   // wants exactly that, so neither `expected` nor `live_desired` is filled in.
   std::vector<bool> as_applied;
-  // desired[i].id().Key() per desired index, when the caller has them (else computed).
-  const std::vector<std::string>* desired_keys = nullptr;
   std::vector<target::InventoryEntry> inventory;   // owned, in apply order
-  std::vector<target::LiveObject> live_inventory;  // per inventory entry
+  std::vector<target::LiveObject> live_inventory;  // per inventory entry (empty: all absent)
+  // Per inventory entry: whether it is desired, when the caller knows (else found by id).
+  std::vector<bool> inventory_desired;
 };
 
 Plan MakePlan(const PlanInput& in);

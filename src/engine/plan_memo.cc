@@ -7,41 +7,56 @@ void PlanMemo::Begin(const std::string& context,
   if (context != context_) {
     entries_.clear();
     entries_from_.reset();
+    by_id_built_ = false;
+    size_ = 0;
     context_ = context;
   }
   desired_ = std::move(desired);
-  const size_t n = desired_ ? desired_->size() : 0;
-  keys_.clear();
-  keys_.reserve(n);
-  for (const resource::Resource& r : *desired_) keys_.push_back(r.id().Key());
-  next_.assign(n, Entry{});
+  next_.assign(desired_ ? desired_->size() : 0, Next{});
 }
 
 const std::string* PlanMemo::Find(size_t i) {
-  auto it = entries_.find(keys_[i]);
-  if (it == entries_.end()) return nullptr;
   const resource::Resource& now = (*desired_)[i];
-  const Entry& was = it->second;
-  // The same rendered set as last pass: the same object, nothing to compare.
-  if (was.desired != &now &&
-      (was.desired->api_version() != now.api_version() || was.desired->body() != now.body()))
+  size_t from = i;
+  if (desired_ != entries_from_) {
+    if (!by_id_built_) {
+      by_id_.Reset(entries_.size());
+      for (size_t j = 0; j < entries_.size(); ++j)
+        if (entries_[j].desired) by_id_.Add(entries_[j].desired->id(), j);
+      by_id_built_ = true;
+    }
+    from = by_id_.Find(now.id());
+    if (from == IdIndex::kNone) return nullptr;
+    const resource::Resource& was = *entries_[from].desired;
+    if (was.api_version() != now.api_version() || was.body() != now.body()) return nullptr;
+  } else if (from >= entries_.size() || !entries_[from].desired) {
     return nullptr;
-  next_[i] = Entry{&now, was.expected_hash};
-  return &next_[i].expected_hash;
+  }
+  next_[i].from = from;
+  return &entries_[from].expected_hash;
 }
 
 void PlanMemo::Put(size_t i, std::string expected_hash) {
-  next_[i] = Entry{&(*desired_)[i], std::move(expected_hash)};
+  next_[i] = Next{.put = true, .hash = std::move(expected_hash)};
 }
 
 std::shared_ptr<const std::vector<resource::Resource>> PlanMemo::End() {
-  entries_.clear();
-  entries_.reserve(next_.size());
-  for (size_t i = 0; i < next_.size(); ++i)
-    if (next_[i].desired) entries_.emplace(std::move(keys_[i]), std::move(next_[i]));
+  std::vector<Entry> ended(next_.size());
+  size_ = 0;
+  for (size_t i = 0; i < next_.size(); ++i) {
+    Next& n = next_[i];
+    if (n.put)
+      ended[i] = Entry{&(*desired_)[i], std::move(n.hash)};
+    else if (n.from != IdIndex::kNone)
+      ended[i] = Entry{&(*desired_)[i], std::move(entries_[n.from].expected_hash)};
+    else
+      continue;
+    ++size_;
+  }
+  entries_ = std::move(ended);
+  by_id_built_ = false;
   std::shared_ptr<const std::vector<resource::Resource>> retired = std::move(entries_from_);
   entries_from_ = desired_;
-  keys_.clear();
   next_.clear();
   return retired;
 }

@@ -5,14 +5,18 @@
 // hash equals the hash the inventory recorded when it was applied, and that the target
 // reports unchanged since (Target::UnchangedSinceApplied) is planned as a no-op.
 //
+// A pass over the very desired set of the last pass (the same commit, rendered once)
+// finds by position: no hashing, no comparing, no copying. A pass over a new set finds by
+// identity and compares bodies.
+//
 // Not thread-safe: owned by one Application and used under its reconcile lock.
 #pragma once
 
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "engine/id_index.h"
 #include "resource/resource.h"
 
 namespace plumb::engine {
@@ -26,13 +30,9 @@ class PlanMemo {
              std::shared_ptr<const std::vector<resource::Resource>> desired);
 
   // The expected hash remembered for desired[i], when the last pass saw a resource with
-  // this identity and an equal body; nullptr otherwise.
+  // this identity and an equal body; nullptr otherwise. Valid until End().
   // A hit is carried into the next pass.
   const std::string* Find(size_t i);
-
-  // desired[i].id().Key(), computed once per pass.
-  const std::string& Key(size_t i) const { return keys_[i]; }
-  const std::vector<std::string>& Keys() const { return keys_; }
 
   // Remembers the expected hash of desired[i] for the next pass.
   void Put(size_t i, std::string expected_hash);
@@ -43,19 +43,26 @@ class PlanMemo {
   // once the pass is recorded rather than during the plan.
   std::shared_ptr<const std::vector<resource::Resource>> End();
 
-  size_t size() const { return entries_.size(); }
+  size_t size() const { return size_; }
 
  private:
   struct Entry {
-    const resource::Resource* desired = nullptr;  // into entries_from_ (next_: desired_)
+    const resource::Resource* desired = nullptr;  // into entries_from_; nullptr: none
     std::string expected_hash;
+  };
+  struct Next {
+    size_t from = IdIndex::kNone;  // a Find() hit: entries_[from] carries over
+    bool put = false;              // a Put(): `hash` holds it
+    std::string hash;
   };
   std::string context_;
   std::shared_ptr<const std::vector<resource::Resource>> desired_;       // this pass
   std::shared_ptr<const std::vector<resource::Resource>> entries_from_;  // the last ended
-  std::unordered_map<std::string, Entry> entries_;                       // the last ended, by key
-  std::vector<std::string> keys_;                                        // desired_[i].id().Key()
-  std::vector<Entry> next_;                                              // this pass, by index
+  std::vector<Entry> entries_;  // the last ended pass, by its desired index
+  IdIndex by_id_;               // entries_ by identity, built by the first Find() that needs it
+  bool by_id_built_ = false;
+  std::vector<Next> next_;  // this pass, by desired index
+  size_t size_ = 0;
 };
 
 }  // namespace plumb::engine

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/id_index.h"
 #include "engine/plan_memo.h"
 #include "resource/codec.h"
 
@@ -146,6 +147,64 @@ TEST(PlanMemoTest, RemembersOnlyUnchangedResourcesOfTheLastPass) {
   EXPECT_EQ(memo.Find(0), nullptr);
   memo.End();
   EXPECT_EQ(memo.size(), 0u);
+}
+
+TEST(PlanMemoTest, FindsMovedResourcesOfANewSetByIdentity) {
+  PlanMemo memo;
+  auto one = std::make_shared<const std::vector<Resource>>(
+      std::vector<Resource>{WithContent("a", "1"), WithContent("b", "1")});
+  memo.Begin("web", one);
+  memo.Put(0, "hash-a");
+  memo.Put(1, "hash-b");
+  memo.End();
+  // Another file order: the same resources at other positions.
+  auto two = std::make_shared<const std::vector<Resource>>(
+      std::vector<Resource>{WithContent("c", "1"), WithContent("b", "1"), WithContent("a", "1")});
+  memo.Begin("web", two);
+  EXPECT_EQ(memo.Find(0), nullptr);
+  ASSERT_NE(memo.Find(1), nullptr);
+  EXPECT_EQ(*memo.Find(1), "hash-b");
+  ASSERT_NE(memo.Find(2), nullptr);
+  EXPECT_EQ(*memo.Find(2), "hash-a");
+  memo.End();
+  EXPECT_EQ(memo.size(), 2u);
+  // And by position once that set is the last pass's.
+  memo.Begin("web", two);
+  EXPECT_EQ(memo.Find(0), nullptr);
+  EXPECT_EQ(*memo.Find(2), "hash-a");
+  memo.End();
+}
+
+TEST(PlanTest, PrunesByIdentityWithoutTheCallersAnswer) {
+  std::vector<Resource> d = {Make("File", "kept")};
+  PlanInput in;
+  in.desired = &d;
+  in.order = ApplyOrder(d);
+  in.expected = {d[0].body()};
+  in.expected_error = {""};
+  in.live_desired = {{d[0].id(), true, d[0].body()}};
+  Resource other_kind = Make("ConfigMap", "kept");  // same name, another identity
+  in.inventory = {{.id = d[0].id()}, {.id = other_kind.id()}};
+  in.live_inventory.resize(2);
+  Plan p = MakePlan(in);
+  ASSERT_EQ(p.prune.size(), 1u);
+  EXPECT_EQ(p.prune[0].id, other_kind.id());
+  in.inventory_desired = {true, true};  // the caller's answer wins
+  EXPECT_TRUE(MakePlan(in).prune.empty());
+}
+
+TEST(IdIndexTest, FindsEveryIdAndGrowsPastItsSize) {
+  std::vector<resource::ResourceId> ids;
+  for (int i = 0; i < 1000; ++i)
+    ids.push_back({"local.plumbline.dev", i % 2 ? "File" : "ConfigMap",
+                   i % 3 ? "ns" + std::to_string(i % 3) : "", "r" + std::to_string(i / 6)});
+  IdIndex index;
+  index.Reset(10);  // far fewer than added
+  for (size_t i = 0; i < ids.size(); ++i) index.Add(ids[i], i);
+  index.Add(ids[5], 99);  // a second time: the first position stays
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(index.Find(ids[i]), i);
+  EXPECT_EQ(index.Find({"local.plumbline.dev", "File", "", "absent"}), IdIndex::kNone);
+  EXPECT_EQ(IdIndex().Find(ids[0]), IdIndex::kNone);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "core/strings.h"
 #include "diff/diff.h"
 #include "engine/engine_impl.h"
+#include "engine/id_index.h"
 #include "secrets/keystore.h"
 
 namespace plumb::engine {
@@ -168,11 +169,12 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     for (auto& r : out->resources) all->push_back(std::move(r));
     st.rendered = all;
     st.rendered_commit = o.head;
+    st.rendered_needs_unseal = NeedsUnseal(*all);
     o.desired = all;
   }
   // Unseal: SealedSecrets and SOPS documents become what they describe; plaintext
   // Secrets are refused unless allowed.
-  if (NeedsUnseal(*o.desired)) {
+  if (st.rendered_needs_unseal) {
     // At the first start the first key may still be being generated: wait for it here,
     // where it is needed, not before every sync.
     if (options.keys) options.keys->WaitForKeys();
@@ -195,29 +197,42 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     st.unsealed.reset();
   }
   // Applications are the engine's, not the target's; hooks run around a sync, outside
-  // the plan.
-  auto desired = std::make_shared<std::vector<Resource>>();
-  bool set_aside = false;
-  for (const Resource& r : *o.desired) {
-    ASSIGN_OR_RETURN(unsigned phases, HookPhases(r));
-    set_aside |=
-        IsApplication(r.id()) || IsNotification(r.id()) || IsImageAutomation(r.id()) || phases != 0;
-  }
-  if (set_aside) {
+  // the plan. Once per desired set: a pass over the same set reuses the split.
+  if (!st.split || st.split_from != o.desired) {
+    auto split = std::make_shared<SplitDesired>();
+    bool set_aside = false;
     for (const Resource& r : *o.desired) {
-      if (IsApplication(r.id()))
-        o.children.push_back(r);
-      else if (IsNotification(r.id()))
-        o.notifications.push_back(r);
-      else if (IsImageAutomation(r.id()))
-        o.images.push_back(r);
-      else if (!r.Annotation(kHookAnnotation).empty())
-        o.hooks.push_back(r);
-      else
-        desired->push_back(r);
+      ASSIGN_OR_RETURN(unsigned phases, HookPhases(r));
+      set_aside |= IsApplication(r.id()) || IsNotification(r.id()) || IsImageAutomation(r.id()) ||
+                   phases != 0;
     }
-    o.desired = desired;
+    split->desired = o.desired;
+    if (set_aside) {
+      auto desired = std::make_shared<std::vector<Resource>>();
+      for (const Resource& r : *o.desired) {
+        if (IsApplication(r.id()))
+          split->children.push_back(r);
+        else if (IsNotification(r.id()))
+          split->notifications.push_back(r);
+        else if (IsImageAutomation(r.id()))
+          split->images.push_back(r);
+        else if (!r.Annotation(kHookAnnotation).empty())
+          split->hooks.push_back(r);
+        else
+          desired->push_back(r);
+      }
+      split->desired = desired;
+    }
+    split->order = ApplyOrder(*split->desired);
+    st.split = split;
+    st.split_from = o.desired;
   }
+  const SplitDesired& split = *st.split;
+  o.desired = split.desired;
+  o.children = split.children;
+  o.notifications = split.notifications;
+  o.images = split.images;
+  o.hooks = split.hooks;
   {
     std::lock_guard<std::mutex> l(mu);
     st.last_desired = o.desired;
@@ -229,10 +244,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   target::AppContext ctx = Context(spec, &want);
   PlanInput in;
   in.desired = &want;
-  in.order = ApplyOrder(want);
-  in.expected.resize(want.size());
-  in.expected_error.resize(want.size());
-  in.live_desired.resize(want.size());
+  in.order = split.order;
   in.as_applied.assign(want.size(), false);
   ASSIGN_OR_RETURN(in.inventory, target->InventoryOf(ctx));
   if (!o.hooks.empty()) {  // a hook's last run is owned but never pruned while in git
@@ -241,18 +253,17 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     std::erase_if(in.inventory,
                   [&](const target::InventoryEntry& e) { return hook_keys.count(e.id.Key()) > 0; });
   }
-  // What was last applied, by key: its hash, and whether it is still desired.
-  struct Owned {
-    const std::string* applied_hash;
-    bool desired = false;
+  // What was last applied, by identity; which of it is still desired.
+  IdIndex owned;
+  owned.Reset(in.inventory.size());
+  for (size_t k = 0; k < in.inventory.size(); ++k) owned.Add(in.inventory[k].id, k);
+  in.inventory_desired.assign(in.inventory.size(), false);
+  // Why the unseal stage refused desired[i] (nullptr: it did not).
+  auto unseal_error = [&](size_t i) -> const std::string* {
+    if (o.unseal_errors.empty()) return nullptr;
+    auto u = o.unseal_errors.find(want[i].id().Key());
+    return u == o.unseal_errors.end() ? nullptr : &u->second;
   };
-  std::vector<std::string> owned_keys;
-  owned_keys.reserve(in.inventory.size());
-  for (const auto& e : in.inventory) owned_keys.push_back(e.id.Key());
-  std::unordered_map<std::string_view, Owned> owned;
-  owned.reserve(in.inventory.size());
-  for (size_t k = 0; k < in.inventory.size(); ++k)
-    owned.emplace(owned_keys[k], Owned{&in.inventory[k].applied_hash});
 
   // A resource git did not change, that the target last applied exactly as it is expected
   // now and that it knows is unchanged since, is a no-op without Expected() or Observe().
@@ -261,12 +272,13 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   std::vector<size_t> observe_at;  // everything else
   std::vector<ResourceId> maybe_ids;
   std::vector<size_t> maybe_at;
+  maybe_ids.reserve(want.size());
+  maybe_at.reserve(want.size());
   for (size_t i = 0; i < want.size(); ++i) {
-    auto own = owned.find(memo.Key(i));
-    if (own != owned.end()) own->second.desired = true;
+    size_t k = owned.Find(want[i].id());
+    if (k != IdIndex::kNone) in.inventory_desired[k] = true;
     const std::string* hash = memo.Find(i);
-    if (hash && own != owned.end() && *own->second.applied_hash == *hash &&
-        !o.unseal_errors.count(memo.Key(i))) {
+    if (hash && k != IdIndex::kNone && in.inventory[k].applied_hash == *hash && !unseal_error(i)) {
       maybe_ids.push_back(want[i].id());
       maybe_at.push_back(i);
     } else {
@@ -283,12 +295,18 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     }
     std::sort(observe_at.begin(), observe_at.end());
   }
+  // Per desired index, but only when something is planned the slow way (not in a no-op).
+  if (!observe_at.empty()) {
+    in.expected.resize(want.size());
+    in.expected_error.resize(want.size());
+    in.live_desired.resize(want.size());
+  }
   std::vector<ResourceId> ids;
   ids.reserve(observe_at.size());
   for (size_t i : observe_at) {
     ids.push_back(want[i].id());
-    if (auto u = o.unseal_errors.find(memo.Key(i)); u != o.unseal_errors.end()) {
-      in.expected_error[i] = u->second;
+    if (const std::string* u = unseal_error(i)) {
+      in.expected_error[i] = *u;
       continue;
     }
     if (!target->Handles(want[i].id())) {
@@ -299,7 +317,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     auto e = target->Expected(ctx, want[i]);
     if (e.ok()) {
       // Hashed only when there is an applied hash to compare it with next time.
-      if (owned.count(memo.Key(i)) && target->ExpectedIsPure(ctx, want[i]))
+      if (owned.Find(want[i].id()) != IdIndex::kNone && target->ExpectedIsPure(ctx, want[i]))
         memo.Put(i, resource::CanonicalHash(*e));
       in.expected[i] = std::move(*e);
     } else {
@@ -314,18 +332,16 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   // Only what is owned but no longer desired needs observing again (to be pruned).
   std::vector<ResourceId> prune_ids;
   std::vector<size_t> prune_at;
-  in.live_inventory.resize(in.inventory.size());
   for (size_t k = 0; k < in.inventory.size(); ++k) {
-    in.live_inventory[k].id = in.inventory[k].id;
-    if (owned[owned_keys[k]].desired) continue;
+    if (in.inventory_desired[k]) continue;
     prune_ids.push_back(in.inventory[k].id);
     prune_at.push_back(k);
   }
   if (!prune_ids.empty()) {
+    in.live_inventory.resize(in.inventory.size());
     ASSIGN_OR_RETURN(auto live, target->Observe(ctx, prune_ids));
     for (size_t j = 0; j < live.size(); ++j) in.live_inventory[prune_at[j]] = std::move(live[j]);
   }
-  in.desired_keys = &memo.Keys();
   o.plan = MakePlan(in);
   o.retired = memo.End();
   o.plan_ms = MonotonicMillis() - t;
@@ -363,7 +379,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   report.app = spec.name;
   report.changes = Value::EmptyArray();
 
-  auto finish = [&](AppStatus s) {
+  auto finish = [&](AppStatus& s) {
     s.last_reconcile_ms = UnixMillis(clock.Now());
     s.last_duration_ms = MonotonicMillis() - t0;
     s.phase = s.last_error.empty() ? "Idle" : "Failed";
@@ -655,16 +671,12 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   target::HealthStatus app_health = target::HealthStatus::kHealthy;
   std::string health_message;
   std::string health_subject;  // the resource that sets the Application's health
-  status.resources.clear();
-  status.resources.reserve(plan.apply.size());
+  // The last pass's rows are kept as they are (the same list) when none changed.
+  ResourceStatusList::Builder rows(status.resources);
   bool all_synced = true;
   for (size_t k = 0; k < plan.apply.size(); ++k) {
     const PlanItem& item = plan.apply[k];
     const Resource& r = want[item.desired_index];
-    ResourceStatus rs;
-    rs.id = r.id();
-    rs.origin = r.origin().ToString();
-    rs.sync = item_synced[k] ? "Synced" : "OutOfSync";
     all_synced &= item_synced[k];
     target::Health h;
     if (item.action == Action::kInvalid) {
@@ -677,25 +689,21 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
       h = PlannedHealth(ctx, item);
     }
     auto it = item_message.empty() ? item_message.end() : item_message.find(r.id().Key());
-    rs.message = it != item_message.end() ? it->second : h.message;
-    rs.health = target::HealthName(h.status);
+    rows.Add(r.id(), r.origin(), item_synced[k] ? "Synced" : "OutOfSync",
+             target::HealthName(h.status), it != item_message.end() ? it->second : h.message);
     if (target::WorseHealth(app_health, h.status) != app_health) {
       app_health = target::WorseHealth(app_health, h.status);
       health_message = r.id().ToString() + ": " + h.message;
       health_subject = r.id().ToString();
     }
-    status.resources.push_back(std::move(rs));
   }
   bool prune_left = !plan.prune.empty() && !(should_apply && spec.sync.prune && !failed);
   for (const auto& item : plan.prune) {
     if (!prune_left) break;
-    ResourceStatus rs;
-    rs.id = item.id;
-    rs.sync = "OutOfSync";
-    rs.health = "Unknown";
-    rs.message = spec.sync.prune ? "requires pruning" : "not in git; prune is disabled";
-    status.resources.push_back(std::move(rs));
+    rows.Add(item.id, resource::Origin{}, "OutOfSync", "Unknown",
+             spec.sync.prune ? "requires pruning" : "not in git; prune is disabled");
   }
+  status.resources = rows.Finish();
   status.sync = (all_synced && !prune_left) ? "Synced" : "OutOfSync";
   std::string new_health = target::HealthName(app_health);
   if (new_health != status.health && !status.health.empty() && status.health != "Unknown") {

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <map>
 #include <mutex>
 
 #include "core/clock.h"
@@ -15,6 +16,7 @@ const char* kSchema = R"sql(
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=NORMAL;
 CREATE TABLE IF NOT EXISTS apps(name TEXT PRIMARY KEY, spec TEXT NOT NULL, status TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS app_resources(name TEXT PRIMARY KEY, resources TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS history(id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,
   revision TEXT, started_ms INTEGER, finished_ms INTEGER, trigger TEXT, result TEXT,
   changes TEXT, message TEXT, commit_author TEXT, commit_message TEXT, initiator TEXT);
@@ -31,6 +33,7 @@ class Stmt {
   Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
   ~Stmt() { sqlite3_finalize(s_); }
   bool ok() const { return rc_ == SQLITE_OK; }
+  bool Null(int i) { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
   Stmt& Bind(int i, const std::string& v) {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
@@ -63,6 +66,8 @@ struct Store::Impl {
   std::mutex mu;
   size_t event_retention;
   std::string path;
+  // Per Application: the resource list its row holds (GUARDED_BY(mu)).
+  std::map<std::string, ResourceStatusList> stored_resources;
 
   ~Impl() {
     if (db) sqlite3_close(db);
@@ -78,6 +83,17 @@ struct Store::Impl {
       return Unavailable(path + ": " + m);
     }
     return Status::Ok();
+  }
+  // Runs `body` in one transaction: all of its writes or none.
+  template <typename Body>
+  Status Transaction(Body body) {
+    RETURN_IF_ERROR(Exec("BEGIN"));
+    Status s = body();
+    if (!s.ok()) {
+      (void)Exec("ROLLBACK");
+      return s;
+    }
+    return Exec("COMMIT");
   }
   Status Done(Stmt& st, const std::string& what) {
     if (!st.ok()) return Error("prepare " + what);
@@ -112,28 +128,62 @@ Status Store::PutApp(const AppSpec& spec) {
 }
 
 Status Store::PutStatus(const std::string& app, const AppStatus& status) {
+  std::string summary = resource::ToJson(status.SummaryToValue());
   std::lock_guard<std::mutex> l(impl_->mu);
-  Stmt st(impl_->db, "UPDATE apps SET status=?2 WHERE name=?1");
-  st.Bind(1, app).Bind(2, resource::ToJson(status.ToValue()));
-  return impl_->Done(st, "save status of " + app);
+  auto stored = impl_->stored_resources.find(app);
+  if (stored != impl_->stored_resources.end() && stored->second.SameAs(status.resources)) {
+    Stmt st(impl_->db, "UPDATE apps SET status=?2 WHERE name=?1");
+    st.Bind(1, app).Bind(2, summary);
+    return impl_->Done(st, "save status of " + app);
+  }
+  // Both rows or neither; the list only for an Application that has a row (PutApp).
+  bool listed = false;
+  RETURN_IF_ERROR(impl_->Transaction([&] {
+    Stmt st(impl_->db, "UPDATE apps SET status=?2 WHERE name=?1");
+    st.Bind(1, app).Bind(2, summary);
+    RETURN_IF_ERROR(impl_->Done(st, "save status of " + app));
+    if (sqlite3_changes(impl_->db) == 0) return Status::Ok();
+    Stmt list(impl_->db, "INSERT OR REPLACE INTO app_resources(name, resources) VALUES(?1, ?2)");
+    list.Bind(1, app).Bind(2, resource::ToJson(status.resources.ToValue()));
+    RETURN_IF_ERROR(impl_->Done(list, "save resource status of " + app));
+    listed = true;
+    return Status::Ok();
+  }));
+  if (listed) impl_->stored_resources[app] = status.resources;
+  return Status::Ok();
 }
 
 Status Store::DeleteApp(const std::string& app) {
   std::lock_guard<std::mutex> l(impl_->mu);
-  Stmt st(impl_->db, "DELETE FROM apps WHERE name=?1");
-  st.Bind(1, app);
-  return impl_->Done(st, "delete application " + app);
+  impl_->stored_resources.erase(app);
+  return impl_->Transaction([&] {
+    Stmt list(impl_->db, "DELETE FROM app_resources WHERE name=?1");
+    list.Bind(1, app);
+    RETURN_IF_ERROR(impl_->Done(list, "delete resource status of " + app));
+    Stmt st(impl_->db, "DELETE FROM apps WHERE name=?1");
+    st.Bind(1, app);
+    return impl_->Done(st, "delete application " + app);
+  });
 }
 
 Result<std::vector<StoredApp>> Store::ListApps() {
   std::lock_guard<std::mutex> l(impl_->mu);
-  Stmt st(impl_->db, "SELECT spec, status FROM apps ORDER BY name");
+  // An Application without an app_resources row was saved before that table existed:
+  // its status holds the list.
+  Stmt st(impl_->db,
+          "SELECT apps.spec, apps.status, app_resources.resources FROM apps"
+          " LEFT JOIN app_resources ON app_resources.name = apps.name ORDER BY apps.name");
   if (!st.ok()) return impl_->Error("list applications");
   std::vector<StoredApp> out;
   while (st.Step() == SQLITE_ROW) {
     auto spec = AppSpec::FromValue(ParseOrNull(st.Text(0)));
     if (!spec.ok()) continue;
-    out.push_back({*spec, AppStatus::FromValue(ParseOrNull(st.Text(1)))});
+    AppStatus status = AppStatus::FromValue(ParseOrNull(st.Text(1)));
+    if (!st.Null(2)) {
+      status.resources = ResourceStatusList::FromValue(ParseOrNull(st.Text(2)));
+      impl_->stored_resources[spec->name] = status.resources;
+    }
+    out.push_back({std::move(*spec), std::move(status)});
   }
   return out;
 }

@@ -253,7 +253,7 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
   } else {
     std::vector<int> waves;
     waves.reserve(plan.apply.size());
-    for (const auto& item : plan.apply) waves.push_back(want[item.desired_index].SyncWave());
+    for (const auto& item : plan.apply) waves.push_back(SyncWaveOf(want[item.desired_index]));
     std::vector<size_t> starts = WaveStarts(waves);
     size_t next_start = 0;
     // Whether anything from index k on is to be applied: a wave boundary with nothing

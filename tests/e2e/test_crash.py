@@ -67,6 +67,50 @@ class CrashTest(E2E):
             os.path.join(self.host, "many")) else []
         self.assertEqual(left, [])
 
+    def test_resource_status_survives_a_kill_after_passes_that_saved_only_the_summary(self):
+        # A pass saves an Application's per-resource status only when it changed; the
+        # passes after it save the summary alone. A kill -9 then must not lose the rows.
+        self.repo.write("a.yaml", file_yaml("a", "a.txt", "a from git\n"))
+        self.repo.write("b.yaml", file_yaml("b", "b.txt", "b from git\n"))
+        c1 = self.repo.commit("a and b")
+        op = self.operator(extra=["--no-self-heal"])  # passes every 200 ms
+        op.wait_synced("root", c1)
+        with open(os.path.join(self.host, "b.txt"), "w") as f:
+            f.write("edited by hand\n")
+
+        def rows(status):
+            return {r["name"]: (r["sync"], r["health"]) for r in status["status"]["resources"]}
+
+        drifted = wait_until(lambda: (s := op.status("root")) and
+                             s["status"]["sync"] == "OutOfSync" and s, what="OutOfSync")
+        self.assertEqual(rows(drifted)["a"], ("Synced", "Healthy"))
+        self.assertEqual(rows(drifted)["b"][0], "OutOfSync")
+        # Several passes later (each saved only its summary), the rows are as they were.
+        seen = drifted["status"]["lastReconcileMs"]
+        later = wait_until(lambda: (s := op.status("root")) and
+                           s["status"]["lastReconcileMs"] > seen + 1000 and s,
+                           what="more passes")
+        self.assertEqual(rows(later), rows(drifted))
+        op.kill9()
+        self.operators.remove(op)
+
+        # Started again with its repository gone, the operator cannot reconcile: what it
+        # shows is what engine.db kept.
+        moved = self.repo.bare + ".away"
+        os.rename(self.repo.bare, moved)
+        op2 = self.operator(extra=["--no-self-heal"])
+        failed = wait_until(lambda: (s := op2.status("root")) and s["status"]["lastError"] and s,
+                            what="a failed pass")
+        self.assertEqual(rows(failed), rows(later))
+        self.assertEqual(failed["status"]["appliedCommit"], c1)
+        code, api = op2.api("GET", "/api/v1/applications/root")
+        self.assertEqual(code, 200)
+        self.assertEqual(rows(api), rows(later))
+        os.rename(moved, self.repo.bare)
+        wait_until(lambda: (s := op2.status("root")) and not s["status"]["lastError"] and
+                   s["status"]["sync"] == "OutOfSync" and rows(s) == rows(later),
+                   what="OutOfSync again once the repository is back")
+
 
 if __name__ == "__main__":
     unittest.main()

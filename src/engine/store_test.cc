@@ -1,0 +1,194 @@
+#include "engine/store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "core/fs.h"
+#include "resource/codec.h"
+
+namespace plumb::engine {
+namespace {
+
+ResourceStatusList Rows(std::initializer_list<std::pair<const char*, const char*>> name_sync) {
+  std::vector<ResourceStatus> rows;
+  for (const auto& [name, sync] : name_sync) {
+    ResourceStatus r;
+    r.id = {"local.plumbline.dev", "File", "", name};
+    r.sync = sync;
+    r.health = "Healthy";
+    r.origin = std::string("resources/") + name + ".yaml:1";
+    rows.push_back(std::move(r));
+  }
+  return ResourceStatusList(std::move(rows));
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = fs::MakeTempDir("plumb-store-test-");
+    ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+    tmp_ = fs::TempDir(*dir);
+    Reopen();
+    ASSERT_TRUE(store_->PutApp(AppSpec{.name = "web", .repo = "/srv/repo.git"}).ok());
+  }
+  void Reopen() {
+    store_.reset();
+    auto s = Store::Open(tmp_.path());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  AppStatus Stored() {
+    auto apps = store_->ListApps();
+    EXPECT_TRUE(apps.ok()) << apps.status().ToString();
+    EXPECT_EQ(apps->size(), 1u);
+    return apps->empty() ? AppStatus{} : (*apps)[0].status;
+  }
+  // Runs SQL on engine.db behind the store's back (another connection).
+  void Sql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((tmp_.path() + "/engine.db").c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+
+  fs::TempDir tmp_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, StatusRoundTripsWithItsResources) {
+  AppStatus s;
+  s.sync = "OutOfSync";
+  s.last_reconcile_ms = 1000;
+  s.plan_ms = 12;
+  s.resources = Rows({{"a", "Synced"}, {"b", "OutOfSync"}});
+  s.conditions.push_back({"SecretLeak", "head adds a secret"});
+  ASSERT_TRUE(store_->PutStatus("web", s).ok());
+  Reopen();
+  AppStatus back = Stored();
+  EXPECT_EQ(resource::ToJson(back.ToValue()), resource::ToJson(s.ToValue()));
+}
+
+TEST_F(StoreTest, UnchangedResourcesAreKeptWhileTheSummaryIsWrittenEveryTime) {
+  AppStatus s;
+  s.resources = Rows({{"a", "Synced"}, {"b", "OutOfSync"}});
+  s.last_reconcile_ms = 1000;
+  ASSERT_TRUE(store_->PutStatus("web", s).ok());
+  // The same list again: only the summary is written. Prove it by changing the stored
+  // list behind the store's back: a summary-only write leaves that change in place.
+  Sql("UPDATE app_resources SET resources='[{\"name\":\"planted\"}]'");
+  s.last_reconcile_ms = 2000;
+  s.plan_ms = 7;
+  ASSERT_TRUE(store_->PutStatus("web", s).ok());
+  AppStatus back = Stored();
+  EXPECT_EQ(back.last_reconcile_ms, 2000);
+  EXPECT_EQ(back.plan_ms, 7);
+  ASSERT_EQ(back.resources.size(), 1u);
+  EXPECT_EQ(back.resources[0].id.name, "planted");
+}
+
+TEST_F(StoreTest, AChangedResourceIsWrittenAndSurvivesARestartAfterSummaryOnlyWrites) {
+  AppStatus s;
+  s.resources = Rows({{"a", "Synced"}, {"b", "Synced"}});
+  ASSERT_TRUE(store_->PutStatus("web", s).ok());
+  s.resources = Rows({{"a", "Synced"}, {"b", "OutOfSync"}});  // b drifted
+  s.sync = "OutOfSync";
+  ASSERT_TRUE(store_->PutStatus("web", s).ok());
+  for (int64_t t = 1; t <= 3; ++t) {  // no-op passes: the summary only
+    s.last_reconcile_ms = t;
+    ASSERT_TRUE(store_->PutStatus("web", s).ok());
+  }
+  Reopen();  // as after a kill -9: nothing but engine.db
+  AppStatus back = Stored();
+  EXPECT_EQ(back.last_reconcile_ms, 3);
+  EXPECT_EQ(back.sync, "OutOfSync");
+  ASSERT_EQ(back.resources.size(), 2u);
+  EXPECT_EQ(back.resources[1].sync, "OutOfSync");
+
+  // After the restart, the list read back counts as stored: passing it again writes the
+  // summary only, and a changed one is written.
+  Sql("UPDATE app_resources SET resources='[{\"name\":\"planted\"}]'");
+  back.last_reconcile_ms = 4;
+  ASSERT_TRUE(store_->PutStatus("web", back).ok());
+  EXPECT_EQ(Stored().resources[0].id.name, "planted");
+  back.resources = Rows({{"a", "Synced"}, {"b", "Synced"}});
+  ASSERT_TRUE(store_->PutStatus("web", back).ok());
+  Reopen();
+  ASSERT_EQ(Stored().resources.size(), 2u);
+  EXPECT_EQ(Stored().resources[1].sync, "Synced");
+  EXPECT_EQ(Stored().last_reconcile_ms, 4);
+}
+
+TEST_F(StoreTest, AnApplicationDeletedAndAddedAgainGetsItsResourcesWritten) {
+  AppStatus s;
+  s.resources = Rows({{"a", "Synced"}});
+  ASSERT_TRUE(store_->PutStatus("web", s).ok());
+  ASSERT_TRUE(store_->DeleteApp("web").ok());
+  ASSERT_TRUE(store_->PutApp(AppSpec{.name = "web", .repo = "/srv/repo.git"}).ok());
+  ASSERT_TRUE(store_->PutStatus("web", s).ok());  // the same list object as before
+  ASSERT_EQ(Stored().resources.size(), 1u);
+}
+
+TEST_F(StoreTest, StatusWrittenBeforeTheResourcesTableIsRead) {
+  // engine.db as an earlier version left it: the list inside the status, no table.
+  store_.reset();
+  Sql("DROP TABLE app_resources");
+  AppStatus s;
+  s.health = "Degraded";
+  s.resources = Rows({{"a", "Synced"}, {"b", "OutOfSync"}});
+  Sql("UPDATE apps SET status='" + resource::ToJson(s.ToValue()) + "'");
+  Reopen();
+  AppStatus back = Stored();
+  EXPECT_EQ(back.health, "Degraded");
+  ASSERT_EQ(back.resources.size(), 2u);
+  EXPECT_EQ(back.resources[1].sync, "OutOfSync");
+  // The first write moves the list to its table.
+  back.last_reconcile_ms = 5;
+  ASSERT_TRUE(store_->PutStatus("web", back).ok());
+  Reopen();
+  EXPECT_EQ(Stored().resources.size(), 2u);
+  EXPECT_EQ(Stored().last_reconcile_ms, 5);
+}
+
+TEST(ResourceStatusListTest, BuilderKeepsTheSameListWhenNoRowChanged) {
+  ResourceStatusList last = Rows({{"a", "Synced"}, {"b", "Synced"}});
+  auto add = [](ResourceStatusList::Builder& b, const char* name, const char* sync) {
+    b.Add({"local.plumbline.dev", "File", "", name},
+          {std::string("resources/") + name + ".yaml", 1}, sync, "Healthy", "");
+  };
+  ResourceStatusList::Builder same(last);
+  add(same, "a", "Synced");
+  add(same, "b", "Synced");
+  EXPECT_TRUE(same.Finish().SameAs(last));
+
+  ResourceStatusList::Builder changed(last);
+  add(changed, "a", "Synced");
+  add(changed, "b", "OutOfSync");
+  ResourceStatusList next = changed.Finish();
+  EXPECT_FALSE(next.SameAs(last));
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(next[0], last[0]);
+  EXPECT_EQ(next[1].sync, "OutOfSync");
+  EXPECT_EQ(next[1].origin, "resources/b.yaml:1");
+
+  ResourceStatusList::Builder fewer(last);
+  add(fewer, "a", "Synced");
+  ResourceStatusList one = fewer.Finish();
+  EXPECT_FALSE(one.SameAs(last));
+  EXPECT_EQ(one.size(), 1u);
+
+  ResourceStatusList::Builder more(last);
+  add(more, "a", "Synced");
+  add(more, "b", "Synced");
+  add(more, "c", "Synced");
+  EXPECT_EQ(more.Finish().size(), 3u);
+
+  ResourceStatusList::Builder moved(last);  // another line in the same file
+  moved.Add({"local.plumbline.dev", "File", "", "a"}, {"resources/a.yaml", 2}, "Synced", "Healthy",
+            "");
+  EXPECT_EQ(moved.Finish()[0].origin, "resources/a.yaml:2");
+}
+
+}  // namespace
+}  // namespace plumb::engine
