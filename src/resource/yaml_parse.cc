@@ -158,9 +158,14 @@ class YamlReader {
     Frame f = std::move(stack_.back());
     stack_.pop_back();
     Node n{.nodes = f.nodes, .height = f.height + 1};
+    // Exact capacity: growth by doubling leaves up to half of every map and list unused,
+    // and the tree lives as long as the parse cache holds it.
     if (f.is_map) {
-      n.value = Value(ApplyMerges(std::move(f.members), std::move(f.merges)));
+      Object members = ApplyMerges(std::move(f.members), std::move(f.merges));
+      members.shrink_to_fit();
+      n.value = Value(std::move(members));
     } else {
+      f.items.shrink_to_fit();
       n.value = Value(std::move(f.items));
     }
     if (!f.anchor.empty()) anchors_[f.anchor] = Anchor{n.value, n.nodes, n.height};
