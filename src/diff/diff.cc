@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/strings.h"
@@ -29,7 +30,7 @@ constexpr const char* kInternalAnnotations[] = {
 };
 
 void DropEmptyMap(Value* parent, std::string_view key) {
-  const Value* v = parent->Find(key);
+  const Value* v = std::as_const(*parent).Find(key);
   if (v && v->is_object() && v->size() == 0) parent->Erase(key);
 }
 
@@ -112,20 +113,40 @@ void StripEmbeddedCopies(Value* body) {
   }
 }
 
+// Whether Normalize would change `meta` (a metadata map).
+bool MetadataNeedsNormalizing(const Value& meta) {
+  for (const char* key : kServerMetadata)
+    if (meta.Find(key)) return true;
+  for (const char* map : {"labels", "annotations"}) {
+    const Value* v = meta.Find(map);
+    if (v && v->is_object() && v->size() == 0) return true;
+  }
+  const Value* annotations = meta.Find("annotations");
+  if (annotations && annotations->is_object()) {
+    for (const char* key : kInternalAnnotations)
+      if (annotations->Find(key)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Value Normalize(const Value& v, const NormalizeOptions& options) {
+  // `out` shares v's nodes; only what changes below is copied (a level at a time), so a
+  // document with nothing to drop costs no allocation.
   Value out = v;
   if (!out.is_object()) return out;
   for (const std::string& path : options.ignore_paths) ErasePath(&out, path);
   out.Erase("status");
-  if (Value* meta = out.Find("metadata"); meta && meta->is_object()) {
-    for (const char* key : kServerMetadata) meta->Erase(key);
-    if (Value* annotations = meta->Find("annotations"); annotations && annotations->is_object()) {
+  const Value* meta = std::as_const(out).Find("metadata");
+  if (meta && meta->is_object() && MetadataNeedsNormalizing(*meta)) {
+    Value* own = out.Find("metadata");
+    for (const char* key : kServerMetadata) own->Erase(key);
+    if (Value* annotations = own->Find("annotations"); annotations && annotations->is_object()) {
       for (const char* key : kInternalAnnotations) annotations->Erase(key);
     }
-    DropEmptyMap(meta, "labels");
-    DropEmptyMap(meta, "annotations");
+    DropEmptyMap(own, "labels");
+    DropEmptyMap(own, "annotations");
   }
   return out;
 }

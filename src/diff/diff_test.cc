@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -232,6 +233,25 @@ TEST(NormalizeTest, DropsServerFieldsAndInternalAnnotations) {
                        {"data", Obj({{"k", "v"}})}});
   EXPECT_EQ(Normalize(live), desired);
   EXPECT_TRUE(StructuralDiff(Normalize(live), Normalize(desired)).empty());
+  // The input is left as it was (the result shares only what it did not change).
+  EXPECT_EQ(live.FindPath({"metadata", "uid"})->as_string(), "123");
+  EXPECT_EQ(live.FindPath({"metadata", "annotations"})->size(), 2u);
+  EXPECT_EQ(live.Find("status")->Find("phase")->as_string(), "Active");
+}
+
+TEST(NormalizeTest, ACleanDocumentIsSharedNotCopied) {
+  Value v = Obj({{"metadata", Obj({{"name", "x"}, {"labels", Obj({{"a", "b"}})}})},
+                 {"spec", Obj({{"content", "text"}})}});
+  Value n = Normalize(v, {.ignore_paths = {"spec.absent", "metadata.labels.absent"}});
+  EXPECT_EQ(n, v);
+  EXPECT_EQ(&std::as_const(n).as_object(), &std::as_const(v).as_object());
+  // A change below copies the path to it; siblings stay shared.
+  v.Find("metadata")->Set("uid", "1");
+  Value m = Normalize(v);
+  EXPECT_EQ(m, n);
+  EXPECT_EQ(v.FindPath({"metadata", "uid"})->as_string(), "1");
+  EXPECT_EQ(&std::as_const(m).Find("spec")->as_object(),
+            &std::as_const(v).Find("spec")->as_object());
 }
 
 TEST(NormalizeTest, KeepsUserAnnotationsAndHonoursIgnorePaths) {

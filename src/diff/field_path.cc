@@ -68,6 +68,20 @@ bool ParsePath(std::string_view path, std::vector<Segment>* out) {
   return !out->empty() && !expect_key;
 }
 
+// The value at `segments` under `v`, or nullptr.
+const resource::Value* FindPath(const resource::Value& v, const std::vector<Segment>& segments) {
+  const resource::Value* cur = &v;
+  for (const Segment& seg : segments) {
+    if (!seg.is_index) {
+      cur = cur->Find(seg.key);
+    } else {
+      cur = cur->is_array() && seg.index < cur->size() ? &cur->as_array()[seg.index] : nullptr;
+    }
+    if (!cur) return nullptr;
+  }
+  return cur;
+}
+
 }  // namespace
 
 std::string AppendKey(const std::string& path, std::string_view key) {
@@ -82,6 +96,9 @@ std::string AppendIndex(const std::string& path, size_t index) {
 bool ErasePath(resource::Value* v, std::string_view path) {
   std::vector<Segment> segments;
   if (!ParsePath(path, &segments)) return false;
+  // Looked up read-only first: a value that shares its nodes is copied only when a field
+  // is really dropped.
+  if (!FindPath(*v, segments)) return false;
   resource::Value* cur = v;
   for (size_t s = 0; s + 1 < segments.size(); ++s) {
     const Segment& seg = segments[s];

@@ -234,6 +234,8 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
                                                  int64_t run_id) {
   ApplyResult r;
   const Plan& plan = o.plan;
+  // One Change per planned item: exact room, not up to twice that from doubling.
+  r.changes.reserve(plan.apply.size() + plan.prune.size());
   const std::vector<Resource>& want = *o.desired;
   target::AppContext ctx = Context(spec, o.desired.get());
   auto fail_with = [&](const std::string& message) {

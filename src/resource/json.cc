@@ -149,6 +149,7 @@ class JsonParser {
       RETURN_IF_ERROR(Expect('}'));
       break;
     }
+    members.shrink_to_fit();  // as the YAML reader: no spare capacity in a kept tree
     *out = Value(std::move(members));
     return Status::Ok();
   }
@@ -176,6 +177,7 @@ class JsonParser {
       RETURN_IF_ERROR(Expect(']'));
       break;
     }
+    items.shrink_to_fit();
     *out = Value(std::move(items));
     return Status::Ok();
   }

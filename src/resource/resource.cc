@@ -178,17 +178,24 @@ Result<Resource> Resource::FromValue(Value body, Origin origin,
     return InputError(origin, "metadata.namespace must not contain '/'");
   }
 
-  Resource r;
-  r.api_version_ = body.Find("apiVersion")->as_string();
+  auto head = std::make_shared<Head>();
+  head->api_version = body.Find("apiVersion")->as_string();
   std::string version;
-  SplitApiVersion(r.api_version_, &r.id_.group, &version);
-  r.id_.kind = body.Find("kind")->as_string();
-  r.id_.name = metadata->Find("name")->as_string();
-  r.id_.ns = (ns != nullptr && ns->is_string() && !ns->as_string().empty()) ? ns->as_string()
-                                                                            : default_namespace;
+  SplitApiVersion(head->api_version, &head->id.group, &version);
+  head->id.kind = body.Find("kind")->as_string();
+  head->id.name = metadata->Find("name")->as_string();
+  head->id.ns = (ns != nullptr && ns->is_string() && !ns->as_string().empty()) ? ns->as_string()
+                                                                               : default_namespace;
+  head->origin = std::move(origin);
+  Resource r;
+  r.head_ = std::move(head);
   r.body_ = std::move(body);
-  r.origin_ = std::move(origin);
   return r;
+}
+
+const Resource::Head& Resource::head() const {
+  static const Head kEmpty;
+  return head_ ? *head_ : kEmpty;
 }
 
 std::string Resource::Annotation(const std::string& key, const std::string& fallback) const {

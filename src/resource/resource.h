@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ struct Origin {
 // Splits "group/version" into group and version ("v1" -> "", "v1").
 void SplitApiVersion(const std::string& api_version, std::string* group, std::string* version);
 
+// A Resource is cheap to copy: the identity, apiVersion and origin are one immutable
+// block that copies share, and the body's nodes are shared until changed (see Value).
 class Resource {
  public:
   Resource() = default;
@@ -52,11 +55,11 @@ class Resource {
   static Result<Resource> FromValue(Value body, Origin origin,
                                     const std::string& default_namespace = "");
 
-  const ResourceId& id() const { return id_; }
-  const std::string& api_version() const { return api_version_; }
+  const ResourceId& id() const { return head().id; }
+  const std::string& api_version() const { return head().api_version; }
   const Value& body() const { return body_; }
   Value& mutable_body() { return body_; }
-  const Origin& origin() const { return origin_; }
+  const Origin& origin() const { return head().origin; }
 
   std::string Annotation(const std::string& key, const std::string& fallback = "") const;
   std::string Label(const std::string& key, const std::string& fallback = "") const;
@@ -64,10 +67,14 @@ class Resource {
   int SyncWave() const;
 
  private:
-  ResourceId id_;
-  std::string api_version_;
+  struct Head {
+    ResourceId id;
+    std::string api_version;
+    Origin origin;
+  };
+  const Head& head() const;
+  std::shared_ptr<const Head> head_;  // null for a default-constructed Resource
   Value body_;
-  Origin origin_;
 };
 
 // Keys sorted, no whitespace, numbers in shortest form: equal values give equal text.

@@ -1,19 +1,57 @@
 #include "resource/value.h"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
 namespace plumb::resource {
+
+// A node shared by the copies of a Value; `refs` counts them. A node with one reference
+// belongs to one Value alone, which may then change it in place.
+struct Value::StringNode {
+  explicit StringNode(std::string d) : data(std::move(d)) {}
+  std::atomic<uint64_t> refs{1};
+  std::string data;
+};
+struct Value::ArrayNode {
+  explicit ArrayNode(Array d) : data(std::move(d)) {}
+  std::atomic<uint64_t> refs{1};
+  Array data;
+};
+struct Value::ObjectNode {
+  explicit ObjectNode(Object d) : data(std::move(d)) {}
+  std::atomic<uint64_t> refs{1};
+  Object data;
+};
+
 namespace {
 [[noreturn]] void WrongType(const char* want, const Value& v) {
   std::fprintf(stderr, "plumb: bug: value is %s, not %s\n", v.TypeName(), want);
   std::abort();
 }
+
+template <typename Node>
+void Ref(Node* n) {
+  n->refs.fetch_add(1, std::memory_order_relaxed);
+}
+template <typename Node>
+void Unref(Node* n) {
+  if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete n;
+}
+// Makes `*n` a node of its own: the same node when no other Value shares it, else a copy
+// of this level (whose children are shared in turn).
+template <typename Node>
+void MakeUnique(Node** n) {
+  if ((*n)->refs.load(std::memory_order_acquire) == 1) return;
+  Node* copy = new Node((*n)->data);
+  Unref(*n);
+  *n = copy;
+}
 }  // namespace
 
-Value::Value(std::string s) : type_(Type::kString) { u_.s = new std::string(std::move(s)); }
-Value::Value(Array a) : type_(Type::kArray) { u_.a = new Array(std::move(a)); }
-Value::Value(Object o) : type_(Type::kObject) { u_.o = new Object(std::move(o)); }
+Value::Value(std::string s) : type_(Type::kString) { u_.s = new StringNode(std::move(s)); }
+Value::Value(Array a) : type_(Type::kArray) { u_.a = new ArrayNode(std::move(a)); }
+Value::Value(Object o) : type_(Type::kObject) { u_.o = new ObjectNode(std::move(o)); }
 
 Value::Value(const Value& o) { CopyFrom(o); }
 Value::Value(Value&& o) noexcept : type_(o.type_), u_(o.u_) {
@@ -42,13 +80,13 @@ Value::~Value() { Destroy(); }
 void Value::Destroy() {
   switch (type_) {
     case Type::kString:
-      delete u_.s;
+      Unref(u_.s);
       break;
     case Type::kArray:
-      delete u_.a;
+      Unref(u_.a);
       break;
     case Type::kObject:
-      delete u_.o;
+      Unref(u_.o);
       break;
     default:
       break;
@@ -59,19 +97,43 @@ void Value::Destroy() {
 
 void Value::CopyFrom(const Value& o) {
   type_ = o.type_;
+  u_ = o.u_;
   switch (o.type_) {
     case Type::kString:
-      u_.s = new std::string(*o.u_.s);
+      Ref(u_.s);
       break;
     case Type::kArray:
-      u_.a = new Array(*o.u_.a);
+      Ref(u_.a);
       break;
     case Type::kObject:
-      u_.o = new Object(*o.u_.o);
+      Ref(u_.o);
       break;
     default:
-      u_ = o.u_;
       break;
+  }
+}
+
+void Value::Unshare() {
+  switch (type_) {
+    case Type::kString:
+      MakeUnique(&u_.s);
+      break;
+    case Type::kArray:
+      MakeUnique(&u_.a);
+      break;
+    case Type::kObject:
+      MakeUnique(&u_.o);
+      break;
+    default:
+      break;
+  }
+}
+
+void Value::ShrinkToFit() {
+  if (is_array()) {
+    as_array().shrink_to_fit();
+  } else if (is_object()) {
+    as_object().shrink_to_fit();
   }
 }
 
@@ -90,33 +152,40 @@ double Value::as_double() const {
 }
 const std::string& Value::as_string() const {
   if (!is_string()) WrongType("string", *this);
-  return *u_.s;
+  return u_.s->data;
 }
 const Array& Value::as_array() const {
   if (!is_array()) WrongType("array", *this);
-  return *u_.a;
+  return u_.a->data;
 }
 Array& Value::as_array() {
   if (!is_array()) WrongType("array", *this);
-  return *u_.a;
+  MakeUnique(&u_.a);
+  return u_.a->data;
 }
 const Object& Value::as_object() const {
   if (!is_object()) WrongType("object", *this);
-  return *u_.o;
+  return u_.o->data;
 }
 Object& Value::as_object() {
   if (!is_object()) WrongType("object", *this);
-  return *u_.o;
+  MakeUnique(&u_.o);
+  return u_.o->data;
 }
 
 const Value* Value::Find(std::string_view key) const {
   if (!is_object()) return nullptr;
-  for (const auto& m : *u_.o)
+  for (const auto& m : u_.o->data)
     if (m.first == key) return &m.second;
   return nullptr;
 }
 Value* Value::Find(std::string_view key) {
-  return const_cast<Value*>(static_cast<const Value*>(this)->Find(key));
+  if (!is_object()) return nullptr;
+  const Object& members = u_.o->data;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (members[i].first == key) return &as_object()[i].second;
+  }
+  return nullptr;
 }
 
 const Value* Value::FindPath(std::initializer_list<std::string_view> keys) const {
@@ -130,22 +199,24 @@ const Value* Value::FindPath(std::initializer_list<std::string_view> keys) const
 
 Value& Value::Set(std::string key, Value v) {
   if (is_null()) *this = EmptyObject();
-  if (!is_object()) WrongType("object", *this);
-  for (auto& m : *u_.o) {
+  Object& members = as_object();
+  for (auto& m : members) {
     if (m.first == key) {
       m.second = std::move(v);
       return m.second;
     }
   }
-  u_.o->emplace_back(std::move(key), std::move(v));
-  return u_.o->back().second;
+  members.emplace_back(std::move(key), std::move(v));
+  return members.back().second;
 }
 
 bool Value::Erase(std::string_view key) {
   if (!is_object()) return false;
-  for (auto it = u_.o->begin(); it != u_.o->end(); ++it) {
-    if (it->first == key) {
-      u_.o->erase(it);
+  const Object& members = u_.o->data;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (members[i].first == key) {
+      Object& own = as_object();
+      own.erase(own.begin() + static_cast<std::ptrdiff_t>(i));
       return true;
     }
   }
@@ -163,8 +234,8 @@ std::string Value::GetString(std::string_view key, const std::string& fallback) 
 }
 
 size_t Value::size() const {
-  if (is_array()) return u_.a->size();
-  if (is_object()) return u_.o->size();
+  if (is_array()) return u_.a->data.size();
+  if (is_object()) return u_.o->data.size();
   return 0;
 }
 
@@ -180,12 +251,12 @@ bool Value::operator==(const Value& o) const {
     case Type::kBool:
       return u_.b == o.u_.b;
     case Type::kString:
-      return *u_.s == *o.u_.s;
+      return u_.s->data == o.u_.s->data;
     case Type::kArray:
-      return *u_.a == *o.u_.a;
+      return u_.a->data == o.u_.a->data;
     case Type::kObject: {
-      if (u_.o->size() != o.u_.o->size()) return false;
-      for (const auto& m : *u_.o) {
+      if (u_.o->data.size() != o.u_.o->data.size()) return false;
+      for (const auto& m : u_.o->data) {
         const Value* other = o.Find(m.first);
         if (!other || !(m.second == *other)) return false;
       }

@@ -1,6 +1,14 @@
 // resource: the value tree, a JSON-like document (null, bool, int, double, string,
 // array, object with keys in insertion order). Values are plain copyable data;
 // objects keep their key order so output reads like the input.
+//
+// Copies are cheap: a string, array or object lives in a reference-counted node that
+// copies share, and a mutating call (the non-const accessors, Find, Set, Erase, Append)
+// first gives its Value a node of its own (copy on write, one level at a time). So a
+// desired set, its normalised form, a cache entry and a plan can hold the same document
+// once. Thread-safety: as for a std::string — distinct Value objects may be used from
+// different threads even when they share nodes; one Value is not safe to mutate while
+// another thread reads it.
 #pragma once
 
 #include <cstdint>
@@ -51,7 +59,8 @@ class Value {
   bool is_object() const { return type_ == Type::kObject; }
 
   // Typed access; calling the wrong one is a bug (aborts). Use the `is_` checks or the
-  // Get* helpers below for untrusted documents.
+  // Get* helpers below for untrusted documents. The non-const forms unshare this level
+  // first; a reference they return stays valid until this Value is next changed.
   bool as_bool() const;
   int64_t as_int() const;
   double as_double() const;  // ints convert
@@ -61,14 +70,15 @@ class Value {
   const Object& as_object() const;
   Object& as_object();
 
-  // Object lookup: nullptr when not an object or no such key.
+  // Object lookup: nullptr when not an object or no such key. The non-const form unshares
+  // this level (only when the key is there): prefer the const one for reading.
   const Value* Find(std::string_view key) const;
   Value* Find(std::string_view key);
   // Follows a path of object keys: v.FindPath({"metadata", "name"}).
   const Value* FindPath(std::initializer_list<std::string_view> keys) const;
   // Sets (replacing or appending) a key; turns a null into an object first.
   Value& Set(std::string key, Value v);
-  // Removes a key; returns whether it was there.
+  // Removes a key; returns whether it was there (and leaves the node shared when not).
   bool Erase(std::string_view key);
   void Append(Value v);  // arrays; turns a null into an array first
 
@@ -78,22 +88,30 @@ class Value {
   size_t size() const;  // elements of an array/object, 0 otherwise
 
   // Deep, order-sensitive for arrays, order-insensitive for object keys; int 1 == double 1.0.
+  // (A NaN inside makes a value unequal even to itself, shared nodes or not.)
   bool operator==(const Value& o) const;
   bool operator!=(const Value& o) const { return !(*this == o); }
 
   const char* TypeName() const;
 
+  // Drops spare capacity of this level's array or object (after a parser built it).
+  void ShrinkToFit();
+
  private:
+  struct StringNode;
+  struct ArrayNode;
+  struct ObjectNode;
   void Destroy();
   void CopyFrom(const Value& o);
+  void Unshare();  // gives this Value a node of its own (copies this level only)
   Type type_ = Type::kNull;
   union U {
     bool b;
     int64_t i;
     double d;
-    std::string* s;
-    Array* a;
-    Object* o;
+    StringNode* s;
+    ArrayNode* a;
+    ObjectNode* o;
   } u_{};
 };
 

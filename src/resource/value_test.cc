@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+
 namespace plumb::resource {
 namespace {
 TEST(ValueTest, ObjectsCompareRegardlessOfKeyOrder) {
@@ -25,6 +27,37 @@ TEST(ValueTest, CopiesAreDeepAndMovesLeaveNull) {
   Value c = std::move(b);
   EXPECT_TRUE(b.is_null());  // NOLINT: checking the moved-from state on purpose
   EXPECT_EQ(c.Find("list")->size(), 3u);
+}
+
+TEST(ValueTest, CopiesShareNodesUntilOneChanges) {
+  Value a;
+  a.Set("meta", Value::EmptyObject()).Set("name", "x");
+  a.Set("list", Array{1, Value::EmptyObject()});
+  Value b = a;
+  EXPECT_EQ(&std::as_const(a).as_object(), &std::as_const(b).as_object());
+  // Reading through const access and a miss of Erase keep the node shared.
+  EXPECT_FALSE(b.Erase("absent"));
+  EXPECT_EQ(&std::as_const(a).as_object(), &std::as_const(b).as_object());
+  // Each mutating path copies only what it changes; the original stays as it was.
+  b.Find("meta")->Set("name", "y");
+  b.Find("list")->as_array()[1].Set("k", true);
+  b.Erase("absent-too");
+  Value c = b;
+  c.Find("list")->Append(3);
+  c.as_object()[0].second = Value("replaced");
+  EXPECT_EQ(a.FindPath({"meta", "name"})->as_string(), "x");
+  EXPECT_EQ(a.Find("list")->as_array()[1].size(), 0u);
+  EXPECT_EQ(b.FindPath({"meta", "name"})->as_string(), "y");
+  EXPECT_EQ(b.Find("list")->size(), 2u);
+  EXPECT_TRUE(std::as_const(b).Find("list")->as_array()[1].Find("k")->as_bool());
+  EXPECT_EQ(c.Find("list")->size(), 3u);
+  EXPECT_EQ(c.Find("meta")->as_string(), "replaced");
+  EXPECT_TRUE(b.Find("meta")->is_object());
+  // The untouched member of `b` still shares its node with `a`.
+  EXPECT_NE(&std::as_const(a).as_object(), &std::as_const(b).as_object());
+  Value self = a;
+  self.Set("me", self);  // a value holding its former self, not itself
+  EXPECT_EQ(*self.Find("me"), a);
 }
 
 TEST(ValueTest, SetKeepsOrderEraseAndFindPath) {

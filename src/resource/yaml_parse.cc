@@ -17,6 +17,8 @@ using internal::YamlEventStream;
 
 // Past this many keys a map checks duplicates with a hash set instead of a scan.
 constexpr size_t kKeySetThreshold = 16;
+// Scalars up to this long are shared between equal occurrences in one file.
+constexpr size_t kInternMaxBytes = 64;
 
 // A finished node: its value plus what the limits need to know about it.
 struct Node {
@@ -113,9 +115,19 @@ class YamlReader {
                    "cannot read \"" + std::string(internal::ScalarText(*ev)) + "\" as " + tag);
     }
     n.is_merge_key = internal::IsMergeKey(*ev);
+    Intern(&n.value);
     std::string anchor = AnchorName(ev->data.scalar.anchor);
     if (!anchor.empty()) anchors_[anchor] = Anchor{n.value, 1, 0};
     return Add(std::move(n), ev.line());
+  }
+
+  // Short strings repeat across the documents of a file ("apiVersion: local.plumbline.dev/v1",
+  // "kind: File", "mode: \"0644\""): equal ones share one node, which the tree keeps for as
+  // long as the parse cache holds it. Values are immutable once shared (see Value).
+  void Intern(Value* v) {
+    if (!v->is_string() || v->as_string().size() > kInternMaxBytes) return;
+    auto [it, inserted] = interned_.try_emplace(v->as_string(), *v);
+    if (!inserted) *v = it->second;
   }
 
   Status OnAlias(const YamlEvent& ev) {
@@ -158,9 +170,14 @@ class YamlReader {
     Frame f = std::move(stack_.back());
     stack_.pop_back();
     Node n{.nodes = f.nodes, .height = f.height + 1};
+    // Exact capacity: growth by doubling leaves up to half of every map and list unused,
+    // and the tree lives as long as the parse cache holds it.
     if (f.is_map) {
-      n.value = Value(ApplyMerges(std::move(f.members), std::move(f.merges)));
+      Object members = ApplyMerges(std::move(f.members), std::move(f.merges));
+      members.shrink_to_fit();
+      n.value = Value(std::move(members));
     } else {
+      f.items.shrink_to_fit();
       n.value = Value(std::move(f.items));
     }
     if (!f.anchor.empty()) anchors_[f.anchor] = Anchor{n.value, n.nodes, n.height};
@@ -247,6 +264,7 @@ class YamlReader {
   const ParseLimits& limits_;
   std::vector<Frame> stack_;
   std::unordered_map<std::string, Anchor> anchors_;
+  std::unordered_map<std::string, Value> interned_;
   std::optional<Node> root_;
   int root_line_ = 1;
   size_t documents_ = 0;

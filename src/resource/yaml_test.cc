@@ -139,6 +139,19 @@ TEST(YamlTest, AnchorsAndAliasesAreCopied) {
   EXPECT_EQ(ErrorOf("a: *nope\n"), "t.yaml:1: unknown anchor \"nope\"");
 }
 
+TEST(YamlTest, RepeatedScalarsShareANodeAndStayIndependent) {
+  auto docs = ParseYaml("kind: File\nmode: \"0644\"\n---\nkind: File\nmode: \"0644\"\n", "t.yaml");
+  ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+  ASSERT_EQ(docs->size(), 2u);
+  Value& first = (*docs)[0].value;
+  const Value& second = (*docs)[1].value;
+  EXPECT_EQ(&first.Find("kind")->as_string(), &second.Find("kind")->as_string());
+  first.Set("kind", "Other");
+  *first.Find("mode") = Value(420);
+  EXPECT_EQ(second.Find("kind")->as_string(), "File");
+  EXPECT_EQ(second.Find("mode")->as_string(), "0644");
+}
+
 TEST(YamlTest, BillionLaughsFailsFast) {
   std::string text = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
   for (int i = 1; i <= 9; ++i) {
