@@ -128,25 +128,38 @@ int OpenBeneath(int root_fd, const std::string& rel, int flags, int mode) {
 Result<WrittenFile> WriteFileBeneath(int root_fd, const std::string& rel,
                                      const std::string& display, const std::string& content,
                                      int mode) {
+  // The parent directory is resolved once, beneath the root; the temp file, the rename
+  // and a clean-up then name entries of that directory only, so no lookup after this
+  // one can be sent elsewhere by a symlink swapped into the way meanwhile.
   const std::string dir = Dirname(rel);
-  const std::string tmp = (dir == "." ? "" : dir + "/") + TempName(Basename(rel));
-  const int create_mode = mode & ~022;
-  int fd = -1;
-  for (int attempt = 0; fd < 0; ++attempt) {
-    fd = OpenBeneath(root_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, create_mode);
-    if (fd >= 0) break;
-    if (errno == EEXIST && attempt < 3) continue;  // someone took the name: another one
+  const std::string base = Basename(rel);
+  int dir_fd = OpenBeneath(root_fd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir_fd < 0) {
     const int e = errno;
     if (e == ENOSYS) return Unimplemented("openat2: not offered by this kernel");
     if (e == EXDEV || e == ELOOP || e == EAGAIN)
       return PermissionDenied("create " + display + ": the way leads out of its allowed " +
                               "directory or through a symlink (" + std::strerror(e) + ")");
-    return Errno("create temp file for", display);
+    return Errno("open the directory of", display);
+  }
+  const int create_mode = mode & ~022;
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; fd < 0; ++attempt) {
+    tmp = TempName(base);
+    fd = ::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  create_mode);
+    if (fd >= 0) break;
+    if (errno == EEXIST && attempt < 3) continue;  // someone took the name: another one
+    Status s = Errno("create temp file for", display);
+    ::close(dir_fd);
+    return s;
   }
   auto fail = [&](const char* what) {
     Status s = Errno(what, display);
     ::close(fd);
-    (void)::unlinkat(root_fd, tmp.c_str(), 0);
+    (void)::unlinkat(dir_fd, tmp.c_str(), 0);
+    ::close(dir_fd);
     return s;
   };
   size_t off = 0;
@@ -165,7 +178,7 @@ Result<WrittenFile> WriteFileBeneath(int root_fd, const std::string& rel,
     if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) return fail("chmod");
     before.st_mode = (before.st_mode & ~07777) | static_cast<mode_t>(mode);
   }
-  if (::renameat(root_fd, tmp.c_str(), root_fd, rel.c_str()) != 0) return fail("rename to");
+  if (::renameat(dir_fd, tmp.c_str(), dir_fd, base.c_str()) != 0) return fail("rename to");
   if (::fstat(fd, &out.st) == 0) {
     out.untouched = out.st.st_ino == before.st_ino && out.st.st_dev == before.st_dev &&
                     out.st.st_size == static_cast<off_t>(content.size()) &&
@@ -174,6 +187,7 @@ Result<WrittenFile> WriteFileBeneath(int root_fd, const std::string& rel,
                     out.st.st_mtim.tv_nsec == before.st_mtim.tv_nsec;
   }
   ::close(fd);
+  ::close(dir_fd);
   return out;
 }
 

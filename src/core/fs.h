@@ -36,11 +36,12 @@ struct WrittenFile {
 };
 
 // Writes `content` atomically to `rel` (relative, normalised, no "..") below the
-// directory `root_fd`: a temp file created beside it with openat2(RESOLVE_BENEATH) — no
-// "..", absolute symlink or symlink leading out of the root on the way — then renamed
-// over `rel`. Created with `mode` minus group/other write bits (so nobody but the owner
-// can write the temp file), and fchmod-ed only when the umask or those bits make the
-// result differ from `mode`. No fsync (callers batch durability). `display` names the
+// directory `root_fd`: its directory is opened with openat2(RESOLVE_BENEATH) — no "..",
+// absolute symlink or symlink leading out of the root on the way — and the temp file is
+// created in, and renamed within, that open directory, so no later lookup can be
+// redirected by a symlink swapped in meanwhile. Created with `mode` minus group/other write bits
+// (so nobody but the owner can write the temp file), and fchmod-ed only when the umask or those
+// bits make the result differ from `mode`. No fsync (callers batch durability). `display` names the
 // file in errors. Errors: NotFound when a directory on the way is missing;
 // PermissionDenied when the way leads out of the root or through a symlink the kernel
 // refuses; Unimplemented when the kernel has no openat2; otherwise Unavailable (or

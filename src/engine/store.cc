@@ -93,7 +93,11 @@ struct Store::Impl {
       (void)Exec("ROLLBACK");
       return s;
     }
-    return Exec("COMMIT");
+    // A COMMIT that fails (SQLITE_BUSY, a full disk) leaves the transaction open: roll it
+    // back, or every later statement would run inside it and never be committed.
+    Status committed = Exec("COMMIT");
+    if (!committed.ok()) (void)Exec("ROLLBACK");
+    return committed;
   }
   Status Done(Stmt& st, const std::string& what) {
     if (!st.ok()) return Error("prepare " + what);

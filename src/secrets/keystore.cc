@@ -181,12 +181,14 @@ void KeyStore::InitInBackground(int bits, std::function<void(const Result<KeyInf
   }
   init_thread_ = std::thread([this, bits, done = std::move(done)] {
     Result<KeyInfo> made = RotateNow(bits, 0);
+    // `done` first: a failure is reported (and may end the process) before any waiter
+    // wakes up to find no key.
+    if (done) done(made);
     {
       std::lock_guard<std::mutex> lock(init_mu_);
       initializing_ = false;
     }
     init_cv_.notify_all();
-    if (done) done(made);
   });
 }
 

@@ -174,5 +174,29 @@ TEST_F(LocalTargetTest, UnchangedSinceAppliedFromTheWatcherOnlyWhileItWatches) {
   target_.reset();
 }
 
+TEST_F(LocalTargetTest, AnAncestorRenamedAwayIsNotTakenForTheWatchedDirectory) {
+  DriftRecorder rec;
+  target_->Watch([&](const std::string& app, const ResourceId& id) { rec.Record(app, id); });
+  const std::string path = allowed_ + "/app/conf/f";
+  Resource f = FileRes("f", path, "one\n");
+  ASSERT_TRUE(Apply(f).ok());
+  WaitUntilWatched(target_.get(), ctx_, &rec, allowed_ + "/app/conf");
+  ASSERT_TRUE(ObserveOne(f.id()).exists);
+  EXPECT_TRUE(target_->UnchangedSinceApplied(ctx_, {f.id()})[0]);
+  // The parent moves away; a new app/conf/f appears. The watched conf inode saw no event
+  // of its own (its parent moved, not it), so only asking the kernel again tells.
+  ASSERT_EQ(::rename((allowed_ + "/app").c_str(), (allowed_ + "/app.old").c_str()), 0);
+  ASSERT_TRUE(fs::MakeDirs(allowed_ + "/app/conf").ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(path, "two\n").ok());
+  EXPECT_FALSE(target_->UnchangedSinceApplied(ctx_, {f.id()})[0]);
+  // The new directory is watched from now on: an edit there is seen without a rescan.
+  ASSERT_TRUE(Apply(f).ok());
+  ASSERT_TRUE(ObserveOne(f.id()).exists);
+  EXPECT_TRUE(target_->UnchangedSinceApplied(ctx_, {f.id()})[0]);
+  ASSERT_TRUE(fs::WriteFileAtomic(path, "three\n").ok());
+  EXPECT_FALSE(target_->UnchangedSinceApplied(ctx_, {f.id()})[0]);
+  target_.reset();
+}
+
 }  // namespace
 }  // namespace plumb::target

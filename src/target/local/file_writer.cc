@@ -76,13 +76,11 @@ Result<FileStamp> FileWriter::WriteCareful(const std::string& path, const std::s
   return FileStamp{};
 }
 
-void FileWriter::NoteAbsent(const std::string& path) {
-  absent_.insert(std::hash<std::string>()(path));
-}
+void FileWriter::NoteAbsent(const std::string& path) { absent_.insert(path); }
 
-bool FileWriter::TakeAbsent(const std::string& path) {
-  return absent_.erase(std::hash<std::string>()(path)) > 0;
-}
+void FileWriter::ForgetAbsent() { absent_.clear(); }
+
+bool FileWriter::TakeAbsent(const std::string& path) { return absent_.erase(path) > 0; }
 
 void FileWriter::Touched(const std::string& dir) { touched_dirs_.insert(dir); }
 

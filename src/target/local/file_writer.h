@@ -46,9 +46,12 @@ class FileWriter {
   Result<FileStamp> Write(const std::string& path, const std::string& content, int mode);
 
   // The observation of this reconcile found nothing at `path`; TakeAbsent() answers (once)
-  // whether it did, so the apply that follows need not look again. Forgotten at Sync().
+  // whether it did, so the apply that follows need not look again. Forgotten at Sync()
+  // and by ForgetAbsent(), which every Observe calls first: a note left by an Observe
+  // that no apply followed (a read-only diff) never outlives the next observation.
   void NoteAbsent(const std::string& path);
   bool TakeAbsent(const std::string& path);
+  void ForgetAbsent();
 
   // An entry of `dir` changed (a file removed), or, for the state directory, local.db.
   void Touched(const std::string& dir);
@@ -68,13 +71,13 @@ class FileWriter {
   const std::vector<std::string> allow_paths_;
   const std::string state_dir_;
   const bool durable_;
-  bool beneath_works_ = true;           // false once the kernel said it has no openat2
-  std::map<std::string, int> roots_;    // allowed directory -> O_PATH fd (-1: not open)
-  std::unordered_set<size_t> absent_;   // hashes of paths observed absent in this pass
-  std::vector<std::string> written_;    // files written (up to kMaxFsyncFiles + 1)
-  size_t written_count_ = 0;            // files written, all of them
-  bool created_dirs_ = false;           // the careful route ran (it may create directories)
-  std::set<std::string> touched_dirs_;  // directories whose entries changed
+  bool beneath_works_ = true;               // false once the kernel said it has no openat2
+  std::map<std::string, int> roots_;        // allowed directory -> O_PATH fd (-1: not open)
+  std::unordered_set<std::string> absent_;  // paths observed absent by the last Observe
+  std::vector<std::string> written_;        // files written (up to kMaxFsyncFiles + 1)
+  size_t written_count_ = 0;                // files written, all of them
+  bool created_dirs_ = false;               // the careful route ran (it may create directories)
+  std::set<std::string> touched_dirs_;      // directories whose entries changed
 };
 
 }  // namespace plumb::target::local

@@ -202,6 +202,7 @@ class LocalTarget : public Target {
   Result<std::vector<LiveObject>> Observe(const AppContext& ctx,
                                           const std::vector<ResourceId>& ids) override {
     std::lock_guard<std::mutex> lock(mu_);
+    writer_.ForgetAbsent();  // only this observation's notes may spare an apply its look
     std::vector<LiveObject> out;
     out.reserve(ids.size());
     // Desired resources by key, built on the first object not yet applied (a linear
@@ -550,8 +551,8 @@ class LocalTarget : public Target {
   };
   // local.db in memory, by BodyKey. GUARDED_BY(mu_).
   std::unordered_map<std::string, StoredObject> bodies_;
-  const std::string hash_key_;      // keys template hashes and File contentHash (local.key)
-  const RowCipher cipher_;          // seals Secret rows of local.db (LocalOptions::secret_key)
+  const std::string hash_key_;  // keys template hashes and File contentHash (local.key)
+  const RowCipher cipher_;      // seals Secret rows of local.db (LocalOptions::secret_key)
   // Keys the hash column of Secret rows; derived on first use, as the cipher's key may
   // come later (RowCipher::Deferred).
   const std::string& RowHashKey() const {

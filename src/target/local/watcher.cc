@@ -69,6 +69,7 @@ class Watcher::Loop {
     std::lock_guard<std::mutex> lock(mu_);
     if (inotify_fd_ < 0) return;
     const size_t before = pending_.size();
+    RecheckWatches();
     ReadEvents();
     // The thread may be asleep until the next rescan: what was read here is its to check.
     if (pending_.size() != before || dirty_) Wake();
@@ -142,10 +143,45 @@ class Watcher::Loop {
     pending_.insert(path);
   }
 
+  // A watch follows a directory's inode, not its path: when an ancestor is renamed or
+  // replaced, the path leads to another directory, which no watch sees. Asks the kernel
+  // again for each watched path (one inotify_add_watch per directory; the same wd while
+  // the path still leads to the watched inode) and moves a path whose answer changed to
+  // its new watch, watched from now on — so its files are stat-ed again before they are
+  // trusted. A path that no longer leads to a directory loses its watch. mu_ held.
+  void RecheckWatches() {
+    for (auto it = wd_of_.begin(); it != wd_of_.end();) {
+      const std::string& dir = it->first;
+      const int old_wd = it->second;
+      const int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(), kDirMask | IN_ONLYDIR);
+      if (wd == old_wd) {
+        ++it;
+        continue;
+      }
+      auto& names = dirs_of_[old_wd];
+      names.erase(dir);
+      if (names.empty()) {
+        ::inotify_rm_watch(inotify_fd_, old_wd);
+        dirs_of_.erase(old_wd);
+      }
+      if (wd < 0) {  // gone for now: the next apply or the rescan retries
+        files_->SetWatched(dir, 0);
+        retry_ = true;
+        it = wd_of_.erase(it);
+        continue;
+      }
+      it->second = wd;
+      dirs_of_[wd].insert(dir);
+      files_->SetWatched(dir, files_->Tick());
+      ++it;
+    }
+  }
+
   // With `all`, also retries directories that had no watch and re-adds lost ones;
   // otherwise does nothing while the set of directories is the one last synced.
   void SyncWatches(bool all = true) {
     if (inotify_fd_ < 0) return;
+    if (all) RecheckWatches();
     const uint64_t version = files_->DirsVersion();
     if (!all && version == synced_version_ && !retry_) return;
     synced_version_ = version;
