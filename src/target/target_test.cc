@@ -16,6 +16,20 @@
 namespace plumb::target {
 namespace {
 
+// Overwrites the start of `path` with `text` in place (same size when `text` is as long
+// as the content) and puts its access and modification times back: an edit that size
+// and mtime alone cannot see.
+void OverwriteKeepingSizeAndTimes(const std::string& path, const char* text) {
+  struct stat before;
+  ASSERT_EQ(::stat(path.c_str(), &before), 0);
+  FILE* out = std::fopen(path.c_str(), "r+");
+  ASSERT_NE(out, nullptr);
+  std::fputs(text, out);
+  std::fclose(out);
+  timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+}
+
 TEST(NamesTest, HealthAndChangeNames) {
   EXPECT_STREQ(HealthName(HealthStatus::kProgressing), "Progressing");
   EXPECT_STREQ(HealthName(HealthStatus::kMissing), "Missing");
@@ -97,16 +111,7 @@ TEST_F(LocalTargetTest, ObserveSeesSameSizeEditsWithTheOldMtime) {
   ASSERT_TRUE(Apply(f).ok());
   ASSERT_TRUE(ObserveOne(f.id()).exists);  // verified now
   ASSERT_TRUE(ObserveOne(f.id()).exists);  // and answered from the stat cache
-  struct stat before;
-  ASSERT_EQ(::stat(path.c_str(), &before), 0);
-  {
-    FILE* out = std::fopen(path.c_str(), "r+");
-    ASSERT_NE(out, nullptr);
-    std::fputs("bbbb\n", out);
-    std::fclose(out);
-  }
-  timespec times[2] = {before.st_atim, before.st_mtim};
-  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  ASSERT_NO_FATAL_FAILURE(OverwriteKeepingSizeAndTimes(path, "bbbb\n"));
   LiveObject live = ObserveOne(f.id());
   ASSERT_TRUE(live.exists);
   EXPECT_EQ(live.body.FindPath({"spec", "content"})->as_string(), "bbbb\n");
@@ -135,16 +140,7 @@ TEST_F(LocalTargetTest, UnchangedSinceAppliedOnlyWhileTheFileIsAsVerified) {
            Obj({{"spec", Obj({{"path", allowed_ + "/x"},
                               {"fromConfigMap", Obj({{"name", "settings"}, {"key", "k"}})}})}}))));
 
-  struct stat before;
-  ASSERT_EQ(::stat(path.c_str(), &before), 0);
-  {
-    FILE* out = std::fopen(path.c_str(), "r+");
-    ASSERT_NE(out, nullptr);
-    std::fputs("bbbb\n", out);
-    std::fclose(out);
-  }
-  timespec times[2] = {before.st_atim, before.st_mtim};
-  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  ASSERT_NO_FATAL_FAILURE(OverwriteKeepingSizeAndTimes(path, "bbbb\n"));
   EXPECT_FALSE(unchanged()[0]) << "a same-size edit with the old mtime";
 
   ASSERT_TRUE(Apply(f).ok());  // healed

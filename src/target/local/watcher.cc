@@ -158,12 +158,7 @@ class Watcher::Loop {
         ++it;
         continue;
       }
-      auto& names = dirs_of_[old_wd];
-      names.erase(dir);
-      if (names.empty()) {
-        ::inotify_rm_watch(inotify_fd_, old_wd);
-        dirs_of_.erase(old_wd);
-      }
+      ReleaseName(old_wd, dir);
       if (wd < 0) {  // gone for now: the next apply or the rescan retries
         files_->SetWatched(dir, 0);
         retry_ = true;
@@ -171,10 +166,24 @@ class Watcher::Loop {
         continue;
       }
       it->second = wd;
-      dirs_of_[wd].insert(dir);
-      files_->SetWatched(dir, files_->Tick());
+      NameWatch(wd, dir);
       ++it;
     }
+  }
+
+  // `dir` no longer stands for watch `wd`; the watch goes when it stands for no path.
+  void ReleaseName(int wd, const std::string& dir) {
+    auto& names = dirs_of_[wd];
+    names.erase(dir);
+    if (names.empty()) {
+      ::inotify_rm_watch(inotify_fd_, wd);
+      dirs_of_.erase(wd);
+    }
+  }
+  // `dir` is watched by `wd` from now on (wd_of_ is the caller's).
+  void NameWatch(int wd, const std::string& dir) {
+    dirs_of_[wd].insert(dir);
+    files_->SetWatched(dir, files_->Tick());
   }
 
   // With `all`, also retries directories that had no watch and re-adds lost ones;
@@ -193,14 +202,8 @@ class Watcher::Loop {
         ++it;
         continue;
       }
-      const int wd = it->second;
       files_->SetWatched(it->first, 0);
-      auto& names = dirs_of_[wd];
-      names.erase(it->first);
-      if (names.empty()) {
-        ::inotify_rm_watch(inotify_fd_, wd);
-        dirs_of_.erase(wd);
-      }
+      ReleaseName(it->second, it->first);
       it = wd_of_.erase(it);
     }
     for (const std::string& dir : wanted) {
@@ -211,8 +214,7 @@ class Watcher::Loop {
         continue;
       }
       wd_of_[dir] = wd;
-      dirs_of_[wd].insert(dir);
-      files_->SetWatched(dir, files_->Tick());
+      NameWatch(wd, dir);
     }
   }
 
