@@ -31,6 +31,7 @@ struct SplitDesired {
   std::vector<resource::Resource> images;  // ImageRepository/ImagePolicy/...Automation
   std::vector<resource::Resource> hooks;   // plumbline.dev/hook resources
   std::vector<size_t> order;               // ApplyOrder(*desired)
+  std::vector<int> waves;                  // per index of *desired: its sync wave
 };
 
 // One Application as the scheduler sees it.
@@ -100,6 +101,7 @@ struct Observed {
   std::vector<resource::Resource> notifications;                   // Notification manifests
   std::vector<resource::Resource> images;  // ImageRepository/ImagePolicy/ImageUpdateAutomation
   std::vector<resource::Resource> hooks;   // plumbline.dev/hook resources (not in the plan)
+  std::vector<int> waves;                  // per index of *desired: its sync wave
   Plan plan;
   // From the unseal stage: resource key -> why it is not applied; refused plaintext
   // Secrets' origins.

@@ -37,7 +37,8 @@ int SyncWaveOf(const resource::Resource& r) {
   return annotations && annotations->Find("plumbline.dev/sync-wave") ? r.SyncWave() : 0;
 }
 
-std::vector<size_t> ApplyOrder(const std::vector<resource::Resource>& desired) {
+std::vector<size_t> ApplyOrder(const std::vector<resource::Resource>& desired,
+                               std::vector<int>* waves) {
   std::vector<size_t> idx(desired.size());
   std::vector<std::pair<int, int>> keys(desired.size());
   for (size_t i = 0; i < desired.size(); ++i) {
@@ -45,6 +46,10 @@ std::vector<size_t> ApplyOrder(const std::vector<resource::Resource>& desired) {
     keys[i] = {SyncWaveOf(desired[i]), KindRank(desired[i].id().kind)};
   }
   std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
+  if (waves) {
+    waves->resize(desired.size());
+    for (size_t i = 0; i < desired.size(); ++i) (*waves)[i] = keys[i].first;
+  }
   return idx;
 }
 

@@ -13,8 +13,10 @@ namespace plumb::engine {
 
 // Apply order: by `plumbline.dev/sync-wave` (lower first), then kind (namespaces and
 // configuration before what consumes it, processes and jobs last), then file order.
-// Returns indexes into `desired`.
-std::vector<size_t> ApplyOrder(const std::vector<resource::Resource>& desired);
+// Returns indexes into `desired`; `waves`, when given, gets each one's sync wave (by index
+// into `desired`).
+std::vector<size_t> ApplyOrder(const std::vector<resource::Resource>& desired,
+                               std::vector<int>* waves = nullptr);
 // r.SyncWave(), without building the strings it builds for the many resources that carry
 // no annotations (it runs per resource on every plan and apply).
 int SyncWaveOf(const resource::Resource& r);

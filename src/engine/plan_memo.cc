@@ -1,5 +1,7 @@
 #include "engine/plan_memo.h"
 
+#include "engine/pass_delta.h"
+
 namespace plumb::engine {
 
 void PlanMemo::Begin(const std::string& context,
@@ -19,16 +21,22 @@ const std::string* PlanMemo::Find(size_t i) {
   const resource::Resource& now = (*desired_)[i];
   size_t from = i;
   if (desired_ != entries_from_) {
-    if (!by_id_built_) {
-      by_id_.Reset(entries_.size());
-      for (size_t j = 0; j < entries_.size(); ++j)
-        if (entries_[j].desired) by_id_.Add(entries_[j].desired->id(), j);
-      by_id_built_ = true;
+    // A new set mostly holds the last one's resources at the same positions (a commit
+    // that changes some files): found there without building the index.
+    if (i < entries_.size() && entries_[i].desired && entries_[i].desired->id() == now.id()) {
+      from = i;
+    } else {
+      if (!by_id_built_) {
+        by_id_.Reset(entries_.size());
+        for (size_t j = 0; j < entries_.size(); ++j)
+          if (entries_[j].desired) by_id_.Add(entries_[j].desired->id(), j);
+        by_id_built_ = true;
+      }
+      from = by_id_.Find(now.id());
+      if (from == IdIndex::kNone) return nullptr;
     }
-    from = by_id_.Find(now.id());
-    if (from == IdIndex::kNone) return nullptr;
     const resource::Resource& was = *entries_[from].desired;
-    if (was.api_version() != now.api_version() || was.body() != now.body()) return nullptr;
+    if (was.api_version() != now.api_version() || !SameBody(was.body(), now.body())) return nullptr;
   } else if (from >= entries_.size() || !entries_[from].desired) {
     return nullptr;
   }

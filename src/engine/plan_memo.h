@@ -6,8 +6,10 @@
 // reports unchanged since (Target::UnchangedSinceApplied) is planned as a no-op.
 //
 // A pass over the very desired set of the last pass (the same commit, rendered once)
-// finds by position: no hashing, no comparing, no copying. A pass over a new set finds by
-// identity and compares bodies.
+// finds by position: no hashing, no comparing, no copying. A pass over a new set finds at
+// the same position when the identity is there (else by identity) and compares bodies,
+// in O(1) when the body is the very node of the last pass's (the render cache's document
+// of a file git did not change).
 //
 // Not thread-safe: owned by one Application and used under its reconcile lock.
 #pragma once

@@ -16,6 +16,7 @@
 #include "diff/diff.h"
 #include "engine/engine_impl.h"
 #include "engine/id_index.h"
+#include "engine/pass_delta.h"
 #include "secrets/keystore.h"
 
 namespace plumb::engine {
@@ -174,9 +175,9 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     auto all = std::make_shared<std::vector<Resource>>();
     all->reserve(out->resources.size());
     for (auto& r : out->resources) all->push_back(std::move(r));
+    st.rendered_needs_unseal = NeedsUnsealAfter(st.rendered.get(), st.rendered_needs_unseal, *all);
     st.rendered = all;
     st.rendered_commit = o.head;
-    st.rendered_needs_unseal = NeedsUnseal(*all);
     o.desired = all;
   }
   // Unseal: SealedSecrets and SOPS documents become what they describe; plaintext
@@ -207,11 +208,16 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   // the plan. Once per desired set: a pass over the same set reuses the split.
   if (!st.split || st.split_from != o.desired) {
     auto split = std::make_shared<SplitDesired>();
-    bool set_aside = false;
-    for (const Resource& r : *o.desired) {
-      ASSIGN_OR_RETURN(unsigned phases, HookPhases(r));
-      set_aside |= IsApplication(r.id()) || IsNotification(r.id()) || IsImageAutomation(r.id()) ||
-                   phases != 0;
+    // A new set with the last one's resources at the same positions, set aside and sorted
+    // the same way (a commit that edits some files' content), keeps the last apply order.
+    const bool same_shape = st.split && SameSplit(*st.split_from, *o.desired);
+    bool set_aside = same_shape && st.split->desired != st.split_from;
+    if (!same_shape) {
+      for (const Resource& r : *o.desired) {
+        ASSIGN_OR_RETURN(unsigned phases, HookPhases(r));
+        set_aside |= IsApplication(r.id()) || IsNotification(r.id()) || IsImageAutomation(r.id()) ||
+                     phases != 0;
+      }
     }
     split->desired = o.desired;
     if (set_aside) {
@@ -230,7 +236,12 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
       }
       split->desired = desired;
     }
-    split->order = ApplyOrder(*split->desired);
+    if (same_shape) {
+      split->order = st.split->order;
+      split->waves = st.split->waves;
+    } else {
+      split->order = ApplyOrder(*split->desired, &split->waves);
+    }
     st.split = split;
     st.split_from = o.desired;
   }
@@ -240,6 +251,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   o.notifications = split.notifications;
   o.images = split.images;
   o.hooks = split.hooks;
+  o.waves = split.waves;
   {
     std::lock_guard<std::mutex> l(mu);
     st.last_desired = o.desired;
@@ -261,9 +273,8 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
                   [&](const target::InventoryEntry& e) { return hook_keys.count(e.id.Key()) > 0; });
   }
   // What was last applied, by identity; which of it is still desired.
-  IdIndex owned;
-  owned.Reset(in.inventory.size());
-  for (size_t k = 0; k < in.inventory.size(); ++k) owned.Add(in.inventory[k].id, k);
+  InventoryFinder owned(in.inventory);
+  std::vector<size_t> owned_at(want.size(), IdIndex::kNone);  // per desired index
   in.inventory_desired.assign(in.inventory.size(), false);
   // Why the unseal stage refused desired[i] (nullptr: it did not).
   auto unseal_error = [&](size_t i) -> const std::string* {
@@ -281,8 +292,9 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   std::vector<size_t> maybe_at;
   maybe_ids.reserve(want.size());
   maybe_at.reserve(want.size());
-  for (size_t i = 0; i < want.size(); ++i) {
-    size_t k = owned.Find(want[i].id());
+  // In apply order, the inventory's order (mostly).
+  for (size_t i : split.order) {
+    size_t k = owned_at[i] = owned.Find(want[i].id());
     if (k != IdIndex::kNone) in.inventory_desired[k] = true;
     const std::string* hash = memo.Find(i);
     if (hash && k != IdIndex::kNone && in.inventory[k].applied_hash == *hash && !unseal_error(i)) {
@@ -300,8 +312,8 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
       else
         observe_at.push_back(maybe_at[j]);
     }
-    std::sort(observe_at.begin(), observe_at.end());
   }
+  std::sort(observe_at.begin(), observe_at.end());
   // Per desired index, but only when something is planned the slow way (not in a no-op).
   if (!observe_at.empty()) {
     in.expected.resize(want.size());
@@ -324,7 +336,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     auto e = target->Expected(ctx, want[i]);
     if (e.ok()) {
       // Hashed only when there is an applied hash to compare it with next time.
-      if (owned.Find(want[i].id()) != IdIndex::kNone && target->ExpectedIsPure(ctx, want[i]))
+      if (owned_at[i] != IdIndex::kNone && target->ExpectedIsPure(ctx, want[i]))
         memo.Put(i, resource::CanonicalHash(*e));
       in.expected[i] = std::move(*e);
     } else {
@@ -639,8 +651,10 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   // Status after this pass: re-observe what changed, assess health.
   target::AppContext ctx = Context(spec, o.desired.get());
   const auto& want = *o.desired;
-  // After an apply, look again only at what changed; the rest is as planned.
+  // After an apply, look again only at what changed; the rest is as planned. `live` holds
+  // the plan items that are not as applied (`live_at`: plan position -> index in `live`).
   std::vector<target::LiveObject> live;
+  std::vector<size_t> live_at;
   bool have_live = false;
   if (should_apply) {
     std::unordered_set<std::string> changed;
@@ -648,14 +662,15 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
       if (c.kind != target::ChangeKind::kUnchanged) changed.insert(c.id.Key());
     std::vector<ResourceId> again;
     std::vector<size_t> again_at;
-    live.resize(want.size());
-    for (const auto& item : plan.apply) {
+    live_at.assign(plan.apply.size(), SIZE_MAX);
+    for (size_t k = 0; k < plan.apply.size(); ++k) {
+      const PlanItem& item = plan.apply[k];
       if (item.as_applied) continue;  // unchanged and Healthy, as planned
-      size_t i = static_cast<size_t>(item.desired_index);
-      live[i] = {item.id, !item.live.is_null(), LiveForHealth(item)};
-      if (changed.count(item.id.Key())) {
+      live_at[k] = live.size();
+      live.push_back({item.id, !item.live.is_null(), LiveForHealth(item)});
+      if (!changed.empty() && changed.count(item.id.Key())) {
         again.push_back(item.id);
-        again_at.push_back(i);
+        again_at.push_back(live_at[k]);
       }
     }
     auto l = target->Observe(ctx, again);
@@ -691,7 +706,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     } else if (item.as_applied) {
       h = {target::HealthStatus::kHealthy, ""};
     } else if (have_live) {
-      h = target->AssessHealth(ctx, live[item.desired_index]);
+      h = target->AssessHealth(ctx, live[live_at[k]]);
     } else {
       h = PlannedHealth(ctx, item);
     }

@@ -255,7 +255,10 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
   } else {
     std::vector<int> waves;
     waves.reserve(plan.apply.size());
-    for (const auto& item : plan.apply) waves.push_back(SyncWaveOf(want[item.desired_index]));
+    for (const auto& item : plan.apply) {
+      size_t i = static_cast<size_t>(item.desired_index);
+      waves.push_back(i < o.waves.size() ? o.waves[i] : SyncWaveOf(want[i]));
+    }
     std::vector<size_t> starts = WaveStarts(waves);
     size_t next_start = 0;
     // Whether anything from index k on is to be applied: a wave boundary with nothing

@@ -86,7 +86,13 @@ void AppendCanonical(const Value& v, std::string* out) {
 
 }  // namespace
 
-std::string ResourceId::Key() const { return group + "/" + kind + "/" + ns + "/" + name; }
+std::string ResourceId::Key() const {
+  // Built in place: the plan asks every resource's key (the local runtime's lookups).
+  std::string key;
+  key.reserve(group.size() + kind.size() + ns.size() + name.size() + 3);
+  key.append(group).append(1, '/').append(kind).append(1, '/').append(ns).append(1, '/');
+  return key.append(name);
+}
 
 Result<ResourceId> ResourceId::FromKey(const std::string& key) {
   // The name is last and takes the rest, so a name holding '/' still round-trips.

@@ -101,6 +101,63 @@ class LoopTest(E2E):
         self.assertEqual(self.read("good.txt"), "g2\n")
         self.assertNotEqual(op.status("broken")["status"]["lastError"], "")
 
+    def test_commits_that_change_a_few_files_among_many(self):
+        """A pass over a commit that changes some files reuses what the last pass knew of the
+        rest (same documents from the render cache): each shortcut must still see what
+        changed."""
+        def many(rev):
+            # 30 Files in one YAML file; rev changes the content of f07 only.
+            return "---\n".join(file_yaml(f"f{i:02d}", f"many/f{i:02d}.txt",
+                                           f"{i} rev {rev if i == 7 else 0}\n")
+                                 for i in range(30))
+        cm = ("apiVersion: local.plumbline.dev/v1\nkind: ConfigMap\nmetadata:\n"
+              "  name: settings\ndata:\n  greeting: {}\n")
+        user = ("apiVersion: local.plumbline.dev/v1\nkind: File\nmetadata:\n  name: user\n"
+                "spec:\n  path: user.txt\n  fromConfigMap: {name: settings, key: greeting}\n")
+        self.repo.write("many.yaml", many(0))
+        self.repo.write("cm.yaml", cm.format("hello"))
+        self.repo.write("user.yaml", user)
+        self.repo.write("other.yaml", file_yaml("other", "other.txt", "other\n"))
+        c1 = self.repo.commit("start")
+        op = self.operator()
+        op.wait_synced("root", c1)
+        self.assertEqual(self.read("user.txt"), "hello")
+        self.assertEqual(self.read("many/f07.txt"), "7 rev 0\n")
+
+        # Only the ConfigMap's file changes: the File that takes its content from it is the
+        # same document as before, and must be written again all the same.
+        self.repo.write("cm.yaml", cm.format("bonjour"))
+        c2 = self.repo.commit("greeting")
+        op.wait_synced("root", c2)
+        self.assertEqual(self.read("user.txt"), "bonjour")
+        changes = {(c["name"], c["change"]) for c in op.history("root")[0]["changes"]}
+        self.assertEqual(changes, {("settings", "configured"), ("user", "configured")})
+
+        # One document of a file of many: that one is configured, the others unchanged.
+        self.repo.write("many.yaml", many(1))
+        c3 = self.repo.commit("f07 rev 1")
+        op.wait_synced("root", c3)
+        self.assertEqual(self.read("many/f07.txt"), "7 rev 1\n")
+        changes = {(c["name"], c["change"]) for c in op.history("root")[0]["changes"]}
+        self.assertEqual(changes, {("f07", "configured")})
+
+        # Drift of a File the commit did not touch is still healed, in the same pass as a
+        # commit that changes another.
+        with open(os.path.join(self.host, "many/f03.txt"), "w") as f:
+            f.write("edited by hand\n")
+        self.repo.write("many.yaml", many(2))
+        self.repo.remove("other.yaml")
+        c4 = self.repo.commit("f07 rev 2, other deleted")
+        op.wait_synced("root", c4)
+        self.assertEqual(self.read("many/f07.txt"), "7 rev 2\n")
+        self.assertEqual(self.read("many/f03.txt"), "3 rev 0\n")
+        self.assertFalse(self.exists("other.txt"))
+        hist = op.history("root")
+        names = {(c["name"], c["change"]) for h in hist[:2] for c in h["changes"]}
+        self.assertIn(("f07", "configured"), names)
+        self.assertIn(("other", "deleted"), names)
+        self.assertIn(("f03", "configured"), names)
+
     def test_app_of_apps_adds_and_removes_child(self):
         self.repo.write("root/apps.yaml", app_yaml("one", "apps/one"))
         self.repo.write("apps/one/f.yaml", file_yaml("one", "one.txt", "1\n"))

@@ -482,7 +482,9 @@ class LocalTarget : public Target {
 
  private:
   static std::string BodyKey(const std::string& app, const std::string& key) {
-    return app + '\x1f' + key;
+    std::string k;
+    k.reserve(app.size() + 1 + key.size());
+    return k.append(app).append(1, '\x1f').append(key);
   }
 
   // The body last applied, from the in-memory copy of local.db; nullptr when none.
