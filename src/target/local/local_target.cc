@@ -191,7 +191,12 @@ class LocalTarget : public Target {
 
   Result<Value> Expected(const AppContext& ctx, const Resource& desired) override {
     const ResourceId& id = desired.id();
-    if (IsKind(id, "File")) return ExpectedFile(ctx, desired, options_.allow_paths, hash_key_);
+    if (IsKind(id, "File")) {
+      ASSIGN_OR_RETURN(Value body, ExpectedFile(ctx, desired, options_.allow_paths, hash_key_));
+      std::lock_guard<std::mutex> lock(mu_);
+      planned_[BodyKey(ctx.app, id.Key())] = body;
+      return body;
+    }
     if (IsKind(id, "ConfigMap")) return ExpectedConfigMap(desired);
     if (IsKind(id, "Secret")) return ExpectedSecret(desired);
     if (IsKind(id, "Process")) return ExpectedProcess(ctx, desired, hash_key_);
@@ -323,6 +328,7 @@ class LocalTarget : public Target {
       ASSIGN_OR_RETURN(ResolvedFile file, ResolveFile(ctx, desired, options_.allow_paths, hash_key_,
                                                       PathCheck::kLexical));
       std::lock_guard<std::mutex> lock(mu_);
+      SharePlanned(ctx.app, desired.id(), &file.body);
       Result<Change> change = ApplyFile(ctx, desired.id(), file);
       if (watcher_) watcher_->Refresh();
       return change;
@@ -390,6 +396,7 @@ class LocalTarget : public Target {
   // Store::ListInventory gives: no query per reconcile.
   Result<std::vector<InventoryEntry>> Inventory(const std::string& app) override {
     std::lock_guard<std::mutex> lock(mu_);
+    planned_.clear();  // a plan begins: the last one's bodies are no longer held
     const std::string prefix = BodyKey(app, "");
     std::vector<std::pair<std::string_view, const StoredObject*>> rows;
     for (const auto* objects : {&bodies_, &unreadable_}) {
@@ -414,6 +421,7 @@ class LocalTarget : public Target {
 
   Status Flush() override {
     std::lock_guard<std::mutex> lock(mu_);
+    planned_.clear();  // the apply is over
     // The batch of inventory rows first, so the syncfs below covers it too.
     Status committed = store_->Commit();
     if (!committed.ok()) return committed.WithContext("local.db");
@@ -487,6 +495,17 @@ class LocalTarget : public Target {
 
   // The body last applied, from the in-memory copy of local.db; nullptr when none.
   // Valid while mu_ is held and the object is not written.
+  // `body`, just resolved for an apply, becomes the body Expected() gave the plan for it
+  // when they are equal: the plan's body and the applied one (kept in bodies_) then share
+  // their nodes instead of being two trees per File. mu_ held.
+  void SharePlanned(const std::string& app, const ResourceId& id, Value* body) {
+    if (planned_.empty()) return;
+    auto it = planned_.find(BodyKey(app, id.Key()));
+    if (it == planned_.end()) return;
+    if (it->second == *body) *body = std::move(it->second);
+    planned_.erase(it);
+  }
+
   const Value* StoredPtr(const std::string& app, const ResourceId& id) const {
     auto it = bodies_.find(BodyKey(app, id.Key()));
     return it == bodies_.end() ? nullptr : &it->second.body;
@@ -563,6 +582,9 @@ class LocalTarget : public Target {
   }
   mutable std::once_flag row_hash_once_;
   mutable std::string row_hash_key_;
+  // The Files' bodies Expected() gave since the last plan began (Inventory), by BodyKey,
+  // for SharePlanned; emptied by the next plan and by Flush(). GUARDED_BY(mu_).
+  std::unordered_map<std::string, Value> planned_;
   // Rows that did not decrypt or parse, by BodyKey. GUARDED_BY(mu_).
   std::unordered_map<std::string, StoredObject> unreadable_;
   std::unique_ptr<Supervisor> supervisor_;  // own lock and thread
