@@ -747,6 +747,11 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     if (should_apply || plan.InSync()) status.applied_commit = o.head;
   }
   if (report.result.empty()) report.result = failed ? "Failed" : "Succeeded";
+  // Freed before the status is saved, the pass's last and (after a cold sync) largest
+  // moment, rather than after it.
+  o.plan = Plan();
+  std::vector<target::LiveObject>().swap(live);
+  std::vector<target::Change>().swap(changes);
   finish(status);
   return report;
 }
