@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -62,7 +63,11 @@ class Stmt {
 
 Value ParseOrNull(const std::string& text) {
   if (text.empty()) return Value();
-  auto v = resource::ParseJson(text, "engine.db");
+  // What this store wrote, whatever its size: the per-resource list and the changes of a
+  // sync of 100,000 resources pass the 16 MiB limit meant for untrusted input.
+  resource::ParseLimits limits;
+  limits.max_bytes = std::max(limits.max_bytes, text.size());
+  auto v = resource::ParseJson(text, "engine.db", limits);
   return v.ok() ? *v : Value();
 }
 }  // namespace

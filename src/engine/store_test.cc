@@ -224,6 +224,22 @@ TEST_F(StoreTest, HistoryChangesGivenAsTextReadBackAsTheList) {
   EXPECT_EQ(resource::ToJson(store_->GetHistory("app", *id)->changes), "[]");
 }
 
+TEST_F(StoreTest, AListLargerThanTheInputLimitReadsBack) {
+  // 17 MiB of rows: a sync of over 100,000 resources; ParseLimits' default is 16 MiB.
+  std::vector<ResourceStatus> rows(120000);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].id = {"local.plumbline.dev", "File", "", "file-" + std::to_string(i)};
+    rows[i].origin = "resources/group-" + std::to_string(i / 100) +
+                     "/part.yaml:" + std::to_string(i % 100 * 10 + 1);
+  }
+  AppStatus s;
+  s.resources = ResourceStatusList(std::move(rows));
+  ASSERT_GT(s.resources.ToJson().size(), size_t{16} << 20);
+  ASSERT_TRUE(store_->PutStatus("web", s).ok());
+  Reopen();
+  EXPECT_EQ(Stored().resources.rows(), s.resources.rows());
+}
+
 TEST(SyncReportTest, ChangesGivenAsTextShowAsTheList) {
   SyncReport report{.app = "app", .result = "Succeeded"};
   report.changes_json = R"([{"kind":"File","name":"a","change":"created"}])";
