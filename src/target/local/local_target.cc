@@ -194,7 +194,9 @@ class LocalTarget : public Target {
     if (IsKind(id, "File")) {
       ASSIGN_OR_RETURN(Value body, ExpectedFile(ctx, desired, options_.allow_paths, hash_key_));
       std::lock_guard<std::mutex> lock(mu_);
-      planned_[BodyKey(ctx.app, id.Key())] = body;
+      // Held for the apply that follows, unless there is nothing to apply.
+      const Value* stored = StoredPtr(ctx.app, id);
+      if (!stored || *stored != body) planned_[BodyKey(ctx.app, id.Key())] = body;
       return body;
     }
     if (IsKind(id, "ConfigMap")) return ExpectedConfigMap(desired);
