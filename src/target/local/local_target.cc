@@ -194,9 +194,14 @@ class LocalTarget : public Target {
     if (IsKind(id, "File")) {
       ASSIGN_OR_RETURN(Value body, ExpectedFile(ctx, desired, options_.allow_paths, hash_key_));
       std::lock_guard<std::mutex> lock(mu_);
-      // Held for the apply that follows, unless there is nothing to apply.
-      const Value* stored = StoredPtr(ctx.app, id);
-      if (!stored || *stored != body) planned_[BodyKey(ctx.app, id.Key())] = body;
+      // Held for the apply that follows, unless there is nothing to apply. Then the body
+      // kept as applied becomes this equal one, which shares its content with the desired
+      // set: a body read back from local.db at start held a second copy of every content.
+      auto stored = bodies_.find(BodyKey(ctx.app, id.Key()));
+      if (stored == bodies_.end() || stored->second.body != body)
+        planned_[BodyKey(ctx.app, id.Key())] = body;
+      else
+        stored->second.body = body;
       return body;
     }
     if (IsKind(id, "ConfigMap")) return ExpectedConfigMap(desired);
@@ -285,6 +290,9 @@ class LocalTarget : public Target {
             const bool holds = have_stat && S_ISREG(st.st_mode) && live_spec && stored_spec &&
                                *live_spec == *stored_spec;
             files_.SetVerified(path, holds ? FileStamp::Of(st) : FileStamp{}, since);
+            // The applied body itself, not a second copy of its content read from disk
+            // (after a restart every file is read once; the plan holds what this returns).
+            if (holds && live.body == *stored) live.body = *stored;
           }
         }
       }
