@@ -273,6 +273,37 @@ Value ResourceStatusList::ToValue() const {
   return list;
 }
 
+std::string ResourceStatusList::ToJson() const {
+  // The text resource::ToJson(ToValue()) gives, without building the tree: 100,000 rows as
+  // Value objects were over a kilobyte each, all alive at once beside the text.
+  static constexpr const char* kFields[] = {
+      ",\"kind\":",   ",\"namespace\":", ",\"name\":",  ",\"sync\":",
+      ",\"health\":", ",\"message\":",   ",\"origin\":"};
+  size_t want = 2;
+  for (const auto& r : rows())
+    want += 96 + r.id.group.size() + r.id.kind.size() + r.id.ns.size() + r.id.name.size() +
+            r.sync.size() + r.health.size() + r.message.size() + r.origin.size();
+  std::string out;
+  out.reserve(want);
+  out += '[';
+  bool first = true;
+  for (const auto& r : rows()) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"group\":";
+    out += JsonQuote(r.id.group);
+    const std::string* values[] = {&r.id.kind, &r.id.ns,   &r.id.name, &r.sync,
+                                   &r.health,  &r.message, &r.origin};
+    for (size_t f = 0; f < std::size(values); ++f) {
+      out += kFields[f];
+      out += JsonQuote(*values[f]);
+    }
+    out += '}';
+  }
+  out += ']';
+  return out;
+}
+
 ResourceStatusList ResourceStatusList::FromValue(const Value& v) {
   std::vector<ResourceStatus> rows;
   if (!v.is_array()) return ResourceStatusList(std::move(rows));
@@ -328,7 +359,7 @@ void ResourceStatusList::Builder::Add(const resource::ResourceId& id,
 
 void ResourceStatusList::Builder::Diverge() {
   diverged_ = true;
-  rows_.reserve(std::max(last_.size(), same_ + 1));
+  rows_.reserve(std::max({last_.size(), rows_hint_, same_ + 1}));
   rows_.assign(last_.begin(), last_.begin() + static_cast<ptrdiff_t>(same_));
 }
 

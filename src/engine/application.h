@@ -110,6 +110,7 @@ class ResourceStatusList {
   bool SameAs(const ResourceStatusList& other) const { return rows_ == other.rows_; }
 
   resource::Value ToValue() const;  // [{group, kind, namespace, name, sync, ...}]
+  std::string ToJson() const;       // resource::ToJson(ToValue()), without the tree
   static ResourceStatusList FromValue(const resource::Value& v);
 
   class Builder;
@@ -123,7 +124,10 @@ class ResourceStatusList {
 // list. A row equal to last's costs comparisons only.
 class ResourceStatusList::Builder {
  public:
-  explicit Builder(const ResourceStatusList& last) : last_(last) {}
+  // `rows_hint`: how many rows the pass will add, when known (a list grown by doubling
+  // held room for up to twice its rows, and briefly both copies).
+  explicit Builder(const ResourceStatusList& last, size_t rows_hint = 0)
+      : last_(last), rows_hint_(rows_hint) {}
   void Add(const resource::ResourceId& id, const resource::Origin& origin, std::string_view sync,
            std::string_view health, std::string_view message);
   ResourceStatusList Finish();
@@ -131,6 +135,7 @@ class ResourceStatusList::Builder {
  private:
   void Diverge();
   const ResourceStatusList& last_;
+  size_t rows_hint_ = 0;
   size_t same_ = 0;        // leading rows equal to last's
   bool diverged_ = false;  // a row differs: every row is in rows_
   std::vector<ResourceStatus> rows_;

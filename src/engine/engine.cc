@@ -30,7 +30,13 @@ Value SyncReport::ToValue() const {
   v.Set("revision", revision);
   v.Set("result", result);
   v.Set("message", message);
-  v.Set("changes", changes.is_null() ? Value::EmptyArray() : changes);
+  Value list = changes;
+  if (list.is_null() && !changes_json.empty()) {
+    auto parsed = resource::ParseJson(changes_json, "changes",
+                                      {.max_bytes = changes_json.size(), .max_depth = 8});
+    if (parsed.ok()) list = std::move(parsed).value();
+  }
+  v.Set("changes", list.is_null() ? Value::EmptyArray() : std::move(list));
   return v;
 }
 

@@ -105,6 +105,8 @@ struct SyncReport {
   std::string result;  // Succeeded | Failed | InSync | DryRun | Skipped
   std::string message;
   resource::Value changes;  // list of {group, kind, namespace, name, change|action, message}
+  // Instead of `changes` (null then): the list as JSON text, as the history row holds it.
+  std::string changes_json;
   resource::Value ToValue() const;
 };
 

@@ -17,6 +17,7 @@
 #include "engine/engine_impl.h"
 #include "engine/id_index.h"
 #include "engine/pass_delta.h"
+#include "resource/codec.h"
 #include "secrets/keystore.h"
 
 namespace plumb::engine {
@@ -34,8 +35,7 @@ Value IdFields(const ResourceId& id) {
 }
 
 Value ChangeToValue(const target::Change& c) {
-  // Built at its final size (the fields of IdFields, then two): a history row holds one per
-  // resource, 100,000 after a cold sync, and a map grown by doubling would hold room for 8.
+  // Built at its final size (the fields of IdFields, then two).
   resource::Object o;
   o.reserve(6);
   o.emplace_back("group", c.id.group);
@@ -596,21 +596,31 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
 
     row.finished_ms = UnixMillis(clock.Now());
     row.result = interrupted ? "Interrupted" : failed ? "Failed" : "Succeeded";
-    row.changes = Value::EmptyArray();
     // In the order they happened: PreSync hooks, the resources, PostSync/SyncFail hooks.
+    // As JSON text, one change's tree at a time: after a cold sync of 100,000 resources a
+    // tree of them all was one of the largest things alive.
+    std::string json = "[";
+    auto add = [&json](const Value& v) {
+      if (json.size() > 1) json += ',';
+      json += resource::ToJson(v);
+    };
     for (const auto& h : applied.hook_changes)
-      if (h.GetString("hook") == HookPhaseName(kPreSync)) row.changes.Append(h);
+      if (h.GetString("hook") == HookPhaseName(kPreSync)) add(h);
     for (const auto& c : changes)
-      if (c.kind != target::ChangeKind::kUnchanged) row.changes.Append(ChangeToValue(c));
+      if (c.kind != target::ChangeKind::kUnchanged) add(ChangeToValue(c));
     for (const auto& h : applied.hook_changes)
-      if (h.GetString("hook") != HookPhaseName(kPreSync)) row.changes.Append(h);
+      if (h.GetString("hook") != HookPhaseName(kPreSync)) add(h);
+    json += ']';
+    json.shrink_to_fit();
+    row.changes_json = std::move(json);
     row.message = failed ? first_error : Summarize(changes);
     if (row.id)
       (void)store->UpdateHistory(row);
     else
       (void)store->AddHistory(row);
 
-    report.changes = row.changes;
+    report.changes = Value();
+    report.changes_json = std::move(row.changes_json);
     report.result = row.result;
     metrics::Default().Add("plumb_sync_total", {{"name", spec.name}, {"result", row.result}});
     report.message = row.message;
@@ -694,7 +704,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   std::string health_message;
   std::string health_subject;  // the resource that sets the Application's health
   // The last pass's rows are kept as they are (the same list) when none changed.
-  ResourceStatusList::Builder rows(status.resources);
+  ResourceStatusList::Builder rows(status.resources, plan.apply.size() + plan.prune.size());
   bool all_synced = true;
   for (size_t k = 0; k < plan.apply.size(); ++k) {
     const PlanItem& item = plan.apply[k];
@@ -752,6 +762,11 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     if (should_apply || plan.InSync()) status.applied_commit = o.head;
   }
   if (report.result.empty()) report.result = failed ? "Failed" : "Succeeded";
+  // Freed before the status is saved, the pass's last and (after a cold sync) largest
+  // moment, rather than after it.
+  o.plan = Plan();
+  std::vector<target::LiveObject>().swap(live);
+  std::vector<target::Change>().swap(changes);
   finish(status);
   return report;
 }

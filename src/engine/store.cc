@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -38,6 +39,12 @@ class Stmt {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  // Binds without a copy: `v` must stay unchanged until the statement is done (for the
+  // large texts: a per-resource list, a history row's changes).
+  Stmt& BindStatic(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    return *this;
+  }
   Stmt& Bind(int i, int64_t v) {
     sqlite3_bind_int64(s_, i, v);
     return *this;
@@ -56,7 +63,11 @@ class Stmt {
 
 Value ParseOrNull(const std::string& text) {
   if (text.empty()) return Value();
-  auto v = resource::ParseJson(text, "engine.db");
+  // What this store wrote, whatever its size: the per-resource list and the changes of a
+  // sync of 100,000 resources pass the 16 MiB limit meant for untrusted input.
+  resource::ParseLimits limits;
+  limits.max_bytes = std::max(limits.max_bytes, text.size());
+  auto v = resource::ParseJson(text, "engine.db", limits);
   return v.ok() ? *v : Value();
 }
 }  // namespace
@@ -147,8 +158,9 @@ Status Store::PutStatus(const std::string& app, const AppStatus& status) {
     st.Bind(1, app).Bind(2, summary);
     RETURN_IF_ERROR(impl_->Done(st, "save status of " + app));
     if (sqlite3_changes(impl_->db) == 0) return Status::Ok();
+    const std::string rows = status.resources.ToJson();  // outlives `list` (BindStatic)
     Stmt list(impl_->db, "INSERT OR REPLACE INTO app_resources(name, resources) VALUES(?1, ?2)");
-    list.Bind(1, app).Bind(2, resource::ToJson(status.resources.ToValue()));
+    list.Bind(1, app).BindStatic(2, rows);
     RETURN_IF_ERROR(impl_->Done(list, "save resource status of " + app));
     listed = true;
     return Status::Ok();
@@ -215,25 +227,29 @@ const char* kHistoryCols =
 }  // namespace
 
 Result<int64_t> Store::AddHistory(const HistoryRow& r) {
+  const std::string built = r.changes_json.empty() ? resource::ToJson(r.changes) : "";
+  const std::string& changes = r.changes_json.empty() ? built : r.changes_json;  // outlives `st`
   std::lock_guard<std::mutex> l(impl_->mu);
   Stmt st(impl_->db,
           "INSERT INTO history(app, revision, started_ms, finished_ms, trigger, result, changes,"
           " message, commit_author, commit_message, initiator)"
           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)");
   st.Bind(1, r.app).Bind(2, r.revision).Bind(3, r.started_ms).Bind(4, r.finished_ms);
-  st.Bind(5, r.trigger).Bind(6, r.result).Bind(7, resource::ToJson(r.changes));
+  st.Bind(5, r.trigger).Bind(6, r.result).BindStatic(7, changes);
   st.Bind(8, r.message).Bind(9, r.commit_author).Bind(10, r.commit_message).Bind(11, r.initiator);
   RETURN_IF_ERROR(impl_->Done(st, "record history"));
   return static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db));
 }
 
 Status Store::UpdateHistory(const HistoryRow& r) {
+  const std::string built = r.changes_json.empty() ? resource::ToJson(r.changes) : "";
+  const std::string& changes = r.changes_json.empty() ? built : r.changes_json;  // outlives `st`
   std::lock_guard<std::mutex> l(impl_->mu);
   Stmt st(impl_->db,
           "UPDATE history SET revision=?2, finished_ms=?3, result=?4, changes=?5, message=?6,"
           " commit_author=?7, commit_message=?8 WHERE id=?1");
   st.Bind(1, r.id).Bind(2, r.revision).Bind(3, r.finished_ms).Bind(4, r.result);
-  st.Bind(5, resource::ToJson(r.changes)).Bind(6, r.message).Bind(7, r.commit_author);
+  st.BindStatic(5, changes).Bind(6, r.message).Bind(7, r.commit_author);
   st.Bind(8, r.commit_message);
   return impl_->Done(st, "update history");
 }

@@ -26,7 +26,10 @@ struct HistoryRow {
   std::string trigger;      // interval | webhook | drift | user | startup | rollback
   std::string result;       // Running | Succeeded | Failed | Interrupted
   resource::Value changes;  // list of {kind, name, namespace, group, change, message}
-  std::string message;      // error, or a summary
+  // When not empty: the changes as JSON text, written instead of `changes` (a cold sync's
+  // 100,000 changes need no tree to be recorded). Reads fill `changes`, never this.
+  std::string changes_json;
+  std::string message;  // error, or a summary
   std::string commit_author;
   std::string commit_message;  // summary line
   std::string initiator;       // who asked (user-triggered syncs and rollbacks)

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include "core/fs.h"
+#include "engine/engine.h"
 #include "resource/codec.h"
 
 namespace plumb::engine {
@@ -188,6 +189,62 @@ TEST(ResourceStatusListTest, BuilderKeepsTheSameListWhenNoRowChanged) {
   moved.Add({"local.plumbline.dev", "File", "", "a"}, {"resources/a.yaml", 2}, "Synced", "Healthy",
             "");
   EXPECT_EQ(moved.Finish()[0].origin, "resources/a.yaml:2");
+}
+
+TEST(ResourceStatusListTest, ToJsonIsTheTextOfToValue) {
+  EXPECT_EQ(ResourceStatusList().ToJson(), resource::ToJson(ResourceStatusList().ToValue()));
+  std::vector<ResourceStatus> rows(2);
+  rows[0].id = {"local.plumbline.dev", "File", "", "a"};
+  rows[0].message = "quote \" backslash \\ newline \n tab \t \x01 \xc3\xa9";
+  rows[1].id = {"apps", "Deployment", "web", "x"};
+  rows[1].sync = "Synced";
+  rows[1].health = "Healthy";
+  rows[1].origin = "a/b.yaml:3";
+  ResourceStatusList list(std::move(rows));
+  EXPECT_EQ(list.ToJson(), resource::ToJson(list.ToValue()));
+  // And it reads back.
+  auto back = resource::ParseJson(list.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(ResourceStatusList::FromValue(*back).rows(), list.rows());
+}
+
+TEST_F(StoreTest, HistoryChangesGivenAsTextReadBackAsTheList) {
+  ASSERT_TRUE(store_->PutApp(AppSpec{.name = "app", .repo = "r"}).ok());
+  HistoryRow row{.app = "app", .revision = "abc", .result = "Succeeded"};
+  row.changes_json = R"([{"kind":"File","name":"a","change":"created"}])";
+  auto id = store_->AddHistory(row);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  auto got = store_->GetHistory("app", *id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(resource::ToJson(got->changes), row.changes_json);
+  EXPECT_TRUE(got->changes_json.empty());
+  row.id = *id;
+  row.changes_json = "[]";
+  ASSERT_TRUE(store_->UpdateHistory(row).ok());
+  EXPECT_EQ(resource::ToJson(store_->GetHistory("app", *id)->changes), "[]");
+}
+
+TEST_F(StoreTest, AListLargerThanTheInputLimitReadsBack) {
+  // 17 MiB of rows: a sync of over 100,000 resources; ParseLimits' default is 16 MiB.
+  std::vector<ResourceStatus> rows(120000);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].id = {"local.plumbline.dev", "File", "", "file-" + std::to_string(i)};
+    rows[i].origin = "resources/group-" + std::to_string(i / 100) +
+                     "/part.yaml:" + std::to_string(i % 100 * 10 + 1);
+  }
+  AppStatus s;
+  s.resources = ResourceStatusList(std::move(rows));
+  ASSERT_GT(s.resources.ToJson().size(), size_t{16} << 20);
+  ASSERT_TRUE(store_->PutStatus("web", s).ok());
+  Reopen();
+  EXPECT_EQ(Stored().resources.rows(), s.resources.rows());
+}
+
+TEST(SyncReportTest, ChangesGivenAsTextShowAsTheList) {
+  SyncReport report{.app = "app", .result = "Succeeded"};
+  report.changes_json = R"([{"kind":"File","name":"a","change":"created"}])";
+  EXPECT_EQ(resource::ToJson(*report.ToValue().Find("changes")), report.changes_json);
+  EXPECT_EQ(resource::ToJson(*SyncReport{}.ToValue().Find("changes")), "[]");
 }
 
 }  // namespace

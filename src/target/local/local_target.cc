@@ -191,7 +191,19 @@ class LocalTarget : public Target {
 
   Result<Value> Expected(const AppContext& ctx, const Resource& desired) override {
     const ResourceId& id = desired.id();
-    if (IsKind(id, "File")) return ExpectedFile(ctx, desired, options_.allow_paths, hash_key_);
+    if (IsKind(id, "File")) {
+      ASSIGN_OR_RETURN(Value body, ExpectedFile(ctx, desired, options_.allow_paths, hash_key_));
+      std::lock_guard<std::mutex> lock(mu_);
+      // Held for the apply that follows, unless there is nothing to apply. Then the body
+      // kept as applied becomes this equal one, which shares its content with the desired
+      // set: a body read back from local.db at start held a second copy of every content.
+      auto stored = bodies_.find(BodyKey(ctx.app, id.Key()));
+      if (stored == bodies_.end() || stored->second.body != body)
+        planned_[BodyKey(ctx.app, id.Key())] = body;
+      else
+        stored->second.body = body;
+      return body;
+    }
     if (IsKind(id, "ConfigMap")) return ExpectedConfigMap(desired);
     if (IsKind(id, "Secret")) return ExpectedSecret(desired);
     if (IsKind(id, "Process")) return ExpectedProcess(ctx, desired, hash_key_);
@@ -278,6 +290,9 @@ class LocalTarget : public Target {
             const bool holds = have_stat && S_ISREG(st.st_mode) && live_spec && stored_spec &&
                                *live_spec == *stored_spec;
             files_.SetVerified(path, holds ? FileStamp::Of(st) : FileStamp{}, since);
+            // The applied body itself, not a second copy of its content read from disk
+            // (after a restart every file is read once; the plan holds what this returns).
+            if (holds && live.body == *stored) live.body = *stored;
           }
         }
       }
@@ -323,6 +338,7 @@ class LocalTarget : public Target {
       ASSIGN_OR_RETURN(ResolvedFile file, ResolveFile(ctx, desired, options_.allow_paths, hash_key_,
                                                       PathCheck::kLexical));
       std::lock_guard<std::mutex> lock(mu_);
+      SharePlanned(ctx.app, desired.id(), &file.body);
       Result<Change> change = ApplyFile(ctx, desired.id(), file);
       if (watcher_) watcher_->Refresh();
       return change;
@@ -390,6 +406,7 @@ class LocalTarget : public Target {
   // Store::ListInventory gives: no query per reconcile.
   Result<std::vector<InventoryEntry>> Inventory(const std::string& app) override {
     std::lock_guard<std::mutex> lock(mu_);
+    planned_.clear();  // a plan begins: the last one's bodies are no longer held
     const std::string prefix = BodyKey(app, "");
     std::vector<std::pair<std::string_view, const StoredObject*>> rows;
     for (const auto* objects : {&bodies_, &unreadable_}) {
@@ -414,6 +431,7 @@ class LocalTarget : public Target {
 
   Status Flush() override {
     std::lock_guard<std::mutex> lock(mu_);
+    planned_.clear();  // the apply is over
     // The batch of inventory rows first, so the syncfs below covers it too.
     Status committed = store_->Commit();
     if (!committed.ok()) return committed.WithContext("local.db");
@@ -489,6 +507,17 @@ class LocalTarget : public Target {
 
   // The body last applied, from the in-memory copy of local.db; nullptr when none.
   // Valid while mu_ is held and the object is not written.
+  // `body`, just resolved for an apply, becomes the body Expected() gave the plan for it
+  // when they are equal: the plan's body and the applied one (kept in bodies_) then share
+  // their nodes instead of being two trees per File. mu_ held.
+  void SharePlanned(const std::string& app, const ResourceId& id, Value* body) {
+    if (planned_.empty()) return;
+    auto it = planned_.find(BodyKey(app, id.Key()));
+    if (it == planned_.end()) return;
+    if (it->second == *body) *body = std::move(it->second);
+    planned_.erase(it);
+  }
+
   const Value* StoredPtr(const std::string& app, const ResourceId& id) const {
     auto it = bodies_.find(BodyKey(app, id.Key()));
     return it == bodies_.end() ? nullptr : &it->second.body;
@@ -565,6 +594,9 @@ class LocalTarget : public Target {
   }
   mutable std::once_flag row_hash_once_;
   mutable std::string row_hash_key_;
+  // The Files' bodies Expected() gave since the last plan began (Inventory), by BodyKey,
+  // for SharePlanned; emptied by the next plan and by Flush(). GUARDED_BY(mu_).
+  std::unordered_map<std::string, Value> planned_;
   // Rows that did not decrypt or parse, by BodyKey. GUARDED_BY(mu_).
   std::unordered_map<std::string, StoredObject> unreadable_;
   std::unique_ptr<Supervisor> supervisor_;  // own lock and thread

@@ -104,9 +104,12 @@ std::vector<std::string> ManagedFiles::Dirs() const {
   return out;
 }
 
-std::vector<std::pair<std::string, ManagedFile>> ManagedFiles::Snapshot() const {
+std::vector<std::string> ManagedFiles::Paths() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return {files_.begin(), files_.end()};
+  std::vector<std::string> out;
+  out.reserve(files_.size());
+  for (const auto& entry : files_) out.push_back(entry.first);
+  return out;
 }
 
 std::vector<std::string> ManagedFiles::PathsIn(const std::string& dir) const {

@@ -60,7 +60,9 @@ class ManagedFiles {
   std::vector<std::string> Dirs() const;
   // Counts changes of the set Dirs() returns: equal values, same directories.
   uint64_t DirsVersion() const;
-  std::vector<std::pair<std::string, ManagedFile>> Snapshot() const;
+  // Every managed path (not the records: a queue overflow or a rescan needs only these,
+  // and copying 100,000 records doubled the table's memory).
+  std::vector<std::string> Paths() const;
   // Managed paths whose parent directory is `dir`.
   std::vector<std::string> PathsIn(const std::string& dir) const;
 

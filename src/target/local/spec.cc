@@ -227,7 +227,46 @@ Status CheckWritable(const std::vector<std::string>& allow_paths, const std::str
                           "directory does not exist)");
 }
 
+namespace {
+// Whether `in` (a desired metadata) is already what CanonicalMetadata builds from it: name,
+// the namespace when there is one, then labels and annotations when given, nothing else.
+bool IsCanonicalMetadata(const Resource& r, const Value& in) {
+  if (!in.is_object()) return false;
+  const resource::Object& fields = in.as_object();
+  size_t k = 0;
+  auto next_is = [&](std::string_view key) { return k < fields.size() && fields[k].first == key; };
+  if (!next_is("name") || !fields[k].second.is_string() ||
+      fields[k].second.as_string() != r.id().name)
+    return false;
+  ++k;
+  if (!r.id().ns.empty()) {
+    if (!next_is("namespace") || !fields[k].second.is_string() ||
+        fields[k].second.as_string() != r.id().ns)
+      return false;
+    ++k;
+  }
+  for (const char* field : {"labels", "annotations"}) {
+    if (!next_is(field)) continue;
+    if (fields[k].second.is_null()) return false;
+    ++k;
+  }
+  return k == fields.size();
+}
+
+// `s` as a string Value; the strings every expected File holds share one node each
+// (resource::Value): 100,000 Files would otherwise hold 100,000 copies of each.
+Value SharedString(const std::string& s) {
+  static const Value kApi(kApiVersion), kFile("File"), k0644("0644"), k0600("0600");
+  for (const Value* v : {&kApi, &kFile, &k0644, &k0600})
+    if (v->as_string() == s) return *v;
+  return Value(s);
+}
+}  // namespace
+
 Value CanonicalMetadata(const Resource& r) {
+  // Usually the desired metadata is already canonical: share it rather than copy it.
+  const Value* given = r.body().Find("metadata");
+  if (given && IsCanonicalMetadata(r, *given)) return *given;
   Value meta = Value::EmptyObject();
   meta.Set("name", r.id().name);
   if (!r.id().ns.empty()) meta.Set("namespace", r.id().ns);
@@ -305,12 +344,17 @@ Result<ResolvedFile> ResolveFile(const AppContext& ctx, const Resource& r,
                                                 : CheckWritable(allow_paths, path);
   if (!allowed.ok()) return allowed.WithContext("spec.path");
 
-  out.body = Value::EmptyObject();
-  out.body.Set("apiVersion", kApiVersion);
-  out.body.Set("kind", "File");
-  out.body.Set("metadata", CanonicalMetadata(r));
-  Value s = Value::EmptyObject();
-  s.Set("path", path);
+  // Built at its final size, sharing what it can with the desired body and other Files.
+  resource::Object body;
+  body.reserve(4);
+  body.emplace_back("apiVersion", SharedString(kApiVersion));
+  body.emplace_back("kind", SharedString("File"));
+  body.emplace_back("metadata", CanonicalMetadata(r));
+  resource::Object spec_fields;
+  spec_fields.reserve(from_secret ? 5 : 3);
+  out.body = Value(std::move(body));
+  Value s(std::move(spec_fields));
+  s.Set("path", path == raw ? *path_v : Value(path));
   if (from_secret) {
     s.Set("fromSecret",
           Obj2("name", from_secret->GetString("name"), "key", from_secret->GetString("key")));
@@ -321,7 +365,9 @@ Result<ResolvedFile> ResolveFile(const AppContext& ctx, const Resource& r,
   } else {
     s.Set("content", out.content);
   }
-  s.Set("mode", mode);
+  const Value* mode_v = given("mode");
+  s.Set("mode", mode_v && mode_v->is_string() && mode_v->as_string() == mode ? *mode_v
+                                                                             : SharedString(mode));
   out.body.Set("spec", std::move(s));
   return out;
 }

@@ -119,9 +119,7 @@ class Watcher::Loop {
       lock.unlock();
       if (!paths.empty()) Check(std::vector<std::string>(paths.begin(), paths.end()));
       if (rescan) {
-        std::vector<std::string> all;
-        for (auto& [path, file] : files_->Snapshot()) all.push_back(path);
-        Check(all);
+        Check(files_->Paths());
         // Directories that were missing may exist again.
         lock.lock();
         SyncWatches();
@@ -234,7 +232,7 @@ class Watcher::Loop {
   void HandleEvent(const inotify_event& ev) {
     if (ev.mask & IN_Q_OVERFLOW) {
       files_->TouchAll();
-      for (auto& [path, file] : files_->Snapshot()) AddPending(path);
+      for (const std::string& path : files_->Paths()) AddPending(path);
       dirty_ = true;
       return;
     }
