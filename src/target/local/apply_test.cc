@@ -211,10 +211,12 @@ TEST_F(LocalTargetTest, StagingDirectoriesLeftByAKilledProcessAreRemovedAtTheNex
   // What a kill -9 leaves: copy the staging directories aside before the target puts them
   // in place on destruction, then bring them back.
   std::vector<std::string> staged;
-  for (const std::string& dir : {allowed_, allowed_ + "/keep"})
-    for (const std::string& n : *fs::ListDir(dir))
+  for (const std::string& dir : {allowed_, allowed_ + "/keep"}) {
+    const std::vector<std::string> names = fs::ListDir(dir).value();
+    for (const std::string& n : names)
       if (n.rfind(".plumb-tmp-", 0) == 0 && fs::IsDirectory(dir + "/" + n))
         staged.push_back(dir + "/" + n);
+  }
   ASSERT_EQ(staged.size(), 2u);
   const std::string record = *fs::ReadFile(root_ + "/state/local.stages");
   for (size_t i = 0; i < staged.size(); ++i)
