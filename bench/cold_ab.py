@@ -6,8 +6,9 @@
 DIR is made by bench/gen_repo.py (config.git, plain/, plain.git). Per repetition, in
 this order: `git clone --no-checkout` (not timed) then timed `git -C W reset -q --hard
 HEAD`; optionally cf-agent copying plain/ by digest (as bench_loop.py); then `plumb run
---once` of OLD and of NEW, each from a fresh state directory into an empty host
-directory. Reported per run: wall time, peak RSS (GNU time %M), the reconcile's stages
+--once` of OLD and of NEW (NEW first in odd repetitions), each from a fresh state directory into an empty host
+directory. Reported per run: wall time, user and system CPU seconds (what a loaded machine
+distorts least), peak RSS (GNU time %M), the reconcile's stages
 from engine.db, the time from the reconcile's end to the process's exit, and the load
 average. Every host directory is checked against plain/ (file count and bytes).
 """
@@ -27,12 +28,14 @@ import bench_loop  # noqa: E402
 
 def timed(cmd, **kw):
     t0 = time.monotonic()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M %e"] + cmd, capture_output=True, text=True, **kw)
+    p = subprocess.run(["/usr/bin/time", "-f", "%M %e %U %S"] + cmd, capture_output=True, text=True,
+                       **kw)
     wall = time.monotonic() - t0
     if p.returncode != 0:
         raise RuntimeError(f"{cmd}: {p.returncode}: {p.stderr[-2000:]}")
-    rss_kb = int(p.stderr.strip().splitlines()[-1].split()[0])
-    return wall, rss_kb, p
+    fields = p.stderr.strip().splitlines()[-1].split()
+    p.cpu = (float(fields[2]), float(fields[3]))  # user, system seconds
+    return wall, int(fields[0]), p
 
 
 def main():
@@ -54,7 +57,8 @@ def main():
         w = os.path.join(a.work, "git-wt")
         subprocess.run(["git", "clone", "-q", "--no-checkout",
                         "file://" + os.path.join(a.repo, "plain.git"), w], check=True)
-        row["git_s"], row["git_rss_kb"], _ = timed(["git", "-C", w, "reset", "-q", "--hard", "HEAD"])
+        row["git_s"], row["git_rss_kb"], g = timed(["git", "-C", w, "reset", "-q", "--hard", "HEAD"])
+        row["git_user_sys_s"] = g.cpu
         if a.cf:
             dst = os.path.join(a.work, "cf-dst")
             os.makedirs(dst)
@@ -63,7 +67,12 @@ def main():
                 f.write(bench_loop.CF_POLICY.replace("{dst}", dst).replace("{src}", plain))
             os.chmod(policy, 0o600)
             row["cf_s"], row["cf_rss_kb"], _ = timed(["cf-agent", "-K", "-f", policy])
-        for which, exe in (("old", a.old), ("new", a.new)):
+        # Alternate which binary goes first: the second one runs right after the first one's
+        # 10,000 files were deleted, and ext4 without a journal (this machine's) skips
+        # inodes freed in the last 30 s one by one while allocating (recently_deleted),
+        # which costs the second one seconds.
+        pair = (("old", a.old), ("new", a.new))
+        for which, exe in (pair if r % 2 == 0 else pair[::-1]):
             state, host = (os.path.join(a.work, f"{which}-{x}") for x in ("state", "host"))
             cmd = [exe, "run", "--repo", os.path.join(a.repo, "config.git"), "--branch", "main",
                    "--path", "resources", "--state-dir", state, "--allow-path", host,
@@ -78,7 +87,8 @@ def main():
             count, d = bench_loop.tree_digest(host)
             if d != want:
                 raise RuntimeError(f"{which}: {host} differs from plain/ ({count} files)")
-            row[which] = {"wall_s": round(wall, 2), "rss_mib": round(rss / 1024, 1),
+            row[which] = {"wall_s": round(wall, 2), "user_sys_s": p.cpu,
+                          "rss_mib": round(rss / 1024, 1),
                           "reconcile_ms": st["lastDurationMs"], "stages_ms": st["lastStagesMs"],
                           "exit_after_reconcile_s": round((end_ms - st["lastReconcileMs"]) / 1000, 2)}
             shutil.rmtree(state, ignore_errors=True)

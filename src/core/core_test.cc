@@ -52,6 +52,11 @@ TEST(StringsTest, JsonQuoteEscapesAndRepairsUtf8) {
   EXPECT_EQ(JsonQuote("a\"b\n"), "\"a\\\"b\\n\"");
   EXPECT_EQ(JsonQuote(std::string("\xff")), "\"\xEF\xBF\xBD\"");
   EXPECT_EQ(JsonQuote("h\xC3\xA9"), "\"h\xC3\xA9\"");
+  // Runs of plain ASCII go in whole, around every kind of escape.
+  EXPECT_EQ(JsonQuote(""), "\"\"");
+  EXPECT_EQ(JsonQuote("plain text ~\x7f"), "\"plain text ~\x7f\"");
+  EXPECT_EQ(JsonQuote("ab\\cd\tef\x01gh\xC3\xA9ij\xffkl\""),
+            "\"ab\\\\cd\\tef\\u0001gh\xC3\xA9ij\xEF\xBF\xBDkl\\\"\"");
 }
 
 TEST(StringsTest, Base64RoundTripsAndRejectsGarbage) {

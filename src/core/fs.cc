@@ -127,13 +127,14 @@ int OpenBeneath(int root_fd, const std::string& rel, int flags, int mode) {
 
 Result<WrittenFile> WriteFileBeneath(int root_fd, const std::string& rel,
                                      const std::string& display, const std::string& content,
-                                     int mode) {
+                                     int mode, bool exclusive) {
   // The parent directory is resolved once, beneath the root; the temp file, the rename
   // and a clean-up then name entries of that directory only, so no lookup after this
   // one can be sent elsewhere by a symlink swapped into the way meanwhile.
   const std::string dir = Dirname(rel);
   const std::string base = Basename(rel);
-  int dir_fd = OpenBeneath(root_fd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  const bool in_root = rel.find('/') == std::string::npos;
+  int dir_fd = in_root ? root_fd : OpenBeneath(root_fd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
   if (dir_fd < 0) {
     const int e = errno;
     if (e == ENOSYS) return Unimplemented("openat2: not offered by this kernel");
@@ -143,6 +144,47 @@ Result<WrittenFile> WriteFileBeneath(int root_fd, const std::string& rel,
     return Errno("open the directory of", display);
   }
   const int create_mode = mode & ~022;
+  if (exclusive) {
+    int fd = ::openat(dir_fd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                      create_mode);
+    if (fd >= 0) {
+      auto fail = [&](const char* what) {
+        Status s = Errno(what, display);
+        ::close(fd);
+        (void)::unlinkat(dir_fd, base.c_str(), 0);
+        if (!in_root) ::close(dir_fd);
+        return s;
+      };
+      size_t off = 0;
+      while (off < content.size()) {
+        ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          return fail("write");
+        }
+        off += static_cast<size_t>(n);
+      }
+      WrittenFile out;
+      if (create_mode != mode && ::fchmod(fd, static_cast<mode_t>(mode)) != 0) return fail("chmod");
+      if (::fstat(fd, &out.st) != 0) return fail("stat");
+      if (static_cast<int>(out.st.st_mode & 07777) != mode) {
+        // The umask took more than group/other write: chmod to the exact mode.
+        if (::fchmod(fd, static_cast<mode_t>(mode)) != 0 || ::fstat(fd, &out.st) != 0)
+          return fail("chmod");
+      }
+      // Nobody else could open it by this name before it was complete (see exclusive).
+      out.untouched = out.st.st_size == static_cast<off_t>(content.size());
+      ::close(fd);
+      if (!in_root) ::close(dir_fd);
+      return out;
+    }
+    if (errno != EEXIST) {
+      Status s = Errno("create", display);
+      if (!in_root) ::close(dir_fd);
+      return s;
+    }
+    // The name is taken after all: replace it the usual way.
+  }
   std::string tmp;
   int fd = -1;
   for (int attempt = 0; fd < 0; ++attempt) {
@@ -152,14 +194,14 @@ Result<WrittenFile> WriteFileBeneath(int root_fd, const std::string& rel,
     if (fd >= 0) break;
     if (errno == EEXIST && attempt < 3) continue;  // someone took the name: another one
     Status s = Errno("create temp file for", display);
-    ::close(dir_fd);
+    if (!in_root) ::close(dir_fd);
     return s;
   }
   auto fail = [&](const char* what) {
     Status s = Errno(what, display);
     ::close(fd);
     (void)::unlinkat(dir_fd, tmp.c_str(), 0);
-    ::close(dir_fd);
+    if (!in_root) ::close(dir_fd);
     return s;
   };
   size_t off = 0;
@@ -187,8 +229,54 @@ Result<WrittenFile> WriteFileBeneath(int root_fd, const std::string& rel,
                     out.st.st_mtim.tv_nsec == before.st_mtim.tv_nsec;
   }
   ::close(fd);
-  ::close(dir_fd);
+  if (!in_root) ::close(dir_fd);
   return out;
+}
+
+Result<int> OpenDirBeneath(int root_fd, const std::string& rel, bool no_symlinks) {
+  struct open_how how = {};
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | (no_symlinks ? RESOLVE_NO_SYMLINKS : 0);
+  int fd = static_cast<int>(::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how));
+  if (fd >= 0) return fd;
+  const int e = errno;
+  if (e == ENOSYS) return Unimplemented("openat2: not offered by this kernel");
+  if (e == EXDEV || e == ELOOP || e == EAGAIN)
+    return PermissionDenied("open " + rel + ": the way leads out of its allowed directory or " +
+                            "through a symlink (" + std::strerror(e) + ")");
+  return Errno("open", rel);
+}
+
+Status RemoveTreeAt(int dir_fd, const std::string& name, const std::string& display) {
+  int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::Ok();
+    if (errno != ENOTDIR && errno != ELOOP) return Errno("open", display);
+    // A file or a symlink: the entry itself.
+    if (::unlinkat(dir_fd, name.c_str(), 0) != 0 && errno != ENOENT)
+      return Errno("remove", display);
+    return Status::Ok();
+  }
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    Status s = Errno("read", display);
+    ::close(fd);
+    return s;
+  }
+  Status first;
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(std::move(n));
+  }
+  for (const std::string& n : names) {
+    Status s = RemoveTreeAt(::dirfd(d), n, display + "/" + n);
+    if (!s.ok() && first.ok()) first = s;
+  }
+  ::closedir(d);
+  if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT && first.ok())
+    first = Errno("remove", display);
+  return first;
 }
 
 Status MakeDirs(const std::string& path, int mode) {

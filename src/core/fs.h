@@ -46,9 +46,25 @@ struct WrittenFile {
 // PermissionDenied when the way leads out of the root or through a symlink the kernel
 // refuses; Unimplemented when the kernel has no openat2; otherwise Unavailable (or
 // PermissionDenied for EACCES), with the temp file removed.
+//
+// `exclusive`: the caller knows nobody can see or hold a name in that directory yet (a
+// staging directory of its own, not yet renamed into place): the file is created at its
+// name at once (O_EXCL, no temp file and no rename), and written and chmod-ed before its
+// stamp is taken; a name already taken there falls back to the temp file and rename. A
+// `rel` with no directory part writes in `root_fd` itself (no openat2).
 Result<WrittenFile> WriteFileBeneath(int root_fd, const std::string& rel,
                                      const std::string& display, const std::string& content,
-                                     int mode);
+                                     int mode, bool exclusive = false);
+// Opens the directory `rel` (relative, normalised; "." for the root itself) below
+// `root_fd` with openat2(RESOLVE_BENEATH), as an O_PATH descriptor the caller closes; with
+// `no_symlinks`, no symlink at all on the way. NotFound when missing; PermissionDenied when
+// the way leads out or through a refused symlink; Unimplemented without openat2;
+// Unavailable otherwise (a file on the way: ENOTDIR).
+Result<int> OpenDirBeneath(int root_fd, const std::string& rel, bool no_symlinks = false);
+// Removes the entry `name` of the directory `dir_fd` and, when it is a directory, what it
+// holds, never following a symlink (a symlink inside is removed, not what it points to).
+// An entry already gone is OK. `display` names it in errors.
+Status RemoveTreeAt(int dir_fd, const std::string& name, const std::string& display);
 Status MakeDirs(const std::string& path, int mode = 0755);
 Status RemoveAll(const std::string& path);
 bool Exists(const std::string& path);

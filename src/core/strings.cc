@@ -72,6 +72,18 @@ std::string JsonQuote(std::string_view s) {
   out.reserve(s.size() + 2);
   out += '"';
   for (size_t i = 0; i < s.size();) {
+    // A run of printable ASCII that needs no escape goes in at once (most of a body).
+    size_t run = i;
+    while (run < s.size()) {
+      unsigned char r = s[run];
+      if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\') break;
+      ++run;
+    }
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      if (i == s.size()) break;
+    }
     unsigned char c = s[i];
     switch (c) {
       case '"':

@@ -7,6 +7,20 @@ from harness import E2E, file_yaml, wait_until
 N = int(os.environ.get("PLUMB_E2E_CRASH_FILES", "300"))
 
 
+def written_files(host, name):
+    """Files written under host/NAME, or still in a staging directory beside it (a new
+    directory is written there and renamed into place whole; a kill -9 can leave one)."""
+    n = 0
+    for entry in os.listdir(host):
+        if entry == name or entry.startswith(".plumb-tmp-" + name + "."):
+            n += len(os.listdir(os.path.join(host, entry)))
+    return n
+
+
+def staging_left(host):
+    return [e for e in os.listdir(host) if e.startswith(".plumb-tmp")]
+
+
 class CrashTest(E2E):
     def test_kill9_mid_sync_then_restart_converges_with_history_intact(self):
         self.repo.write("small.yaml", file_yaml("small", "small.txt", "first\n"))
@@ -25,7 +39,7 @@ class CrashTest(E2E):
         self.assertEqual(crashing.proc.returncode, -9)
         crashing.log.close()
         self.operators.remove(crashing)
-        written = len(os.listdir(os.path.join(self.host, "many")))
+        written = written_files(self.host, "many")
         self.assertGreater(written, 0)
         self.assertLess(written, N)
 
@@ -42,6 +56,8 @@ class CrashTest(E2E):
         # No leftover temp files from the interrupted writes.
         leftovers = [f for f in os.listdir(os.path.join(self.host, "many")) if ".plumb-tmp" in f]
         self.assertEqual(leftovers, [])
+        # Nor a staging directory: the restart removed the one the kill left.
+        self.assertEqual(staging_left(self.host), [])
 
     def test_files_written_before_a_kill_are_pruned_when_git_drops_them(self):
         # The rows of a cold sync are committed in batches; a kill -9 before the commit
@@ -56,7 +72,7 @@ class CrashTest(E2E):
         self.assertEqual(crashing.proc.returncode, -9)
         crashing.log.close()
         self.operators.remove(crashing)
-        self.assertGreater(len(os.listdir(os.path.join(self.host, "many"))), 0)
+        self.assertGreater(written_files(self.host, "many"), 0)
 
         self.repo.remove("many.yaml")
         c2 = self.repo.commit("drop the many files")
@@ -66,6 +82,7 @@ class CrashTest(E2E):
         left = os.listdir(os.path.join(self.host, "many")) if os.path.isdir(
             os.path.join(self.host, "many")) else []
         self.assertEqual(left, [])
+        self.assertEqual(staging_left(self.host), [])
 
     def test_resource_status_survives_a_kill_after_passes_that_saved_only_the_summary(self):
         # A pass saves an Application's per-resource status only when it changed; the

@@ -119,5 +119,127 @@ TEST_F(LocalTargetTest, FlushMakesFewOrManyWritesDurable) {
   EXPECT_EQ(Read(allowed_ + "/many/n69"), "n69");
 }
 
+TEST_F(LocalTargetTest, ANewDirectoryAppearsWholeWithEveryFileComplete) {
+  // New Files in directories that do not exist yet are written into a staging directory
+  // beside the first missing one and renamed into place when the target is next asked
+  // anything: nobody ever sees the directory with some of its files, or a file half
+  // written, and no temp file is left.
+  const mode_t old_umask = ::umask(022);
+  std::vector<Resource> desired;
+  for (int i = 0; i < 5; ++i)
+    desired.push_back(FileRes("n" + std::to_string(i), allowed_ + "/new/sub/f" + std::to_string(i),
+                              "content " + std::to_string(i) + "\n", i == 4 ? "0600" : "0644"));
+  desired.push_back(FileRes("deep", allowed_ + "/new/sub/x/y/deep", "deep\n"));
+  desired.push_back(FileRes("top", allowed_ + "/new/top", "top\n"));
+  for (const Resource& r : desired) {
+    auto c = target_->Apply(ctx_, r);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_EQ(c->kind, ChangeKind::kCreated);
+    EXPECT_FALSE(fs::Exists(allowed_ + "/new"));  // not yet: staged
+  }
+  auto names = fs::ListDir(allowed_);
+  ASSERT_TRUE(names.ok());
+  ASSERT_EQ(names->size(), 1u);
+  EXPECT_EQ((*names)[0].rfind(".plumb-tmp-new.", 0), 0u) << (*names)[0];
+  // The next question to the target puts the directory in place.
+  std::vector<ResourceId> ids;
+  for (const Resource& r : desired) ids.push_back(r.id());
+  ctx_.desired = &desired;
+  auto live = target_->Observe(ctx_, ids);
+  ASSERT_TRUE(live.ok());
+  for (const LiveObject& l : *live) EXPECT_TRUE(l.exists) << l.id.ToString();
+  EXPECT_EQ(*fs::ListDir(allowed_), std::vector<std::string>{"new"});
+  for (int i = 0; i < 5; ++i) {
+    const std::string path = allowed_ + "/new/sub/f" + std::to_string(i);
+    EXPECT_EQ(Read(path), "content " + std::to_string(i) + "\n");
+    EXPECT_EQ(ModeOf(path), i == 4 ? 0600 : 0644);
+  }
+  EXPECT_EQ(Read(allowed_ + "/new/sub/x/y/deep"), "deep\n");
+  EXPECT_EQ(Read(allowed_ + "/new/top"), "top\n");
+  EXPECT_EQ(ModeOf(allowed_ + "/new"), 0755);
+  EXPECT_EQ(ModeOf(allowed_ + "/new/sub/x"), 0755);
+  // Known unchanged as written (the stamp taken in the staging directory still holds).
+  auto same = target_->UnchangedSinceApplied(ctx_, ids);
+  for (size_t i = 0; i < same.size(); ++i) EXPECT_TRUE(same[i]) << ids[i].ToString();
+  EXPECT_TRUE(target_->Flush().ok());
+  EXPECT_EQ(Read(root_ + "/state/local.stages"), "");
+  ::umask(old_umask);
+}
+
+TEST_F(LocalTargetTest, ADirectoryThatAppearsBeforeTheStagedOneIsPutInPlaceTakesItsFiles) {
+  ASSERT_TRUE(target_->Apply(ctx_, FileRes("a", allowed_ + "/d/a", "mine a\n")).ok());
+  ASSERT_TRUE(target_->Apply(ctx_, FileRes("b", allowed_ + "/d/s/b", "mine b\n")).ok());
+  // Someone makes d (with a file of theirs, and a file at one of our names) meanwhile.
+  ASSERT_TRUE(fs::MakeDirs(allowed_ + "/d/s").ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(allowed_ + "/d/theirs", "theirs\n").ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(allowed_ + "/d/a", "someone's a\n").ok());
+  EXPECT_TRUE(target_->Flush().ok());
+  EXPECT_EQ(Read(allowed_ + "/d/a"), "mine a\n");
+  EXPECT_EQ(Read(allowed_ + "/d/s/b"), "mine b\n");
+  EXPECT_EQ(Read(allowed_ + "/d/theirs"), "theirs\n");
+  EXPECT_EQ(*fs::ListDir(allowed_), std::vector<std::string>{"d"});
+}
+
+TEST_F(LocalTargetTest, ASymlinkAtTheNameOfAStagedDirectoryIsNotWrittenThrough) {
+  Resource a = FileRes("a", allowed_ + "/d/a", "mine\n");
+  ASSERT_TRUE(target_->Apply(ctx_, a).ok());
+  ASSERT_EQ(::symlink(outside_.c_str(), (allowed_ + "/d").c_str()), 0);
+  Status flushed = target_->Flush();
+  EXPECT_FALSE(flushed.ok());
+  EXPECT_NE(flushed.message().find(allowed_ + "/d"), std::string::npos) << flushed.ToString();
+  EXPECT_FALSE(fs::Exists(outside_ + "/a"));
+  EXPECT_EQ(*fs::ListDir(allowed_), std::vector<std::string>{"d"});  // no staging left
+  // The row stays: once the symlink is gone, the next pass writes the file.
+  ASSERT_EQ(::unlink((allowed_ + "/d").c_str()), 0);
+  std::vector<Resource> desired = {a};
+  ctx_.desired = &desired;
+  EXPECT_FALSE(ObserveOne(a.id()).exists);
+  ASSERT_TRUE(target_->Apply(ctx_, a).ok());
+  EXPECT_TRUE(target_->Flush().ok());
+  EXPECT_EQ(Read(allowed_ + "/d/a"), "mine\n");
+}
+
+TEST_F(LocalTargetTest, StagingDirectoriesLeftByAKilledProcessAreRemovedAtTheNextStart) {
+  // A process killed before its staging directories were put in place leaves them; the
+  // next start removes them (and only them), and the next reconcile writes the files.
+  ASSERT_TRUE(fs::MakeDirs(allowed_ + "/keep").ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(allowed_ + "/.plumb-tmp-not-ours", "x").ok());
+  Resource a = FileRes("a", allowed_ + "/keep/new/a", "a\n");
+  Resource b = FileRes("b", allowed_ + "/other/b", "b\n");
+  ASSERT_TRUE(target_->Apply(ctx_, a).ok());
+  ASSERT_TRUE(target_->Apply(ctx_, b).ok());
+  // What a kill -9 leaves: copy the staging directories aside before the target puts them
+  // in place on destruction, then bring them back.
+  std::vector<std::string> staged;
+  for (const std::string& dir : {allowed_, allowed_ + "/keep"}) {
+    const std::vector<std::string> names = fs::ListDir(dir).value();
+    for (const std::string& n : names)
+      if (n.rfind(".plumb-tmp-", 0) == 0 && fs::IsDirectory(dir + "/" + n))
+        staged.push_back(dir + "/" + n);
+  }
+  ASSERT_EQ(staged.size(), 2u);
+  const std::string record = *fs::ReadFile(root_ + "/state/local.stages");
+  for (size_t i = 0; i < staged.size(); ++i)
+    ASSERT_EQ(::rename(staged[i].c_str(), (outside_ + "/s" + std::to_string(i)).c_str()), 0);
+  target_.reset();
+  ASSERT_TRUE(fs::RemoveAll(allowed_ + "/keep/new").ok());
+  ASSERT_TRUE(fs::RemoveAll(allowed_ + "/other").ok());
+  for (size_t i = 0; i < staged.size(); ++i)
+    ASSERT_EQ(::rename((outside_ + "/s" + std::to_string(i)).c_str(), staged[i].c_str()), 0);
+  ASSERT_TRUE(fs::WriteFileAtomic(root_ + "/state/local.stages", record, 0600).ok());
+
+  Open();
+  for (const std::string& s : staged) EXPECT_FALSE(fs::Exists(s)) << s;
+  EXPECT_TRUE(fs::Exists(allowed_ + "/.plumb-tmp-not-ours"));
+  EXPECT_TRUE(fs::IsDirectory(allowed_ + "/keep"));
+  EXPECT_EQ(Read(root_ + "/state/local.stages"), "");
+  std::vector<Resource> desired = {a, b};
+  ctx_.desired = &desired;
+  EXPECT_FALSE(ObserveOne(a.id()).exists);
+  auto inv = target_->Inventory("web");
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->size(), 2u);  // the rows were recorded before the files
+}
+
 }  // namespace
 }  // namespace plumb::target

@@ -110,6 +110,7 @@ void WaitUntilWatched(Target* target, const AppContext& ctx, DriftRecorder* rec,
                       const std::string& dir) {
   const std::string probe = dir + "/probe";
   ASSERT_TRUE(target->Apply(ctx, FileRes("probe", probe, "p\n")).ok());
+  (void)target->UnchangedSinceApplied(ctx, {});  // a new directory is in place after it
   const std::string event = ctx.app + " File/probe";
   const int seen = rec->CountOf(event);
   for (int i = 0;; ++i) {

@@ -1,12 +1,20 @@
 #include "target/local/file_writer.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <utility>
 
 #include "core/fs.h"
+#include "core/log.h"
+#include "core/strings.h"
 #include "target/local/spec.h"
 
 namespace plumb::target::local {
@@ -14,16 +22,301 @@ namespace plumb::target::local {
 FileWriter::FileWriter(std::vector<std::string> allow_paths, std::string state_dir, bool durable)
     : allow_paths_(std::move(allow_paths)), state_dir_(std::move(state_dir)), durable_(durable) {}
 
-FileWriter::~FileWriter() {
-  for (auto& [dir, fd] : roots_)
-    if (fd >= 0) ::close(fd);
+namespace {
+
+constexpr const char* kStagesFile = "local.stages";
+constexpr const char* kStagePrefix = ".plumb-tmp-";
+
+// A staging directory's name: like a temp file's (the watcher ignores them), unpredictable.
+std::string StageName(const std::string& final_name) {
+  static const std::string prefix = RandomHex(4);
+  static std::atomic<uint64_t> counter{0};
+  return kStagePrefix + final_name + ".d" + prefix + std::to_string(counter.fetch_add(1));
 }
 
-Result<FileStamp> FileWriter::Write(const std::string& path, const std::string& content, int mode) {
+// One field of a local.stages record: its length, ':', its bytes.
+void AppendField(std::string* out, const std::string& field) {
+  *out += std::to_string(field.size());
+  *out += ':';
+  *out += field;
+}
+
+bool ReadField(const std::string& data, size_t* pos, std::string* field) {
+  size_t colon = data.find(':', *pos);
+  if (colon == std::string::npos || colon == *pos || colon - *pos > 6) return false;
+  size_t n = 0;
+  for (size_t i = *pos; i < colon; ++i) {
+    if (data[i] < '0' || data[i] > '9') return false;
+    n = n * 10 + static_cast<size_t>(data[i] - '0');
+  }
+  if (colon + 1 + n > data.size()) return false;
+  *field = data.substr(colon + 1, n);
+  *pos = colon + 1 + n;
+  return true;
+}
+
+// Moves every entry of the directory `from` into the directory `to` (both below an allowed
+// directory), each by one rename: a file replaces what is there (as a write would), a
+// directory goes in whole when its name is free, else is merged the same way. `display`
+// names `to`; what could not be moved is appended to `failed`.
+Status MergeInto(int from, int to, const std::string& display, std::vector<std::string>* failed) {
+  int list_fd = ::openat(from, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (list_fd < 0)
+    return Unavailable("read a staging directory: " + std::string(std::strerror(errno)));
+  DIR* d = ::fdopendir(list_fd);
+  if (d == nullptr) {
+    ::close(list_fd);
+    return Unavailable("read a staging directory: " + std::string(std::strerror(errno)));
+  }
+  std::vector<std::pair<std::string, bool>> entries;  // name, is a directory
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    bool dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st;
+      dir = ::fstatat(from, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+    entries.emplace_back(std::move(n), dir);
+  }
+  ::closedir(d);
+  Status first;
+  auto fail = [&](const std::string& what, Status s) {
+    failed->push_back(what);
+    if (first.ok()) first = std::move(s);
+  };
+  for (const auto& [name, dir] : entries) {
+    const std::string where = display + "/" + name;
+    if (!dir) {
+      if (::renameat(from, name.c_str(), to, name.c_str()) != 0)
+        fail(where, Unavailable("rename to " + where + ": " + std::strerror(errno)));
+      continue;
+    }
+    if (::renameat2(from, name.c_str(), to, name.c_str(), RENAME_NOREPLACE) == 0) continue;
+    if (errno != EEXIST) {
+      fail(where, Unavailable("rename to " + where + ": " + std::strerror(errno)));
+      continue;
+    }
+    auto sub_to = fs::OpenDirBeneath(to, name, /*no_symlinks=*/true);
+    int sub_from = ::openat(from, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (!sub_to.ok() || sub_from < 0) {
+      fail(where, sub_to.ok() ? Unavailable("open a staging directory: " +
+                                            std::string(std::strerror(errno)))
+                              : FailedPrecondition(where +
+                                                   " is not a directory plumbline can "
+                                                   "write into (" +
+                                                   sub_to.status().message() + ")"));
+    } else {
+      Status s = MergeInto(sub_from, *sub_to, where, failed);
+      if (!s.ok() && first.ok()) first = s;
+    }
+    if (sub_to.ok()) ::close(*sub_to);
+    if (sub_from >= 0) ::close(sub_from);
+  }
+  return first;
+}
+
+}  // namespace
+
+FileWriter::~FileWriter() {
+  std::vector<std::string> failed;
+  (void)Publish(&failed);  // every staged file is complete: put it in place
+  for (auto& [dir, fd] : roots_)
+    if (fd >= 0) ::close(fd);
+  if (stages_fd_ >= 0) ::close(stages_fd_);
+}
+
+bool FileWriter::InStage(const std::string& path) const {
+  if (stages_.empty()) return false;
+  for (std::string dir = fs::Dirname(path);; dir = fs::Dirname(dir)) {
+    if (stages_.count(dir)) return true;
+    if (dir == "/" || dir == ".") return false;
+  }
+}
+
+Status FileWriter::RecordStage(const std::string& root, const std::string& parent_rel,
+                               const std::string& name) {
+  if (stages_fd_ < 0) {
+    const std::string file = fs::JoinPath(state_dir_, kStagesFile);
+    stages_fd_ = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (stages_fd_ < 0) return Unavailable("open " + file + ": " + std::strerror(errno));
+  }
+  std::string record;
+  AppendField(&record, root);
+  AppendField(&record, parent_rel);
+  AppendField(&record, name);
+  record += '\n';
+  // One write(2): a kill -9 leaves the record whole or not at all (before the mkdir).
+  ssize_t n = ::write(stages_fd_, record.data(), record.size());
+  if (n != static_cast<ssize_t>(record.size()))
+    return Unavailable(std::string("write ") + kStagesFile + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+Result<FileStamp> FileWriter::WriteStaged(int root_fd, const std::string& root,
+                                          const std::string& rel, const std::string& path,
+                                          const std::string& content, int mode) {
+  // In a staging directory already made for this path's new directory (or an ancestor)?
+  std::string final_dir;
+  for (std::string dir = fs::Dirname(path); dir.size() > root.size(); dir = fs::Dirname(dir)) {
+    if (stages_.count(dir)) {
+      final_dir = dir;
+      break;
+    }
+  }
+  if (final_dir.empty()) {
+    // The first directory on the way that is missing: its parent is where the staging
+    // directory goes.
+    const std::vector<std::string> parts = Split(fs::Dirname(rel), '/');
+    std::string parent_rel = ".";
+    size_t missing = parts.size();
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const std::string prefix = parent_rel == "." ? parts[i] : parent_rel + "/" + parts[i];
+      auto fd = fs::OpenDirBeneath(root_fd, prefix);
+      if (fd.ok()) {
+        ::close(*fd);
+        parent_rel = prefix;
+        continue;
+      }
+      if (fd.status().code() != Code::kNotFound) return fd.status();
+      missing = i;
+      break;
+    }
+    if (missing == parts.size()) return NotFound("no directory to stage for " + path);
+    ASSIGN_OR_RETURN(int parent_fd, fs::OpenDirBeneath(root_fd, parent_rel));
+    Stage stage{
+        .parent_fd = parent_fd, .name = StageName(parts[missing]), .final_name = parts[missing]};
+    Status recorded = RecordStage(root, parent_rel, stage.name);
+    if (recorded.ok() && ::mkdirat(parent_fd, stage.name.c_str(), 0777) != 0)
+      recorded = Unavailable("mkdir " + stage.name + ": " + std::strerror(errno));
+    if (recorded.ok()) {
+      stage.fd =
+          ::openat(parent_fd, stage.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (stage.fd < 0) {
+        recorded = Unavailable("open " + stage.name + ": " + std::strerror(errno));
+        (void)::unlinkat(parent_fd, stage.name.c_str(), AT_REMOVEDIR);
+      }
+    }
+    if (!recorded.ok()) {
+      ::close(parent_fd);
+      return recorded;
+    }
+    final_dir =
+        fs::JoinPath(root, parent_rel == "." ? parts[missing] : parent_rel + "/" + parts[missing]);
+    stages_.emplace(final_dir, stage);
+    created_dirs_ = true;
+  }
+  const Stage& stage = stages_.at(final_dir);
+  const std::string in_stage = path.substr(final_dir.size() + 1);
+  // Directories below the staged one are made inside it as needed (nobody sees them yet).
+  auto written = fs::WriteFileBeneath(stage.fd, in_stage, path, content, mode, /*exclusive=*/true);
+  if (!written.ok() && written.status().code() == Code::kNotFound) {
+    std::string sub;
+    for (const std::string& part : Split(fs::Dirname(in_stage), '/')) {
+      sub = sub.empty() ? part : sub + "/" + part;
+      if (::mkdirat(stage.fd, sub.c_str(), 0777) != 0 && errno != EEXIST)
+        return Unavailable("mkdir " + fs::JoinPath(final_dir, sub) + ": " + std::strerror(errno));
+    }
+    written = fs::WriteFileBeneath(stage.fd, in_stage, path, content, mode, /*exclusive=*/true);
+  }
+  if (!written.ok()) return written.status();
+  return written->untouched ? FileStamp::Of(written->st) : FileStamp{};
+}
+
+Status FileWriter::Publish(std::vector<std::string>* failed) {
+  Status first;
+  for (auto& [final_dir, stage] : stages_) {
+    Status s;
+    if (::renameat2(stage.parent_fd, stage.name.c_str(), stage.parent_fd, stage.final_name.c_str(),
+                    RENAME_NOREPLACE) != 0) {
+      if (errno != EEXIST) {
+        s = Unavailable("rename a staging directory to " + final_dir + ": " + std::strerror(errno));
+        failed->push_back(final_dir);
+      } else {
+        // Something appeared there meanwhile: a directory takes the files one by one; a
+        // file or a symlink is not written through.
+        auto to = fs::OpenDirBeneath(stage.parent_fd, stage.final_name, /*no_symlinks=*/true);
+        if (to.ok()) {
+          s = MergeInto(stage.fd, *to, final_dir, failed);
+          ::close(*to);
+        } else {
+          s = FailedPrecondition(final_dir + " appeared and is not a directory plumbline can " +
+                                 "write into (" + to.status().message() + ")");
+          failed->push_back(final_dir);
+        }
+        Status removed = fs::RemoveTreeAt(stage.parent_fd, stage.name, final_dir + " (staging)");
+        if (s.ok()) s = removed;
+      }
+    }
+    if (!s.ok() && first.ok()) first = s;
+    ::close(stage.fd);
+    ::close(stage.parent_fd);
+  }
+  stages_.clear();
+  if (stages_fd_ >= 0 && ::ftruncate(stages_fd_, 0) != 0 && first.ok())
+    first = Unavailable(std::string("truncate ") + kStagesFile + ": " + std::strerror(errno));
+  return first;
+}
+
+Status FileWriter::RemoveLeftoverStages() {
+  const std::string file = fs::JoinPath(state_dir_, kStagesFile);
+  auto data = fs::ReadFile(file);
+  if (!data.ok()) return data.status().code() == Code::kNotFound ? Status::Ok() : data.status();
+  Status first;
+  size_t pos = 0;
+  while (pos < data->size()) {
+    std::string root, parent_rel, name;
+    if (!ReadField(*data, &pos, &root) || !ReadField(*data, &pos, &parent_rel) ||
+        !ReadField(*data, &pos, &name) || pos >= data->size() || (*data)[pos] != '\n')
+      break;  // a torn last record (its directory was never made)
+    ++pos;
+    // Only what this writer would have made: below a directory still allowed, named as a
+    // staging directory, one name.
+    bool allowed = false;
+    for (const std::string& a : allow_paths_) allowed |= a == root;
+    if (!allowed || !StartsWith(name, kStagePrefix) || name.find('/') != std::string::npos)
+      continue;
+    auto root_fd = fs::OpenRoot(root);
+    if (!root_fd.ok()) continue;
+    auto parent = fs::OpenDirBeneath(*root_fd, parent_rel);
+    ::close(*root_fd);
+    if (!parent.ok()) continue;
+    Status s = fs::RemoveTreeAt(*parent, name, fs::JoinPath(fs::JoinPath(root, parent_rel), name));
+    ::close(*parent);
+    if (!s.ok() && first.ok()) first = s;
+  }
+  if (::truncate(file.c_str(), 0) != 0 && first.ok())
+    first = Unavailable("truncate " + file + ": " + std::strerror(errno));
+  return first;
+}
+
+Result<FileStamp> FileWriter::Write(const std::string& path, const std::string& content, int mode,
+                                    bool may_stage, bool* staged) {
+  if (staged) *staged = false;
   Result<FileStamp> written = Unimplemented("");
-  if (beneath_works_) {
+  // Below a directory staged already: no look at the place it is not in yet.
+  const bool in_stage = may_stage && InStage(path);
+  if (beneath_works_ && !in_stage) {
     written = WriteBeneath(path, content, mode);
     if (!written.ok() && written.status().code() == Code::kUnimplemented) beneath_works_ = false;
+  }
+  if (may_stage && (in_stage || (!written.ok() && written.status().code() == Code::kNotFound))) {
+    // Its directory is missing: a new object's file goes into a staging directory.
+    for (const std::string& allowed : allow_paths_) {
+      if (path == allowed || !fs::IsUnder(path, allowed)) continue;
+      auto it = roots_.find(allowed);
+      if (it == roots_.end() || it->second < 0) break;
+      auto put =
+          WriteStaged(it->second, allowed, path.substr(allowed == "/" ? 1 : allowed.size() + 1),
+                      path, content, mode);
+      if (put.ok()) {
+        if (staged) *staged = true;
+        ++written_count_;
+        touched_dirs_.insert(fs::Dirname(path));
+        return put;
+      }
+      break;  // the careful route below says what is wrong
+    }
   }
   // Whatever the fast route could not do, the careful one does or refuses with the
   // reason (a symlink leading out, a directory at the path, ...).
@@ -85,6 +378,8 @@ bool FileWriter::TakeAbsent(const std::string& path) { return absent_.erase(path
 void FileWriter::Touched(const std::string& dir) { touched_dirs_.insert(dir); }
 
 Status FileWriter::Sync() {
+  std::vector<std::string> failed;
+  Status published = Publish(&failed);
   for (auto& [dir, fd] : roots_)
     if (fd >= 0) ::close(fd);
   roots_.clear();
@@ -97,7 +392,7 @@ Status FileWriter::Sync() {
   written_count_ = 0;
   created_dirs_ = false;
   touched_dirs_.clear();
-  return s;
+  return published.ok() ? s : published;
 }
 
 // A few files: fsync each, then the directories whose entries changed (the renames), and

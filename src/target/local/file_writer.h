@@ -10,6 +10,18 @@
 // lstat and read-back. Durability is batched: Sync() fsyncs each written file and its
 // directory when a reconcile wrote few files, and calls syncfs once per file system when
 // it wrote many (or created directories).
+//
+// New directories are staged: a file of a new object (no row yet: may_stage) whose directory
+// does not exist is written into a staging directory beside the first missing one (same
+// allowed directory, same file system, named like a temp file so the watcher ignores it),
+// created there at its own name at once (nobody else holds a name in it), and the staging
+// directory is renamed into place by Publish() (RENAME_NOREPLACE; when something appeared
+// at that name meanwhile, its entries are moved into that directory one by one, each a
+// rename). So a new directory appears whole, with every file complete, and its files cost
+// no temp name and no rename each. Each staging directory is recorded (one write(2)) in
+// STATE_DIR/local.stages before it is made; a process killed before Publish() leaves them,
+// and the next FileWriter removes them (RemoveLeftoverStages) — their files' rows are in the
+// inventory, so the next reconcile writes them again.
 // Not thread-safe: LocalTarget calls it under its mutex.
 #pragma once
 
@@ -43,7 +55,20 @@ class FileWriter {
   // stamp; a stamp with ino 0 when that is not known (read the file to know). Errors:
   // PermissionDenied when the path is not allowed (CheckWritable's answer), others from
   // the file system, naming the path.
-  Result<FileStamp> Write(const std::string& path, const std::string& content, int mode);
+  // `may_stage`: the file belongs to a new object (see above); `*staged` (when given) tells
+  // whether it went into a staging directory: it is visible at `path` only after Publish().
+  Result<FileStamp> Write(const std::string& path, const std::string& content, int mode,
+                          bool may_stage = false, bool* staged = nullptr);
+
+  // Staging directories not yet published; whether `path` lies in one of them.
+  size_t StagedDirs() const { return stages_.size(); }
+  bool InStage(const std::string& path) const;
+  // Renames every staging directory into place (see above). Paths (directories or files)
+  // that could not be put in place are appended to `failed`, their staged copies removed.
+  // The first error is returned; everything is still attempted.
+  Status Publish(std::vector<std::string>* failed);
+  // Removes the staging directories a killed process left (STATE_DIR/local.stages).
+  Status RemoveLeftoverStages();
 
   // The observation of this reconcile found nothing at `path`; TakeAbsent() answers (once)
   // whether it did, so the apply that follows need not look again. Forgotten at Sync()
@@ -67,6 +92,20 @@ class FileWriter {
   Result<FileStamp> WriteCareful(const std::string& path, const std::string& content, int mode);
   Status SyncEach();
   Status SyncFilesystems();
+  // The staging route; NotFound etc. when it cannot write (the caller goes on as before).
+  Result<FileStamp> WriteStaged(int root_fd, const std::string& root, const std::string& rel,
+                                const std::string& path, const std::string& content, int mode);
+  Status RecordStage(const std::string& root, const std::string& parent_rel,
+                     const std::string& name);
+
+  struct Stage {
+    int parent_fd = -1;      // O_PATH of the directory the staging directory is in
+    int fd = -1;             // the staging directory (O_RDONLY)
+    std::string name;        // its name in parent_fd
+    std::string final_name;  // the name it takes there
+  };
+  std::map<std::string, Stage> stages_;  // final absolute path -> staging directory
+  int stages_fd_ = -1;                   // STATE_DIR/local.stages, opened on first use
 
   const std::vector<std::string> allow_paths_;
   const std::string state_dir_;

@@ -140,6 +140,12 @@ class LocalTarget : public Target {
   // stays out of memory, so the next apply rewrites it. A Secret stored in plain text
   // before a key was configured is encrypted in place.
   Status LoadManagedFiles() {
+    // Staging directories a killed process left: their files' rows are below, so the next
+    // reconcile writes them again.
+    Status left = writer_.RemoveLeftoverStages();
+    if (!left.ok())
+      log::Warn("local target: a staging directory left by a killed process was not removed",
+                {{"error", left.message()}});
     ASSIGN_OR_RETURN(auto rows, store_->List(std::nullopt));
     bool migrated = false;
     for (const ObjectRow& row : rows) {
@@ -214,6 +220,7 @@ class LocalTarget : public Target {
   Result<std::vector<LiveObject>> Observe(const AppContext& ctx,
                                           const std::vector<ResourceId>& ids) override {
     std::lock_guard<std::mutex> lock(mu_);
+    Settle();
     writer_.ForgetAbsent();  // only this observation's notes may spare an apply its look
     std::vector<LiveObject> out;
     out.reserve(ids.size());
@@ -316,6 +323,7 @@ class LocalTarget : public Target {
   std::vector<bool> UnchangedSinceApplied(const AppContext& ctx,
                                           const std::vector<ResourceId>& ids) override {
     std::lock_guard<std::mutex> lock(mu_);
+    Settle();
     // Every change made before this call has its event read (and counted) now.
     if (watcher_) watcher_->Drain();
     std::vector<bool> out(ids.size(), false);
@@ -339,12 +347,15 @@ class LocalTarget : public Target {
                                                       PathCheck::kLexical));
       std::lock_guard<std::mutex> lock(mu_);
       SharePlanned(ctx.app, desired.id(), &file.body);
+      const size_t staged_before = staged_files_.size();
       Result<Change> change = ApplyFile(ctx, desired.id(), file);
-      if (watcher_) watcher_->Refresh();
+      // A staged file's directory is not there to watch yet: Settle() refreshes the watcher.
+      if (watcher_ && staged_files_.size() == staged_before) watcher_->Refresh();
       return change;
     }
     ASSIGN_OR_RETURN(Value expected, Expected(ctx, desired));
     std::lock_guard<std::mutex> lock(mu_);
+    Settle();  // a Process may read the Files applied before it
     Result<Change> change = IsRunning(desired.id()) ? ApplyRunning(ctx, desired, expected)
                                                     : ApplyStored(ctx, desired.id(), expected);
     if (watcher_) watcher_->Refresh();
@@ -353,6 +364,7 @@ class LocalTarget : public Target {
 
   Result<Change> Remove(const AppContext& ctx, const ResourceId& id) override {
     std::lock_guard<std::mutex> lock(mu_);
+    Settle();
     ASSIGN_OR_RETURN(std::optional<Value> stored, StoredBody(ctx.app, id));
     if (!stored && unreadable_.count(BodyKey(ctx.app, id.Key()))) {
       // A Secret record that did not decrypt: only its row is left to remove.
@@ -388,6 +400,7 @@ class LocalTarget : public Target {
       return {HealthStatus::kHealthy, ""};
     if (IsRunning(live.id)) return supervisor_->HealthOf(ctx.app, live.id);
     std::lock_guard<std::mutex> lock(mu_);
+    Settle();
     const Value* stored = StoredPtr(ctx.app, live.id);
     if (live.body.FindPath({"spec", "type"})) {
       return {HealthStatus::kDegraded, PathOf(live.body) + " is a " +
@@ -431,11 +444,15 @@ class LocalTarget : public Target {
 
   Status Flush() override {
     std::lock_guard<std::mutex> lock(mu_);
+    Settle();
     planned_.clear();  // the apply is over
+    Status published = std::move(publish_error_);
+    publish_error_ = Status::Ok();
     // The batch of inventory rows first, so the syncfs below covers it too.
     Status committed = store_->Commit();
     if (!committed.ok()) return committed.WithContext("local.db");
-    return writer_.Sync();
+    Status synced = writer_.Sync();
+    return published.ok() ? synced : published;
   }
 
   void Watch(std::function<void(const std::string&, const ResourceId&)> on_drift) override {
@@ -499,6 +516,31 @@ class LocalTarget : public Target {
   }
 
  private:
+  // Puts the staging directories of this reconcile's new files in place (FileWriter), so
+  // whatever looks at the host next sees every file applied so far: called first by every
+  // method but the apply of a File. A file that could not be put in place is not managed
+  // any more (its row stays: the next reconcile finds it missing and writes it again); the
+  // error is logged at once and returned by the next Flush().
+  void Settle() {
+    if (writer_.StagedDirs() == 0) return;
+    std::vector<std::string> failed;
+    Status s = writer_.Publish(&failed);
+    for (const StagedFile& f : staged_files_) {
+      bool lost = false;
+      for (const std::string& dir : failed) lost |= fs::IsUnder(f.path, dir);
+      if (lost)
+        files_.Erase(f.path);
+      else
+        files_.SetWritten(f.path, f.stamp, f.since);
+    }
+    staged_files_.clear();
+    if (!s.ok()) {
+      log::Error("local target: new files not put in place", {{"error", s.message()}});
+      if (publish_error_.ok()) publish_error_ = s;
+    }
+    if (watcher_) watcher_->Refresh();
+  }
+
   static std::string BodyKey(const std::string& app, const std::string& key) {
     std::string k;
     k.reserve(app.size() + 1 + key.size());
@@ -571,7 +613,17 @@ class LocalTarget : public Target {
 
   std::mutex mu_;
   const LocalOptions options_;
-  FileWriter writer_;             // GUARDED_BY(mu_)
+  FileWriter writer_;  // GUARDED_BY(mu_)
+  // Files written into a staging directory, put in place by Settle(). GUARDED_BY(mu_).
+  struct StagedFile {
+    std::string path;
+    FileStamp stamp;
+    uint64_t since = 0;
+  };
+  std::vector<StagedFile> staged_files_;
+  Status publish_error_;  // GUARDED_BY(mu_): the last Settle() that failed, for Flush()
+  // Staging directories open at once, at most (two descriptors each).
+  static constexpr size_t kMaxStagedDirs = 32;
   std::unique_ptr<Store> store_;  // GUARDED_BY(mu_)
   int64_t next_order_;            // GUARDED_BY(mu_)
   // An object as local.db holds it: the body last applied and its inventory columns.
@@ -643,12 +695,18 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     // What the file must hold from now on, recorded before the write so the watcher
     // does not take this write for drift.
     if (recorded_first) RETURN_IF_ERROR(Record(ctx, id, expected));
+    // A file that cannot go into a staging directory must not overtake the staged ones
+    // below its path; and only so many staging directories stay open.
+    if ((!recorded_first && writer_.InStage(path)) || writer_.StagedDirs() >= kMaxStagedDirs)
+      Settle();
     ManagedFile want = ManagedFromBody(ctx.app, id, expected, hash_key_);
     want.writing = true;
     std::optional<ManagedFile> before = files_.Find(path);
     files_.Set(path, want);
     written_since = files_.Tick();  // before the stamp is taken (ManagedFile::verified)
-    Result<FileStamp> written = writer_.Write(path, content, ModeBits(mode));
+    bool staged = false;
+    Result<FileStamp> written =
+        writer_.Write(path, content, ModeBits(mode), /*may_stage=*/recorded_first, &staged);
     if (!written.ok() && assumed_absent) {
       // Something appeared at the path after all: say what.
       auto now = ReadFileState(path);
@@ -666,7 +724,10 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
       }
       return written.status();
     }
-    files_.SetWritten(path, *written, written_since);
+    if (staged)  // still being written until Settle() puts it in place
+      staged_files_.push_back({.path = path, .stamp = *written, .since = written_since});
+    else
+      files_.SetWritten(path, *written, written_since);
   } else {
     files_.Set(path, ManagedFromBody(ctx.app, id, expected, hash_key_));
   }

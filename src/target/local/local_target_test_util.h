@@ -79,7 +79,13 @@ class LocalTargetTest : public ::testing::Test {
     target_ = std::move(t).value();
   }
 
-  Result<Change> Apply(const Resource& r) { return target_->Apply(ctx_, r); }
+  // Applies, then asks the target something (as the engine does before it looks at the
+  // host), so a File written into a staging directory is in place when this returns.
+  Result<Change> Apply(const Resource& r) {
+    auto change = target_->Apply(ctx_, r);
+    (void)target_->UnchangedSinceApplied(ctx_, {});
+    return change;
+  }
 
   LiveObject ObserveOne(const ResourceId& id) {
     auto live = target_->Observe(ctx_, {id});
