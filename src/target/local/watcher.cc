@@ -157,6 +157,13 @@ class Watcher::Loop {
         continue;
       }
       ReleaseName(old_wd, dir);
+      // The path leads elsewhere now: what its files hold is unknown, and the old watch's
+      // IN_MOVE_SELF/IN_DELETE_SELF (maybe still queued) no longer names the path, so the
+      // files are checked here — else a drift found by a stat would never be reported.
+      for (const std::string& path : files_->PathsIn(dir)) {
+        files_->Touch(path);
+        AddPending(path);
+      }
       if (wd < 0) {  // gone for now: the next apply or the rescan retries
         files_->SetWatched(dir, 0);
         retry_ = true;
