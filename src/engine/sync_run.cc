@@ -317,6 +317,9 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
       earlier.push_back(k);
       r.changes.push_back(std::move(c));
     }
+    // New files the target staged are in place before anything is pruned; any it could
+    // not put in place fail the apply (so nothing is pruned in their stead).
+    if (Status settled = target->Settle(ctx); !settled.ok()) fail_with(settled.message());
     for (const auto& item : plan.prune) {
       if (r.interrupted) break;
       target::Change c;
@@ -358,7 +361,10 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
     if (!s.ok()) log::Warn("SyncFail hook failed", {{"app", spec.name}, {"error", s.message()}});
     if (s.code() == Code::kAborted) r.interrupted = true;
   }
-  if (!r.hook_changes.empty()) (void)target->Flush();
+  if (!r.hook_changes.empty()) {
+    if (Status s = target->Settle(ctx); !s.ok()) fail(s);
+    (void)target->Flush();
+  }
   return r;
 }
 

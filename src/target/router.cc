@@ -58,6 +58,14 @@ class RoutingTarget : public Target {
     ASSIGN_OR_RETURN(Target * t, For(ctx));
     return t->Inventory(ctx.app);
   }
+  Status Settle(const AppContext& ctx) override {
+    Status first = local_->Settle(ctx);
+    for (Target* t : Clusters()) {
+      Status s = t->Settle(ctx);
+      if (first.ok()) first = s;
+    }
+    return first;
+  }
   Status Flush() override {
     Status first = local_->Flush();
     for (Target* t : Clusters()) {

@@ -160,6 +160,16 @@ class Target {
   // Makes the writes of this reconcile durable (one syncfs per batch).
   virtual Status Flush() = 0;
 
+  // Puts in place what Apply() of `ctx.app` has written but not yet made visible (the local
+  // runtime stages the files of a new directory and renames the directory into place), and
+  // says whether any of it could not be: the engine calls it after the apply and before any
+  // prune, and treats an error as a failed apply (no prune, the pass fails, the next one
+  // writes the files again). Each error is returned once. Default: nothing is staged.
+  virtual Status Settle(const AppContext& ctx) {
+    (void)ctx;
+    return Status::Ok();
+  }
+
   // Starts telling `on_drift(app, id)` when something this target manages changes
   // outside plumbline. Called once; callbacks come from a target-owned thread.
   virtual void Watch(

@@ -225,13 +225,23 @@ Result<FileStamp> FileWriter::WriteStaged(int root_fd, const std::string& root,
 
 Status FileWriter::Publish(std::vector<std::string>* failed) {
   Status first;
+  bool left_over = false;  // a staging directory that could not be removed keeps its record
   for (auto& [final_dir, stage] : stages_) {
     Status s;
     if (::renameat2(stage.parent_fd, stage.name.c_str(), stage.parent_fd, stage.final_name.c_str(),
                     RENAME_NOREPLACE) != 0) {
-      if (errno != EEXIST) {
-        s = Unavailable("rename a staging directory to " + final_dir + ": " + std::strerror(errno));
+      int err = errno;
+      if (err == EINVAL || err == ENOSYS) {
+        // No RENAME_NOREPLACE on this file system: the directory is made, and takes the
+        // files one by one as a directory that appeared would.
+        if (::mkdirat(stage.parent_fd, stage.final_name.c_str(), 0777) == 0 || errno == EEXIST)
+          err = EEXIST;
+      }
+      if (err != EEXIST) {
+        s = Unavailable("rename a staging directory to " + final_dir + ": " + std::strerror(err));
         failed->push_back(final_dir);
+        if (!fs::RemoveTreeAt(stage.parent_fd, stage.name, final_dir + " (staging)").ok())
+          left_over = true;
       } else {
         // Something appeared there meanwhile: a directory takes the files one by one; a
         // file or a symlink is not written through.
@@ -245,6 +255,7 @@ Status FileWriter::Publish(std::vector<std::string>* failed) {
           failed->push_back(final_dir);
         }
         Status removed = fs::RemoveTreeAt(stage.parent_fd, stage.name, final_dir + " (staging)");
+        if (!removed.ok()) left_over = true;
         if (s.ok()) s = removed;
       }
     }
@@ -253,7 +264,8 @@ Status FileWriter::Publish(std::vector<std::string>* failed) {
     ::close(stage.parent_fd);
   }
   stages_.clear();
-  if (stages_fd_ >= 0 && ::ftruncate(stages_fd_, 0) != 0 && first.ok())
+  // The records go once no staging directory is left; else the next start removes them.
+  if (!left_over && stages_fd_ >= 0 && ::ftruncate(stages_fd_, 0) != 0 && first.ok())
     first = Unavailable(std::string("truncate ") + kStagesFile + ": " + std::strerror(errno));
   return first;
 }
@@ -285,7 +297,8 @@ Status FileWriter::RemoveLeftoverStages() {
     ::close(*parent);
     if (!s.ok() && first.ok()) first = s;
   }
-  if (::truncate(file.c_str(), 0) != 0 && first.ok())
+  // Kept while a directory could not be removed: the next start tries again.
+  if (first.ok() && ::truncate(file.c_str(), 0) != 0)
     first = Unavailable("truncate " + file + ": " + std::strerror(errno));
   return first;
 }

@@ -6,10 +6,12 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "core/fs.h"
@@ -442,17 +444,26 @@ class LocalTarget : public Target {
     return out;
   }
 
-  Status Flush() override {
+  Status Settle(const AppContext& ctx) override {
     std::lock_guard<std::mutex> lock(mu_);
     Settle();
+    auto it = publish_errors_.find(ctx.app);
+    if (it == publish_errors_.end()) return Status::Ok();
+    Status s = std::move(it->second);
+    publish_errors_.erase(it);
+    return s;
+  }
+
+  Status Flush() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Settle();          // an error is its Application's, taken by its Settle(ctx)
     planned_.clear();  // the apply is over
-    Status published = std::move(publish_error_);
-    publish_error_ = Status::Ok();
-    // The batch of inventory rows first, so the syncfs below covers it too.
+    // The batch of inventory rows first, so the syncfs below covers it too; the files
+    // written are made durable even when the rows could not be committed.
     Status committed = store_->Commit();
-    if (!committed.ok()) return committed.WithContext("local.db");
     Status synced = writer_.Sync();
-    return published.ok() ? synced : published;
+    if (!committed.ok()) return committed.WithContext("local.db");
+    return synced;
   }
 
   void Watch(std::function<void(const std::string&, const ResourceId&)> on_drift) override {
@@ -520,24 +531,30 @@ class LocalTarget : public Target {
   // whatever looks at the host next sees every file applied so far: called first by every
   // method but the apply of a File. A file that could not be put in place is not managed
   // any more (its row stays: the next reconcile finds it missing and writes it again); the
-  // error is logged at once and returned by the next Flush().
+  // error is logged at once and kept for its Application's Settle(ctx), which the engine
+  // calls before any prune (so nothing is pruned in a pass whose new files were lost).
   void Settle() {
     if (writer_.StagedDirs() == 0) return;
     std::vector<std::string> failed;
     Status s = writer_.Publish(&failed);
+    const std::unordered_set<std::string> failed_dirs(failed.begin(), failed.end());
     for (const StagedFile& f : staged_files_) {
       bool lost = false;
-      for (const std::string& dir : failed) lost |= fs::IsUnder(f.path, dir);
-      if (lost)
+      if (!failed_dirs.empty()) {
+        // The path itself (a file that could not be moved) or a directory above it.
+        for (std::string p = f.path; !lost && p.size() > 1; p = fs::Dirname(p))
+          lost = failed_dirs.count(p) > 0;
+      }
+      if (lost) {
         files_.Erase(f.path);
-      else
+        Status& e = publish_errors_[f.app];
+        if (e.ok()) e = s.ok() ? Unavailable(f.path + " could not be put in place") : s;
+      } else {
         files_.SetWritten(f.path, f.stamp, f.since);
+      }
     }
     staged_files_.clear();
-    if (!s.ok()) {
-      log::Error("local target: new files not put in place", {{"error", s.message()}});
-      if (publish_error_.ok()) publish_error_ = s;
-    }
+    if (!s.ok()) log::Error("local target: new files not put in place", {{"error", s.message()}});
     if (watcher_) watcher_->Refresh();
   }
 
@@ -616,12 +633,15 @@ class LocalTarget : public Target {
   FileWriter writer_;  // GUARDED_BY(mu_)
   // Files written into a staging directory, put in place by Settle(). GUARDED_BY(mu_).
   struct StagedFile {
+    std::string app;
     std::string path;
     FileStamp stamp;
     uint64_t since = 0;
   };
   std::vector<StagedFile> staged_files_;
-  Status publish_error_;  // GUARDED_BY(mu_): the last Settle() that failed, for Flush()
+  // GUARDED_BY(mu_): per Application, the first Settle() since its last Settle(ctx) that
+  // could not put its files in place (another Application's call may have done the work).
+  std::map<std::string, Status> publish_errors_;
   // Staging directories open at once, at most (two descriptors each).
   static constexpr size_t kMaxStagedDirs = 32;
   std::unique_ptr<Store> store_;  // GUARDED_BY(mu_)
@@ -725,7 +745,8 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
       return written.status();
     }
     if (staged)  // still being written until Settle() puts it in place
-      staged_files_.push_back({.path = path, .stamp = *written, .since = written_since});
+      staged_files_.push_back(
+          {.app = ctx.app, .path = path, .stamp = *written, .since = written_since});
     else
       files_.SetWritten(path, *written, written_since);
   } else {
