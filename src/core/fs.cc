@@ -18,6 +18,22 @@
 
 namespace plumb::fs {
 namespace {
+
+// Writes all of `content` to `fd` (again after EINTR or a short write); false with errno
+// set on an error.
+bool WriteAll(int fd, const std::string& content) {
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 Status Errno(const std::string& what, const std::string& path) {
   int e = errno;
   Code code = e == ENOENT                   ? Code::kNotFound
@@ -54,17 +70,11 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, int 
   std::string tmp = Dirname(path) + "/.plumb-tmp-" + Basename(path) + "." + RandomHex(6);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("create", tmp);
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status s = Errno("write", tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return s;
-    }
-    off += static_cast<size_t>(n);
+  if (!WriteAll(fd, content)) {
+    Status s = Errno("write", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
   }
   if (::fchmod(fd, static_cast<mode_t>(mode)) != 0 || (sync && ::fsync(fd) != 0)) {
     Status s = Errno("fchmod/fsync", tmp);
@@ -155,15 +165,7 @@ Result<WrittenFile> WriteFileBeneath(int root_fd, const std::string& rel,
         if (!in_root) ::close(dir_fd);
         return s;
       };
-      size_t off = 0;
-      while (off < content.size()) {
-        ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          return fail("write");
-        }
-        off += static_cast<size_t>(n);
-      }
+      if (!WriteAll(fd, content)) return fail("write");
       WrittenFile out;
       if (create_mode != mode && ::fchmod(fd, static_cast<mode_t>(mode)) != 0) return fail("chmod");
       if (::fstat(fd, &out.st) != 0) return fail("stat");
@@ -204,15 +206,7 @@ Result<WrittenFile> WriteFileBeneath(int root_fd, const std::string& rel,
     if (!in_root) ::close(dir_fd);
     return s;
   };
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("write");
-    }
-    off += static_cast<size_t>(n);
-  }
+  if (!WriteAll(fd, content)) return fail("write");
   WrittenFile out;
   struct stat before;
   if (::fstat(fd, &before) != 0) return fail("stat");
