@@ -205,9 +205,10 @@ class LocalTarget : public Target {
       // Held for the apply that follows, unless there is nothing to apply. Then the body
       // kept as applied becomes this equal one, which shares its content with the desired
       // set: a body read back from local.db at start held a second copy of every content.
-      auto stored = bodies_.find(BodyKey(ctx.app, id.Key()));
+      std::string key = BodyKey(ctx.app, id.Key());
+      auto stored = bodies_.find(key);
       if (stored == bodies_.end() || stored->second.body != body)
-        planned_[BodyKey(ctx.app, id.Key())] = body;
+        planned_[std::move(key)] = body;
       else
         stored->second.body = body;
       return body;
