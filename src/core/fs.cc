@@ -115,14 +115,16 @@ Result<int> OpenRoot(const std::string& path) {
   return fd;
 }
 
-namespace {
-
-// A temp name no other writer predicts: a random prefix drawn once per process and a
-// counter (RandomHex per file cost a getpid per file, in RAND_bytes).
-std::string TempName(const std::string& base) {
+std::string UniqueSuffix() {
   static const std::string prefix = RandomHex(4);
   static std::atomic<uint64_t> counter{0};
-  return ".plumb-tmp-" + base + "." + prefix + std::to_string(counter.fetch_add(1));
+  return prefix + std::to_string(counter.fetch_add(1));
+}
+
+namespace {
+
+std::string TempName(const std::string& base) {
+  return ".plumb-tmp-" + base + "." + UniqueSuffix();
 }
 
 int OpenBeneath(int root_fd, const std::string& rel, int flags, int mode) {

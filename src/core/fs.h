@@ -23,6 +23,10 @@ Status SyncFilesystem(const std::string& path);
 // fsync of one file or directory (opened read-only).
 Status SyncPath(const std::string& path);
 
+// A name part no other writer predicts: a random prefix drawn once per process and a
+// counter (RandomHex per name cost a getpid each, in RAND_bytes). For temp and staging names.
+std::string UniqueSuffix();
+
 // Opens the directory `path` (following symlinks in it) as the root of WriteFileBeneath:
 // an O_PATH descriptor the caller closes. Errors name the path.
 Result<int> OpenRoot(const std::string& path);

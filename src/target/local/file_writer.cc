@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -29,9 +28,7 @@ constexpr const char* kStagePrefix = ".plumb-tmp-";
 
 // A staging directory's name: like a temp file's (the watcher ignores them), unpredictable.
 std::string StageName(const std::string& final_name) {
-  static const std::string prefix = RandomHex(4);
-  static std::atomic<uint64_t> counter{0};
-  return kStagePrefix + final_name + ".d" + prefix + std::to_string(counter.fetch_add(1));
+  return kStagePrefix + final_name + ".d" + fs::UniqueSuffix();
 }
 
 // One field of a local.stages record: its length, ':', its bytes.
