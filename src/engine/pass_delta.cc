@@ -11,6 +11,10 @@ bool SameNode(const resource::Value& a, const resource::Value& b) {
   return a.is_object() && b.is_object() && &a.as_object() == &b.as_object();
 }
 
+bool SameBody(const resource::Value& a, const resource::Value& b) {
+  return SameNode(a, b) || a == b;
+}
+
 bool SameSplit(const std::vector<Resource>& was, const std::vector<Resource>& now) {
   if (was.size() != now.size()) return false;
   for (size_t i = 0; i < now.size(); ++i) {

@@ -15,6 +15,8 @@ namespace plumb::engine {
 
 // Whether two objects are one shared node, so one document. O(1); false says nothing.
 bool SameNode(const resource::Value& a, const resource::Value& b);
+// Whether two bodies are equal: SameNode, else compared deeply.
+bool SameBody(const resource::Value& a, const resource::Value& b);
 
 // Whether `now` is set aside (hooks) and sorted (ApplyOrder) as `was` was: the same
 // identities at the same positions, each the very document of `was` or one with the same

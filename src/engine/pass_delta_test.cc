@@ -32,10 +32,10 @@ TEST(PassDeltaTest, SameNodeOnlyForOneSharedDocument) {
   Resource again = Doc("File", "a", "one");
   EXPECT_TRUE(SameNode(a.body(), copy.body()));
   EXPECT_FALSE(SameNode(a.body(), again.body()));
-  EXPECT_TRUE(a.body() == again.body());
+  EXPECT_TRUE(SameBody(a.body(), again.body()));
   copy.mutable_body().Set("spec", Value::EmptyObject()).Set("content", "two");
   EXPECT_FALSE(SameNode(a.body(), copy.body()));
-  EXPECT_FALSE(a.body() == copy.body());
+  EXPECT_FALSE(SameBody(a.body(), copy.body()));
   EXPECT_FALSE(SameNode(Value(), Value()));
 }
 

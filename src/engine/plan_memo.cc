@@ -1,5 +1,7 @@
 #include "engine/plan_memo.h"
 
+#include "engine/pass_delta.h"
+
 namespace plumb::engine {
 
 void PlanMemo::Begin(const std::string& context,
@@ -34,7 +36,7 @@ const std::string* PlanMemo::Find(size_t i) {
       if (from == IdIndex::kNone) return nullptr;
     }
     const resource::Resource& was = *entries_[from].desired;
-    if (was.api_version() != now.api_version() || was.body() != now.body()) return nullptr;
+    if (was.api_version() != now.api_version() || !SameBody(was.body(), now.body())) return nullptr;
   } else if (from >= entries_.size() || !entries_[from].desired) {
     return nullptr;
   }

@@ -250,14 +250,11 @@ bool Value::operator==(const Value& o) const {
       return true;
     case Type::kBool:
       return u_.b == o.u_.b;
-    // A node shared by both (copy-on-write) is equal without a look inside: an unchanged
-    // document of the render cache compares in O(1), at any depth.
     case Type::kString:
-      return u_.s == o.u_.s || u_.s->data == o.u_.s->data;
+      return u_.s->data == o.u_.s->data;
     case Type::kArray:
-      return u_.a == o.u_.a || u_.a->data == o.u_.a->data;
+      return u_.a->data == o.u_.a->data;
     case Type::kObject: {
-      if (u_.o == o.u_.o) return true;
       if (u_.o->data.size() != o.u_.o->data.size()) return false;
       for (const auto& m : u_.o->data) {
         const Value* other = o.Find(m.first);
