@@ -1,6 +1,5 @@
 // One reconcile pass of one Application: resolve -> render -> plan -> apply -> prune ->
 // health -> record.
-#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -58,15 +57,6 @@ target::AppContext Engine::Impl::Context(const AppSpec& spec,
 }
 
 namespace {
-
-// After a stage of a large pass freed its temporaries (a render's parse buffers, a plan's
-// observations): hands the free pages back to the system, so the next stage's growth is
-// not added on top of them in the process's peak (at 100,000 Files, ~70 MB of resident
-// memory was free heap). A walk of the heap: not worth it for small passes.
-void TrimHeapAfter(size_t resources) {
-  constexpr size_t kLargePass = 50000;
-  if (resources >= kLargePass) malloc_trim(0);
-}
 // What Target::Expected() depends on besides the resource (see Target::ExpectedIsPure).
 std::string MemoContext(const AppSpec& spec) {
   std::string c = spec.name + '\n' + spec.local_root;
@@ -190,8 +180,6 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     st.rendered = all;
     st.rendered_commit = o.head;
     o.desired = all;
-    std::vector<Resource>().swap(out->resources);  // moved from: freed before the trim
-    TrimHeapAfter(all->size());
   }
   // Unseal: SealedSecrets and SOPS documents become what they describe; plaintext
   // Secrets are refused unless allowed.
@@ -376,8 +364,6 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   }
   o.plan = MakePlan(in);
   o.retired = memo.End();
-  in = PlanInput();
-  if (!o.plan.InSync()) TrimHeapAfter(want.size());
   o.plan_ms = MonotonicMillis() - t;
   return o;
 }
@@ -603,7 +589,6 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
                     (row.initiator.empty() ? "" : " by " + row.initiator) + ")");
 
     ApplyResult applied = ApplyAll(spec, o, row.id ? row.id : started_ms);
-    TrimHeapAfter(plan.apply.size());
     changes = std::move(applied.changes);
     failed = applied.failed;
     first_error = std::move(applied.first_error);
