@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -661,44 +662,65 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   // Status after this pass: re-observe what changed, assess health.
   target::AppContext ctx = Context(spec, o.desired.get());
   const auto& want = *o.desired;
-  // After an apply, look again only at what changed; the rest is as planned. `live` holds
-  // the plan items that are not as applied (`live_at`: plan position -> index in `live`).
-  std::vector<target::LiveObject> live;
-  std::vector<size_t> live_at;
-  bool have_live = false;
-  if (should_apply) {
-    std::unordered_set<std::string> changed;
-    for (const auto& c : changes)
-      if (c.kind != target::ChangeKind::kUnchanged) changed.insert(c.id.Key());
-    std::vector<ResourceId> again;
-    std::vector<size_t> again_at;
-    live_at.assign(plan.apply.size(), SIZE_MAX);
-    for (size_t k = 0; k < plan.apply.size(); ++k) {
-      const PlanItem& item = plan.apply[k];
-      if (item.as_applied) continue;  // unchanged and Healthy, as planned
-      live_at[k] = live.size();
-      live.push_back({item.id, !item.live.is_null(), LiveForHealth(item)});
-      if (!changed.empty() && changed.count(item.id.Key())) {
-        again.push_back(item.id);
-        again_at.push_back(live_at[k]);
-      }
-    }
-    auto l = target->Observe(ctx, again);
-    if (l.ok()) {
-      for (size_t j = 0; j < l->size(); ++j) live[again_at[j]] = std::move((*l)[j]);
-      have_live = true;
+  // What the apply did at each plan position: ApplyAll reports one change per planned item,
+  // in plan order, then the prunes (by key, `changed_keys`, only if that ever stops
+  // holding). The change list itself (after a cold sync, 100,000 ids and messages) is
+  // freed here, before the health stage.
+  std::vector<std::optional<target::ChangeKind>> applied(should_apply ? plan.apply.size() : 0);
+  std::unordered_set<std::string> changed_keys;
+  for (size_t k = 0; k < std::min(changes.size(), applied.size()); ++k) {
+    if (changes[k].id == plan.apply[k].id) {
+      applied[k] = changes[k].kind;
+    } else if (changed_keys.empty()) {
+      for (const auto& c : changes)
+        if (c.kind != target::ChangeKind::kUnchanged) changed_keys.insert(c.id.Key());
     }
   }
-  // Per plan position: in sync after this pass. ApplyAll reports one change per planned
-  // item, in plan order, then the prunes.
+  std::vector<target::Change>().swap(changes);
+  auto changed = [&](size_t k) {
+    if (!changed_keys.empty()) return changed_keys.count(plan.apply[k].id.Key()) > 0;
+    return applied[k] && *applied[k] != target::ChangeKind::kUnchanged;
+  };
+  // Per plan position: in sync after this pass.
   std::vector<bool> item_synced(plan.apply.size());
   for (size_t k = 0; k < plan.apply.size(); ++k) {
     item_synced[k] = plan.apply[k].action == Action::kNoop;
-    if (should_apply && k < changes.size() && changes[k].id == plan.apply[k].id &&
-        changes[k].kind != target::ChangeKind::kFailed &&
-        changes[k].kind != target::ChangeKind::kSkipped)
+    if (should_apply && applied[k] && *applied[k] != target::ChangeKind::kFailed &&
+        *applied[k] != target::ChangeKind::kSkipped)
       item_synced[k] = true;
   }
+
+  // After an apply, look again at what it changed; the rest is as planned. A chunk of plan
+  // positions at a time: the live objects of every item of a 100,000-File cold sync, alive
+  // at once with their ids and the target's answer, were the peak of the pass's memory.
+  // `live` holds what was observed for positions [live_begin, live_end) (`live_at`: plan
+  // position - live_begin -> index in `live`, SIZE_MAX: as planned). A chunk whose
+  // observation fails is judged as planned.
+  constexpr size_t kHealthChunk = 4096;
+  std::vector<target::LiveObject> live;
+  std::vector<size_t> live_at;
+  size_t live_begin = 0;
+  size_t live_end = 0;
+  auto observe_chunk = [&](size_t begin) {
+    live_begin = begin;
+    live_end = std::min(plan.apply.size(), begin + kHealthChunk);
+    live_at.assign(live_end - live_begin, SIZE_MAX);
+    live.clear();
+    std::vector<ResourceId> again;
+    for (size_t k = live_begin; k < live_end; ++k) {
+      const PlanItem& item = plan.apply[k];
+      if (item.as_applied || !changed(k)) continue;  // as planned
+      live_at[k - live_begin] = again.size();
+      again.push_back(item.id);
+    }
+    if (again.empty()) return;
+    auto l = target->Observe(ctx, again);
+    if (l.ok() && l->size() == again.size()) {
+      live = std::move(*l);
+    } else {
+      std::fill(live_at.begin(), live_at.end(), SIZE_MAX);
+    }
+  };
 
   target::HealthStatus app_health = target::HealthStatus::kHealthy;
   std::string health_message;
@@ -710,13 +732,14 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     const PlanItem& item = plan.apply[k];
     const Resource& r = want[item.desired_index];
     all_synced &= item_synced[k];
+    if (should_apply && k == live_end) observe_chunk(k);
     target::Health h;
     if (item.action == Action::kInvalid) {
       h = {target::HealthStatus::kUnknown, item.error};
     } else if (item.as_applied) {
       h = {target::HealthStatus::kHealthy, ""};
-    } else if (have_live) {
-      h = target->AssessHealth(ctx, live[live_at[k]]);
+    } else if (should_apply && live_at[k - live_begin] != SIZE_MAX) {
+      h = target->AssessHealth(ctx, live[live_at[k - live_begin]]);
     } else {
       h = PlannedHealth(ctx, item);
     }
@@ -766,7 +789,6 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   // moment, rather than after it.
   o.plan = Plan();
   std::vector<target::LiveObject>().swap(live);
-  std::vector<target::Change>().swap(changes);
   finish(status);
   return report;
 }

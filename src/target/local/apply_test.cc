@@ -42,6 +42,27 @@ TEST_F(LocalTargetTest, ASymlinkSwappedIntoADirectoryBetweenTwoAppliesIsRefused)
   EXPECT_TRUE(target_->Flush().ok());
 }
 
+TEST_F(LocalTargetTest, APathAnotherObjectManagesIsRefusedNamingItsOwner) {
+  ASSERT_TRUE(Apply(FileRes("a", allowed_ + "/shared", "a\n")).ok());
+  auto b = Apply(FileRes("b", allowed_ + "/shared", "b\n"));
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), Code::kAlreadyExists);
+  EXPECT_NE(b.status().message().find("already managed by File/a of Application web"),
+            std::string::npos)
+      << b.status().message();
+  ctx_.app = "other";  // the same object name in another Application is another owner
+  auto other = Apply(FileRes("a", allowed_ + "/shared", "other\n"));
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("of Application web"), std::string::npos)
+      << other.status().message();
+  auto content = fs::ReadFile(allowed_ + "/shared");
+  ASSERT_TRUE(content.ok());
+  EXPECT_EQ(*content, "a\n");
+  ctx_.app = "web";
+  EXPECT_TRUE(Apply(FileRes("a", allowed_ + "/shared", "a2\n")).ok());  // its owner may
+  EXPECT_TRUE(target_->Flush().ok());
+}
+
 TEST_F(LocalTargetTest, WhatAppearsAtAPathObservedEmptyIsStillHandled) {
   // The apply of a new File trusts the observation that found its path empty; what
   // appears there in between is replaced (a file) or reported (a directory).

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "core/fs.h"
+#include "core/strings.h"
 #include "target/local/local_target_test_util.h"
+#include "target/local/managed_files.h"
 
 namespace plumb::target {
 namespace {
@@ -197,6 +199,34 @@ TEST_F(LocalTargetTest, AnAncestorRenamedAwayIsNotTakenForTheWatchedDirectory) {
   ASSERT_TRUE(fs::WriteFileAtomic(path, "three\n").ok());
   EXPECT_FALSE(target_->UnchangedSinceApplied(ctx_, {f.id()})[0]);
   target_.reset();
+}
+
+TEST(ManagedFileTest, ADigestKeptAsBytesIsTheHexItWasGiven) {
+  const std::string sha = Sha256Hex("hello\n");
+  local::HexDigest d(sha);
+  EXPECT_TRUE(d.Is(sha));
+  EXPECT_EQ(d.Hex(), sha);
+  EXPECT_FALSE(d.Is(Sha256Hex("hello")));
+  EXPECT_FALSE(d.Is(sha.substr(0, 32)));       // a shorter digest with the same start
+  local::HexDigest secret(sha.substr(0, 32));  // SecretContentDigest's length
+  EXPECT_TRUE(secret.Is(sha.substr(0, 32)));
+  EXPECT_FALSE(secret.Is(sha));
+  // Text that is not a digest equals nothing, not even itself.
+  for (const std::string& bad : {std::string("xyz1"), std::string("abc"), std::string(66, 'a')}) {
+    local::HexDigest b(bad);
+    EXPECT_FALSE(b.Is(bad)) << bad;
+    EXPECT_FALSE(b.Is(sha)) << bad;
+    EXPECT_EQ(b.Hex(), "?");
+  }
+}
+
+TEST(ManagedFileTest, TheOwnerKeyGivesBackItsApplicationAndObject) {
+  resource::ResourceId id{"local.plumbline.dev", "File", "default", "dir/with/slashes"};
+  local::ManagedFile f{.owner = local::ManagedFile::OwnerKey("web", id)};
+  EXPECT_EQ(f.app(), "web");
+  EXPECT_EQ(f.id(), id);
+  EXPECT_NE(f.owner, local::ManagedFile::OwnerKey("web2", id));
+  EXPECT_NE(f.owner, local::ManagedFile::OwnerKey("we", id));
 }
 
 }  // namespace

@@ -80,16 +80,17 @@ const Value* FromSecret(const Value& body) {
 ManagedFile ManagedFromBody(const std::string& app, const ResourceId& id, const Value& body,
                             const std::string& digest_key) {
   const Value* mode = body.FindPath({"spec", "mode"});
-  ManagedFile file{
-      .app = app, .id = id, .mode = mode && mode->is_string() ? ModeBits(mode->as_string()) : 0644};
+  ManagedFile file{.owner = ManagedFile::OwnerKey(app, id),
+                   .mode = mode && mode->is_string() ? ModeBits(mode->as_string()) : 0644};
   if (FromSecret(body)) {
-    file.content_digest = body.FindPath({"spec", kContentHashField})
-                              ? body.FindPath({"spec", kContentHashField})->as_string()
-                              : "";
+    const Value* digest = body.FindPath({"spec", kContentHashField});
+    file.content_digest =
+        HexDigest(digest && digest->is_string() ? digest->as_string() : std::string());
     file.digest_key = digest_key;
   } else {
     const Value* content = body.FindPath({"spec", "content"});
-    file.content_digest = Sha256Hex(content && content->is_string() ? content->as_string() : "");
+    file.content_digest =
+        HexDigest(Sha256Hex(content && content->is_string() ? content->as_string() : ""));
   }
   return file;
 }
@@ -687,9 +688,9 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
   const std::string path = PathOf(expected);
   const std::string& content = file.content;
   const std::string& mode = expected.FindPath({"spec", "mode"})->as_string();
-  if (auto owner = files_.Find(path); owner && (owner->app != ctx.app || owner->id != id)) {
-    return AlreadyExists("spec.path: " + path + " is already managed by " + owner->id.ToString() +
-                         " of Application " + owner->app);
+  if (auto owner = files_.Find(path); owner && owner->owner != ManagedFile::OwnerKey(ctx.app, id)) {
+    return AlreadyExists("spec.path: " + path + " is already managed by " + owner->id().ToString() +
+                         " of Application " + owner->app());
   }
   ASSIGN_OR_RETURN(std::optional<Value> stored, StoredBody(ctx.app, id));
   const std::string old_path = stored ? PathOf(*stored) : "";
@@ -828,9 +829,9 @@ Result<Change> LocalTarget::ApplyRunning(const AppContext& ctx, const Resource& 
 Result<std::string> LocalTarget::RemoveManagedFile(const std::string& app, const ResourceId& id,
                                                    const std::string& path) {
   auto owner = files_.Find(path);
-  if (owner && (owner->app != app || owner->id != id)) {
+  if (owner && owner->owner != ManagedFile::OwnerKey(app, id)) {
     // Another object took the path over (e.g. a rename between two Files): not ours.
-    return "left " + path + ": now managed by " + owner->id.ToString();
+    return "left " + path + ": now managed by " + owner->id().ToString();
   }
   Status allowed = CheckWritable(options_.allow_paths, path);
   if (!allowed.ok()) return allowed.WithContext("not removing " + path);

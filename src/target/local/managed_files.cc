@@ -8,6 +8,61 @@
 
 namespace plumb::target::local {
 
+namespace {
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+HexDigest::HexDigest(std::string_view hex) {
+  if (hex.size() % 2 != 0 || hex.size() > 2 * bytes_.size()) {
+    digits_ = kNotHex;
+    return;
+  }
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = HexValue(hex[i]), lo = HexValue(hex[i + 1]);
+    if (hi < 0 || lo < 0) {
+      bytes_ = {};
+      digits_ = kNotHex;
+      return;
+    }
+    bytes_[i / 2] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  digits_ = static_cast<uint8_t>(hex.size());
+}
+
+bool HexDigest::Is(std::string_view hex) const {
+  HexDigest other(hex);
+  return digits_ != kNotHex && other == *this;
+}
+
+std::string HexDigest::Hex() const {
+  if (digits_ == kNotHex) return "?";
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(digits_);
+  for (size_t i = 0; i < digits_ / 2u; ++i) {
+    out += kDigits[bytes_[i] >> 4];
+    out += kDigits[bytes_[i] & 0xf];
+  }
+  return out;
+}
+
+std::string ManagedFile::OwnerKey(const std::string& app, const resource::ResourceId& id) {
+  return app + '\x1f' + id.Key();
+}
+
+std::string ManagedFile::app() const { return owner.substr(0, owner.find('\x1f')); }
+
+resource::ResourceId ManagedFile::id() const {
+  size_t sep = owner.find('\x1f');
+  auto id = resource::ResourceId::FromKey(sep == std::string::npos ? "" : owner.substr(sep + 1));
+  return id.ok() ? *id : resource::ResourceId{};
+}
+
 std::string ContentDigest(const ManagedFile& file, std::string_view content) {
   return file.digest_key.empty() ? Sha256Hex(content)
                                  : SecretContentDigest(file.digest_key, content);

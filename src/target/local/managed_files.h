@@ -3,6 +3,8 @@
 // reads it to know what to watch and what is drift. Thread-safe.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -16,12 +18,33 @@
 
 namespace plumb::target::local {
 
+// A hex digest kept as its bytes: a third of the size of the hex text on the heap, one
+// per managed file (100,000 of them in a large Application).
+class HexDigest {
+ public:
+  HexDigest() = default;
+  // Text that is not hex of up to 64 digits is kept as "never equal" (Is() is false).
+  explicit HexDigest(std::string_view hex);
+  bool Is(std::string_view hex) const;  // the same digest, as lowercase or uppercase hex
+  std::string Hex() const;              // lowercase; "?" for text that was not hex
+  bool operator==(const HexDigest&) const = default;
+
+ private:
+  static constexpr uint8_t kNotHex = 0xff;
+  std::array<uint8_t, 32> bytes_{};
+  uint8_t digits_ = 0;  // hex digits (even), or kNotHex
+};
+
 struct ManagedFile {
-  std::string app;
-  resource::ResourceId id;
+  // Who owns it: the Application and the object, as one key (app, '\x1f', id.Key()), one
+  // string instead of five (app() and id() take it apart).
+  std::string owner;
+  std::string app() const;
+  resource::ResourceId id() const;
+  static std::string OwnerKey(const std::string& app, const resource::ResourceId& id);
   // Digest of the content last applied: Sha256Hex, or for content from a Secret the keyed
   // SecretContentDigest under digest_key (the value itself is never kept).
-  std::string content_digest;
+  HexDigest content_digest;
   std::string digest_key;
   int mode = 0644;
   bool writing = false;  // the runtime is writing it right now: not drift, look again later

@@ -69,10 +69,11 @@ class Watcher::Loop {
     std::lock_guard<std::mutex> lock(mu_);
     if (inotify_fd_ < 0) return;
     const size_t before = pending_.size();
+    const bool all_before = check_all_;
     RecheckWatches();
     ReadEvents();
     // The thread may be asleep until the next rescan: what was read here is its to check.
-    if (pending_.size() != before || dirty_) Wake();
+    if (pending_.size() != before || check_all_ != all_before || dirty_) Wake();
   }
 
   void Run() {
@@ -86,7 +87,7 @@ class Watcher::Loop {
       if (dirty_.exchange(false)) SyncWatches(/*all=*/false);
       const int64_t now = MonotonicMillis();
       int64_t timeout = next_rescan - now;
-      if (!pending_.empty()) {
+      if (!pending_.empty() || check_all_) {
         timeout = std::min(
             timeout, std::min(last_event_ + kDebounceMs, first_event_ + kMaxDebounceMs) - now);
       }
@@ -107,9 +108,11 @@ class Watcher::Loop {
       if (rc > 0 && inotify_fd_ >= 0 && (fds[1].revents & POLLIN)) ReadEvents();
       const int64_t t = MonotonicMillis();
       std::set<std::string> paths;
-      if (!pending_.empty() &&
+      bool all = false;
+      if ((!pending_.empty() || check_all_) &&
           (t - last_event_ >= kDebounceMs || t - first_event_ >= kMaxDebounceMs)) {
         paths.swap(pending_);
+        all = check_all_.exchange(false);
       }
       const bool rescan = t >= next_rescan;
       // The rescan is the safety net for what inotify does not see (a write through a
@@ -117,7 +120,16 @@ class Watcher::Loop {
       // known unchanged without a stat until one has confirmed it.
       if (rescan) files_->TouchAll();
       lock.unlock();
-      if (!paths.empty()) Check(std::vector<std::string>(paths.begin(), paths.end()));
+      if (all && !rescan) {
+        Check(files_->Paths());
+      } else if (!paths.empty()) {
+        // Moved out node by node: the set and a copy of it are not both alive (after a
+        // queue overflow at 100,000 Files they were tens of MB).
+        std::vector<std::string> list;
+        list.reserve(paths.size());
+        while (!paths.empty()) list.push_back(std::move(paths.extract(paths.begin()).value()));
+        Check(list);
+      }
       if (rescan) {
         Check(files_->Paths());
         // Directories that were missing may exist again.
@@ -135,10 +147,13 @@ class Watcher::Loop {
     AddPending(path);
   }
   void AddPending(const std::string& path) {
-    const int64_t now = MonotonicMillis();
-    if (pending_.empty()) first_event_ = now;
-    last_event_ = now;
+    NotePending();
     pending_.insert(path);
+  }
+  void NotePending() {
+    const int64_t now = MonotonicMillis();
+    if (pending_.empty() && !check_all_) first_event_ = now;
+    last_event_ = now;
   }
 
   // A watch follows a directory's inode, not its path: when an ancestor is renamed or
@@ -238,8 +253,11 @@ class Watcher::Loop {
 
   void HandleEvent(const inotify_event& ev) {
     if (ev.mask & IN_Q_OVERFLOW) {
+      // Events were lost: every managed file is checked (listed when it is, not held in
+      // pending_ path by path).
       files_->TouchAll();
-      for (const std::string& path : files_->Paths()) AddPending(path);
+      NotePending();
+      check_all_ = true;
       dirty_ = true;
       return;
     }
@@ -299,7 +317,7 @@ class Watcher::Loop {
         fingerprint = FileTypeName(state->type);
       } else {
         std::string sha = ContentDigest(*want, state->content);
-        if (sha != want->content_digest || state->mode != want->mode) {
+        if (!want->content_digest.Is(sha) || state->mode != want->mode) {
           fingerprint = sha + ":" + std::to_string(state->mode);
         }
       }
@@ -308,13 +326,13 @@ class Watcher::Loop {
         continue;
       }
       // The expected state is part of the key, so a new apply re-arms the report.
-      fingerprint += "|" + want->content_digest + ":" + std::to_string(want->mode);
+      fingerprint += "|" + want->content_digest.Hex() + ":" + std::to_string(want->mode);
       auto [it, inserted] = reported_.emplace(path, fingerprint);
       if (!inserted) {
         if (it->second == fingerprint) continue;
         it->second = fingerprint;
       }
-      drifted.emplace_back(want->app, want->id);
+      drifted.emplace_back(want->app(), want->id());
     }
     for (const auto& [app, id] : drifted) {
       log::Info("drift detected", {{"app", app}, {"object", id.ToString()}});
@@ -336,6 +354,7 @@ class Watcher::Loop {
   std::map<std::string, int> wd_of_;
   std::map<int, std::set<std::string>> dirs_of_;
   std::set<std::string> pending_;
+  std::atomic<bool> check_all_{false};  // every managed path is pending (queue overflow)
   int64_t first_event_ = 0, last_event_ = 0;
   std::map<std::string, std::string> reported_;  // path -> fingerprint of reported drift
 };
