@@ -82,6 +82,26 @@ TEST(FsTest, NormalizeAndIsUnder) {
   EXPECT_TRUE(fs::IsUnder("/srv/app/x", "/srv/app"));
   EXPECT_FALSE(fs::IsUnder("/srv/app2/x", "/srv/app"));
   EXPECT_FALSE(fs::IsUnder("/srv/app/../etc", "/srv/app"));
+  // Paths already normal take a shortcut; its answers are the long way's.
+  for (const char* p : {"/", "/a", "/a/b", "a", "a/b", ".", "..", "../a", "", "/a/", "a//b", "/a/.",
+                        "/./a", "/a/..", "a/.b", "/a/..b", "/...", "//"}) {
+    SCOPED_TRACE(p);
+    const std::string norm = fs::NormalizePath(p);
+    EXPECT_EQ(fs::NormalizePath(norm), norm);
+  }
+  EXPECT_EQ(fs::NormalizePath(""), ".");
+  EXPECT_EQ(fs::NormalizePath("/a/"), "/a");
+  EXPECT_EQ(fs::NormalizePath("a/.b"), "a/.b");
+  EXPECT_EQ(fs::NormalizePath("/..."), "/...");
+  EXPECT_TRUE(fs::IsUnder("/srv/app", "/srv/app"));
+  EXPECT_TRUE(fs::IsUnder("/srv/app/x", "/"));
+  EXPECT_TRUE(fs::IsUnder("/", "/"));
+  EXPECT_FALSE(fs::IsUnder("srv/app", "/"));
+  EXPECT_FALSE(fs::IsUnder("/srv", "/srv/app"));
+  EXPECT_FALSE(fs::IsUnder("/srv/appx", "/srv/app"));
+  EXPECT_TRUE(fs::IsUnder("/srv/app/x", "/srv/app/"));
+  EXPECT_TRUE(fs::IsUnder("/srv//app/x", "/srv/app"));
+  EXPECT_TRUE(fs::IsUnder("a/b", "a"));
 }
 
 TEST(FsTest, AtomicWriteReplacesContent) {

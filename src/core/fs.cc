@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 #include "core/strings.h"
 
@@ -313,7 +314,27 @@ bool IsDirectory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+namespace {
+// Whether NormalizePath(path) would return `path` itself: not empty, no empty, "." or ".."
+// component, no trailing slash (but "/"). Most paths are: a plan checks two or three per
+// File, and splitting and joining each was 8% of a cold sync's CPU.
+bool IsNormalPath(std::string_view path) {
+  if (path.empty()) return false;
+  if (path == "/") return true;
+  if (path.back() == '/') return false;
+  for (size_t i = path[0] == '/' ? 1 : 0; i <= path.size();) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    std::string_view part = path.substr(i, j - i);
+    if (part.empty() || part == "." || part == "..") return false;
+    i = j + 1;
+  }
+  return true;
+}
+}  // namespace
+
 std::string NormalizePath(const std::string& path) {
+  if (IsNormalPath(path)) return path;
   bool abs = !path.empty() && path[0] == '/';
   std::vector<std::string> out;
   for (auto& part : Split(path, '/')) {
@@ -339,6 +360,11 @@ std::string JoinPath(const std::string& base, const std::string& rel) {
 }
 
 bool IsUnder(const std::string& path, const std::string& dir) {
+  if (IsNormalPath(path) && IsNormalPath(dir)) {  // the same answer without two copies
+    if (dir == "/") return path[0] == '/';
+    return path.size() >= dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+           (path.size() == dir.size() || path[dir.size()] == '/');
+  }
   std::string p = NormalizePath(path), d = NormalizePath(dir);
   if (d == "/") return p[0] == '/';
   return p == d || StartsWith(p, d + "/");

@@ -356,6 +356,13 @@ Status Engine::Start() {
                        e.id.ToString() + ": " + e.message);
     impl_->Wake();
   });
+  bool scans = false;
+  {
+    std::lock_guard<std::mutex> l(m.mu);
+    for (const auto& [name, st] : m.apps) scans |= st->spec.scan_policy != "off";
+  }
+  // The secret scanner compiles while the first fetch runs rather than after it.
+  if (scans) m.threads.emplace_back([&m] { m.MakeScanner(); });
   for (int i = 0; i < std::max(1, m.options.workers); ++i)
     m.threads.emplace_back([&m] { m.WorkerLoop(); });
   m.threads.emplace_back([&m] { m.TimerLoop(); });

@@ -121,7 +121,10 @@ struct Engine::Impl {
   std::unique_ptr<render::Renderer> renderer;
   std::unique_ptr<Notifier> notifier;
   SystemClock clock;
-  // The secret scanner for spec.scan (builtin rules), made on first use.
+  // The secret scanner for spec.scan (builtin rules), made once: by the first scan, or
+  // beside the first fetch (MakeScanner on a thread of Start(): compiling the rules takes
+  // 100 ms or more).
+  void MakeScanner();
   std::once_flag scanner_once;
   std::unique_ptr<scan::Scanner> scanner;
   Status scanner_status;

@@ -94,9 +94,7 @@ Result<std::shared_ptr<const Engine::Impl::ScanConfig>> Engine::Impl::LoadScanCo
   return std::shared_ptr<const ScanConfig>(made);
 }
 
-Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const AppSpec& spec,
-                                                         const std::string& from,
-                                                         const std::string& to) {
+void Engine::Impl::MakeScanner() {
   std::call_once(scanner_once, [this] {
     auto s = scan::Scanner::Create(scan::BuiltinRules());
     if (s.ok()) {
@@ -105,6 +103,12 @@ Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const App
       scanner_status = s.status();
     }
   });
+}
+
+Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const AppSpec& spec,
+                                                         const std::string& from,
+                                                         const std::string& to) {
+  MakeScanner();
   if (!scanner) return scanner_status;
   // The repository's .plumbscan.yaml at the head, as `plumb scan` reads it: its rules,
   // disabled rules and allowlists (paths, commits, fingerprints) apply here too.

@@ -27,6 +27,11 @@ void ParseCache::Put(const std::string& key, std::shared_ptr<const FileResources
   }
 }
 
+bool ParseCache::Contains(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return index_.count(key) > 0;
+}
+
 size_t ParseCache::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return lru_.size();

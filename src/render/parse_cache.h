@@ -26,6 +26,8 @@ class ParseCache {
   std::shared_ptr<const FileResources> Get(const std::string& key);
   // Stores (or replaces) `key`; evicts the least recently used beyond the capacity.
   void Put(const std::string& key, std::shared_ptr<const FileResources> resources);
+  // Whether `key` is cached (its entry is not made more recent).
+  bool Contains(const std::string& key) const;
   size_t size() const;
 
  private:

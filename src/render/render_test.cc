@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "core/fs.h"
@@ -328,6 +329,56 @@ TEST(RenderDirectoryTest, RendersPlainDirectoryWithTheCache) {
   EXPECT_EQ(Names(*out), (std::vector<std::string>{"File/a", "File/b"}));
   EXPECT_EQ(out->stats.cache_hits, 2u);  // parsed by the failed attempt above
   EXPECT_EQ(out->resources[1].origin().ToString(), "sub/b.yaml:1");
+}
+
+// Many files are parsed on two threads: the output keeps file order, the stats count every
+// file, and the error is the first bad file's in path order, whichever thread parsed it.
+TEST_F(RenderTest, ManyFilesParsedInParallelKeepOrderAndFirstError) {
+  char name[32];
+  for (int i = 0; i < 600; ++i) {
+    std::snprintf(name, sizeof name, "m/f%04d.yaml", i);
+    WriteFile(repo_, name, File("f" + std::to_string(i)));
+  }
+  std::string good = Commit("many");
+  Renderer renderer(repos_.get(), RenderOptions{.default_namespace = "default"});
+  auto out = renderer.Render(repo_, good, "m");
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_EQ(out->resources.size(), 600u);
+  for (int i = 0; i < 600; ++i) {
+    std::snprintf(name, sizeof name, "m/f%04d.yaml:1", i);
+    EXPECT_EQ(out->resources[i].origin().ToString(), name);
+    EXPECT_EQ(out->resources[i].id().name, "f" + std::to_string(i));
+  }
+  EXPECT_EQ(out->stats.parsed, 600u);
+  EXPECT_EQ(out->stats.cache_hits, 0u);
+
+  // One bad file late in the order.
+  WriteFile(repo_, "m/f0450.yaml", "a: [\n");
+  std::string late = Commit("late error");
+  Renderer fresh(repos_.get(), RenderOptions{.default_namespace = "default"});
+  auto bad = fresh.Render(repo_, late, "m");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("m/f0450.yaml"), std::string::npos)
+      << bad.status().ToString();
+  // And an earlier one: the first in path order is reported, every time.
+  WriteFile(repo_, "m/f0100.yaml", "b: {\n");
+  std::string both = Commit("two errors");
+  Renderer third(repos_.get(), RenderOptions{.default_namespace = "default"});
+  for (int run = 0; run < 3; ++run) {
+    auto twice = third.Render(repo_, both, "m");
+    ASSERT_FALSE(twice.ok());
+    EXPECT_NE(twice.status().message().find("m/f0100.yaml"), std::string::npos)
+        << twice.status().ToString();
+  }
+  // Duplicates across files parsed by different threads are still found.
+  WriteFile(repo_, "m/f0100.yaml", File("f1"));
+  WriteFile(repo_, "m/f0450.yaml", File("f2"));
+  WriteFile(repo_, "m/f0500.yaml", File("f1"));
+  std::string dup = Commit("duplicate");
+  auto d = third.Render(repo_, dup, "m");
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("duplicate resource"), std::string::npos)
+      << d.status().ToString();
 }
 
 }  // namespace

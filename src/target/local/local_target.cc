@@ -253,8 +253,16 @@ class LocalTarget : public Target {
             for (const Resource& r : *ctx.desired) desired_by_key[r.id().Key()] = &r;
           auto it = desired_by_key.find(id.Key());
           if (it != desired_by_key.end()) {
-            auto expected = ExpectedFile(ctx, *it->second, options_.allow_paths, hash_key_);
-            if (expected.ok()) from_desired = std::move(expected).value();
+            // What Observe needs of the expected body (the path, whether it is a Secret's)
+            // from the body this pass's Expected() planned, when they are what this desired
+            // resource says: on a cold sync, resolving every File a third time was 8% of
+            // the CPU.
+            if (const Value* planned = PlannedFor(ctx, *it->second))
+              from_desired = *planned;
+            else if (auto expected =
+                         ExpectedFile(ctx, *it->second, options_.allow_paths, hash_key_);
+                     expected.ok())
+              from_desired = std::move(expected).value();
           }
         }
         const Value* where = stored ? stored : (from_desired ? &*from_desired : nullptr);
@@ -577,6 +585,24 @@ class LocalTarget : public Target {
     if (it == planned_.end()) return;
     if (it->second == *body) *body = std::move(it->second);
     planned_.erase(it);
+  }
+
+  // The body Expected() planned for File `desired` in this pass, if its path is the one
+  // the desired spec.path resolves to and it takes its content from a Secret exactly when
+  // the desired File does; else nullptr.
+  const Value* PlannedFor(const AppContext& ctx, const Resource& desired) const {
+    if (planned_.empty()) return nullptr;
+    auto it = planned_.find(BodyKey(ctx.app, desired.id().Key()));
+    if (it == planned_.end()) return nullptr;
+    const Value* spec = desired.body().Find("spec");
+    const Value* want = spec && spec->is_object() ? spec->Find("path") : nullptr;
+    const Value* have = it->second.FindPath({"spec", "path"});
+    if (!want || !have || !want->is_string() || !have->is_string() || want->as_string().empty() ||
+        have->as_string() != FilePathOf(ctx, want->as_string()))
+      return nullptr;
+    const Value* secret = spec->Find("fromSecret");
+    if ((secret && !secret->is_null()) != (FromSecret(it->second) != nullptr)) return nullptr;
+    return &it->second;
   }
 
   const Value* StoredPtr(const std::string& app, const ResourceId& id) const {

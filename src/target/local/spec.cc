@@ -282,6 +282,12 @@ std::string SecretContentDigest(const std::string& key, std::string_view content
   return HmacSha256Hex(key, content).substr(0, 32);
 }
 
+std::string FilePathOf(const AppContext& ctx, const std::string& raw) {
+  if (!raw.empty() && raw[0] == '/') return fs::NormalizePath(raw);
+  if (ctx.local_root.empty()) return "";
+  return fs::JoinPath(fs::NormalizePath(ctx.local_root), raw);
+}
+
 Result<ResolvedFile> ResolveFile(const AppContext& ctx, const Resource& r,
                                  const std::vector<std::string>& allow_paths,
                                  const std::string& digest_key, PathCheck check) {
@@ -301,15 +307,10 @@ Result<ResolvedFile> ResolveFile(const AppContext& ctx, const Resource& r,
     return InputError(r, "spec.path: must be a non-empty string");
   const std::string& raw = path_v->as_string();
   if (raw.find('\0') != std::string::npos) return InputError(r, "spec.path: contains a NUL byte");
-  std::string path;
-  if (raw[0] == '/') {
-    path = fs::NormalizePath(raw);
-  } else {
-    if (ctx.local_root.empty()) {
-      return InputError(
-          r, "spec.path: " + JsonQuote(raw) + " is relative and the Application has no local root");
-    }
-    path = fs::JoinPath(fs::NormalizePath(ctx.local_root), raw);
+  std::string path = FilePathOf(ctx, raw);
+  if (path.empty()) {
+    return InputError(
+        r, "spec.path: " + JsonQuote(raw) + " is relative and the Application has no local root");
   }
   if (path == "/" || path.back() == '/') return InputError(r, "spec.path: not a file path");
   // Content: inline, or from one ConfigMap or Secret.

@@ -58,6 +58,9 @@ inline constexpr const char* kContentHashField = "contentHash";
 Result<ResolvedFile> ResolveFile(const AppContext& ctx, const resource::Resource& r,
                                  const std::vector<std::string>& allow_paths,
                                  const std::string& digest_key, PathCheck check = PathCheck::kFull);
+// The path ResolveFile makes of a non-empty spec.path `raw`: normalised, a relative one
+// under ctx.local_root; "" when it is relative and there is no local root.
+std::string FilePathOf(const AppContext& ctx, const std::string& raw);
 // ResolveFile(...).body.
 Result<resource::Value> ExpectedFile(const AppContext& ctx, const resource::Resource& r,
                                      const std::vector<std::string>& allow_paths,
