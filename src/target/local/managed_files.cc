@@ -78,6 +78,14 @@ bool ManagedFiles::MatchesVerified(const std::string& path, const struct stat& s
   return true;
 }
 
+void ManagedFiles::ConfirmVerified(const std::string& path, const FileStamp& stamp,
+                                   uint64_t since) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end() || stamp.ino == 0 || !(it->second.verified == stamp)) return;
+  it->second.verified_since = std::max(it->second.verified_since, since);
+}
+
 bool ManagedFiles::KnownUnchanged(const std::string& path, bool* quiet) {
   if (quiet) *quiet = false;
   FileStamp stamp;

@@ -53,6 +53,9 @@ class ManagedFiles {
   // True when `st` (a stat of `path` taken after moment `since`) shows the verified stamp;
   // then `since` becomes the file's verified_since.
   bool MatchesVerified(const std::string& path, const struct stat& st, uint64_t since);
+  // `path` showed its verified stamp `stamp` in a stat taken after moment `since`: the file
+  // is verified since then (nothing changes when its record holds another stamp now).
+  void ConfirmVerified(const std::string& path, const FileStamp& stamp, uint64_t since);
   // True when `path` is known to hold what was applied: quiet since it was verified (no
   // system call), or else an lstat shows the verified stamp (which re-arms the former).
   // `quiet` (optional): set to whether, after this call, the file is quiet since it was
