@@ -256,7 +256,7 @@ void Engine::Impl::RemoveApp(const std::string& name, bool prune, const std::str
     target::AppContext ctx = Context(spec, &none);
     auto inv = target->InventoryOf(ctx);
     if (inv.ok()) {
-      for (auto it = inv->rbegin(); it != inv->rend(); ++it) {
+      for (auto it = (*inv)->rbegin(); it != (*inv)->rend(); ++it) {
         auto r = target->Remove(ctx, it->id);
         if (!r.ok())
           log::Warn(
@@ -264,7 +264,7 @@ void Engine::Impl::RemoveApp(const std::string& name, bool prune, const std::str
               {{"app", name}, {"resource", it->id.ToString()}, {"error", r.status().message()}});
       }
       (void)target->Flush();
-      pruned = ", " + std::to_string(inv->size()) + " resources pruned";
+      pruned = ", " + std::to_string((*inv)->size()) + " resources pruned";
     }
   }
   (void)store->DeleteApp(name);

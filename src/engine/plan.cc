@@ -105,14 +105,16 @@ resource::Value LiveForHealth(const PlanItem& item) {
 
 Plan MakePlan(const PlanInput& in) {
   Plan plan;
+  static const std::vector<target::InventoryEntry> kNone;
+  const std::vector<target::InventoryEntry>& inventory = in.inventory ? *in.inventory : kNone;
   std::vector<bool> found;
-  if (in.inventory_desired.size() != in.inventory.size()) {
+  if (in.inventory_desired.size() != inventory.size()) {
     IdIndex desired;
     desired.Reset(in.desired->size());
     for (size_t i = 0; i < in.desired->size(); ++i) desired.Add((*in.desired)[i].id(), i);
-    found.resize(in.inventory.size());
-    for (size_t k = 0; k < in.inventory.size(); ++k)
-      found[k] = desired.Find(in.inventory[k].id) != IdIndex::kNone;
+    found.resize(inventory.size());
+    for (size_t k = 0; k < inventory.size(); ++k)
+      found[k] = desired.Find(inventory[k].id) != IdIndex::kNone;
   }
   const std::vector<bool>& inventory_desired = found.empty() ? in.inventory_desired : found;
   plan.apply.reserve(in.order.size());
@@ -146,8 +148,8 @@ Plan MakePlan(const PlanInput& in) {
     }
     plan.apply.push_back(std::move(item));
   }
-  for (size_t k = in.inventory.size(); k-- > 0;) {
-    const auto& entry = in.inventory[k];
+  for (size_t k = inventory.size(); k-- > 0;) {
+    const auto& entry = inventory[k];
     if (inventory_desired[k]) continue;
     PlanItem item;
     item.id = entry.id;

@@ -3,6 +3,7 @@
 // No I/O; tested with desired/live pairs.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,8 @@ struct PlanInput {
   // Per desired index (empty = none): the target holds what it last applied and git
   // wants exactly that, so neither `expected` nor `live_desired` is filled in.
   std::vector<bool> as_applied;
-  std::vector<target::InventoryEntry> inventory;   // owned, in apply order
+  // Owned, in apply order (the target's list, shared; null: none).
+  std::shared_ptr<const std::vector<target::InventoryEntry>> inventory;
   std::vector<target::LiveObject> live_inventory;  // per inventory entry (empty: all absent)
   // Per inventory entry: whether it is desired, when the caller knows (else found by id).
   std::vector<bool> inventory_desired;

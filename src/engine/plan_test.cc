@@ -49,7 +49,9 @@ TEST(PlanTest, PairsDesiredWithLiveAndPrunesOnlyInventory) {
   in.live_desired[2] = {d[2].id(), false, Value()};
   Resource gone = Make("File", "gone");
   Resource first = Make("File", "first-owned");
-  in.inventory = {{first.id(), 0, ""}, {d[0].id(), 1, ""}, {gone.id(), 2, ""}};
+  in.inventory = std::make_shared<const std::vector<target::InventoryEntry>>(
+      std::vector<target::InventoryEntry>{
+          {first.id(), 0, ""}, {d[0].id(), 1, ""}, {gone.id(), 2, ""}});
   in.live_inventory = {{first.id(), true, first.body()},
                        {d[0].id(), true, d[0].body()},
                        {gone.id(), true, gone.body()}};
@@ -184,7 +186,8 @@ TEST(PlanTest, PrunesByIdentityWithoutTheCallersAnswer) {
   in.expected_error = {""};
   in.live_desired = {{d[0].id(), true, d[0].body()}};
   Resource other_kind = Make("ConfigMap", "kept");  // same name, another identity
-  in.inventory = {{.id = d[0].id()}, {.id = other_kind.id()}};
+  in.inventory = std::make_shared<const std::vector<target::InventoryEntry>>(
+      std::vector<target::InventoryEntry>{{.id = d[0].id()}, {.id = other_kind.id()}});
   in.live_inventory.resize(2);
   Plan p = MakePlan(in);
   ASSERT_EQ(p.prune.size(), 1u);

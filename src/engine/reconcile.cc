@@ -267,16 +267,20 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   in.order = split.order;
   in.as_applied.assign(want.size(), false);
   ASSIGN_OR_RETURN(in.inventory, target->InventoryOf(ctx));
+  if (!in.inventory) in.inventory = std::make_shared<const std::vector<target::InventoryEntry>>();
   if (!o.hooks.empty()) {  // a hook's last run is owned but never pruned while in git
     std::unordered_set<std::string> hook_keys;
     for (const Resource& h : o.hooks) hook_keys.insert(h.id().Key());
-    std::erase_if(in.inventory,
+    auto kept = std::make_shared<std::vector<target::InventoryEntry>>(*in.inventory);
+    std::erase_if(*kept,
                   [&](const target::InventoryEntry& e) { return hook_keys.count(e.id.Key()) > 0; });
+    in.inventory = std::move(kept);
   }
+  const std::vector<target::InventoryEntry>& inventory = *in.inventory;
   // What was last applied, by identity; which of it is still desired.
-  InventoryFinder owned(in.inventory);
+  InventoryFinder owned(inventory);
   std::vector<size_t> owned_at(want.size(), IdIndex::kNone);  // per desired index
-  in.inventory_desired.assign(in.inventory.size(), false);
+  in.inventory_desired.assign(inventory.size(), false);
   // Why the unseal stage refused desired[i] (nullptr: it did not).
   auto unseal_error = [&](size_t i) -> const std::string* {
     if (o.unseal_errors.empty()) return nullptr;
@@ -289,7 +293,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   PlanMemo& memo = st.plan_memo;
   memo.Begin(MemoContext(spec), o.desired);
   std::vector<size_t> observe_at;  // everything else
-  std::vector<ResourceId> maybe_ids;
+  std::vector<const ResourceId*> maybe_ids;
   std::vector<size_t> maybe_at;
   maybe_ids.reserve(want.size());
   maybe_at.reserve(want.size());
@@ -298,8 +302,8 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     size_t k = owned_at[i] = owned.Find(want[i].id());
     if (k != IdIndex::kNone) in.inventory_desired[k] = true;
     const std::string* hash = memo.Find(i);
-    if (hash && k != IdIndex::kNone && in.inventory[k].applied_hash == *hash && !unseal_error(i)) {
-      maybe_ids.push_back(want[i].id());
+    if (hash && k != IdIndex::kNone && inventory[k].applied_hash == *hash && !unseal_error(i)) {
+      maybe_ids.push_back(&want[i].id());
       maybe_at.push_back(i);
     } else {
       observe_at.push_back(i);
@@ -352,13 +356,13 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   // Only what is owned but no longer desired needs observing again (to be pruned).
   std::vector<ResourceId> prune_ids;
   std::vector<size_t> prune_at;
-  for (size_t k = 0; k < in.inventory.size(); ++k) {
+  for (size_t k = 0; k < inventory.size(); ++k) {
     if (in.inventory_desired[k]) continue;
-    prune_ids.push_back(in.inventory[k].id);
+    prune_ids.push_back(inventory[k].id);
     prune_at.push_back(k);
   }
   if (!prune_ids.empty()) {
-    in.live_inventory.resize(in.inventory.size());
+    in.live_inventory.resize(inventory.size());
     ASSIGN_OR_RETURN(auto live, target->Observe(ctx, prune_ids));
     for (size_t j = 0; j < live.size(); ++j) in.live_inventory[prune_at[j]] = std::move(live[j]);
   }

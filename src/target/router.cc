@@ -32,8 +32,9 @@ class RoutingTarget : public Target {
     if (!t.ok() || (*t == local_.get() && !local_->Handles(desired.id()))) return false;
     return (*t)->ExpectedIsPure(ctx, desired);
   }
+  using Target::UnchangedSinceApplied;
   std::vector<bool> UnchangedSinceApplied(const AppContext& ctx,
-                                          const std::vector<ResourceId>& ids) override {
+                                          const std::vector<const ResourceId*>& ids) override {
     auto t = For(ctx);
     if (!t.ok()) return std::vector<bool>(ids.size(), false);
     return (*t)->UnchangedSinceApplied(ctx, ids);
@@ -54,9 +55,10 @@ class RoutingTarget : public Target {
   Result<std::vector<InventoryEntry>> Inventory(const std::string& app) override {
     return ForApp(app)->Inventory(app);
   }
-  Result<std::vector<InventoryEntry>> InventoryOf(const AppContext& ctx) override {
+  Result<std::shared_ptr<const std::vector<InventoryEntry>>> InventoryOf(
+      const AppContext& ctx) override {
     ASSIGN_OR_RETURN(Target * t, For(ctx));
-    return t->Inventory(ctx.app);
+    return t->InventoryOf(ctx);
   }
   Status Settle(const AppContext& ctx) override {
     Status first = local_->Settle(ctx);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -131,10 +132,18 @@ class Target {
   // one lstat against the inode, size, times and mode seen when it last held that body;
   // a ConfigMap, which lives only in the target's store). false = not known: Observe()
   // it. Anything changed by hand since must answer false. Default: all false.
-  virtual std::vector<bool> UnchangedSinceApplied(const AppContext& ctx,
-                                                  const std::vector<resource::ResourceId>& ids) {
+  // The ids are given by address (the caller's own, not copied).
+  virtual std::vector<bool> UnchangedSinceApplied(
+      const AppContext& ctx, const std::vector<const resource::ResourceId*>& ids) {
     (void)ctx;
     return std::vector<bool>(ids.size(), false);
+  }
+  std::vector<bool> UnchangedSinceApplied(const AppContext& ctx,
+                                          const std::vector<resource::ResourceId>& ids) {
+    std::vector<const resource::ResourceId*> at;
+    at.reserve(ids.size());
+    for (const resource::ResourceId& id : ids) at.push_back(&id);
+    return UnchangedSinceApplied(ctx, at);
   }
 
   // Creates or updates so the live object equals Expected(desired); idempotent. Returns
@@ -152,9 +161,13 @@ class Target {
   // The inventory of ctx.app, found through its context: a router picks the Application's
   // cluster from ctx.kubernetes, which the name alone does not tell it before this
   // process has applied anything for the Application (after a restart). The engine calls
-  // this one. Default: Inventory(ctx.app).
-  virtual Result<std::vector<InventoryEntry>> InventoryOf(const AppContext& ctx) {
-    return Inventory(ctx.app);
+  // this one, once per plan. Shared and immutable: a target may hand out the same list
+  // again while nothing of the Application changed, and must not change one it handed
+  // out. Default: Inventory(ctx.app).
+  virtual Result<std::shared_ptr<const std::vector<InventoryEntry>>> InventoryOf(
+      const AppContext& ctx) {
+    ASSIGN_OR_RETURN(std::vector<InventoryEntry> list, Inventory(ctx.app));
+    return std::make_shared<const std::vector<InventoryEntry>>(std::move(list));
   }
 
   // Makes the writes of this reconcile durable (one syncfs per batch).

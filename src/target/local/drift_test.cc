@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -112,7 +113,8 @@ void WaitUntilWatched(Target* target, const AppContext& ctx, DriftRecorder* rec,
                       const std::string& dir) {
   const std::string probe = dir + "/probe";
   ASSERT_TRUE(target->Apply(ctx, FileRes("probe", probe, "p\n")).ok());
-  (void)target->UnchangedSinceApplied(ctx, {});  // a new directory is in place after it
+  (void)target->UnchangedSinceApplied(
+      ctx, std::vector<resource::ResourceId>{});  // a new directory is in place after it
   const std::string event = ctx.app + " File/probe";
   const int seen = rec->CountOf(event);
   for (int i = 0;; ++i) {
@@ -227,6 +229,86 @@ TEST(ManagedFileTest, TheOwnerKeyGivesBackItsApplicationAndObject) {
   EXPECT_EQ(f.id(), id);
   EXPECT_NE(f.owner, local::ManagedFile::OwnerKey("web2", id));
   EXPECT_NE(f.owner, local::ManagedFile::OwnerKey("we", id));
+}
+
+TEST_F(LocalTargetTest, AFileKnownUnchangedAtTheLastAskIsAskedAgainOnceAnythingTouchesIt) {
+  // As the engine asks: the inventory, then the ids in its apply order. From the second
+  // ask on, a File known unchanged at the last one is answered from that answer unless
+  // the watcher (or a write) touched it since: each kind of hand edit must still show.
+  DriftRecorder rec;
+  target_->Watch([&](const std::string& app, const ResourceId& id) { rec.Record(app, id); });
+  std::vector<Resource> files;
+  std::vector<ResourceId> ids;
+  for (int i = 0; i < 40; ++i) {
+    const std::string n = std::to_string(i);
+    files.push_back(FileRes("f" + n, allowed_ + "/k/f" + n, "v" + n + "\n"));
+    ASSERT_TRUE(Apply(files.back()).ok());
+    ids.push_back(files.back().id());
+  }
+  WaitUntilWatched(target_.get(), ctx_, &rec, allowed_ + "/k");
+  auto ask = [&] {
+    auto inv = target_->InventoryOf(ctx_);
+    EXPECT_TRUE(inv.ok() && *inv && (*inv)->size() >= files.size());  // and the probe
+    return target_->UnchangedSinceApplied(ctx_, ids);
+  };
+  auto expect = [&](const std::set<int>& changed, const std::string& when) {
+    std::vector<bool> got = ask();
+    ASSERT_EQ(got.size(), files.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_EQ(got[i], !changed.count(static_cast<int>(i))) << "f" << i << " " << when;
+  };
+  expect({}, "first ask");
+  expect({}, "second ask");
+  const std::shared_ptr<const std::vector<InventoryEntry>> before = *target_->InventoryOf(ctx_);
+  std::vector<std::pair<ResourceId, int>> was;
+  for (const InventoryEntry& e : *before) was.emplace_back(e.id, e.order);
+  // Same size (only the inode's times tell), a chmod, a delete, a symlink in its place.
+  {
+    FILE* out = std::fopen((allowed_ + "/k/f3").c_str(), "r+");
+    ASSERT_NE(out, nullptr);
+    std::fputs("x3\n", out);
+    std::fclose(out);
+  }
+  ASSERT_EQ(::chmod((allowed_ + "/k/f7").c_str(), 0600), 0);
+  ASSERT_EQ(::unlink((allowed_ + "/k/f11").c_str()), 0);
+  ASSERT_EQ(::unlink((allowed_ + "/k/f15").c_str()), 0);
+  ASSERT_EQ(::symlink("f16", (allowed_ + "/k/f15").c_str()), 0);
+  expect({3, 7, 11, 15}, "after the edits");
+  expect({3, 7, 11, 15}, "asked again");
+  // Healed (their rows unchanged), then one changed in git: its row is written again and
+  // goes last in the inventory, while it is asked for where it was.
+  for (int i : {3, 7, 11, 15}) ASSERT_TRUE(Apply(files[i]).ok());
+  expect({}, "healed");
+  expect({}, "healed, asked again");
+  files[5] = FileRes("f5", allowed_ + "/k/f5", "v5, changed\n");
+  ASSERT_TRUE(Apply(files[5]).ok());
+  expect({}, "f5 changed");
+  expect({}, "f5 changed, asked again");
+  ASSERT_TRUE(fs::WriteFileAtomic(allowed_ + "/k/f20", "v20\n").ok());  // same content
+  expect({20}, "rewritten with the same content");
+  // A list handed out never changes; the next one is what local.db holds.
+  const size_t owned = before->size();
+  ASSERT_EQ(owned, was.size());
+  for (size_t k = 0; k < owned; ++k) {
+    EXPECT_EQ((*before)[k].id, was[k].first) << k;
+    EXPECT_EQ((*before)[k].order, was[k].second) << k;
+  }
+  ASSERT_TRUE(target_->Remove(ctx_, ids[30]).ok());
+  auto now = target_->InventoryOf(ctx_);
+  ASSERT_TRUE(now.ok());
+  ASSERT_TRUE(target_->Flush().ok());
+  Open();
+  auto reread = target_->InventoryOf(ctx_);
+  ASSERT_TRUE(reread.ok());
+  ASSERT_EQ((*now)->size(), owned - 1);
+  ASSERT_EQ((*reread)->size(), (*now)->size());
+  for (size_t k = 0; k < (*now)->size(); ++k) {
+    EXPECT_EQ((**now)[k].id, (**reread)[k].id) << k;
+    EXPECT_EQ((**now)[k].order, (**reread)[k].order) << k;
+    EXPECT_EQ((**now)[k].applied_hash, (**reread)[k].applied_hash) << k;
+  }
+  EXPECT_EQ((**now)[(*now)->size() - 1].id, ids[5]);
+  target_.reset();
 }
 
 }  // namespace

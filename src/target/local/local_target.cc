@@ -191,6 +191,7 @@ class LocalTarget : public Target {
     // The plain text of migrated rows may linger in the WAL: fold it into the (secure-
     // delete) database now.
     if (migrated) RETURN_IF_ERROR(store_->Checkpoint());
+    inventories_.clear();
     return Status::Ok();
   }
 
@@ -331,24 +332,85 @@ class LocalTarget : public Target {
 
   // A stored ConfigMap or Secret is its live state; a File, when the watcher has read no
   // event for it since a stat showed what Observe or the apply verified (no system call),
-  // or else when an lstat still shows that stamp.
+  // or else when an lstat still shows that stamp. Asked in the order of the inventory
+  // (the engine's apply order), each id is found at the next entry of the cached
+  // inventory; a File known unchanged at the last call and not named by
+  // ManagedFiles::ChangedSince since is known unchanged without looking it up at all.
+  using Target::UnchangedSinceApplied;
   std::vector<bool> UnchangedSinceApplied(const AppContext& ctx,
-                                          const std::vector<ResourceId>& ids) override {
+                                          const std::vector<const ResourceId*>& ids) override {
     std::lock_guard<std::mutex> lock(mu_);
     Settle();
     // Every change made before this call has its event read (and counted) now.
     if (watcher_) watcher_->Drain();
     std::vector<bool> out(ids.size(), false);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      const Value* stored = StoredPtr(ctx.app, ids[i]);
-      if (!stored) continue;
-      if (IsKind(ids[i], "ConfigMap") || IsKind(ids[i], "Secret")) {
-        out[i] = true;
-      } else if (IsKind(ids[i], "File")) {
-        const Value* path = stored->FindPath({"spec", "path"});
-        if (!path || !path->is_string()) continue;
-        out[i] = files_.KnownUnchanged(path->as_string());
+    auto cached = inventories_.find(ctx.app);
+    AppInventory* inv =
+        cached != inventories_.end() && cached->second.list ? &cached->second : nullptr;
+    // A moment before anything is looked at: what changes from now on, ChangedSince names.
+    const uint64_t now = files_.Tick();
+    std::vector<std::string> changed_paths;
+    const bool trusted =
+        inv && inv->known_at != 0 && files_.ChangedSince(inv->known_at, &changed_paths);
+    // The entries of the changed paths (a few): each path is one File of one Application.
+    // A path no longer managed (or another Application's) is looked for by path instead.
+    std::vector<uint8_t> stale;
+    bool by_path = false;
+    if (trusted && !changed_paths.empty()) {
+      stale.assign(inv->objects.size(), 0);
+      for (const std::string& path : changed_paths) {
+        std::optional<ManagedFile> file = files_.Find(path);
+        if (!file || file->app() != ctx.app) {
+          by_path = true;
+          break;
+        }
+        const StoredObject* obj = StoredObjectPtr(ctx.app, file->id());
+        const size_t slot = obj ? SlotOf(*inv, obj) : kNoSlot;
+        if (slot != kNoSlot) stale[slot] = 1;
       }
+    }
+    const std::unordered_set<std::string_view> changed =
+        by_path ? std::unordered_set<std::string_view>(changed_paths.begin(), changed_paths.end())
+                : std::unordered_set<std::string_view>();
+    std::vector<uint8_t> known(inv ? inv->objects.size() : 0, 0);
+    // Where the next id is expected: the entry after the last one found in order (an
+    // entry written since the last plan is last, asked for where it was: looked up).
+    size_t next = 0;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const ResourceId& id = *ids[i];
+      size_t slot = kNoSlot;
+      for (size_t j = next; inv && j < inv->objects.size() && j <= next + 16; ++j) {
+        if (inv->objects[j] && (*inv->list)[j].id == id) {
+          slot = j;
+          next = j + 1;
+          break;
+        }
+      }
+      const StoredObject* obj = slot != kNoSlot ? inv->objects[slot] : StoredObjectPtr(ctx.app, id);
+      if (!obj || obj->body.is_null()) continue;  // not applied, or a row that did not read
+      if (inv && slot == kNoSlot) slot = SlotOf(*inv, obj);
+      // Known at the last call (a File: only those are), and not changed since.
+      if (slot != kNoSlot && trusted && inv->known[slot] && (stale.empty() || !stale[slot])) {
+        const Value* path = by_path ? obj->body.FindPath({"spec", "path"}) : nullptr;
+        if (!by_path || (path && path->is_string() && !changed.count(path->as_string()))) {
+          out[i] = true;
+          known[slot] = 1;
+          continue;
+        }
+      }
+      if (IsKind(id, "ConfigMap") || IsKind(id, "Secret")) {
+        out[i] = true;
+      } else if (IsKind(id, "File")) {
+        const Value* path = obj->body.FindPath({"spec", "path"});
+        if (!path || !path->is_string()) continue;
+        bool quiet = false;
+        out[i] = files_.KnownUnchanged(path->as_string(), &quiet);
+        if (slot != kNoSlot) known[slot] = out[i] && quiet;
+      }
+    }
+    if (inv && !ids.empty()) {
+      inv->known = std::move(known);
+      inv->known_at = now;
     }
     return out;
   }
@@ -381,7 +443,7 @@ class LocalTarget : public Target {
     if (!stored && unreadable_.count(BodyKey(ctx.app, id.Key()))) {
       // A Secret record that did not decrypt: only its row is left to remove.
       RETURN_IF_ERROR(store_->Delete(ctx.app, id.Key()));
-      unreadable_.erase(BodyKey(ctx.app, id.Key()));
+      EraseRow(&unreadable_, ctx.app, BodyKey(ctx.app, id.Key()));
       writer_.Touched(options_.state_dir);
       return Change{.id = id, .kind = ChangeKind::kDeleted, .message = "removed"};
     }
@@ -399,7 +461,7 @@ class LocalTarget : public Target {
       message = "stopping its replicas";
     }
     RETURN_IF_ERROR(store_->Delete(ctx.app, id.Key()));
-    bodies_.erase(BodyKey(ctx.app, id.Key()));
+    EraseRow(&bodies_, ctx.app, BodyKey(ctx.app, id.Key()));
     writer_.Touched(options_.state_dir);
     if (watcher_) watcher_->Refresh();
     return Change{.id = id, .kind = ChangeKind::kDeleted, .message = message};
@@ -428,30 +490,18 @@ class LocalTarget : public Target {
   }
 
   // From the copy of local.db in memory (this process is its only writer), in the order
-  // Store::ListInventory gives: no query per reconcile.
+  // Store::ListInventory gives: no query per reconcile, and no scan or sort either while
+  // the Application's rows are those of the last call (AppInventory).
   Result<std::vector<InventoryEntry>> Inventory(const std::string& app) override {
     std::lock_guard<std::mutex> lock(mu_);
     planned_.clear();  // a plan begins: the last one's bodies are no longer held
-    const std::string prefix = BodyKey(app, "");
-    std::vector<std::pair<std::string_view, const StoredObject*>> rows;
-    for (const auto* objects : {&bodies_, &unreadable_}) {
-      for (const auto& [key, obj] : *objects) {
-        if (key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0)
-          rows.emplace_back(std::string_view(key).substr(prefix.size()), &obj);
-      }
-    }
-    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
-      return a.second->order != b.second->order ? a.second->order < b.second->order
-                                                : a.first < b.first;
-    });
-    std::vector<InventoryEntry> out;
-    out.reserve(rows.size());
-    for (const auto& [key, obj] : rows) {
-      ASSIGN_OR_RETURN(ResourceId id, ResourceId::FromKey(std::string(key)));
-      out.push_back(
-          {.id = std::move(id), .order = static_cast<int>(obj->order), .applied_hash = obj->hash});
-    }
-    return out;
+    return *CurrentInventory(app).list;
+  }
+  Result<std::shared_ptr<const std::vector<InventoryEntry>>> InventoryOf(
+      const AppContext& ctx) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    planned_.clear();  // a plan begins: the last one's bodies are no longer held
+    return std::shared_ptr<const std::vector<InventoryEntry>>(CurrentInventory(ctx.app).list);
   }
 
   Status Settle(const AppContext& ctx) override {
@@ -637,8 +687,12 @@ class LocalTarget : public Target {
   Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected) {
     ObjectRow row = SealedRow(ctx.app, id.Key(), expected, next_order_++);
     RETURN_IF_ERROR(store_->Put(row));
-    bodies_[BodyKey(ctx.app, row.key)] = {.body = expected, .order = row.order, .hash = row.hash};
-    unreadable_.erase(BodyKey(ctx.app, row.key));
+    std::string key = BodyKey(ctx.app, row.key);
+    EraseRow(&unreadable_, ctx.app, key);
+    auto [it, inserted] = bodies_.try_emplace(std::move(key));
+    if (!inserted) ForgetRow(ctx.app, &it->second);
+    it->second = {.body = expected, .order = row.order, .hash = std::move(row.hash)};
+    AddRow(ctx.app, id, &it->second);
     writer_.Touched(options_.state_dir);
     return Status::Ok();
   }
@@ -699,6 +753,133 @@ class LocalTarget : public Target {
   std::unordered_map<std::string, Value> planned_;
   // Rows that did not decrypt or parse, by BodyKey. GUARDED_BY(mu_).
   std::unordered_map<std::string, StoredObject> unreadable_;
+  // Per Application: its inventory as Inventory() gives it, kept between plans and
+  // changed in place as its rows are written (a written row has the newest order, so it
+  // goes last); and per entry whether the File was known unchanged and quiet at moment
+  // known_at (UnchangedSinceApplied). Many writes at once (a cold sync) drop it instead:
+  // it is built again by the next plan.
+  struct AppInventory {
+    std::shared_ptr<std::vector<InventoryEntry>> list;  // nullptr: to be built
+    std::vector<const StoredObject*> objects;  // per entry; nullptr: gone (compacted later)
+    std::vector<uint8_t> known;                // per entry
+    uint64_t known_at = 0;                     // a ManagedFiles moment; 0: nothing known
+    size_t written = 0;                        // rows written since it was built
+    size_t dead = 0;                           // entries gone
+  };
+  static constexpr size_t kNoSlot = SIZE_MAX;
+
+  const StoredObject* StoredObjectPtr(const std::string& app, const ResourceId& id) const {
+    auto it = bodies_.find(BodyKey(app, id.Key()));
+    return it == bodies_.end() ? nullptr : &it->second;
+  }
+
+  // The inventory of `app`, built when it is not kept, without entries that are gone.
+  AppInventory& CurrentInventory(const std::string& app) {
+    AppInventory& inv = inventories_[app];
+    if (!inv.list) {
+      const std::string prefix = BodyKey(app, "");
+      std::vector<std::pair<std::string_view, const StoredObject*>> rows;
+      for (const auto* objects : {&bodies_, &unreadable_}) {
+        for (const auto& [key, obj] : *objects) {
+          if (key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0)
+            rows.emplace_back(std::string_view(key).substr(prefix.size()), &obj);
+        }
+      }
+      std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+        return a.second->order != b.second->order ? a.second->order < b.second->order
+                                                  : a.first < b.first;
+      });
+      inv = AppInventory{.list = std::make_shared<std::vector<InventoryEntry>>()};
+      inv.list->reserve(rows.size());
+      inv.objects.reserve(rows.size());
+      for (const auto& [key, obj] : rows) {
+        auto id = ResourceId::FromKey(std::string(key));
+        if (!id.ok()) continue;  // never stored (LoadManagedFiles skips such rows)
+        inv.list->push_back({.id = std::move(*id),
+                             .order = static_cast<int>(obj->order),
+                             .applied_hash = obj->hash});
+        inv.objects.push_back(obj);
+      }
+      inv.known.assign(inv.objects.size(), 0);
+      return inv;
+    }
+    if (inv.dead > 0) {
+      Writable(inv);
+      size_t to = 0;
+      for (size_t from = 0; from < inv.objects.size(); ++from) {
+        if (!inv.objects[from]) continue;
+        if (to != from) {
+          (*inv.list)[to] = std::move((*inv.list)[from]);
+          inv.objects[to] = inv.objects[from];
+          inv.known[to] = inv.known[from];
+        }
+        ++to;
+      }
+      inv.list->resize(to);
+      inv.objects.resize(to);
+      inv.known.resize(to);
+      inv.dead = 0;
+    }
+    return inv;
+  }
+
+  // A plan may still hold the list: it is copied before it changes.
+  static void Writable(AppInventory& inv) {
+    if (inv.list.use_count() > 1)
+      inv.list = std::make_shared<std::vector<InventoryEntry>>(*inv.list);
+  }
+
+  // The entry of `obj` (a row of `inv`'s Application), found by its order; kNoSlot: none.
+  static size_t SlotOf(const AppInventory& inv, const StoredObject* obj) {
+    const auto& list = *inv.list;
+    auto it = std::lower_bound(list.begin(), list.end(), obj->order,
+                               [](const InventoryEntry& e, int64_t o) { return e.order < o; });
+    for (; it != list.end() && it->order == obj->order; ++it) {
+      const size_t slot = static_cast<size_t>(it - list.begin());
+      if (inv.objects[slot] == obj) return slot;
+    }
+    return kNoSlot;
+  }
+
+  // Row `obj` of `app` is about to be written again or erased: its entry is gone.
+  void ForgetRow(const std::string& app, const StoredObject* obj) {
+    auto it = inventories_.find(app);
+    if (it == inventories_.end() || !it->second.list) return;
+    AppInventory& inv = it->second;
+    const size_t slot = SlotOf(inv, obj);
+    if (slot == kNoSlot) return;
+    inv.objects[slot] = nullptr;
+    inv.known[slot] = 0;
+    ++inv.dead;
+  }
+
+  // Row `obj` of `app` was just written (it has the newest order): its entry goes last.
+  void AddRow(const std::string& app, const ResourceId& id, const StoredObject* obj) {
+    auto it = inventories_.find(app);
+    if (it == inventories_.end() || !it->second.list) return;
+    AppInventory& inv = it->second;
+    if (++inv.written > 64 + inv.objects.size() / 4) {
+      inventories_.erase(it);  // many writes: built again when next asked
+      return;
+    }
+    Writable(inv);
+    inv.list->push_back(
+        {.id = id, .order = static_cast<int>(obj->order), .applied_hash = obj->hash});
+    inv.objects.push_back(obj);
+    inv.known.push_back(0);
+  }
+
+  // Erases row `key` of `app` from `rows` (bodies_ or unreadable_), if there.
+  void EraseRow(std::unordered_map<std::string, StoredObject>* rows, const std::string& app,
+                const std::string& key) {
+    auto it = rows->find(key);
+    if (it == rows->end()) return;
+    ForgetRow(app, &it->second);
+    rows->erase(it);
+  }
+  // By Application (see AppInventory). GUARDED_BY(mu_).
+  // By Application (see AppInventory). GUARDED_BY(mu_).
+  std::unordered_map<std::string, AppInventory> inventories_;
   std::unique_ptr<Supervisor> supervisor_;  // own lock and thread
   std::mutex cb_mu_;
   std::function<void(const std::string&, const ResourceId&)> drift_fn_;   // GUARDED_BY(cb_mu_)
@@ -768,7 +949,7 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
         files_.Erase(path);
       if (recorded_first) {
         (void)store_->Delete(ctx.app, id.Key());
-        bodies_.erase(BodyKey(ctx.app, id.Key()));
+        EraseRow(&bodies_, ctx.app, BodyKey(ctx.app, id.Key()));
       }
       return written.status();
     }

@@ -83,7 +83,7 @@ class LocalTargetTest : public ::testing::Test {
   // host), so a File written into a staging directory is in place when this returns.
   Result<Change> Apply(const Resource& r) {
     auto change = target_->Apply(ctx_, r);
-    (void)target_->UnchangedSinceApplied(ctx_, {});
+    (void)target_->UnchangedSinceApplied(ctx_, std::vector<resource::ResourceId>{});
     return change;
   }
 

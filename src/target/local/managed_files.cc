@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "core/fs.h"
 #include "core/strings.h"
 #include "target/local/spec.h"
@@ -78,6 +80,7 @@ std::optional<ManagedFile> ManagedFiles::Find(const std::string& path) const {
 void ManagedFiles::Set(const std::string& path, ManagedFile file) {
   std::lock_guard<std::mutex> lock(mu_);
   file.touched = ++ticks_;
+  ChangedLocked(path);
   auto [it, inserted] = files_.insert_or_assign(path, std::move(file));
   if (inserted && ++dir_refs_[fs::Dirname(path)] == 1) ++dirs_version_;
 }
@@ -85,6 +88,7 @@ void ManagedFiles::Set(const std::string& path, ManagedFile file) {
 void ManagedFiles::Erase(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   if (files_.erase(path) == 0) return;
+  ChangedLocked(path);
   auto it = dir_refs_.find(fs::Dirname(path));
   if (it != dir_refs_.end() && --it->second == 0) {
     dir_refs_.erase(it);
@@ -95,7 +99,9 @@ void ManagedFiles::Erase(const std::string& path) {
 void ManagedFiles::SetWriting(const std::string& path, bool writing) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = files_.find(path);
-  if (it != files_.end()) it->second.writing = writing;
+  if (it == files_.end()) return;
+  it->second.writing = writing;
+  ChangedLocked(path);
 }
 
 void ManagedFiles::SetWritten(const std::string& path, const FileStamp& stamp, uint64_t since) {
@@ -105,6 +111,7 @@ void ManagedFiles::SetWritten(const std::string& path, const FileStamp& stamp, u
   it->second.writing = false;
   it->second.verified = stamp;
   it->second.verified_since = stamp.ino != 0 ? since : 0;
+  ChangedLocked(path);
 }
 
 void ManagedFiles::SetVerified(const std::string& path, const FileStamp& stamp, uint64_t since) {
@@ -113,6 +120,7 @@ void ManagedFiles::SetVerified(const std::string& path, const FileStamp& stamp, 
   if (it == files_.end()) return;
   it->second.verified = stamp;
   it->second.verified_since = stamp.ino != 0 ? since : 0;
+  ChangedLocked(path);
 }
 
 bool ManagedFiles::MatchesVerified(const std::string& path, const struct stat& st, uint64_t since) {
@@ -125,14 +133,26 @@ bool ManagedFiles::MatchesVerified(const std::string& path, const struct stat& s
   return true;
 }
 
-bool ManagedFiles::KnownUnchanged(const std::string& path) {
+void ManagedFiles::ConfirmVerified(const std::string& path, const FileStamp& stamp,
+                                   uint64_t since) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end() || stamp.ino == 0 || !(it->second.verified == stamp)) return;
+  it->second.verified_since = std::max(it->second.verified_since, since);
+}
+
+bool ManagedFiles::KnownUnchanged(const std::string& path, bool* quiet) {
+  if (quiet) *quiet = false;
   FileStamp stamp;
   uint64_t since;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = files_.find(path);
     if (it == files_.end() || it->second.verified.ino == 0) return false;
-    if (QuietLocked(path, it->second, it->second.verified_since)) return true;
+    if (QuietLocked(path, it->second, it->second.verified_since)) {
+      if (quiet) *quiet = true;
+      return true;
+    }
     stamp = it->second.verified;
     since = ++ticks_;  // before the stat
   }
@@ -143,7 +163,32 @@ bool ManagedFiles::KnownUnchanged(const std::string& path) {
   auto it = files_.find(path);
   if (it == files_.end() || !(it->second.verified == stamp)) return false;
   it->second.verified_since = since;
+  if (quiet) *quiet = QuietLocked(path, it->second, since);
   return true;
+}
+
+bool ManagedFiles::ChangedSince(uint64_t since, std::vector<std::string>* paths) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (since < changes_from_) return false;
+  // In order of moments: the ones after `since` are at the end.
+  auto it = std::upper_bound(changes_.begin(), changes_.end(), since,
+                             [](uint64_t t, const auto& c) { return t < c.first; });
+  for (; it != changes_.end(); ++it) paths->push_back(it->second);
+  return true;
+}
+
+void ManagedFiles::ChangedLocked(const std::string& path) {
+  if (changes_.size() >= kMaxChanges) {
+    ForgetChangesLocked();
+    return;
+  }
+  changes_.emplace_back(++ticks_, path);
+}
+
+void ManagedFiles::ForgetChangesLocked() {
+  changes_.clear();
+  changes_.shrink_to_fit();
+  changes_from_ = ++ticks_;
 }
 
 uint64_t ManagedFiles::DirsVersion() const {
@@ -192,6 +237,7 @@ bool ManagedFiles::Touch(const std::string& path) {
   auto it = files_.find(path);
   if (it == files_.end()) return false;
   it->second.touched = ++ticks_;
+  ChangedLocked(path);
   return true;
 }
 
@@ -199,6 +245,7 @@ void ManagedFiles::TouchAll() {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t now = ++ticks_;
   for (auto& [path, file] : files_) file.touched = now;
+  ForgetChangesLocked();
 }
 
 void ManagedFiles::SetWatched(const std::string& dir, uint64_t since) {
@@ -207,6 +254,7 @@ void ManagedFiles::SetWatched(const std::string& dir, uint64_t since) {
     watched_since_.erase(dir);
   else
     watched_since_[dir] = since;
+  ForgetChangesLocked();
 }
 
 bool ManagedFiles::QuietSince(const std::string& path, uint64_t since) const {

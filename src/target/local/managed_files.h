@@ -76,9 +76,21 @@ class ManagedFiles {
   // True when `st` (a stat of `path` taken after moment `since`) shows the verified stamp;
   // then `since` becomes the file's verified_since.
   bool MatchesVerified(const std::string& path, const struct stat& st, uint64_t since);
+  // `path` showed its verified stamp `stamp` in a stat taken after moment `since`: the file
+  // is verified since then (nothing changes when its record holds another stamp now).
+  void ConfirmVerified(const std::string& path, const FileStamp& stamp, uint64_t since);
   // True when `path` is known to hold what was applied: quiet since it was verified (no
   // system call), or else an lstat shows the verified stamp (which re-arms the former).
-  bool KnownUnchanged(const std::string& path);
+  // `quiet` (optional): set to whether, after this call, the file is quiet since it was
+  // verified, so that it stays known unchanged until ChangedSince() names it.
+  bool KnownUnchanged(const std::string& path, bool* quiet = nullptr);
+  // The paths whose record changed after moment `since` in a way that can end "known
+  // unchanged" (an event read, a Set, Erase or write, a new verification), added to
+  // `paths`. false: not known (too many changes since, or a change to every file: TouchAll,
+  // a directory watched anew or no longer) — then ask KnownUnchanged() for each file.
+  // A file that was quiet since its verification at `since` (KnownUnchanged's `quiet`)
+  // and is not named here still is.
+  bool ChangedSince(uint64_t since, std::vector<std::string>* paths) const;
   // Parent directories of all managed paths.
   std::vector<std::string> Dirs() const;
   // Counts changes of the set Dirs() returns: equal values, same directories.
@@ -104,6 +116,9 @@ class ManagedFiles {
 
  private:
   bool QuietLocked(const std::string& path, const ManagedFile& file, uint64_t since) const;
+  // Records a change of `path` for ChangedSince (mu_ held); ForgetChangesLocked: of all.
+  void ChangedLocked(const std::string& path);
+  void ForgetChangesLocked();
 
   mutable std::mutex mu_;
   std::map<std::string, ManagedFile> files_;       // GUARDED_BY(mu_)
@@ -111,6 +126,11 @@ class ManagedFiles {
   uint64_t dirs_version_ = 0;                      // GUARDED_BY(mu_)
   uint64_t ticks_ = 0;                             // GUARDED_BY(mu_)
   std::map<std::string, uint64_t> watched_since_;  // GUARDED_BY(mu_): dir -> moment
+  // GUARDED_BY(mu_): the changes after moment changes_from_ (ChangedSince), in order; at
+  // most kMaxChanges (then forgotten: changes_from_ moves on).
+  static constexpr size_t kMaxChanges = 4096;
+  std::vector<std::pair<uint64_t, std::string>> changes_;
+  uint64_t changes_from_ = 0;
 };
 
 }  // namespace plumb::target::local

@@ -304,8 +304,11 @@ class Watcher::Loop {
         AddPendingLocked(path);  // its own write in flight: its events follow
         continue;
       }
-      // Untouched since the runtime wrote it: it holds what was applied.
+      // Untouched since the runtime wrote it: it holds what was applied. Quiet again from
+      // the moment before this stat (after a rescan, the next plan need not stat it).
+      const uint64_t since = files_->Tick();
       if (want->verified.ino != 0 && FileStamp::At(path) == want->verified) {
+        files_->ConfirmVerified(path, want->verified, since);
         reported_.erase(path);
         continue;
       }
