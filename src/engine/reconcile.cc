@@ -672,10 +672,12 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   // freed here, before the health stage.
   std::vector<std::optional<target::ChangeKind>> applied(should_apply ? plan.apply.size() : 0);
   std::unordered_set<std::string> changed_keys;
+  bool keyed = false;  // changed_keys built (once: it may well be empty)
   for (size_t k = 0; k < std::min(changes.size(), applied.size()); ++k) {
     if (changes[k].id == plan.apply[k].id) {
       applied[k] = changes[k].kind;
-    } else if (changed_keys.empty()) {
+    } else if (!keyed) {
+      keyed = true;
       for (const auto& c : changes)
         if (c.kind != target::ChangeKind::kUnchanged) changed_keys.insert(c.id.Key());
     }

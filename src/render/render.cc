@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -185,9 +186,14 @@ struct Renderer::Impl {
       }
     };
     RenderStats second;
-    std::thread helper([&] { run(&second); });
+    std::thread helper;
+    try {
+      helper = std::thread([&] { run(&second); });
+    } catch (const std::system_error&) {
+      // No thread to be had (EAGAIN): this one takes every file.
+    }
     run(stats);
-    helper.join();
+    if (helper.joinable()) helper.join();
     stats->parsed += second.parsed;
     stats->cache_hits += second.cache_hits;
     const size_t failed = first_failed.load();

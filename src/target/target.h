@@ -95,7 +95,7 @@ struct RunningStatus {
 
 struct InventoryEntry {
   resource::ResourceId id;
-  int order = 0;             // apply order in the reconcile that last applied it
+  int64_t order = 0;         // apply order (grows over the store's life: past 2^31 rows written)
   std::string applied_hash;  // CanonicalHash of Expected() when last applied
 };
 

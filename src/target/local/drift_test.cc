@@ -1,5 +1,6 @@
 // Drift detection of the local target against the real file system (inotify + rescan).
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -308,6 +309,44 @@ TEST_F(LocalTargetTest, AFileKnownUnchangedAtTheLastAskIsAskedAgainOnceAnythingT
     EXPECT_EQ((**now)[k].applied_hash, (**reread)[k].applied_hash) << k;
   }
   EXPECT_EQ((**now)[(*now)->size() - 1].id, ids[5]);
+  target_.reset();
+}
+
+TEST_F(LocalTargetTest, ApplyOrdersPastTwoToThe31KeepTheInventoryRight) {
+  // The apply order grows over the store's life and is kept across restarts; past 2^31 a
+  // kept inventory that truncated it to int lost its rows (a row written again was listed
+  // twice, and the old entry would be pruned).
+  std::vector<Resource> files;
+  for (int i = 0; i < 3; ++i) {
+    const std::string n = std::to_string(i);
+    files.push_back(FileRes("g" + n, allowed_ + "/g" + n, "v" + n + "\n"));
+    ASSERT_TRUE(Apply(files.back()).ok());
+  }
+  ASSERT_TRUE(target_->Flush().ok());
+  target_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((root_ + "/state/local.db").c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, "UPDATE objects SET \"order\" = \"order\" + 3000000000", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  Open();
+  auto first = target_->InventoryOf(ctx_);
+  ASSERT_TRUE(first.ok() && *first);
+  ASSERT_EQ((*first)->size(), 3u);
+  EXPECT_GT((**first)[0].order, int64_t{3000000000});
+  // g1 changes in git: its row is written again and goes last, listed once.
+  files[1] = FileRes("g1", allowed_ + "/g1", "v1, changed\n");
+  ASSERT_TRUE(Apply(files[1]).ok());
+  auto again = target_->InventoryOf(ctx_);
+  ASSERT_TRUE(again.ok() && *again);
+  ASSERT_EQ((*again)->size(), 3u);
+  EXPECT_EQ((*again)->back().id, files[1].id());
+  ASSERT_TRUE(target_->Remove(ctx_, files[0].id()).ok());
+  auto left = target_->InventoryOf(ctx_);
+  ASSERT_TRUE(left.ok() && *left);
+  ASSERT_EQ((*left)->size(), 2u);
+  EXPECT_EQ((**left)[0].id, files[2].id());
   target_.reset();
 }
 

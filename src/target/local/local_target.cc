@@ -366,7 +366,11 @@ class LocalTarget : public Target {
         }
         const StoredObject* obj = StoredObjectPtr(ctx.app, file->id());
         const size_t slot = obj ? SlotOf(*inv, obj) : kNoSlot;
-        if (slot != kNoSlot) stale[slot] = 1;
+        if (slot == kNoSlot) {  // not found by its row: by path then (never assume quiet)
+          by_path = true;
+          break;
+        }
+        stale[slot] = 1;
       }
     }
     const std::unordered_set<std::string_view> changed =
@@ -795,9 +799,7 @@ class LocalTarget : public Target {
       for (const auto& [key, obj] : rows) {
         auto id = ResourceId::FromKey(std::string(key));
         if (!id.ok()) continue;  // never stored (LoadManagedFiles skips such rows)
-        inv.list->push_back({.id = std::move(*id),
-                             .order = static_cast<int>(obj->order),
-                             .applied_hash = obj->hash});
+        inv.list->push_back({.id = std::move(*id), .order = obj->order, .applied_hash = obj->hash});
         inv.objects.push_back(obj);
       }
       inv.known.assign(inv.objects.size(), 0);
@@ -847,7 +849,12 @@ class LocalTarget : public Target {
     if (it == inventories_.end() || !it->second.list) return;
     AppInventory& inv = it->second;
     const size_t slot = SlotOf(inv, obj);
-    if (slot == kNoSlot) return;
+    // Not found (it should be) or nothing left (a removed Application): dropped, built again
+    // when next asked, so no entry can outlive its row.
+    if (slot == kNoSlot || inv.dead + 1 == inv.objects.size()) {
+      inventories_.erase(it);
+      return;
+    }
     inv.objects[slot] = nullptr;
     inv.known[slot] = 0;
     ++inv.dead;
@@ -863,8 +870,7 @@ class LocalTarget : public Target {
       return;
     }
     Writable(inv);
-    inv.list->push_back(
-        {.id = id, .order = static_cast<int>(obj->order), .applied_hash = obj->hash});
+    inv.list->push_back({.id = id, .order = obj->order, .applied_hash = obj->hash});
     inv.objects.push_back(obj);
     inv.known.push_back(0);
   }
