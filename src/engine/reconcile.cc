@@ -684,7 +684,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
   }
   std::vector<target::Change>().swap(changes);
   auto changed = [&](size_t k) {
-    if (!changed_keys.empty()) return changed_keys.count(plan.apply[k].id.Key()) > 0;
+    if (keyed) return changed_keys.count(plan.apply[k].id.Key()) > 0;
     return applied[k] && *applied[k] != target::ChangeKind::kUnchanged;
   };
   // Per plan position: in sync after this pass.

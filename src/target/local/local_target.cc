@@ -660,8 +660,8 @@ class LocalTarget : public Target {
   }
 
   const Value* StoredPtr(const std::string& app, const ResourceId& id) const {
-    auto it = bodies_.find(BodyKey(app, id.Key()));
-    return it == bodies_.end() ? nullptr : &it->second.body;
+    const StoredObject* obj = StoredObjectPtr(app, id);
+    return obj ? &obj->body : nullptr;
   }
   Result<std::optional<Value>> StoredBody(const std::string& app, const ResourceId& id) {
     const Value* v = StoredPtr(app, id);

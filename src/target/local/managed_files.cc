@@ -43,14 +43,7 @@ bool HexDigest::Is(std::string_view hex) const {
 
 std::string HexDigest::Hex() const {
   if (digits_ == kNotHex) return "?";
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(digits_);
-  for (size_t i = 0; i < digits_ / 2u; ++i) {
-    out += kDigits[bytes_[i] >> 4];
-    out += kDigits[bytes_[i] & 0xf];
-  }
-  return out;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(bytes_.data()), digits_ / 2u));
 }
 
 std::string ManagedFile::OwnerKey(const std::string& app, const resource::ResourceId& id) {
