@@ -57,7 +57,7 @@ Status InventoryStore::Persist(const std::string& app, const ResourceId& id,
     if (st->persisted.count(id.Key())) return Status::Ok();
     all = st->entries;
     // Not applied yet: ordered after everything applied so far.
-    int order = next_order_;
+    int64_t order = next_order_;
     auto add = [&](const ResourceId& x) {
       if (all.count(x.Key())) return;
       all[x.Key()] = InventoryEntry{.id = x, .order = order++};
@@ -189,7 +189,7 @@ Result<std::map<std::string, InventoryEntry>> InventoryStore::Read(const std::st
     auto id = ResourceId::FromKey(row.GetString("key"));
     if (!id.ok()) continue;
     const Value* order = row.Find("order");
-    int o = order && order->is_int() ? static_cast<int>(order->as_int()) : 0;
+    int64_t o = order && order->is_int() ? order->as_int() : 0;
     next_order_ = std::max(next_order_, o + 1);
     out[id->Key()] = InventoryEntry{.id = *id, .order = o, .applied_hash = row.GetString("hash")};
   }

@@ -71,7 +71,7 @@ class InventoryStore {
   std::string apply_query_;
   std::mutex mu_;
   std::map<std::string, State> apps_;  // GUARDED_BY(mu_)
-  int next_order_ = 0;                 // GUARDED_BY(mu_)
+  int64_t next_order_ = 0;             // GUARDED_BY(mu_)
 };
 
 }  // namespace plumb::target::kubernetes

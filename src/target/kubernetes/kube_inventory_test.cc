@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "diff/diff.h"
+#include "resource/codec.h"
 #include "target/kubernetes/kube_target.h"
 #include "target/kubernetes/kube_test_util.h"
 
@@ -117,6 +118,47 @@ TEST_F(KubeInventoryTest, ANewObjectIsInTheInventoryBeforeItIsApplied) {
   ASSERT_TRUE(target_->Flush().ok());
   EXPECT_EQ(Names(NewTarget().get()), (std::set<std::string>{"demo", "b", "c"}));
   EXPECT_EQ(server_->Get("/api/v1/namespaces/demo/configmaps/d").status().code(), Code::kNotFound);
+}
+
+// Apply orders are int64: stored past 2^32, they are read and written back as they are
+// (an int would wrap them to small numbers and reorder the prune).
+TEST_F(KubeInventoryTest, OrdersPastTwoToThe32AreKept) {
+  desired_ = ParseResources(ConfigMaps({"a", "b"}));
+  for (const Resource& r : desired_) ASSERT_TRUE(target_->Apply(ctx_, r).ok());
+  ASSERT_TRUE(target_->Flush().ok());
+  const std::string path = "/api/v1/namespaces/default/configmaps/plumbline-inventory-shop";
+  auto cm = client_->DoJson({.path = path});
+  ASSERT_TRUE(cm.ok()) << cm.status().ToString();
+  auto list = resource::ParseJson(cm->FindPath({"data"})->GetString("entries"));
+  ASSERT_TRUE(list.ok() && list->is_array());
+  const int64_t big = int64_t{1} << 32;
+  Value shifted = Value::EmptyArray();
+  for (const Value& row : list->as_array()) {
+    Value r = row;
+    r.Set("order", big + row.Find("order")->as_int());
+    shifted.Append(r);
+  }
+  Value patch = Value::EmptyObject();
+  Value data = Value::EmptyObject();
+  data.Set("entries", resource::ToJson(shifted));
+  patch.Set("data", data);
+  ASSERT_TRUE(client_
+                  ->DoJson({.method = "PATCH",
+                            .path = path,
+                            .content_type = "application/merge-patch+json",
+                            .body = resource::ToJson(patch)})
+                  .ok());
+
+  // A restarted operator adds c: it is ordered after a and b, and theirs stay as stored.
+  target_ = NewTarget();
+  desired_ = ParseResources(ConfigMaps({"a", "b", "c"}));
+  ASSERT_TRUE(target_->Apply(ctx_, desired_[2]).ok());
+  ASSERT_TRUE(target_->Flush().ok());
+  auto inv = NewTarget()->Inventory("shop");
+  ASSERT_TRUE(inv.ok()) << inv.status().ToString();
+  ASSERT_EQ(inv->size(), 4u);
+  EXPECT_EQ(inv->back().id.name, "c");
+  for (const InventoryEntry& e : *inv) EXPECT_GE(e.order, big) << e.id.name;
 }
 
 TEST_F(KubeInventoryTest, AReconcileThatAddsNothingWritesNoInventory) {
