@@ -28,6 +28,12 @@ CREATE INDEX IF NOT EXISTS events_app ON events(app, id);
 UPDATE history SET result='Interrupted' WHERE result='Running';
 )sql";
 
+// engine.db's format, in PRAGMA user_version. A store opened by a binary of an older format
+// says so and stops, instead of reading what it does not understand as nothing (an empty
+// list of Applications, then a history that starts again). Raise it when what older
+// binaries would misread changes; 0 is a database from before the number was kept.
+constexpr int64_t kFormat = 1;
+
 // A prepared statement, finalized on scope exit.
 class Stmt {
  public:
@@ -130,7 +136,18 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& state_dir, size_t 
                       nullptr) != SQLITE_OK)
     return impl->Error("open");
   sqlite3_busy_timeout(impl->db, 5000);
+  {
+    Stmt version(impl->db, "PRAGMA user_version");
+    if (!version.ok() || version.Step() != SQLITE_ROW) return impl->Error("read the format");
+    int64_t found = version.Int(0);
+    if (found > kFormat)
+      return FailedPrecondition(impl->path + ": written by a newer plumb (engine.db format " +
+                                std::to_string(found) + ", this binary reads up to " +
+                                std::to_string(kFormat) +
+                                "): run the newer binary, or start from a fresh --state-dir");
+  }
   RETURN_IF_ERROR(impl->Exec(kSchema));
+  RETURN_IF_ERROR(impl->Exec(("PRAGMA user_version=" + std::to_string(kFormat)).c_str()));
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

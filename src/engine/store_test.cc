@@ -152,6 +152,25 @@ TEST_F(StoreTest, StatusWrittenBeforeTheResourcesTableIsRead) {
   EXPECT_EQ(Stored().last_reconcile_ms, 5);
 }
 
+TEST_F(StoreTest, ADatabaseOfANewerFormatIsRefusedAndLeftAsItIs) {
+  store_.reset();
+  Sql("PRAGMA user_version=99");
+  auto s = Store::Open(tmp_.path());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("engine.db format 99"), std::string::npos)
+      << s.status().message();
+  // Nothing was written: the newer number is still there.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((tmp_.path() + "/engine.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(st, 0), 99);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 TEST(ResourceStatusListTest, BuilderKeepsTheSameListWhenNoRowChanged) {
   ResourceStatusList last = Rows({{"a", "Synced"}, {"b", "Synced"}});
   auto add = [](ResourceStatusList::Builder& b, const char* name, const char* sync) {
