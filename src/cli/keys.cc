@@ -92,7 +92,8 @@ int List(const KeysOptions& o, const secrets::KeySet& set) {
     return 0;
   }
   if (set.sealing_info.empty()) {
-    std::cout << "no sealing keys (plumb keys init, or start the operator)\n";
+    std::cout << "no sealing keys yet (plumb keys init or plumb keys export-public makes the "
+                 "first; so does the operator when it needs one)\n";
   } else {
     std::vector<std::vector<std::string>> rows = {{"ID", "CREATED", "BITS", "FINGERPRINT", ""}};
     for (size_t i = 0; i < set.sealing_info.size(); i++) {
@@ -108,7 +109,13 @@ int List(const KeysOptions& o, const secrets::KeySet& set) {
   return 0;
 }
 
-int Backup(const KeysOptions& o, const secrets::KeyStore& store) {
+int Backup(const KeysOptions& o, secrets::KeyStore& store) {
+  // A state directory whose operator has not needed its key yet gets it now (as
+  // export-public does): the backup is what disaster recovery restores.
+  if (store.Current()->sealing.empty()) {
+    Status made = store.EnsureKey();
+    if (!made.ok()) return Fail("backup", made);
+  }
   std::string text = store.Backup();
   if (store.Current()->sealing.empty() && store.Current()->age_identities.empty())
     return Fail("backup",
@@ -183,6 +190,17 @@ int CmdKeys(const std::string& verb, const KeysOptions& o) {
     return PrintCreated(o, *info, dir);
   }
   if (verb == "list") return List(o, *store.Current());
+  if (verb == "export-public" || verb == "backup") {
+    // An operator makes its first key when something needs it (a plumb run --once that
+    // unsealed nothing made none); these verbs hand the key out, so they make it, as a
+    // fresh Sealed Secrets controller has one to give. Only in a state directory that
+    // exists (checked above): a mistyped --state-dir gets no key.
+    store.GenerateWhenNeeded(o.bits, [&dir](const Result<secrets::KeyInfo>& made) {
+      if (made.ok())
+        std::cerr << "generated sealing key " << made->id << " (RSA-" << made->bits << ") in "
+                  << dir << "\n";
+    });
+  }
   if (verb == "export-public") {
     auto cert = store.CertificatePem();
     if (!cert.ok()) return Fail(verb, cert.status());

@@ -110,7 +110,8 @@ int main(int argc, char** argv) {
 
   c_run
       ->add_option("--key-bits", run.key_bits,
-                   "RSA size of the sealing keys the operator makes (the first, and renewals)")
+                   "RSA size of the sealing keys the operator makes (the first, and renewals); "
+                   "the first is made at start, or with --once only if the run needs it")
       ->check(CLI::Range(2048, 16384))
       ->capture_default_str();
   c_run
@@ -333,10 +334,16 @@ int main(int argc, char** argv) {
       ->add_option("--bits", keys.bits, "RSA key size")
       ->check(CLI::Range(2048, 16384));
   add_keys("list", "the sealing keys, newest first, and how many age identities");
-  add_keys("export-public",
-           "print the newest key's certificate (PEM), as kubeseal --fetch-cert does");
-  add_keys("backup", "write every private key and age identity to one file (keep it offline)")
-      ->add_option("-f,--file", keys.file, "where to write it, mode 0600 (default: stdout)");
+  auto* c_export = add_keys("export-public",
+                            "print the newest key's certificate (PEM), as kubeseal --fetch-cert "
+                            "does; makes the first key when the state directory has none yet");
+  auto* c_backup = add_keys("backup",
+                            "write every private key and age identity to one file (keep it "
+                            "offline); makes the first key when the state directory has none yet");
+  c_backup->add_option("-f,--file", keys.file, "where to write it, mode 0600 (default: stdout)");
+  for (auto* sub : {c_export, c_backup})
+    sub->add_option("--bits", keys.bits, "RSA size of the first key, when it is made here")
+        ->check(CLI::Range(2048, 16384));
   add_keys("restore", "load a backup into this state directory (keys already there are skipped)")
       ->add_option("-f,--file", keys.file, "the backup file (- for stdin)")
       ->required();

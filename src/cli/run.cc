@@ -169,11 +169,14 @@ int CmdRun(RunOptions o) {
     }
   }
   // The first key is generated on a thread of its own while the first sync runs (RSA-4096
-  // takes 0.5-2 s); whatever needs it (unsealing, the certificate, Secret rows of
-  // local.db) waits for it. Without a key the operator cannot go on: a failure ends it.
+  // takes 0.5-5 s of CPU); whatever needs it (unsealing, the certificate, Secret rows of
+  // local.db) waits for it. A --once run makes it only if something needs it: one that
+  // unseals nothing and stores no Secret exits without spending that CPU on a key it never
+  // uses (plumb keys export-public or the next run makes it). Without a key the operator
+  // cannot go on: a failure ends it.
   const bool generating = keystore->Current()->sealing.empty();
   if (generating) {
-    keystore->InitInBackground(o.key_bits, [](const Result<secrets::KeyInfo>& first) {
+    auto first_key = [](const Result<secrets::KeyInfo>& first) {
       if (!first.ok()) {
         log::Error("sealing keys: " + first.status().message());
         std::fflush(nullptr);
@@ -181,7 +184,12 @@ int CmdRun(RunOptions o) {
       }
       log::Info("generated sealing key " + first->id,
                 {{"bits", std::to_string(first->bits)}, {"fingerprint", first->fingerprint}});
-    });
+    };
+    if (o.once) {
+      keystore->GenerateWhenNeeded(o.key_bits, first_key);
+    } else {
+      keystore->InitInBackground(o.key_bits, first_key);
+    }
   }
   // An allowed directory that does not exist yet is created, as a package would.
   for (const auto& p : o.allow_paths) {
@@ -380,7 +388,7 @@ int CmdRun(RunOptions o) {
     stop_election = true;
     elector_thread.join();
   }
-  // A key generated at this first start is on disk before the process ends.
+  // A key being generated at this first start is on disk before the process ends.
   keystore->WaitForKeys();
   if (o.once && code != 2) {
     // Every thread has stopped and every write is committed (local.db by the target's

@@ -1,15 +1,19 @@
 #include "secrets/keystore.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/x509.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <utility>
 
 #include "core/fs.h"
 #include "core/strings.h"
@@ -81,6 +85,69 @@ std::vector<std::pair<KeyInfo, PrivateKey>> Pairs(const KeySet& set) {
   return out;
 }
 
+// What a key directory holds: its sealing keys, its age identities (in file order, each
+// once) and those of them in the store's own file.
+struct DirKeys {
+  std::vector<std::pair<KeyInfo, PrivateKey>> keys;
+  std::vector<std::string> age, own_age;
+};
+
+Result<DirKeys> LoadDir(const std::string& dir) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
+  DirKeys out;
+  for (const std::string& name : names) {
+    std::string path = fs::JoinPath(dir, name);
+    bool is_key = EndsWith(name, ".pem") && StartsWith(name, kKeyIdPrefix);
+    bool is_age = EndsWith(name, ".agekey");
+    if (!is_key && !is_age) continue;
+    RETURN_IF_ERROR(CheckPrivateFile(path));
+    ASSIGN_OR_RETURN(std::string text, fs::ReadFile(path));
+    if (is_age) {
+      std::vector<std::string> ids;
+      RETURN_IF_ERROR(ParseAgeFile(path, text, &ids));
+      for (auto& id : ids) {
+        if (name == kOwnAgeFile) out.own_age.push_back(id);
+        if (!Contains(out.age, id)) out.age.push_back(std::move(id));
+      }
+      continue;
+    }
+    std::string id = name.substr(0, name.size() - 4);
+    int64_t created = CreatedFromId(id);
+    if (created < 0)
+      return InvalidArgument(path + ": the name is not sealed-secrets-key-<unix time>-<4 hex>.pem");
+    auto key = PrivateKey::FromPem(text);
+    if (!key.ok()) return key.status().WithContext(path);
+    ASSIGN_OR_RETURN(KeyInfo info, InfoFor(*key, id, created));
+    out.keys.emplace_back(std::move(info), std::move(*key));
+  }
+  return out;
+}
+
+// An exclusive lock on DIR/.lock while it lives (flock: the kernel drops it when the
+// process dies, so a kill -9 never leaves the directory locked).
+class DirLock {
+ public:
+  static Result<DirLock> Take(const std::string& dir) {
+    std::string path = fs::JoinPath(dir, ".lock");
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return Unavailable("cannot open " + path + ": " + std::strerror(errno));
+    DirLock lock(fd);
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno != EINTR) return Unavailable("cannot lock " + path + ": " + std::strerror(errno));
+    }
+    return lock;
+  }
+  DirLock(DirLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  DirLock& operator=(DirLock&&) = delete;
+  ~DirLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  explicit DirLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 }  // namespace
 
 std::string PublicKeyFingerprint(const PublicKey& key) {
@@ -108,35 +175,9 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(const std::string& dir) {
                               ": others could replace the operator's keys; run: chmod 700 " + dir);
 
   auto store = std::unique_ptr<KeyStore>(new KeyStore(dir));
-  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
-  std::vector<std::pair<KeyInfo, PrivateKey>> keys;
-  std::vector<std::string> age;
-  for (const std::string& name : names) {
-    std::string path = fs::JoinPath(dir, name);
-    bool is_key = EndsWith(name, ".pem") && StartsWith(name, kKeyIdPrefix);
-    bool is_age = EndsWith(name, ".agekey");
-    if (!is_key && !is_age) continue;
-    RETURN_IF_ERROR(CheckPrivateFile(path));
-    ASSIGN_OR_RETURN(std::string text, fs::ReadFile(path));
-    if (is_age) {
-      std::vector<std::string> ids;
-      RETURN_IF_ERROR(ParseAgeFile(path, text, &ids));
-      for (auto& id : ids) {
-        if (name == kOwnAgeFile) store->own_age_.push_back(id);
-        if (!Contains(age, id)) age.push_back(std::move(id));
-      }
-      continue;
-    }
-    std::string id = name.substr(0, name.size() - 4);
-    int64_t created = CreatedFromId(id);
-    if (created < 0)
-      return InvalidArgument(path + ": the name is not sealed-secrets-key-<unix time>-<4 hex>.pem");
-    auto key = PrivateKey::FromPem(text);
-    if (!key.ok()) return key.status().WithContext(path);
-    ASSIGN_OR_RETURN(KeyInfo info, InfoFor(*key, id, created));
-    keys.emplace_back(std::move(info), std::move(*key));
-  }
-  store->current_ = MakeSet(std::move(keys), std::move(age));
+  ASSIGN_OR_RETURN(DirKeys found, LoadDir(dir));
+  store->own_age_ = std::move(found.own_age);
+  store->current_ = MakeSet(std::move(found.keys), std::move(found.age));
   return store;
 }
 
@@ -180,10 +221,11 @@ void KeyStore::InitInBackground(int bits, std::function<void(const Result<KeyInf
     initializing_ = true;
   }
   init_thread_ = std::thread([this, bits, done = std::move(done)] {
-    Result<KeyInfo> made = RotateNow(bits, 0);
+    Result<std::optional<KeyInfo>> made = GenerateFirst(bits);
     // `done` first: a failure is reported (and may end the process) before any waiter
     // wakes up to find no key.
-    if (done) done(made);
+    if (done && !made.ok()) done(made.status());
+    if (done && made.ok() && *made) done(**made);
     {
       std::lock_guard<std::mutex> lock(init_mu_);
       initializing_ = false;
@@ -197,6 +239,57 @@ void KeyStore::WaitForKeys() const {
   init_cv_.wait(lock, [this] { return !initializing_; });
 }
 
+void KeyStore::GenerateWhenNeeded(int bits, std::function<void(const Result<KeyInfo>&)> done) {
+  std::lock_guard<std::mutex> lock(init_mu_);
+  on_demand_bits_ = bits;
+  on_demand_done_ = std::move(done);
+}
+
+Status KeyStore::EnsureKey() {
+  std::unique_lock<std::mutex> lock(init_mu_);
+  init_cv_.wait(lock, [this] { return !initializing_; });
+  if (!Current()->sealing.empty()) return Status::Ok();
+  if (on_demand_bits_ <= 0)
+    return FailedPrecondition("the operator has no sealing key yet: run `plumb keys init`");
+  // This thread generates; the others wait for it as for InitInBackground.
+  initializing_ = true;
+  const int bits = on_demand_bits_;
+  auto done = on_demand_done_;
+  lock.unlock();
+  Result<std::optional<KeyInfo>> made = GenerateFirst(bits);
+  if (done && !made.ok()) done(made.status());
+  if (done && made.ok() && *made) done(**made);
+  lock.lock();
+  initializing_ = false;
+  lock.unlock();
+  init_cv_.notify_all();
+  return made.ok() ? Status::Ok() : made.status();
+}
+
+Result<std::optional<KeyInfo>> KeyStore::GenerateFirst(int bits) {
+  ASSIGN_OR_RETURN(DirLock dir_lock, DirLock::Take(dir_));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(LoadNewKeysLocked());
+    if (!current_->sealing.empty()) return std::optional<KeyInfo>();
+  }
+  ASSIGN_OR_RETURN(KeyInfo made, RotateNow(bits, 0));
+  return std::optional<KeyInfo>(std::move(made));
+}
+
+Status KeyStore::LoadNewKeysLocked() {
+  ASSIGN_OR_RETURN(DirKeys found, LoadDir(dir_));
+  auto pairs = Pairs(*current_);
+  const size_t held = pairs.size();
+  for (auto& k : found.keys) {
+    bool known = false;
+    for (const auto& [info, key] : pairs) known |= info.id == k.first.id;
+    if (!known) pairs.push_back(std::move(k));
+  }
+  if (pairs.size() != held) PublishLocked(MakeSet(std::move(pairs), current_->age_identities));
+  return Status::Ok();
+}
+
 Result<KeyInfo> KeyStore::Init(int bits) {
   WaitForKeys();
   {
@@ -205,7 +298,12 @@ Result<KeyInfo> KeyStore::Init(int bits) {
       return AlreadyExists(dir_ + " already holds " + std::to_string(current_->sealing.size()) +
                            " sealing key(s); use `plumb keys rotate` to add a newer one");
   }
-  return RotateNow(bits, 0);
+  ASSIGN_OR_RETURN(std::optional<KeyInfo> made, GenerateFirst(bits));
+  if (!made)
+    return AlreadyExists(dir_ +
+                         " already holds a sealing key (made meanwhile by another "
+                         "process); use `plumb keys rotate` to add a newer one");
+  return std::move(*made);
 }
 
 Result<KeyInfo> KeyStore::Rotate(int bits, int64_t now_unix) {
@@ -237,8 +335,8 @@ Result<bool> KeyStore::RenewIfDue(int64_t period_seconds, int64_t now_unix, int 
   return true;
 }
 
-Result<std::string> KeyStore::CertificatePem() const {
-  WaitForKeys();
+Result<std::string> KeyStore::CertificatePem() {
+  RETURN_IF_ERROR(EnsureKey());
   std::lock_guard<std::mutex> lock(mu_);
   if (current_->sealing.empty())
     return FailedPrecondition("the operator has no sealing key yet: run `plumb keys init`");
@@ -280,8 +378,8 @@ Status KeyStore::AddAgeIdentity(const std::string& identity_line) {
   return Status::Ok();
 }
 
-std::string KeyStore::Backup() const {
-  WaitForKeys();
+std::string KeyStore::Backup() {
+  (void)EnsureKey();  // what there is, when no key can be made
   return FormatBackup(*Current(), [this](const std::string& id) {
     auto cert = fs::ReadFile(fs::JoinPath(dir_, id + ".crt"));
     return cert.ok() ? *cert : std::string();
@@ -331,8 +429,8 @@ Status KeyStore::Restore(std::string_view backup_text) {
   return Status::Ok();
 }
 
-Result<std::string> KeyStore::DerivedKey(std::string_view purpose) const {
-  WaitForKeys();
+Result<std::string> KeyStore::DerivedKey(std::string_view purpose) {
+  RETURN_IF_ERROR(EnsureKey());
   std::shared_ptr<const KeySet> set = Current();
   if (set->sealing.empty())
     return FailedPrecondition("no sealing key to derive from: run `plumb keys init`");

@@ -91,6 +91,70 @@ TEST_F(KeyStoreTest, InitInBackgroundGeneratesOnceAndWhatNeedsTheKeyWaitsForIt) 
   EXPECT_EQ(again->DerivedKey("db").value(), *derived);
 }
 
+TEST_F(KeyStoreTest, GenerateWhenNeededMakesTheKeyAtTheFirstCallThatNeedsIt) {
+  auto store = OpenOk(Dir());
+  std::atomic<int> done{0};
+  store->GenerateWhenNeeded(kTestBits, [&](const Result<KeyInfo>& info) {
+    EXPECT_TRUE(info.ok()) << info.status().ToString();
+    ++done;
+  });
+  store->WaitForKeys();  // arming generates nothing
+  EXPECT_TRUE(store->Current()->sealing.empty());
+  EXPECT_TRUE(fs::ListDir(Dir()).value().empty());
+  // Two threads need it at once: one key, made once.
+  Result<std::string> a = Internal(""), b = Internal("");
+  std::thread other([&] { a = store->DerivedKey("db"); });
+  b = store->DerivedKey("db");
+  other.join();
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(*a, *b);
+  EXPECT_EQ(done.load(), 1);
+  ASSERT_EQ(store->Current()->sealing_info.size(), 1u);
+  EXPECT_TRUE(store->CertificatePem().ok());
+  EXPECT_TRUE(store->EnsureKey().ok());
+  EXPECT_EQ(done.load(), 1);
+  // Not armed: nothing is made, and what needs the key says there is none.
+  auto plain = OpenOk(Dir("other"));
+  EXPECT_EQ(plain->EnsureKey().code(), Code::kFailedPrecondition);
+  EXPECT_TRUE(plain->Current()->sealing.empty());
+}
+
+TEST_F(KeyStoreTest, TwoStoresOnOneDirectoryMakeOneFirstKey) {
+  // As two processes would (plumb run --once and plumb keys export-public): the lock file
+  // lets one make the key and the other load it, so both derive the same local.db key.
+  auto one = OpenOk(Dir());
+  auto two = OpenOk(Dir());
+  std::atomic<int> made{0};
+  auto count = [&](const Result<KeyInfo>& info) {
+    EXPECT_TRUE(info.ok()) << info.status().ToString();
+    ++made;
+  };
+  one->GenerateWhenNeeded(kTestBits, count);
+  two->InitInBackground(kTestBits, count);
+  auto derived_one = one->DerivedKey("local.db");
+  auto derived_two = two->DerivedKey("local.db");
+  ASSERT_TRUE(derived_one.ok()) << derived_one.status().ToString();
+  ASSERT_TRUE(derived_two.ok()) << derived_two.status().ToString();
+  EXPECT_EQ(*derived_one, *derived_two);
+  EXPECT_EQ(made.load(), 1);
+  EXPECT_EQ(one->Current()->sealing_info.size(), 1u);
+  EXPECT_EQ(two->Current()->sealing_info.size(), 1u);
+  EXPECT_EQ(two->Init(kTestBits).status().code(), Code::kAlreadyExists);
+  auto reopened = OpenOk(Dir());
+  EXPECT_EQ(reopened->Current()->sealing_info.size(), 1u);
+  // A store opened before another made the key takes that key instead of making a
+  // second first key (whose derived key would differ).
+  auto early = OpenOk(Dir("late"));
+  auto maker = OpenOk(Dir("late"));
+  ASSERT_TRUE(maker->Init(kTestBits).ok());
+  early->GenerateWhenNeeded(kTestBits, count);
+  EXPECT_EQ(early->DerivedKey("local.db").value(), maker->DerivedKey("local.db").value());
+  EXPECT_EQ(early->Init(kTestBits).status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(made.load(), 1);
+  EXPECT_EQ(OpenOk(Dir("late"))->Current()->sealing_info.size(), 1u);
+}
+
 TEST_F(KeyStoreTest, RefusesKeyFilesOthersCanReadAndDirectoriesOthersCanWrite) {
   auto store = OpenOk(Dir());
   auto info = store->Init(kTestBits).value();

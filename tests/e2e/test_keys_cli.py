@@ -172,6 +172,67 @@ class KeysCliTest(E2E):
         with urllib.request.urlopen(op2.url + "/api/v1/keys/public.pem", timeout=30) as r:
             self.assertEqual(r.read().decode(), served)
 
+    def test_run_once_makes_the_key_only_when_it_needs_one(self):
+        """A one-shot run that unseals nothing spends no CPU on a sealing key; the verbs that
+        hand the key out make it; a run that has a SealedSecret to unseal makes it too."""
+        self.repo.write("a.yaml", file_yaml("a", "a.txt", "v1\n"))
+        self.repo.commit("v1")
+        state = os.path.join(self.root, "once")
+        keys_dir = os.path.join(state, "keys")
+
+        def once():
+            return plumb("run", "--repo", self.repo.bare, "--branch", self.repo.branch,
+                         "--path", ".", "--state-dir", state, "--allow-path", self.host,
+                         "--listen", "127.0.0.1:0", "--key-bits", "2048", "--once")
+
+        def pems():
+            return sorted(f for f in os.listdir(keys_dir) if f.endswith(".pem"))
+
+        r = once()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("root: Synced", r.stdout)
+        self.assertEqual(self.read("a.txt"), "v1\n")
+        self.assertEqual(pems(), [])
+        self.assertNotIn("generated sealing key", r.stdout + r.stderr)
+        self.assertIn("no sealing keys yet", self.ok(self.keys(state, "list")).stdout)
+        # export-public makes the first key (once), as the operator would have.
+        first = self.ok(self.keys(state, "export-public", "--bits", "2048"))
+        self.assertIn("generated sealing key sealed-secrets-key-", first.stderr)
+        self.assertEqual(len(pems()), 1)
+        again = self.ok(self.keys(state, "export-public"))
+        self.assertEqual(again.stdout, first.stdout)
+        self.assertNotIn("generated", again.stderr)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(keys_dir, pems()[0])).st_mode), 0o600)
+        # Sealed with that certificate, the next one-shot run unseals it with that key.
+        cert = os.path.join(self.root, "once-cert.pem")
+        with open(cert, "w") as f:
+            f.write(first.stdout)
+        secret = ("apiVersion: local.plumbline.dev/v1\nkind: Secret\nmetadata: {name: db}\n"
+                  "stringData: {password: pl4nted-s3cret}\n")
+        self.repo.write("sealed.yaml", self.ok(plumb("seal", "--cert", cert, stdin=secret)).stdout)
+        self.repo.write("conf.yaml", "apiVersion: local.plumbline.dev/v1\nkind: File\n"
+                        "metadata: {name: conf}\nspec:\n  path: conf.secret\n"
+                        "  fromSecret: {name: db, key: password}\n")
+        self.repo.commit("sealed")
+        r = once()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.read("conf.secret"), "pl4nted-s3cret")
+        self.assertEqual(len(pems()), 1)
+
+        # A fresh state directory whose first run has a SealedSecret to unseal makes its key
+        # in that run (this one was sealed for another key, so it does not unseal).
+        state = os.path.join(self.root, "once2")
+        keys_dir = os.path.join(state, "keys")
+        r = once()
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("does not unseal", r.stdout)
+        self.assertEqual(len(pems()), 1)
+        self.assertNotIn("pl4nted", r.stdout + r.stderr)
+        # backup hands out the key there is, without making another.
+        backup = self.ok(self.keys(state, "backup")).stdout
+        self.assertIn(pems()[0][:-4], backup)
+        self.assertEqual(len(pems()), 1)
+
     def test_operator_renews_its_key_when_due(self):
         self.repo.write("a.yaml", file_yaml("a", "a.txt", "v1\n"))
         self.repo.commit("v1")

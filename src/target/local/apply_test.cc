@@ -187,6 +187,28 @@ TEST_F(LocalTargetTest, ANewDirectoryAppearsWholeWithEveryFileComplete) {
   ::umask(old_umask);
 }
 
+TEST_F(LocalTargetTest, AStagedFileThatCannotBeWrittenFailsItsApplicationAndKeepsItsRow) {
+  // Staged files are written on the file writer's thread: one that fails there (here a
+  // File below another File's path) is reported by Settle, with the write's error, and is
+  // not put in place; the rest of its directory is, and both rows stay (the next pass
+  // writes it again, or says again why it cannot).
+  Resource a = FileRes("a", allowed_ + "/new/x", "a file\n");
+  Resource b = FileRes("b", allowed_ + "/new/x/y", "below a file\n");
+  ASSERT_TRUE(target_->Apply(ctx_, a).ok());
+  ASSERT_TRUE(target_->Apply(ctx_, b).ok());  // queued: its write is not done yet
+  Status settled = target_->Settle(ctx_);
+  EXPECT_FALSE(settled.ok());
+  EXPECT_NE(settled.message().find(allowed_ + "/new/x/y"), std::string::npos) << settled.ToString();
+  EXPECT_TRUE(target_->Settle(ctx_).ok());  // said once
+  EXPECT_TRUE(target_->Flush().ok());
+  EXPECT_EQ(Read(allowed_ + "/new/x"), "a file\n");
+  EXPECT_EQ(*fs::ListDir(allowed_), std::vector<std::string>{"new"});  // no staging left
+  EXPECT_EQ(Read(root_ + "/state/local.stages"), "");
+  auto inv = target_->Inventory("web");
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->size(), 2u);
+}
+
 TEST_F(LocalTargetTest, ADirectoryThatAppearsBeforeTheStagedOneIsPutInPlaceTakesItsFiles) {
   ASSERT_TRUE(target_->Apply(ctx_, FileRes("a", allowed_ + "/d/a", "mine a\n")).ok());
   ASSERT_TRUE(target_->Apply(ctx_, FileRes("b", allowed_ + "/d/s/b", "mine b\n")).ok());

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <system_error>
 #include <utility>
 
 #include "core/fs.h"
@@ -118,6 +119,14 @@ Status MergeInto(int from, int to, const std::string& display, std::vector<std::
 FileWriter::~FileWriter() {
   std::vector<std::string> failed;
   (void)Publish(&failed);  // every staged file is complete: put it in place
+  if (thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(q_mu_);
+      stop_ = true;
+    }
+    q_cv_.notify_all();
+    thread_.join();
+  }
   for (auto& [dir, fd] : roots_)
     if (fd >= 0) ::close(fd);
   if (stages_fd_ >= 0) ::close(stages_fd_);
@@ -204,24 +213,92 @@ Result<FileStamp> FileWriter::WriteStaged(int root_fd, const std::string& root,
     created_dirs_ = true;
   }
   const Stage& stage = stages_.at(final_dir);
-  const std::string in_stage = path.substr(final_dir.size() + 1);
+  Enqueue({.stage_fd = stage.fd,
+           .in_stage = path.substr(final_dir.size() + 1),
+           .path = path,
+           .final_dir = final_dir,
+           .content = content,
+           .mode = mode});
+  return FileStamp{};
+}
+
+Result<FileStamp> FileWriter::WriteInStage(const StagedWrite& w) {
   // Directories below the staged one are made inside it as needed (nobody sees them yet).
-  auto written = fs::WriteFileBeneath(stage.fd, in_stage, path, content, mode, /*exclusive=*/true);
+  auto written =
+      fs::WriteFileBeneath(w.stage_fd, w.in_stage, w.path, w.content, w.mode, /*exclusive=*/true);
   if (!written.ok() && written.status().code() == Code::kNotFound) {
     std::string sub;
-    for (const std::string& part : Split(fs::Dirname(in_stage), '/')) {
+    for (const std::string& part : Split(fs::Dirname(w.in_stage), '/')) {
       sub = sub.empty() ? part : sub + "/" + part;
-      if (::mkdirat(stage.fd, sub.c_str(), 0777) != 0 && errno != EEXIST)
-        return Unavailable("mkdir " + fs::JoinPath(final_dir, sub) + ": " + std::strerror(errno));
+      if (::mkdirat(w.stage_fd, sub.c_str(), 0777) != 0 && errno != EEXIST)
+        return Unavailable("mkdir " + fs::JoinPath(w.final_dir, sub) + ": " + std::strerror(errno));
     }
-    written = fs::WriteFileBeneath(stage.fd, in_stage, path, content, mode, /*exclusive=*/true);
+    written =
+        fs::WriteFileBeneath(w.stage_fd, w.in_stage, w.path, w.content, w.mode, /*exclusive=*/true);
   }
   if (!written.ok()) return written.status();
   return written->untouched ? FileStamp::Of(written->st) : FileStamp{};
 }
 
-Status FileWriter::Publish(std::vector<std::string>* failed) {
+void FileWriter::Enqueue(StagedWrite w) {
+  std::unique_lock<std::mutex> lock(q_mu_);
+  if (!thread_.joinable()) {
+    try {
+      thread_ = std::thread([this] { WriteLoop(); });
+    } catch (const std::system_error&) {
+      // No thread to be had: written here, as before.
+      Result<FileStamp> r = WriteInStage(w);
+      done_.emplace_back(std::move(w.path), std::move(r));
+      return;
+    }
+  }
+  idle_cv_.wait(lock, [this] { return queue_.size() < kMaxQueued; });
+  queue_.push_back(std::move(w));
+  lock.unlock();
+  q_cv_.notify_one();
+}
+
+void FileWriter::WriteLoop() {
+  std::unique_lock<std::mutex> lock(q_mu_);
+  while (true) {
+    q_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and nothing left to write
+    StagedWrite w = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    lock.unlock();
+    idle_cv_.notify_all();  // room in the queue
+    Result<FileStamp> r = WriteInStage(w);
+    lock.lock();
+    writing_ = false;
+    done_.emplace_back(std::move(w.path), std::move(r));
+    if (queue_.empty()) idle_cv_.notify_all();
+  }
+}
+
+void FileWriter::WaitWrites() {
+  std::unique_lock<std::mutex> lock(q_mu_);
+  idle_cv_.wait(lock, [this] { return queue_.empty() && !writing_; });
+}
+
+Status FileWriter::Publish(std::vector<std::string>* failed,
+                           std::unordered_map<std::string, FileStamp>* stamps) {
   Status first;
+  // The staged files first: each one is complete, or reported and not there.
+  WaitWrites();
+  std::vector<std::pair<std::string, Result<FileStamp>>> done;
+  {
+    std::lock_guard<std::mutex> lock(q_mu_);
+    done.swap(done_);
+  }
+  for (auto& [path, stamp] : done) {
+    if (!stamp.ok()) {
+      if (first.ok()) first = stamp.status();
+      failed->push_back(path);
+    } else if (stamps) {
+      (*stamps)[path] = *stamp;
+    }
+  }
   bool left_over = false;  // a staging directory that could not be removed keeps its record
   for (auto& [final_dir, stage] : stages_) {
     Status s;

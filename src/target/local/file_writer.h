@@ -22,13 +22,22 @@
 // STATE_DIR/local.stages before it is made; a process killed before Publish() leaves them,
 // and the next FileWriter removes them (RemoveLeftoverStages) — their files' rows are in the
 // inventory, so the next reconcile writes them again.
+// A staged file (nobody sees it before Publish) is written on a thread of the writer's own,
+// so a cold sync creates its inodes on a second core while the caller plans the next file;
+// Publish waits for those writes first, and a write that failed there is one of the paths
+// it reports failed (with the write's error), its stamp one of those it hands back.
 // Not thread-safe: LocalTarget calls it under its mutex.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -56,17 +65,21 @@ class FileWriter {
   // PermissionDenied when the path is not allowed (CheckWritable's answer), others from
   // the file system, naming the path.
   // `may_stage`: the file belongs to a new object (see above); `*staged` (when given) tells
-  // whether it went into a staging directory: it is visible at `path` only after Publish().
+  // whether it went into a staging directory: it is visible at `path` only after Publish(),
+  // which gives its stamp (this one has ino 0: it may still be being written).
   Result<FileStamp> Write(const std::string& path, const std::string& content, int mode,
                           bool may_stage = false, bool* staged = nullptr);
 
   // Staging directories not yet published; whether `path` lies in one of them.
   size_t StagedDirs() const { return stages_.size(); }
   bool InStage(const std::string& path) const;
-  // Renames every staging directory into place (see above). Paths (directories or files)
-  // that could not be put in place are appended to `failed`, their staged copies removed.
-  // The first error is returned; everything is still attempted.
-  Status Publish(std::vector<std::string>* failed);
+  // Renames every staging directory into place (see above), once every staged write is
+  // done. Paths (directories or files) that could not be written or put in place are
+  // appended to `failed`, their staged copies removed; the stamps of the staged files
+  // written are put in `stamps` (when given), by path. The first error is returned;
+  // everything is still attempted.
+  Status Publish(std::vector<std::string>* failed,
+                 std::unordered_map<std::string, FileStamp>* stamps = nullptr);
   // Removes the staging directories a killed process left (STATE_DIR/local.stages).
   Status RemoveLeftoverStages();
 
@@ -97,6 +110,29 @@ class FileWriter {
                                 const std::string& path, const std::string& content, int mode);
   Status RecordStage(const std::string& root, const std::string& parent_rel,
                      const std::string& name);
+
+  // A staged file to write on the writer's thread: `in_stage` below the staging directory
+  // `stage_fd` (open until Publish, which waits for the write).
+  struct StagedWrite {
+    int stage_fd = -1;
+    std::string in_stage, path, final_dir, content;
+    int mode = 0;
+  };
+  static Result<FileStamp> WriteInStage(const StagedWrite& w);
+  void Enqueue(StagedWrite w);
+  // Waits until every queued write is done; their results go to `done_`.
+  void WaitWrites();
+  void WriteLoop();
+  static constexpr size_t kMaxQueued = 256;  // the caller waits when this many are queued
+  std::mutex q_mu_;
+  std::condition_variable q_cv_;     // work queued, or stop
+  std::condition_variable idle_cv_;  // room in the queue, or all done
+  std::deque<StagedWrite> queue_;    // GUARDED_BY(q_mu_)
+  bool writing_ = false;             // the thread holds a write; GUARDED_BY(q_mu_)
+  bool stop_ = false;                // GUARDED_BY(q_mu_)
+  // Staged writes done since the last Publish: path, then stamp or error. GUARDED_BY(q_mu_).
+  std::vector<std::pair<std::string, Result<FileStamp>>> done_;
+  std::thread thread_;  // started at the first staged write
 
   struct Stage {
     int parent_fd = -1;      // O_PATH of the directory the staging directory is in

@@ -600,7 +600,8 @@ class LocalTarget : public Target {
   void Settle() {
     if (writer_.StagedDirs() == 0) return;
     std::vector<std::string> failed;
-    Status s = writer_.Publish(&failed);
+    std::unordered_map<std::string, FileStamp> stamps;  // of the files written in the background
+    Status s = writer_.Publish(&failed, &stamps);
     const std::unordered_set<std::string> failed_dirs(failed.begin(), failed.end());
     for (const StagedFile& f : staged_files_) {
       bool lost = false;
@@ -614,7 +615,8 @@ class LocalTarget : public Target {
         Status& e = publish_errors_[f.app];
         if (e.ok()) e = s.ok() ? Unavailable(f.path + " could not be put in place") : s;
       } else {
-        files_.SetWritten(f.path, f.stamp, f.since);
+        auto stamp = stamps.find(f.path);
+        files_.SetWritten(f.path, stamp != stamps.end() ? stamp->second : f.stamp, f.since);
       }
     }
     staged_files_.clear();
