@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS history(id INTEGER PRIMARY KEY AUTOINCREMENT, app TEX
   revision TEXT, started_ms INTEGER, finished_ms INTEGER, trigger TEXT, result TEXT,
   changes TEXT, message TEXT, commit_author TEXT, commit_message TEXT, initiator TEXT);
 CREATE INDEX IF NOT EXISTS history_app ON history(app, id);
+CREATE TABLE IF NOT EXISTS history_changes(id INTEGER PRIMARY KEY, changes BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER,
   app TEXT, type TEXT, reason TEXT, message TEXT);
 CREATE INDEX IF NOT EXISTS events_app ON events(app, id);
@@ -261,9 +262,13 @@ HistoryRow ReadHistory(Stmt& st) {
   r.initiator = st.Text(11);
   return r;
 }
+// A finished row's changes are in history_changes (see UpdateHistory); a row written
+// before that table, or still running, holds its own.
 const char* kHistoryCols =
-    "id, app, revision, started_ms, finished_ms, trigger, result, changes, message, "
-    "commit_author, commit_message, initiator";
+    "history.id, app, revision, started_ms, finished_ms, trigger, result,"
+    " COALESCE(history_changes.changes, history.changes), message, commit_author,"
+    " commit_message, initiator FROM history LEFT JOIN history_changes"
+    " ON history_changes.id = history.id";
 }  // namespace
 
 namespace {
@@ -297,7 +302,9 @@ Result<int64_t> Store::AddHistory(const HistoryRow& r) {
 
 Status Store::UpdateHistory(const HistoryRow& r) {
   // The changes go into a blob of their size a piece at a time (WriteBlob), in one
-  // transaction with the rest of the row.
+  // transaction with the rest of the row, in a table of their own: SQLite makes a
+  // zeroblob real in memory (and the record around it) unless it is the last column of
+  // its row, which history.changes is not.
   std::string built;
   std::function<Status(const std::function<Status(std::string_view)>&)> write = r.write_changes;
   if (!write) {
@@ -323,21 +330,24 @@ Status Store::UpdateHistory(const HistoryRow& r) {
   std::lock_guard<std::mutex> l(impl_->mu);
   return impl_->Transaction([&] {
     Stmt st(impl_->db,
-            "UPDATE history SET revision=?2, finished_ms=?3, result=?4, changes=zeroblob(?5),"
-            " message=?6, commit_author=?7, commit_message=?8 WHERE id=?1");
+            "UPDATE history SET revision=?2, finished_ms=?3, result=?4, changes=NULL,"
+            " message=?5, commit_author=?6, commit_message=?7 WHERE id=?1");
     st.Bind(1, r.id).Bind(2, r.revision).Bind(3, r.finished_ms).Bind(4, r.result);
-    st.Bind(5, static_cast<int64_t>(size)).Bind(6, r.message);
-    st.Bind(7, r.commit_author).Bind(8, r.commit_message);
+    st.Bind(5, r.message).Bind(6, r.commit_author).Bind(7, r.commit_message);
     RETURN_IF_ERROR(impl_->Done(st, "update history"));
     if (sqlite3_changes(impl_->db) == 0) return Status::Ok();
-    return impl_->WriteBlob("history", "changes", r.id, size, write, "update history");
+    Stmt put(impl_->db,
+             "INSERT OR REPLACE INTO history_changes(id, changes) VALUES(?1, zeroblob(?2))");
+    put.Bind(1, r.id).Bind(2, static_cast<int64_t>(size));
+    RETURN_IF_ERROR(impl_->Done(put, "update history"));
+    return impl_->WriteBlob("history_changes", "changes", r.id, size, write, "update history");
   });
 }
 
 Result<std::vector<HistoryRow>> Store::History(const std::string& app, size_t limit) {
   std::lock_guard<std::mutex> l(impl_->mu);
-  std::string sql = std::string("SELECT ") + kHistoryCols +
-                    " FROM history WHERE app=?1 ORDER BY id DESC LIMIT ?2";
+  std::string sql =
+      std::string("SELECT ") + kHistoryCols + " WHERE app=?1 ORDER BY history.id DESC LIMIT ?2";
   Stmt st(impl_->db, sql.c_str());
   if (!st.ok()) return impl_->Error("read history");
   st.Bind(1, app).Bind(2, limit ? static_cast<int64_t>(limit) : int64_t{-1});
@@ -348,7 +358,7 @@ Result<std::vector<HistoryRow>> Store::History(const std::string& app, size_t li
 
 Result<HistoryRow> Store::GetHistory(const std::string& app, int64_t id) {
   std::lock_guard<std::mutex> l(impl_->mu);
-  std::string sql = std::string("SELECT ") + kHistoryCols + " FROM history WHERE app=?1 AND id=?2";
+  std::string sql = std::string("SELECT ") + kHistoryCols + " WHERE app=?1 AND history.id=?2";
   Stmt st(impl_->db, sql.c_str());
   if (!st.ok()) return impl_->Error("read history");
   st.Bind(1, app).Bind(2, id);
