@@ -139,16 +139,9 @@ int CmdRun(RunOptions o) {
     *out = *d;
   }
 
-  // One malloc arena: the operator's threads mostly wait, and an arena per thread turns
-  // short bursts of allocation into resident memory that is never returned. With two, a
-  // cold sync of 100,000 Files split its trees between them (the render's second parse
-  // thread, the worker) and each kept its own free space: 20-40 MiB more at the peak.
-  mallopt(M_ARENA_MAX, 1);
-  // Large blocks (a pass's per-resource vectors: 2-25 MB each at 100,000 resources) are
-  // mapped and unmapped on their own. glibc's default threshold rises to the size of the
-  // largest block freed, after which such blocks come from the heap, and once freed
-  // leave holes there that the next pass's smaller allocations only partly reuse.
-  mallopt(M_MMAP_THRESHOLD, 256 << 10);
+  // Few malloc arenas: the operator's threads mostly wait, and one arena per thread
+  // turns short bursts of allocation into resident memory that is never returned.
+  mallopt(M_ARENA_MAX, 2);
   Status mk = fs::MakeDirs(o.state_dir);
   if (!mk.ok()) return Fail("state directory", mk);
   // The sealing keys; the first is generated on the first start, as the Sealed Secrets
