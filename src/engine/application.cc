@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <climits>
+#include <cstdint>
+#include <unordered_map>
 
 #include "core/strings.h"
 
@@ -248,125 +251,269 @@ namespace {
 int64_t IntOr(const Value* v) { return v && v->is_int() ? v->as_int() : 0; }
 }  // namespace
 
-ResourceStatusList::ResourceStatusList(std::vector<ResourceStatus> rows)
-    : rows_(std::make_shared<const std::vector<ResourceStatus>>(std::move(rows))) {}
+struct ResourceStatusList::Data {
+  struct Ref {  // a string of `text`
+    uint32_t off = 0;
+    uint32_t len = 0;
+  };
+  // The origin is `file`, or "file:line" when line > 0 (see SplitOrigin).
+  struct Row {
+    Ref group, kind, ns, name, sync, health, message, file;
+    uint32_t line = 0;
+  };
+  std::string text;
+  std::vector<Row> rows;
 
-const std::vector<ResourceStatus>& ResourceStatusList::rows() const {
-  static const std::vector<ResourceStatus> kNone;
-  return rows_ ? *rows_ : kNone;
+  std::string_view At(Ref r) const { return std::string_view(text).substr(r.off, r.len); }
+  std::string Origin(const Row& r) const {
+    std::string out(At(r.file));
+    if (r.line) out += ':' + std::to_string(r.line);
+    return out;
+  }
+  ResourceStatus Unpack(const Row& r) const {
+    ResourceStatus s;
+    s.id = {std::string(At(r.group)), std::string(At(r.kind)), std::string(At(r.ns)),
+            std::string(At(r.name))};
+    s.sync = At(r.sync);
+    s.health = At(r.health);
+    s.message = At(r.message);
+    s.origin = Origin(r);
+    return s;
+  }
+};
+
+namespace {
+// An origin's text as (file, line): "a.yaml:12" is ("a.yaml", 12) when the part after the
+// last ':' is a positive number written as Origin::ToString writes it; anything else is
+// (text, 0). Either way file + ":" + line gives the text back.
+std::pair<std::string_view, uint32_t> SplitOrigin(std::string_view text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == text.size() || text[colon + 1] == '0')
+    return {text, 0};
+  uint32_t line = 0;
+  const char* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(text.data() + colon + 1, end, line);
+  if (ec != std::errc() || p != end || line > INT32_MAX) return {text, 0};
+  return {text.substr(0, colon), line};
+}
+}  // namespace
+
+// Packs rows into a new Data: the strings that repeat from row to row once each.
+class ResourceStatusList::Packer {
+ public:
+  using Ref = Data::Ref;
+  explicit Packer(size_t rows_hint) : data_(std::make_shared<Data>()) {
+    data_->rows.reserve(rows_hint);
+  }
+
+  void Add(std::string_view group, std::string_view kind, std::string_view ns,
+           std::string_view name, std::string_view sync, std::string_view health,
+           std::string_view message, std::string_view file, uint32_t line) {
+    data_->rows.push_back({.group = Shared(group),
+                           .kind = Shared(kind),
+                           .ns = Shared(ns),
+                           .name = Own(name),
+                           .sync = Shared(sync),
+                           .health = Shared(health),
+                           .message = Shared(message),
+                           .file = Shared(file),
+                           .line = line});
+  }
+  void AddRow(const Data& from, const Data::Row& r) {
+    Add(from.At(r.group), from.At(r.kind), from.At(r.ns), from.At(r.name), from.At(r.sync),
+        from.At(r.health), from.At(r.message), from.At(r.file), r.line);
+  }
+  void AddStatus(const ResourceStatus& s) {
+    auto [file, line] = SplitOrigin(s.origin);
+    Add(s.id.group, s.id.kind, s.id.ns, s.id.name, s.sync, s.health, s.message, file, line);
+  }
+  std::shared_ptr<const Data> Finish() {
+    interned_.clear();
+    data_->text.shrink_to_fit();
+    data_->rows.shrink_to_fit();
+    return std::move(data_);
+  }
+
+ private:
+  // Appends `s` to the text. Past 4 GiB of text (never near: 100,000 rows take a few MB)
+  // a string is kept empty rather than wrong.
+  Ref Own(std::string_view s) {
+    if (s.empty() || data_->text.size() + s.size() > UINT32_MAX) return {};
+    Ref r{static_cast<uint32_t>(data_->text.size()), static_cast<uint32_t>(s.size())};
+    data_->text.append(s);
+    return r;
+  }
+  Ref Shared(std::string_view s) {
+    if (s.empty()) return {};
+    auto it = interned_.find(s);
+    if (it != interned_.end()) return it->second;
+    Ref r = Own(s);
+    interned_.emplace(std::string(s), r);
+    return r;
+  }
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::shared_ptr<Data> data_;
+  std::unordered_map<std::string, Ref, Hash, std::equal_to<>> interned_;
+};
+
+ResourceStatusList::ResourceStatusList(const std::vector<ResourceStatus>& rows) {
+  Packer p(rows.size());
+  for (const ResourceStatus& r : rows) p.AddStatus(r);
+  data_ = p.Finish();
+}
+
+size_t ResourceStatusList::size() const { return data_ ? data_->rows.size() : 0; }
+
+ResourceStatus ResourceStatusList::operator[](size_t i) const {
+  return data_->Unpack(data_->rows[i]);
+}
+
+std::vector<ResourceStatus> ResourceStatusList::rows() const {
+  std::vector<ResourceStatus> out;
+  if (!data_) return out;
+  out.reserve(data_->rows.size());
+  for (const Data::Row& r : data_->rows) out.push_back(data_->Unpack(r));
+  return out;
 }
 
 Value ResourceStatusList::ToValue() const {
   Value list = Value::EmptyArray();
-  for (const auto& r : rows()) {
+  if (!data_) return list;
+  for (const Data::Row& r : data_->rows) {
     Value item;
-    item.Set("group", r.id.group);
-    item.Set("kind", r.id.kind);
-    item.Set("namespace", r.id.ns);
-    item.Set("name", r.id.name);
-    item.Set("sync", r.sync);
-    item.Set("health", r.health);
-    item.Set("message", r.message);
-    item.Set("origin", r.origin);
+    item.Set("group", std::string(data_->At(r.group)));
+    item.Set("kind", std::string(data_->At(r.kind)));
+    item.Set("namespace", std::string(data_->At(r.ns)));
+    item.Set("name", std::string(data_->At(r.name)));
+    item.Set("sync", std::string(data_->At(r.sync)));
+    item.Set("health", std::string(data_->At(r.health)));
+    item.Set("message", std::string(data_->At(r.message)));
+    item.Set("origin", data_->Origin(r));
     list.Append(std::move(item));
   }
   return list;
 }
 
-std::string ResourceStatusList::ToJson() const {
-  // The text resource::ToJson(ToValue()) gives, without building the tree: 100,000 rows as
-  // Value objects were over a kilobyte each, all alive at once beside the text.
+Status ResourceStatusList::WriteJson(const std::function<Status(std::string_view)>& sink,
+                                     size_t piece) const {
+  // The text resource::ToJson(ToValue()) gives, without building the tree or, in pieces,
+  // the whole text: 100,000 rows are 17 MB of it.
   static constexpr const char* kFields[] = {
       ",\"kind\":",   ",\"namespace\":", ",\"name\":",  ",\"sync\":",
       ",\"health\":", ",\"message\":",   ",\"origin\":"};
-  size_t want = 2;
-  for (const auto& r : rows())
-    want += 96 + r.id.group.size() + r.id.kind.size() + r.id.ns.size() + r.id.name.size() +
-            r.sync.size() + r.health.size() + r.message.size() + r.origin.size();
   std::string out;
-  out.reserve(want);
+  out.reserve(piece + 1024);
   out += '[';
   bool first = true;
-  for (const auto& r : rows()) {
+  for (const Data::Row& r : data_ ? data_->rows : std::vector<Data::Row>()) {
     if (!first) out += ',';
     first = false;
     out += "{\"group\":";
-    out += JsonQuote(r.id.group);
-    const std::string* values[] = {&r.id.kind, &r.id.ns,   &r.id.name, &r.sync,
-                                   &r.health,  &r.message, &r.origin};
+    out += JsonQuote(data_->At(r.group));
+    const Data::Ref values[] = {r.kind, r.ns, r.name, r.sync, r.health, r.message};
     for (size_t f = 0; f < std::size(values); ++f) {
       out += kFields[f];
-      out += JsonQuote(*values[f]);
+      out += JsonQuote(data_->At(values[f]));
+    }
+    out += kFields[6];
+    out += JsonQuote(data_->At(r.file));
+    if (r.line) {  // ':' and digits need no escaping: inside the quotes
+      out.pop_back();
+      out += ':' + std::to_string(r.line) + '"';
     }
     out += '}';
+    if (out.size() >= piece) {
+      RETURN_IF_ERROR(sink(out));
+      out.clear();
+    }
   }
   out += ']';
+  return sink(out);
+}
+
+size_t ResourceStatusList::JsonSize() const {
+  size_t n = 0;
+  (void)WriteJson([&n](std::string_view s) {
+    n += s.size();
+    return Status::Ok();
+  });
+  return n;
+}
+
+std::string ResourceStatusList::ToJson() const {
+  std::string out;
+  out.reserve(JsonSize());
+  (void)WriteJson([&out](std::string_view s) {
+    out += s;
+    return Status::Ok();
+  });
   return out;
 }
 
 ResourceStatusList ResourceStatusList::FromValue(const Value& v) {
-  std::vector<ResourceStatus> rows;
-  if (!v.is_array()) return ResourceStatusList(std::move(rows));
-  rows.reserve(v.size());
-  for (const Value& item : v.as_array()) {
-    ResourceStatus r;
-    r.id = {item.GetString("group"), item.GetString("kind"), item.GetString("namespace"),
-            item.GetString("name")};
-    r.sync = item.GetString("sync", r.sync);
-    r.health = item.GetString("health", r.health);
-    r.message = item.GetString("message");
-    r.origin = item.GetString("origin");
-    rows.push_back(std::move(r));
+  Packer p(v.is_array() ? v.size() : 0);
+  if (v.is_array()) {
+    for (const Value& item : v.as_array()) {
+      const std::string origin = item.GetString("origin");
+      auto [file, line] = SplitOrigin(origin);
+      p.Add(item.GetString("group"), item.GetString("kind"), item.GetString("namespace"),
+            item.GetString("name"), item.GetString("sync", "Unknown"),
+            item.GetString("health", "Unknown"), item.GetString("message"), file, line);
+    }
   }
-  return ResourceStatusList(std::move(rows));
+  return ResourceStatusList(p.Finish());
 }
 
 namespace {
-// Whether `text` is origin.ToString(), without building it.
-bool IsOrigin(std::string_view text, const resource::Origin& origin) {
-  if (text.substr(0, origin.file.size()) != origin.file) return false;
-  if (!origin.line) return text.size() == origin.file.size();
-  text.remove_prefix(origin.file.size());
-  char digits[16];
-  digits[0] = ':';
-  char* end = std::to_chars(digits + 1, digits + sizeof digits, origin.line).ptr;
-  return text == std::string_view(digits, static_cast<size_t>(end - digits));
+// `origin` as (file, line) the way SplitOrigin reads its text.
+std::pair<std::string_view, uint32_t> OriginParts(const resource::Origin& origin,
+                                                  std::string* text) {
+  if (origin.line > 0) return {origin.file, static_cast<uint32_t>(origin.line)};
+  if (origin.line == 0) return SplitOrigin(origin.file);
+  *text = origin.ToString();
+  return SplitOrigin(*text);
 }
 }  // namespace
+
+ResourceStatusList::Builder::Builder(const ResourceStatusList& last, size_t rows_hint)
+    : last_(last), rows_hint_(rows_hint) {}
+
+ResourceStatusList::Builder::~Builder() = default;
 
 void ResourceStatusList::Builder::Add(const resource::ResourceId& id,
                                       const resource::Origin& origin, std::string_view sync,
                                       std::string_view health, std::string_view message) {
+  std::string text;
+  auto [file, line] = OriginParts(origin, &text);
   if (!diverged_) {
     if (same_ < last_.size()) {
-      const ResourceStatus& was = last_[same_];
-      if (was.id == id && was.sync == sync && was.health == health && was.message == message &&
-          IsOrigin(was.origin, origin)) {
+      const Data& d = *last_.data_;
+      const Data::Row& was = d.rows[same_];
+      if (d.At(was.name) == id.name && d.At(was.kind) == id.kind && d.At(was.ns) == id.ns &&
+          d.At(was.group) == id.group && d.At(was.sync) == sync && d.At(was.health) == health &&
+          d.At(was.message) == message && was.line == line && d.At(was.file) == file) {
         ++same_;
         return;
       }
     }
     Diverge();
   }
-  ResourceStatus rs;
-  rs.id = id;
-  rs.origin = origin.ToString();
-  rs.sync = sync;
-  rs.health = health;
-  rs.message = message;
-  rows_.push_back(std::move(rs));
+  packer_->Add(id.group, id.kind, id.ns, id.name, sync, health, message, file, line);
 }
 
 void ResourceStatusList::Builder::Diverge() {
   diverged_ = true;
-  rows_.reserve(std::max({last_.size(), rows_hint_, same_ + 1}));
-  rows_.assign(last_.begin(), last_.begin() + static_cast<ptrdiff_t>(same_));
+  packer_ = std::make_unique<Packer>(std::max({last_.size(), rows_hint_, same_ + 1}));
+  for (size_t i = 0; i < same_; ++i) packer_->AddRow(*last_.data_, last_.data_->rows[i]);
 }
 
 ResourceStatusList ResourceStatusList::Builder::Finish() {
   if (!diverged_ && same_ == last_.size()) return last_;
   if (!diverged_) Diverge();  // fewer rows than last's
-  return ResourceStatusList(std::move(rows_));
+  return ResourceStatusList(packer_->Finish());
 }
 
 namespace {

@@ -133,7 +133,7 @@ void Engine::Impl::WorkerLoop() {
     }
     {
       std::lock_guard<std::mutex> rl(st->reconcile_mu);
-      if (!st->deleted) Reconcile(*st, req);
+      if (!st->deleted) Reconcile(*st, req, /*report_changes=*/false);
     }
     // A large reconcile frees most of what it allocated; give it back to the system
     // rather than keep the high-water mark for the life of the operator.

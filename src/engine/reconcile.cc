@@ -386,7 +386,7 @@ std::string Summarize(const std::vector<target::Change>& changes) {
 }
 }  // namespace
 
-SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
+SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool report_changes) {
   int64_t t0 = MonotonicMillis();
   int64_t started_ms = UnixMillis(clock.Now());
   AppSpec spec;
@@ -603,22 +603,31 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
     row.finished_ms = UnixMillis(clock.Now());
     row.result = interrupted ? "Interrupted" : failed ? "Failed" : "Succeeded";
     // In the order they happened: PreSync hooks, the resources, PostSync/SyncFail hooks.
-    // As JSON text, one change's tree at a time: after a cold sync of 100,000 resources a
-    // tree of them all was one of the largest things alive.
-    std::string json = "[";
-    auto add = [&json](const Value& v) {
-      if (json.size() > 1) json += ',';
-      json += resource::ToJson(v);
+    // As JSON text, one change at a time, and given to the store in pieces: after a cold
+    // sync of 100,000 resources the list was one of the largest things alive, and then
+    // its text (16 MB) and SQLite's copy of it.
+    row.write_changes = [&](const std::function<Status(std::string_view)>& sink) -> Status {
+      constexpr size_t kPiece = 64 << 10;
+      std::string json = "[";
+      bool first = true;
+      auto add = [&](const Value& v) -> Status {
+        if (!first) json += ',';
+        first = false;
+        json += resource::ToJson(v);
+        if (json.size() < kPiece) return Status::Ok();
+        Status s = sink(json);
+        json.clear();
+        return s;
+      };
+      for (const auto& h : applied.hook_changes)
+        if (h.GetString("hook") == HookPhaseName(kPreSync)) RETURN_IF_ERROR(add(h));
+      for (const auto& c : changes)
+        if (c.kind != target::ChangeKind::kUnchanged) RETURN_IF_ERROR(add(ChangeToValue(c)));
+      for (const auto& h : applied.hook_changes)
+        if (h.GetString("hook") != HookPhaseName(kPreSync)) RETURN_IF_ERROR(add(h));
+      json += ']';
+      return sink(json);
     };
-    for (const auto& h : applied.hook_changes)
-      if (h.GetString("hook") == HookPhaseName(kPreSync)) add(h);
-    for (const auto& c : changes)
-      if (c.kind != target::ChangeKind::kUnchanged) add(ChangeToValue(c));
-    for (const auto& h : applied.hook_changes)
-      if (h.GetString("hook") != HookPhaseName(kPreSync)) add(h);
-    json += ']';
-    json.shrink_to_fit();
-    row.changes_json = std::move(json);
     row.message = failed ? first_error : Summarize(changes);
     if (row.id)
       (void)store->UpdateHistory(row);
@@ -626,7 +635,13 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req) {
       (void)store->AddHistory(row);
 
     report.changes = Value();
-    report.changes_json = std::move(row.changes_json);
+    if (report_changes) {
+      (void)row.write_changes([&report](std::string_view piece) {
+        report.changes_json += piece;
+        return Status::Ok();
+      });
+    }
+    row.write_changes = nullptr;  // refers to `changes`, which goes before `row`
     report.result = row.result;
     metrics::Default().Add("plumb_sync_total", {{"name", spec.name}, {"result", row.result}});
     report.message = row.message;

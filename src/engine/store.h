@@ -7,8 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -29,6 +31,10 @@ struct HistoryRow {
   // When not empty: the changes as JSON text, written instead of `changes` (a cold sync's
   // 100,000 changes need no tree to be recorded). Reads fill `changes`, never this.
   std::string changes_json;
+  // When set, instead of both: gives the changes' JSON text piece by piece to the sink it
+  // is passed (UpdateHistory calls it twice, to measure and to write; the same text each
+  // time), so a cold sync's 16 MB of it are never made whole.
+  std::function<Status(const std::function<Status(std::string_view)>&)> write_changes;
   std::string message;  // error, or a summary
   std::string commit_author;
   std::string commit_message;  // summary line

@@ -227,6 +227,95 @@ TEST(ResourceStatusListTest, ToJsonIsTheTextOfToValue) {
   EXPECT_EQ(ResourceStatusList::FromValue(*back).rows(), list.rows());
 }
 
+TEST(ResourceStatusListTest, PackedRowsGiveBackEveryOriginAndStringAsGiven) {
+  // Origins are packed as (file, line): every text comes back as it was, whatever it is.
+  std::vector<ResourceStatus> rows;
+  for (const char* origin : {"a.yaml:3", "a.yaml", "a.yaml:0", "a.yaml:007", "x:5:6", "", ":",
+                             "b.yaml:", "c.yaml:-1", "d.yaml:99999999999", "a.yaml:3"}) {
+    ResourceStatus r;
+    r.id = {"local.plumbline.dev", "File", "", std::string("n-") + origin};
+    r.origin = origin;
+    r.message = rows.size() % 2 ? "" : "message of " + std::string(origin);
+    rows.push_back(std::move(r));
+  }
+  ResourceStatusList list(rows);
+  EXPECT_EQ(list.rows(), rows);
+  EXPECT_EQ(list[3].origin, "a.yaml:007");
+  auto back = resource::ParseJson(list.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(ResourceStatusList::FromValue(*back).rows(), rows);
+  // A row built from an Origin compares equal to the row read back with the same text.
+  ResourceStatusList::Builder same(list);
+  for (const ResourceStatus& r : rows) {
+    resource::Origin o{r.origin, 0};
+    same.Add(r.id, o, r.sync, r.health, r.message);
+  }
+  EXPECT_TRUE(same.Finish().SameAs(list));
+}
+
+TEST(ResourceStatusListTest, JsonInPiecesIsTheWholeText) {
+  std::vector<ResourceStatus> rows(500);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].id = {"local.plumbline.dev", "File", "", "file-" + std::to_string(i)};
+    rows[i].origin = "resources/part.yaml:" + std::to_string(i + 1);
+  }
+  ResourceStatusList list(rows);
+  std::string pieces;
+  size_t calls = 0;
+  ASSERT_TRUE(list.WriteJson(
+                      [&](std::string_view piece) {
+                        pieces += piece;
+                        ++calls;
+                        return Status::Ok();
+                      },
+                      1024)
+                  .ok());
+  EXPECT_GT(calls, 10u);
+  EXPECT_EQ(pieces, list.ToJson());
+  EXPECT_EQ(list.JsonSize(), pieces.size());
+  EXPECT_EQ(pieces, resource::ToJson(list.ToValue()));
+  // A sink that refuses stops the writing with its status.
+  size_t refused = 0;
+  Status s = list.WriteJson(
+      [&](std::string_view) {
+        ++refused;
+        return Unavailable("disk full");
+      },
+      1024);
+  EXPECT_EQ(s.message(), "disk full");
+  EXPECT_EQ(refused, 1u);
+}
+
+TEST_F(StoreTest, HistoryChangesWrittenInPiecesReadBackAsTheList) {
+  ASSERT_TRUE(store_->PutApp(AppSpec{.name = "app", .repo = "r"}).ok());
+  HistoryRow row{.app = "app", .revision = "abc", .result = "Running"};
+  auto id = store_->AddHistory(row);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  row.id = *id;
+  row.result = "Succeeded";
+  std::string want = "[";
+  for (int i = 0; i < 3000; ++i)
+    want += std::string(i ? "," : "") + R"({"kind":"File","name":"f)" + std::to_string(i) +
+            R"(","change":"created"})";
+  want += "]";
+  row.write_changes = [&want](const std::function<Status(std::string_view)>& sink) -> Status {
+    for (size_t at = 0; at < want.size(); at += 1000)
+      RETURN_IF_ERROR(sink(std::string_view(want).substr(at, 1000)));
+    return Status::Ok();
+  };
+  ASSERT_TRUE(store_->UpdateHistory(row).ok());
+  Reopen();
+  auto got = store_->GetHistory("app", *id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->result, "Succeeded");
+  EXPECT_EQ(resource::ToJson(got->changes), want);
+  // Given without an id, the same text is recorded as a new row.
+  row.id = 0;
+  auto added = store_->AddHistory(row);
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(resource::ToJson(store_->GetHistory("app", *added)->changes), want);
+}
+
 TEST_F(StoreTest, HistoryChangesGivenAsTextReadBackAsTheList) {
   ASSERT_TRUE(store_->PutApp(AppSpec{.name = "app", .repo = "r"}).ok());
   HistoryRow row{.app = "app", .revision = "abc", .result = "Succeeded"};
