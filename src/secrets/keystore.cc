@@ -127,7 +127,16 @@ Result<DirKeys> LoadDir(const std::string& dir) {
 // process dies, so a kill -9 never leaves the directory locked).
 class DirLock {
  public:
+  // Taken by every writer of keys. Files made by another user than the directory's owner
+  // (`sudo plumb keys ...` on an operator's directory) would be 0600 and theirs: the
+  // operator could not read them and would not start. Refused before anything is made.
   static Result<DirLock> Take(const std::string& dir) {
+    struct stat st;
+    if (::stat(dir.c_str(), &st) == 0 && st.st_uid != ::geteuid())
+      return FailedPrecondition(dir + " belongs to uid " + std::to_string(st.st_uid) +
+                                ", not to this process (uid " + std::to_string(::geteuid()) +
+                                "): keys written now would be unreadable by the operator; run "
+                                "this as the directory's owner (e.g. sudo -u OWNER plumb ...)");
     std::string path = fs::JoinPath(dir, ".lock");
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return Unavailable("cannot open " + path + ": " + std::strerror(errno));
@@ -308,6 +317,13 @@ Result<KeyInfo> KeyStore::Init(int bits) {
 
 Result<KeyInfo> KeyStore::Rotate(int bits, int64_t now_unix) {
   WaitForKeys();
+  // Under the directory's lock, with the keys another process wrote meanwhile: a rotation
+  // of an empty store beside a first key being made must not become a second first key.
+  ASSIGN_OR_RETURN(DirLock dir_lock, DirLock::Take(dir_));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(LoadNewKeysLocked());
+  }
   return RotateNow(bits, now_unix);
 }
 
@@ -329,6 +345,14 @@ Result<bool> KeyStore::RenewIfDue(int64_t period_seconds, int64_t now_unix, int 
     if (!current_->sealing_info.empty() &&
         now_unix - current_->sealing_info.front().created_unix < period_seconds)
       return false;
+  }
+  ASSIGN_OR_RETURN(DirLock dir_lock, DirLock::Take(dir_));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(LoadNewKeysLocked());
+    if (!current_->sealing_info.empty() &&
+        now_unix - current_->sealing_info.front().created_unix < period_seconds)
+      return false;  // another process renewed it meanwhile
   }
   ASSIGN_OR_RETURN(KeyInfo info, RotateNow(bits, now_unix));
   (void)info;
@@ -389,7 +413,9 @@ std::string KeyStore::Backup() {
 Status KeyStore::Restore(std::string_view backup_text) {
   ASSIGN_OR_RETURN(ParsedBackup parsed, ParseBackup(backup_text));
   WaitForKeys();
+  ASSIGN_OR_RETURN(DirLock dir_lock, DirLock::Take(dir_));
   std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(LoadNewKeysLocked());
   std::vector<std::string> fingerprints, ids;
   for (const auto& info : current_->sealing_info) {
     fingerprints.push_back(info.fingerprint);

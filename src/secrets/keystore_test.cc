@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -153,6 +154,44 @@ TEST_F(KeyStoreTest, TwoStoresOnOneDirectoryMakeOneFirstKey) {
   EXPECT_EQ(early->Init(kTestBits).status().code(), Code::kAlreadyExists);
   EXPECT_EQ(made.load(), 1);
   EXPECT_EQ(OpenOk(Dir("late"))->Current()->sealing_info.size(), 1u);
+}
+
+TEST_F(KeyStoreTest, RotateAndRestoreTakeTheKeysAnotherProcessMadeFirst) {
+  // A store opened before another made the first key rotates on top of that key (the
+  // oldest, which local.db's key derives from), not beside it as a second first key.
+  auto early = OpenOk(Dir());
+  auto maker = OpenOk(Dir());
+  ASSERT_TRUE(maker->Init(kTestBits).ok());
+  const std::string derived = maker->DerivedKey("local.db").value();
+  ASSERT_TRUE(early->Rotate(kTestBits).ok());
+  EXPECT_EQ(early->Current()->sealing_info.size(), 2u);
+  EXPECT_EQ(early->DerivedKey("local.db").value(), derived);
+  EXPECT_EQ(OpenOk(Dir())->DerivedKey("local.db").value(), derived);
+  // A restore into a store opened before another made its first key holds both keys, as
+  // the directory does (it does not go on without the other's key).
+  auto late = OpenOk(Dir("other"));
+  auto first = OpenOk(Dir("other"));
+  ASSERT_TRUE(first->Init(kTestBits).ok());
+  ASSERT_TRUE(late->Restore(maker->Backup()).ok());
+  EXPECT_EQ(late->Current()->sealing_info.size(), 2u);
+  EXPECT_EQ(OpenOk(Dir("other"))->Current()->sealing_info.size(), 2u);
+}
+
+TEST_F(KeyStoreTest, KeysAreNotMadeInADirectoryOfAnotherUser) {
+  // `sudo plumb keys export-public` on the directory of an operator that runs as another
+  // user: a key made now would be root's 0600 file, and that operator could not start.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the directory to another user";
+  auto donor = OpenOk(Dir("donor"));
+  ASSERT_TRUE(donor->Init(kTestBits).ok());
+  auto store = OpenOk(Dir());
+  store->GenerateWhenNeeded(kTestBits, nullptr);
+  ASSERT_EQ(::chown(Dir().c_str(), 65534, 65534), 0);
+  for (Status s : {store->Init(kTestBits).status(), store->Rotate(kTestBits).status(),
+                   store->EnsureKey(), store->Restore(donor->Backup())}) {
+    EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.ToString();
+    EXPECT_NE(s.message().find("belongs to uid 65534"), std::string::npos) << s.ToString();
+  }
+  EXPECT_TRUE(fs::ListDir(Dir()).value().empty());  // not even the lock file
 }
 
 TEST_F(KeyStoreTest, RefusesKeyFilesOthersCanReadAndDirectoriesOthersCanWrite) {

@@ -209,6 +209,26 @@ TEST_F(LocalTargetTest, AStagedFileThatCannotBeWrittenFailsItsApplicationAndKeep
   EXPECT_EQ(inv->size(), 2u);
 }
 
+TEST_F(LocalTargetTest, AFailedStagedWriteLosesItsOwnFileNotTheOnesBeneathItsPath) {
+  // y first, then a File at y's directory: x's write fails (a directory is there); y is put
+  // in place and stays managed (another Application cannot take its path), x is lost.
+  Resource y = FileRes("y", allowed_ + "/new/x/y", "below\n");
+  Resource x = FileRes("x", allowed_ + "/new/x", "a file where a directory is\n");
+  ASSERT_TRUE(target_->Apply(ctx_, y).ok());
+  ASSERT_TRUE(target_->Apply(ctx_, x).ok());
+  Status settled = target_->Settle(ctx_);
+  EXPECT_FALSE(settled.ok());
+  EXPECT_NE(settled.message().find(allowed_ + "/new/x"), std::string::npos) << settled.ToString();
+  EXPECT_TRUE(target_->Flush().ok());
+  EXPECT_EQ(Read(allowed_ + "/new/x/y"), "below\n");
+  AppContext other{.app = "other"};
+  auto taken = target_->Apply(other, FileRes("z", allowed_ + "/new/x/y", "taken\n"));
+  EXPECT_FALSE(taken.ok());
+  EXPECT_NE(taken.status().message().find("already managed"), std::string::npos)
+      << taken.status().ToString();
+  EXPECT_EQ(Read(allowed_ + "/new/x/y"), "below\n");
+}
+
 TEST_F(LocalTargetTest, ADirectoryThatAppearsBeforeTheStagedOneIsPutInPlaceTakesItsFiles) {
   ASSERT_TRUE(target_->Apply(ctx_, FileRes("a", allowed_ + "/d/a", "mine a\n")).ok());
   ASSERT_TRUE(target_->Apply(ctx_, FileRes("b", allowed_ + "/d/s/b", "mine b\n")).ok());

@@ -282,7 +282,8 @@ void FileWriter::WaitWrites() {
 }
 
 Status FileWriter::Publish(std::vector<std::string>* failed,
-                           std::unordered_map<std::string, FileStamp>* stamps) {
+                           std::unordered_map<std::string, FileStamp>* stamps,
+                           std::vector<std::string>* failed_writes) {
   Status first;
   // The staged files first: each one is complete, or reported and not there.
   WaitWrites();
@@ -294,7 +295,7 @@ Status FileWriter::Publish(std::vector<std::string>* failed,
   for (auto& [path, stamp] : done) {
     if (!stamp.ok()) {
       if (first.ok()) first = stamp.status();
-      failed->push_back(path);
+      (failed_writes ? failed_writes : failed)->push_back(path);
     } else if (stamps) {
       (*stamps)[path] = *stamp;
     }

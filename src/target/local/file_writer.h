@@ -76,10 +76,13 @@ class FileWriter {
   // Renames every staging directory into place (see above), once every staged write is
   // done. Paths (directories or files) that could not be written or put in place are
   // appended to `failed`, their staged copies removed; the stamps of the staged files
-  // written are put in `stamps` (when given), by path. The first error is returned;
-  // everything is still attempted.
+  // written are put in `stamps` (when given), by path. A staged file whose own write
+  // failed goes to `failed_writes` when given (that path only, not what lies beneath it:
+  // a File under a path whose write failed as a directory is there), else to `failed`.
+  // The first error is returned; everything is still attempted.
   Status Publish(std::vector<std::string>* failed,
-                 std::unordered_map<std::string, FileStamp>* stamps = nullptr);
+                 std::unordered_map<std::string, FileStamp>* stamps = nullptr,
+                 std::vector<std::string>* failed_writes = nullptr);
   // Removes the staging directories a killed process left (STATE_DIR/local.stages).
   Status RemoveLeftoverStages();
 

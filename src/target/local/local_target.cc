@@ -599,13 +599,16 @@ class LocalTarget : public Target {
   // calls before any prune (so nothing is pruned in a pass whose new files were lost).
   void Settle() {
     if (writer_.StagedDirs() == 0) return;
-    std::vector<std::string> failed;
+    std::vector<std::string> failed, failed_writes;
     std::unordered_map<std::string, FileStamp> stamps;  // of the files written in the background
-    Status s = writer_.Publish(&failed, &stamps);
+    Status s = writer_.Publish(&failed, &stamps, &failed_writes);
     const std::unordered_set<std::string> failed_dirs(failed.begin(), failed.end());
+    const std::unordered_set<std::string> failed_files(failed_writes.begin(), failed_writes.end());
     for (const StagedFile& f : staged_files_) {
-      bool lost = false;
-      if (!failed_dirs.empty()) {
+      // A write that failed loses its own file only; a directory that could not be put in
+      // place loses everything beneath it.
+      bool lost = failed_files.count(f.path) > 0;
+      if (!lost && !failed_dirs.empty()) {
         // The path itself (a file that could not be moved) or a directory above it.
         for (std::string p = f.path; !lost && p.size() > 1; p = fs::Dirname(p))
           lost = failed_dirs.count(p) > 0;
