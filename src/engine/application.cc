@@ -404,11 +404,12 @@ Status ResourceStatusList::WriteJson(const std::function<Status(std::string_view
   static constexpr const char* kFields[] = {
       ",\"kind\":",   ",\"namespace\":", ",\"name\":",  ",\"sync\":",
       ",\"health\":", ",\"message\":",   ",\"origin\":"};
+  if (!data_) return sink("[]");
   std::string out;
   out.reserve(piece + 1024);
   out += '[';
   bool first = true;
-  for (const Data::Row& r : data_ ? data_->rows : std::vector<Data::Row>()) {
+  for (const Data::Row& r : data_->rows) {  // by reference: a ?: with a temporary copied them all
     if (!first) out += ',';
     first = false;
     out += "{\"group\":";

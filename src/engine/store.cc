@@ -35,7 +35,9 @@ UPDATE history SET result='Interrupted' WHERE result='Running';
 // says so and stops, instead of reading what it does not understand as nothing (an empty
 // list of Applications, then a history that starts again). Raise it when what older
 // binaries would misread changes; 0 is a database from before the number was kept.
-constexpr int64_t kFormat = 1;
+//   2: a finished history row's changes are in history_changes (a binary before it read
+//      them as none).
+constexpr int64_t kFormat = 2;
 
 // A prepared statement, finalized on scope exit.
 class Stmt {

@@ -33,7 +33,9 @@ struct HistoryRow {
   std::string changes_json;
   // When set, instead of both: gives the changes' JSON text piece by piece to the sink it
   // is passed (UpdateHistory calls it twice, to measure and to write; the same text each
-  // time), so a cold sync's 16 MB of it are never made whole.
+  // time), so a cold sync's 16 MB of it are never made whole. The second call runs under
+  // the store's lock: it must not call the store, and it holds the other Applications'
+  // status writes while it runs (as long as the first call takes).
   std::function<Status(const std::function<Status(std::string_view)>&)> write_changes;
   std::string message;  // error, or a summary
   std::string commit_author;
