@@ -288,9 +288,7 @@ const char* kHistoryCols =
     " COALESCE(history_changes.changes, history.changes), message, commit_author,"
     " commit_message, initiator FROM history LEFT JOIN history_changes"
     " ON history_changes.id = history.id";
-}  // namespace
 
-namespace {
 // A history row's changes as JSON text, whichever way the row gives them.
 std::string ChangesText(const HistoryRow& r) {
   if (!r.write_changes) return r.changes_json.empty() ? resource::ToJson(r.changes) : "";

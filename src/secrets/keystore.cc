@@ -229,18 +229,23 @@ void KeyStore::InitInBackground(int bits, std::function<void(const Result<KeyInf
     if (initializing_ || init_thread_.joinable()) return;
     initializing_ = true;
   }
-  init_thread_ = std::thread([this, bits, done = std::move(done)] {
-    Result<std::optional<KeyInfo>> made = GenerateFirst(bits);
-    // `done` first: a failure is reported (and may end the process) before any waiter
-    // wakes up to find no key.
-    if (done && !made.ok()) done(made.status());
-    if (done && made.ok() && *made) done(**made);
-    {
-      std::lock_guard<std::mutex> lock(init_mu_);
-      initializing_ = false;
-    }
-    init_cv_.notify_all();
-  });
+  init_thread_ =
+      std::thread([this, bits, done = std::move(done)] { (void)GenerateFirstAndWake(bits, done); });
+}
+
+Status KeyStore::GenerateFirstAndWake(int bits,
+                                      const std::function<void(const Result<KeyInfo>&)>& done) {
+  Result<std::optional<KeyInfo>> made = GenerateFirst(bits);
+  // `done` first: a failure is reported (and may end the process) before any waiter
+  // wakes up to find no key.
+  if (done && !made.ok()) done(made.status());
+  if (done && made.ok() && *made) done(**made);
+  {
+    std::lock_guard<std::mutex> lock(init_mu_);
+    initializing_ = false;
+  }
+  init_cv_.notify_all();
+  return made.ok() ? Status::Ok() : made.status();
 }
 
 void KeyStore::WaitForKeys() const {
@@ -265,14 +270,7 @@ Status KeyStore::EnsureKey() {
   const int bits = on_demand_bits_;
   auto done = on_demand_done_;
   lock.unlock();
-  Result<std::optional<KeyInfo>> made = GenerateFirst(bits);
-  if (done && !made.ok()) done(made.status());
-  if (done && made.ok() && *made) done(**made);
-  lock.lock();
-  initializing_ = false;
-  lock.unlock();
-  init_cv_.notify_all();
-  return made.ok() ? Status::Ok() : made.status();
+  return GenerateFirstAndWake(bits, done);
 }
 
 Result<std::optional<KeyInfo>> KeyStore::GenerateFirst(int bits) {

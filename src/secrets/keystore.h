@@ -130,6 +130,9 @@ class KeyStore {
   // Makes the first key, holding the directory's lock file: nullopt when the store (after
   // loading what another process may have written) already has one. Not under mu_.
   Result<std::optional<KeyInfo>> GenerateFirst(int bits);
+  // GenerateFirst for the thread that set initializing_: tells `done` what it made (or
+  // why not), then clears initializing_ and wakes the waiters.
+  Status GenerateFirstAndWake(int bits, const std::function<void(const Result<KeyInfo>&)>& done);
   // Loads sealing keys written to the directory by another process; mu_ held.
   Status LoadNewKeysLocked();
 
