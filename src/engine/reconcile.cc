@@ -184,13 +184,17 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   // Unseal: SealedSecrets and SOPS documents become what they describe; plaintext
   // Secrets are refused unless allowed.
   if (st.rendered_needs_unseal) {
-    // At the first start the first key may still be being generated, or (plumb run
-    // --once) is made now: here, where it is needed, not before every sync. Without one,
-    // each SealedSecret says so.
-    if (options.keys) (void)options.keys->EnsureKey();
     std::shared_ptr<const secrets::KeySet> keys = options.keys ? options.keys->Current() : nullptr;
     if (!st.unsealed || st.unsealed_commit != o.head || st.unsealed_keys != keys ||
         st.unsealed_allow != spec.allow_plaintext_secrets) {
+      // At the first start the first key may still be being generated, or (plumb run
+      // --once) is made now: here, where a SealedSecret needs it, not before every sync
+      // (SOPS documents need only age identities, a refused plaintext Secret nothing).
+      // Without one, each SealedSecret says so.
+      if (options.keys && HasSealedSecret(*o.desired)) {
+        (void)options.keys->EnsureKey();
+        keys = options.keys->Current();
+      }
       UnsealOptions uo;
       uo.keys = keys.get();
       uo.allow_plaintext_secrets = spec.allow_plaintext_secrets;

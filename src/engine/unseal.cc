@@ -66,6 +66,12 @@ Result<Resource> AsTargetSecret(Value body, const Resource& from, const std::str
 
 }  // namespace
 
+bool HasSealedSecret(const std::vector<Resource>& rendered) {
+  for (const Resource& r : rendered)
+    if (IsSealedSecret(r.id())) return true;
+  return false;
+}
+
 bool NeedsUnseal(const std::vector<Resource>& rendered) {
   for (const Resource& r : rendered)
     if (IsSealedSecret(r.id()) || resource::IsSecret(r.id()) || HasSopsBlock(r)) return true;

@@ -50,6 +50,9 @@ struct UnsealOutput {
 // Secret): the common case of none costs one pass over the kinds.
 bool NeedsUnseal(const std::vector<resource::Resource>& rendered);
 
+// True when some resource is a SealedSecret: only these need the operator's sealing key.
+bool HasSealedSecret(const std::vector<resource::Resource>& rendered);
+
 UnsealOutput Unseal(const std::vector<resource::Resource>& rendered, const UnsealOptions& options);
 
 }  // namespace plumb::engine

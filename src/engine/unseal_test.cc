@@ -198,6 +198,13 @@ TEST(Unseal, NothingToDoForOrdinaryResources) {
       "spec: {path: /tmp/x, content: hi}\n");
   EXPECT_FALSE(NeedsUnseal({file}));
   EXPECT_TRUE(NeedsUnseal({file, Sealed()}));
+  // Only a SealedSecret needs the sealing key; a plaintext Secret needs the stage only.
+  Resource secret = Parse(
+      "apiVersion: local.plumbline.dev/v1\nkind: Secret\nmetadata: {name: s}\n"
+      "stringData: {k: v}\n");
+  EXPECT_TRUE(NeedsUnseal({file, secret}));
+  EXPECT_FALSE(HasSealedSecret({file, secret}));
+  EXPECT_TRUE(HasSealedSecret({file, secret, Sealed()}));
 }
 
 }  // namespace

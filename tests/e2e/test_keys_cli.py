@@ -188,6 +188,16 @@ class KeysCliTest(E2E):
         def pems():
             return sorted(f for f in os.listdir(keys_dir) if f.endswith(".pem"))
 
+        # A plaintext Secret is refused without a key: refusing it needs none.
+        self.repo.write("plain.yaml", "apiVersion: local.plumbline.dev/v1\nkind: Secret\n"
+                        "metadata: {name: plain}\nstringData: {password: n0t-a-k3y}\n")
+        self.repo.commit("plaintext")
+        r = once()
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("PlaintextSecretInGit", r.stdout)
+        self.assertEqual(pems(), [])
+        self.repo.remove("plain.yaml")
+        self.repo.commit("no plaintext")
         r = once()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("root: Synced", r.stdout)
