@@ -10,11 +10,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <thread>
 #include <utility>
 
+#include "core/clock.h"
 #include "core/fs.h"
 #include "core/strings.h"
 #include "secrets/keystore_format.h"
@@ -130,7 +133,7 @@ class DirLock {
   // Taken by every writer of keys. Files made by another user than the directory's owner
   // (`sudo plumb keys ...` on an operator's directory) would be 0600 and theirs: the
   // operator could not read them and would not start. Refused before anything is made.
-  static Result<DirLock> Take(const std::string& dir) {
+  static Result<DirLock> Take(const std::string& dir, std::chrono::milliseconds wait) {
     struct stat st;
     if (::stat(dir.c_str(), &st) == 0 && st.st_uid != ::geteuid())
       return FailedPrecondition(dir + " belongs to uid " + std::to_string(st.st_uid) +
@@ -141,8 +144,18 @@ class DirLock {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return Unavailable("cannot open " + path + ": " + std::strerror(errno));
     DirLock lock(fd);
-    while (::flock(fd, LOCK_EX) != 0) {
-      if (errno != EINTR) return Unavailable("cannot lock " + path + ": " + std::strerror(errno));
+    // Another plumb process holds it while it makes a key (seconds for RSA-4096). One
+    // stuck (stopped, or hung on a dead disk) must not hang this one without a word.
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR)
+        return Unavailable("cannot lock " + path + ": " + std::strerror(errno));
+      if (std::chrono::steady_clock::now() >= deadline)
+        return Unavailable("another process has held " + path + " for " + FormatDuration(wait) +
+                           " (making a key takes seconds): is a plumb process stopped or "
+                           "hung? `fuser -v " +
+                           path + "` names it");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return lock;
   }
@@ -274,7 +287,7 @@ Status KeyStore::EnsureKey() {
 }
 
 Result<std::optional<KeyInfo>> KeyStore::GenerateFirst(int bits) {
-  ASSIGN_OR_RETURN(DirLock dir_lock, DirLock::Take(dir_));
+  ASSIGN_OR_RETURN(DirLock dir_lock, DirLock::Take(dir_, lock_wait_));
   {
     std::lock_guard<std::mutex> lock(mu_);
     RETURN_IF_ERROR(LoadNewKeysLocked());
@@ -317,7 +330,7 @@ Result<KeyInfo> KeyStore::Rotate(int bits, int64_t now_unix) {
   WaitForKeys();
   // Under the directory's lock, with the keys another process wrote meanwhile: a rotation
   // of an empty store beside a first key being made must not become a second first key.
-  ASSIGN_OR_RETURN(DirLock dir_lock, DirLock::Take(dir_));
+  ASSIGN_OR_RETURN(DirLock dir_lock, DirLock::Take(dir_, lock_wait_));
   {
     std::lock_guard<std::mutex> lock(mu_);
     RETURN_IF_ERROR(LoadNewKeysLocked());
@@ -344,7 +357,7 @@ Result<bool> KeyStore::RenewIfDue(int64_t period_seconds, int64_t now_unix, int 
         now_unix - current_->sealing_info.front().created_unix < period_seconds)
       return false;
   }
-  ASSIGN_OR_RETURN(DirLock dir_lock, DirLock::Take(dir_));
+  ASSIGN_OR_RETURN(DirLock dir_lock, DirLock::Take(dir_, lock_wait_));
   {
     std::lock_guard<std::mutex> lock(mu_);
     RETURN_IF_ERROR(LoadNewKeysLocked());
@@ -411,7 +424,7 @@ std::string KeyStore::Backup() {
 Status KeyStore::Restore(std::string_view backup_text) {
   ASSIGN_OR_RETURN(ParsedBackup parsed, ParseBackup(backup_text));
   WaitForKeys();
-  ASSIGN_OR_RETURN(DirLock dir_lock, DirLock::Take(dir_));
+  ASSIGN_OR_RETURN(DirLock dir_lock, DirLock::Take(dir_, lock_wait_));
   std::lock_guard<std::mutex> lock(mu_);
   RETURN_IF_ERROR(LoadNewKeysLocked());
   std::vector<std::string> fingerprints, ids;

@@ -58,6 +58,9 @@ class KeyStore {
   KeyStore& operator=(const KeyStore&) = delete;
 
   const std::string& dir() const { return dir_; }
+  // How long a writer of keys waits for another process's lock on the directory before
+  // it gives up saying so (default 2 minutes: making a key takes seconds). For tests.
+  void set_lock_wait(std::chrono::milliseconds wait) { lock_wait_ = wait; }
 
   // The keys as they are now; later writes do not change a snapshot already taken.
   std::shared_ptr<const KeySet> Current() const;
@@ -137,6 +140,7 @@ class KeyStore {
   Status LoadNewKeysLocked();
 
   const std::string dir_;
+  std::chrono::milliseconds lock_wait_{std::chrono::minutes(2)};
   mutable std::mutex mu_;                  // serialises writers and guards current_
   std::shared_ptr<const KeySet> current_;  // guarded by mu_
   std::vector<std::string> own_age_;       // identities in identities.agekey; guarded by mu_

@@ -1,6 +1,8 @@
 #include "secrets/keystore.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -154,6 +156,25 @@ TEST_F(KeyStoreTest, TwoStoresOnOneDirectoryMakeOneFirstKey) {
   EXPECT_EQ(early->Init(kTestBits).status().code(), Code::kAlreadyExists);
   EXPECT_EQ(made.load(), 1);
   EXPECT_EQ(OpenOk(Dir("late"))->Current()->sealing_info.size(), 1u);
+}
+
+TEST_F(KeyStoreTest, AWriterGivesUpOnALockHeldTooLongAndSaysWhere) {
+  // Another process holding STATE_DIR/keys/.lock (stopped mid-generation) is a flock on
+  // another open file description: this store waits for it, then says so instead of
+  // hanging; once released, the same call goes through.
+  auto store = OpenOk(Dir());
+  store->set_lock_wait(std::chrono::milliseconds(50));
+  std::string lock_path = fs::JoinPath(store->dir(), ".lock");
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  auto held = store->Init(kTestBits);
+  ASSERT_FALSE(held.ok());
+  EXPECT_EQ(held.status().code(), Code::kUnavailable);
+  EXPECT_NE(held.status().message().find(lock_path), std::string::npos) << held.status().ToString();
+  EXPECT_TRUE(store->Current()->sealing.empty());
+  ::close(fd);
+  EXPECT_TRUE(store->Init(kTestBits).ok());
 }
 
 TEST_F(KeyStoreTest, RotateAndRestoreTakeTheKeysAnotherProcessMadeFirst) {
