@@ -317,6 +317,11 @@ Result<int64_t> Store::AddHistory(const HistoryRow& r) {
   return static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db));
 }
 
+void Store::SetMaxValueBytes(int bytes) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  sqlite3_limit(impl_->db, SQLITE_LIMIT_LENGTH, bytes);
+}
+
 Status Store::UpdateHistory(const HistoryRow& r) {
   // The changes go into a blob of their size a piece at a time (WriteBlob), in one
   // transaction with the rest of the row, in a table of their own: SQLite makes a
@@ -342,15 +347,26 @@ Status Store::UpdateHistory(const HistoryRow& r) {
     size += piece.size();
     return Status::Ok();
   });
-  if (size > static_cast<size_t>(INT_MAX))
-    return InvalidArgument("history of " + r.app + ": changes too large");
   std::lock_guard<std::mutex> l(impl_->mu);
+  // A change list larger than a SQLite value may be (1 GB by default: tens of millions of
+  // resources) is left out, not the row: it still finishes, saying so, instead of staying
+  // Running until a restart calls it Interrupted.
+  std::string message = r.message;
+  const size_t limit =
+      std::min(static_cast<size_t>(INT_MAX),
+               static_cast<size_t>(sqlite3_limit(impl_->db, SQLITE_LIMIT_LENGTH, -1)));
+  if (size > limit) {
+    message += std::string(message.empty() ? "" : "; ") + "the change list (" +
+               std::to_string(size) + " bytes of JSON) is too large to keep and is left out";
+    size = 2;
+    write = [](const std::function<Status(std::string_view)>& sink) { return sink("[]"); };
+  }
   return impl_->Transaction([&] {
     Stmt st(impl_->db,
             "UPDATE history SET revision=?2, finished_ms=?3, result=?4, changes=NULL,"
             " message=?5, commit_author=?6, commit_message=?7 WHERE id=?1");
     st.Bind(1, r.id).Bind(2, r.revision).Bind(3, r.finished_ms).Bind(4, r.result);
-    st.Bind(5, r.message).Bind(6, r.commit_author).Bind(7, r.commit_message);
+    st.Bind(5, message).Bind(6, r.commit_author).Bind(7, r.commit_message);
     RETURN_IF_ERROR(impl_->Done(st, "update history"));
     if (sqlite3_changes(impl_->db) == 0) return Status::Ok();
     Stmt put(impl_->db,

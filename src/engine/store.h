@@ -68,6 +68,9 @@ class Store {
   static Result<std::unique_ptr<Store>> Open(const std::string& state_dir,
                                              size_t event_retention = 10000);
   ~Store();
+  // Lowers SQLite's limit on one value's bytes (1 GB by default), as tests of what is
+  // too large need.
+  void SetMaxValueBytes(int bytes);
 
   Status PutApp(const AppSpec& spec);
   // Saves the Application's status. The summary (sync, health, commits, times, stages,
@@ -82,6 +85,7 @@ class Store {
 
   // Inserts a row and returns its id.
   Result<int64_t> AddHistory(const HistoryRow& row);
+  // A change list longer than SQLite keeps in one value is left out (the row says so).
   Status UpdateHistory(const HistoryRow& row);
   // Newest first. `limit` 0 = all.
   Result<std::vector<HistoryRow>> History(const std::string& app, size_t limit = 0);

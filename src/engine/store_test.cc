@@ -342,6 +342,27 @@ TEST_F(StoreTest, HistoryChangesGivenAsTextReadBackAsTheList) {
   EXPECT_EQ(resource::ToJson(store_->GetHistory("app", *id)->changes), "[]");
 }
 
+TEST_F(StoreTest, AChangeListTooLargeToKeepStillFinishesTheRow) {
+  ASSERT_TRUE(store_->PutApp(AppSpec{.name = "app", .repo = "r"}).ok());
+  HistoryRow row{.app = "app", .revision = "abc", .result = "Running"};
+  auto id = store_->AddHistory(row);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  store_->SetMaxValueBytes(4096);  // as SQLite's 1 GB is to tens of millions of changes
+  row.id = *id;
+  row.result = "Succeeded";
+  row.finished_ms = 7;
+  row.message = "applied";
+  row.changes_json = "[" + std::string(8000, ' ') + "]";
+  ASSERT_TRUE(store_->UpdateHistory(row).ok());
+  auto got = store_->GetHistory("app", *id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->result, "Succeeded");
+  EXPECT_EQ(got->finished_ms, 7);
+  EXPECT_EQ(resource::ToJson(got->changes), "[]");
+  EXPECT_EQ(got->message,
+            "applied; the change list (8002 bytes of JSON) is too large to keep and is left out");
+}
+
 TEST_F(StoreTest, AListLargerThanTheInputLimitReadsBack) {
   // 17 MiB of rows: a sync of over 100,000 resources; ParseLimits' default is 16 MiB.
   std::vector<ResourceStatus> rows(120000);
