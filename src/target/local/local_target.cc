@@ -114,6 +114,9 @@ class LocalTarget : public Target {
         hash_key_(std::move(hash_key)),
         cipher_(std::move(cipher)),
         supervisor_(std::move(supervisor)) {
+    // A staged file's row may still be on the store's thread: journaled before the file
+    // is written in place after all (Publish drains in Settle()).
+    writer_.SetBeforeVisible([this] { return store_->Drain(); });
     supervisor_->SetCallbacks(
         [this](const std::string& app, const ResourceId& id) {
           std::function<void(const std::string&, const ResourceId&)> fn;
@@ -601,7 +604,15 @@ class LocalTarget : public Target {
     if (writer_.StagedDirs() == 0) return;
     std::vector<std::string> failed, failed_writes;
     std::unordered_map<std::string, FileStamp> stamps;  // of the files written in the background
-    Status s = writer_.Publish(&failed, &stamps, &failed_writes);
+    // Every staged file's row is in the journal before any of them can be seen; rows that
+    // could not be put leave their files unseen (the next reconcile writes them again).
+    Status s = store_->Drain();
+    if (s.ok()) {
+      s = writer_.Publish(&failed, &stamps, &failed_writes);
+    } else {
+      s = s.WithContext("local.db");
+      writer_.Discard(&failed);
+    }
     const std::unordered_set<std::string> failed_dirs(failed.begin(), failed.end());
     const std::unordered_set<std::string> failed_files(failed_writes.begin(), failed_writes.end());
     for (const StagedFile& f : staged_files_) {
@@ -693,14 +704,22 @@ class LocalTarget : public Target {
     return row;
   }
 
-  Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected) {
+  // `later`: the row of a file written into a staging directory, put on the store's thread
+  // (Settle() drains it before the file is put in place).
+  Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected,
+                bool later = false) {
     ObjectRow row = SealedRow(ctx.app, id.Key(), expected, next_order_++);
-    RETURN_IF_ERROR(store_->Put(row));
-    std::string key = BodyKey(ctx.app, row.key);
+    std::string hash = row.hash;
+    if (later) {
+      store_->PutLater(std::move(row));
+    } else {
+      RETURN_IF_ERROR(store_->Put(row));
+    }
+    std::string key = BodyKey(ctx.app, id.Key());
     EraseRow(&unreadable_, ctx.app, key);
     auto [it, inserted] = bodies_.try_emplace(std::move(key));
     if (!inserted) ForgetRow(ctx.app, &it->second);
-    it->second = {.body = expected, .order = row.order, .hash = std::move(row.hash)};
+    it->second = {.body = expected, .order = next_order_ - 1, .hash = std::move(hash)};
     AddRow(ctx.app, id, &it->second);
     writer_.Touched(options_.state_dir);
     return Status::Ok();
@@ -934,7 +953,9 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     }
     // What the file must hold from now on, recorded before the write so the watcher
     // does not take this write for drift.
-    if (recorded_first) RETURN_IF_ERROR(Record(ctx, id, expected));
+    // Into a staging directory (nobody sees it before Settle()): its row on the store's
+    // thread.
+    if (recorded_first) RETURN_IF_ERROR(Record(ctx, id, expected, /*later=*/writer_.InStage(path)));
     // A file that cannot go into a staging directory must not overtake the staged ones
     // below its path; and only so many staging directories stay open.
     if ((!recorded_first && writer_.InStage(path)) || writer_.StagedDirs() >= kMaxStagedDirs)
