@@ -167,7 +167,7 @@ class LocalTarget : public Target {
               "local.db: a Secret record does not decrypt; treated as unknown, the next "
               "apply rewrites it",
               {{"app", row.app}, {"key", row.key}, {"error", opened.status().message()}});
-          unreadable_[body_key] = {.order = row.order, .hash = row.hash};
+          unreadable_[body_key] = {.order = row.order, .hash = HexDigest(row.hash)};
           continue;
         }
         json = std::move(opened).value();
@@ -177,7 +177,7 @@ class LocalTarget : public Target {
       auto body = resource::ParseJson(json, store_->path());
       if (!body.ok()) {
         log::Warn("local.db: unreadable body", {{"app", row.app}, {"key", row.key}});
-        unreadable_[body_key] = {.order = row.order, .hash = row.hash};
+        unreadable_[body_key] = {.order = row.order, .hash = HexDigest(row.hash)};
         continue;
       }
       std::string hash = row.hash;
@@ -189,7 +189,7 @@ class LocalTarget : public Target {
       }
       if (IsKind(*id, "File"))
         files_.Set(PathOf(*body), ManagedFromBody(row.app, *id, *body, hash_key_));
-      bodies_[body_key] = {.body = std::move(*body), .order = row.order, .hash = std::move(hash)};
+      bodies_[body_key] = {.body = std::move(*body), .order = row.order, .hash = HexDigest(hash)};
     }
     // The plain text of migrated rows may linger in the WAL: fold it into the (secure-
     // delete) database now.
@@ -603,7 +603,9 @@ class LocalTarget : public Target {
   void Settle() {
     if (writer_.StagedDirs() == 0) return;
     std::vector<std::string> failed, failed_writes;
-    std::unordered_map<std::string, FileStamp> stamps;  // of the files written in the background
+    // Of the files written in the background, by position: staged_files_ is in the order
+    // the writer staged them.
+    std::vector<FileStamp> stamps;
     // Every staged file's row is in the journal before any of them can be seen; rows that
     // could not be put leave their files unseen (the next reconcile writes them again).
     Status s = store_->Drain();
@@ -615,7 +617,10 @@ class LocalTarget : public Target {
     }
     const std::unordered_set<std::string> failed_dirs(failed.begin(), failed.end());
     const std::unordered_set<std::string> failed_files(failed_writes.begin(), failed_writes.end());
-    for (const StagedFile& f : staged_files_) {
+    // Not the same count (never expected): no stamp is trusted, each file is read when asked.
+    if (stamps.size() != staged_files_.size()) stamps.assign(staged_files_.size(), FileStamp{});
+    for (size_t i = 0; i < staged_files_.size(); ++i) {
+      const StagedFile& f = staged_files_[i];
       // A write that failed loses its own file only; a directory that could not be put in
       // place loses everything beneath it.
       bool lost = failed_files.count(f.path) > 0;
@@ -629,11 +634,10 @@ class LocalTarget : public Target {
         Status& e = publish_errors_[f.app];
         if (e.ok()) e = s.ok() ? Unavailable(f.path + " could not be put in place") : s;
       } else {
-        auto stamp = stamps.find(f.path);
-        files_.SetWritten(f.path, stamp != stamps.end() ? stamp->second : f.stamp, f.since);
+        files_.SetWritten(f.path, stamps[i], f.since);
       }
     }
-    staged_files_.clear();
+    std::vector<StagedFile>().swap(staged_files_);
     if (!s.ok()) log::Error("local target: new files not put in place", {{"error", s.message()}});
     if (watcher_) watcher_->Refresh();
   }
@@ -709,7 +713,7 @@ class LocalTarget : public Target {
   Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected,
                 bool later = false) {
     ObjectRow row = SealedRow(ctx.app, id.Key(), expected, next_order_++);
-    std::string hash = row.hash;
+    const HexDigest hash(row.hash);
     if (later) {
       store_->PutLater(std::move(row));
     } else {
@@ -719,7 +723,7 @@ class LocalTarget : public Target {
     EraseRow(&unreadable_, ctx.app, key);
     auto [it, inserted] = bodies_.try_emplace(std::move(key));
     if (!inserted) ForgetRow(ctx.app, &it->second);
-    it->second = {.body = expected, .order = next_order_ - 1, .hash = std::move(hash)};
+    it->second = {.body = expected, .order = next_order_ - 1, .hash = hash};
     AddRow(ctx.app, id, &it->second);
     writer_.Touched(options_.state_dir);
     return Status::Ok();
@@ -741,11 +745,11 @@ class LocalTarget : public Target {
   std::mutex mu_;
   const LocalOptions options_;
   FileWriter writer_;  // GUARDED_BY(mu_)
-  // Files written into a staging directory, put in place by Settle(). GUARDED_BY(mu_).
+  // Files written into a staging directory, put in place by Settle(), in the order the
+  // writer staged them (its stamps come by position). GUARDED_BY(mu_).
   struct StagedFile {
     std::string app;
     std::string path;
-    FileStamp stamp;
     uint64_t since = 0;
   };
   std::vector<StagedFile> staged_files_;
@@ -760,7 +764,9 @@ class LocalTarget : public Target {
   struct StoredObject {
     Value body;  // empty for a row that did not decrypt or parse (unreadable_)
     int64_t order = 0;
-    std::string hash;
+    // The hash column as its bytes (a third of the hex text, 100,000 of them in a large
+    // Application); a column that is not hex never equals a hash (Hex() is "?").
+    HexDigest hash;
   };
   // local.db in memory, by BodyKey. GUARDED_BY(mu_).
   std::unordered_map<std::string, StoredObject> bodies_;
@@ -823,7 +829,8 @@ class LocalTarget : public Target {
       for (const auto& [key, obj] : rows) {
         auto id = ResourceId::FromKey(std::string(key));
         if (!id.ok()) continue;  // never stored (LoadManagedFiles skips such rows)
-        inv.list->push_back({.id = std::move(*id), .order = obj->order, .applied_hash = obj->hash});
+        inv.list->push_back(
+            {.id = std::move(*id), .order = obj->order, .applied_hash = obj->hash.Hex()});
         inv.objects.push_back(obj);
       }
       inv.known.assign(inv.objects.size(), 0);
@@ -894,7 +901,7 @@ class LocalTarget : public Target {
       return;
     }
     Writable(inv);
-    inv.list->push_back({.id = id, .order = obj->order, .applied_hash = obj->hash});
+    inv.list->push_back({.id = id, .order = obj->order, .applied_hash = obj->hash.Hex()});
     inv.objects.push_back(obj);
     inv.known.push_back(0);
   }
@@ -986,8 +993,7 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
       return written.status();
     }
     if (staged)  // still being written until Settle() puts it in place
-      staged_files_.push_back(
-          {.app = ctx.app, .path = path, .stamp = *written, .since = written_since});
+      staged_files_.push_back({.app = ctx.app, .path = path, .since = written_since});
     else
       files_.SetWritten(path, *written, written_since);
   } else {
