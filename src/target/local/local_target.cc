@@ -960,9 +960,11 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     }
     // What the file must hold from now on, recorded before the write so the watcher
     // does not take this write for drift.
-    // Into a staging directory (nobody sees it before Settle()): its row on the store's
-    // thread.
-    if (recorded_first) RETURN_IF_ERROR(Record(ctx, id, expected, /*later=*/writer_.InStage(path)));
+    // Put here, not on the store's thread (Record's `later`), until a failed background
+    // put can no longer be taken by another call's Drain() (and publish the file without
+    // its row) or leave the row in memory only after Settle() discards the file; and
+    // until the caller's puts commit full batches again while the thread exists.
+    if (recorded_first) RETURN_IF_ERROR(Record(ctx, id, expected));
     // A file that cannot go into a staging directory must not overtake the staged ones
     // below its path; and only so many staging directories stay open.
     if ((!recorded_first && writer_.InStage(path)) || writer_.StagedDirs() >= kMaxStagedDirs)
