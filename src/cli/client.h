@@ -49,7 +49,12 @@ class ApiClient {
 
 // Each returns the process exit code: 0 fine, 1 drift / not healthy where documented,
 // 2 error (printed to stderr).
-int CmdStatus(const ClientOptions& o, const std::string& app);
+// Which of one Application's resource rows `plumb status APP` shows.
+struct StatusRows {
+  bool summary = false;      // --summary: counts by sync and health, no rows
+  std::string sync, health;  // --sync, --health: only rows with this value
+};
+int CmdStatus(const ClientOptions& o, const std::string& app, const StatusRows& rows = {});
 int CmdDiff(const ClientOptions& o, const std::string& app);
 int CmdSync(const ClientOptions& o, const std::string& app, bool dry_run);
 int CmdHistory(const ClientOptions& o, const std::string& app);

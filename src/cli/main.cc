@@ -208,6 +208,14 @@ int main(int argc, char** argv) {
   bool dry_run = false;
   auto* c_status = app.add_subcommand("status", "show Applications: sync, health, commits, errors");
   c_status->add_option("APP", app_name, "one Application (default: all)");
+  StatusRows status_rows;
+  c_status->add_flag("--summary", status_rows.summary,
+                     "with APP: how many resources are in each sync and health status, "
+                     "not one row each");
+  c_status->add_option("--sync", status_rows.sync,
+                       "with APP: only the resources with this sync status (e.g. OutOfSync)");
+  c_status->add_option("--health", status_rows.health,
+                       "with APP: only the resources with this health (e.g. Degraded)");
   add_client(c_status);
   auto* c_diff = app.add_subcommand(
       "diff", "diff git against the live system (exit 0 in sync, 1 drift, 2 error)");
@@ -446,7 +454,7 @@ int main(int argc, char** argv) {
     if (*sub) return CmdKeys(verb, keys);
   if (*c_seal) return CmdSeal(seal);
   if (*c_reseal) return CmdReseal(reseal_state_dir, reseal_files);
-  if (*c_status) return CmdStatus(client, app_name);
+  if (*c_status) return CmdStatus(client, app_name, status_rows);
   if (*c_diff) return CmdDiff(client, app_name);
   if (*c_sync) return CmdSync(client, app_name, dry_run);
   if (*c_history) return CmdHistory(client, app_name);

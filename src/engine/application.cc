@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "core/strings.h"
+#include "resource/codec.h"
 
 namespace plumb::engine {
 namespace {
@@ -399,17 +400,31 @@ Value ResourceStatusList::ToValue() const {
 
 Status ResourceStatusList::WriteJson(const std::function<Status(std::string_view)>& sink,
                                      size_t piece) const {
+  return WriteJson(sink, ResourceFilter{}, nullptr, piece);
+}
+
+Status ResourceStatusList::WriteJson(const std::function<Status(std::string_view)>& sink,
+                                     const ResourceFilter& filter, size_t* matched,
+                                     size_t piece) const {
   // The text resource::ToJson(ToValue()) gives, without building the tree or, in pieces,
   // the whole text: 100,000 rows are 17 MB of it.
   static constexpr const char* kFields[] = {
       ",\"kind\":",   ",\"namespace\":", ",\"name\":",  ",\"sync\":",
       ",\"health\":", ",\"message\":",   ",\"origin\":"};
+  if (matched) *matched = 0;
   if (!data_) return sink("[]");
+  const bool all = filter.all();
+  size_t n = 0, written = 0;
   std::string out;
   out.reserve(piece + 1024);
   out += '[';
   bool first = true;
   for (const Data::Row& r : data_->rows) {  // by reference: a ?: with a temporary copied them all
+    if (!all) {
+      if (!filter.Matches(data_->At(r.sync), data_->At(r.health))) continue;
+      if (n++ < filter.offset || written == filter.limit) continue;
+      ++written;
+    }
     if (!first) out += ',';
     first = false;
     out += "{\"group\":";
@@ -432,7 +447,45 @@ Status ResourceStatusList::WriteJson(const std::function<Status(std::string_view
     }
   }
   out += ']';
+  if (matched) *matched = all ? data_->rows.size() : n;
   return sink(out);
+}
+
+ResourceSummary ResourceStatusList::Summarize() const {
+  ResourceSummary out;
+  if (!data_) return out;
+  out.total = data_->rows.size();
+  // A value is interned once per list (Packer::Shared), so rows with the same value hold
+  // the same Ref: counting Refs is counting values. Few distinct values: a flat list.
+  using Counts = std::vector<std::pair<Data::Ref, size_t>>;
+  auto bump = [](Counts& c, Data::Ref ref) {
+    for (auto& [r, n] : c)
+      if (r.off == ref.off && r.len == ref.len) return void(++n);
+    c.push_back({ref, 1});
+  };
+  Counts sync, health;
+  for (const Data::Row& r : data_->rows) {
+    bump(sync, r.sync);
+    bump(health, r.health);
+  }
+  auto named = [&](const Counts& c) {
+    std::vector<std::pair<std::string, size_t>> v;
+    for (const auto& [r, n] : c) v.push_back({std::string(data_->At(r)), n});
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  out.sync = named(sync);
+  out.health = named(health);
+  return out;
+}
+
+Value ResourceSummary::ToValue() const {
+  Value v;
+  Value& s = v.Set("sync", Value::EmptyObject());
+  for (const auto& [name, n] : sync) s.Set(name, static_cast<int64_t>(n));
+  Value& h = v.Set("health", Value::EmptyObject());
+  for (const auto& [name, n] : health) h.Set(name, static_cast<int64_t>(n));
+  return v;
 }
 
 size_t ResourceStatusList::JsonSize() const {
@@ -557,6 +610,34 @@ Value StatusValue(const AppStatus& s, const ResourceStatusList* with) {
 Value AppStatus::ToValue() const { return StatusValue(*this, &resources); }
 
 Value AppStatus::SummaryToValue() const { return StatusValue(*this, nullptr); }
+
+Status AppStatus::WriteJson(const std::function<Status(std::string_view)>& sink,
+                            const ResourceFilter* filter) const {
+  // StatusValue's fields before `resources` as a Value's text without its closing brace,
+  // the rows from the packed list, then the counts and `conditions` as a Value's text
+  // without its opening brace.
+  Value head = StatusValue(*this, nullptr);
+  Value tail;
+  tail.Set("resourceCount", static_cast<int64_t>(resources.size()));
+  tail.Set("resourceSummary", resources.Summarize().ToValue());
+  Value conditions = std::move(*head.Find("conditions"));
+  head.Erase("conditions");
+  std::string text = resource::ToJson(head);
+  text.pop_back();  // '}'
+  if (filter) {
+    text += ",\"resources\":";
+    RETURN_IF_ERROR(sink(text));
+    size_t matched = 0;
+    RETURN_IF_ERROR(resources.WriteJson(sink, *filter, &matched));
+    if (!filter->all()) tail.Set("resourcesMatched", static_cast<int64_t>(matched));
+    text.clear();
+  }
+  tail.Set("conditions", std::move(conditions));
+  std::string rest = resource::ToJson(tail);
+  text += ',';
+  text.append(rest, 1);  // without '{'
+  return sink(text);
+}
 
 AppStatus AppStatus::FromValue(const Value& v) {
   AppStatus s;

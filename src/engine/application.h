@@ -3,6 +3,7 @@
 // operator's flags) and its observed status.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -92,6 +93,27 @@ struct ResourceStatus {
   bool operator==(const ResourceStatus&) const = default;
 };
 
+// Which rows of a ResourceStatusList an answer carries (the API's
+// `?sync=&health=&offset=&limit=` on one Application): rows whose sync and health match
+// (empty: any), the first `offset` of those skipped, at most `limit` of the rest.
+struct ResourceFilter {
+  std::string sync, health;
+  size_t offset = 0;
+  size_t limit = SIZE_MAX;
+  bool Matches(std::string_view row_sync, std::string_view row_health) const {
+    return (sync.empty() || sync == row_sync) && (health.empty() || health == row_health);
+  }
+  bool all() const { return sync.empty() && health.empty() && offset == 0 && limit == SIZE_MAX; }
+};
+
+// How many rows a ResourceStatusList has, by sync and by health value (each in name
+// order): what a list of Applications shows instead of the rows.
+struct ResourceSummary {
+  size_t total = 0;
+  std::vector<std::pair<std::string, size_t>> sync, health;
+  resource::Value ToValue() const;  // {"sync": {"Synced": 3}, "health": {"Healthy": 3}}
+};
+
 // The per-resource part of an AppStatus, immutable once made. Copies of a status share
 // it (10,000 rows are not copied with every copy of a status), and a list that changed
 // is a new object: the same object means unchanged, which is how Store::PutStatus knows
@@ -121,6 +143,11 @@ class ResourceStatusList {
   Status WriteJson(const std::function<Status(std::string_view)>& sink,
                    size_t piece = 64 << 10) const;
   size_t JsonSize() const;  // ToJson().size(), without the text
+  // WriteJson of only the rows `filter` selects; `*matched` (if given) is set to how many
+  // rows match its sync and health, before offset and limit.
+  Status WriteJson(const std::function<Status(std::string_view)>& sink,
+                   const ResourceFilter& filter, size_t* matched, size_t piece = 64 << 10) const;
+  ResourceSummary Summarize() const;  // a pass over the rows, no string copied per row
   static ResourceStatusList FromValue(const resource::Value& v);
 
   class Builder;
@@ -184,6 +211,12 @@ struct AppStatus {
   resource::Value ToValue() const;
   // ToValue() without `resources`: what changes every reconcile.
   resource::Value SummaryToValue() const;
+  // ToValue()'s JSON text, in pieces to `sink`, with the rows `filter` selects streamed from
+  // the packed list (no Value tree of them), followed by `resourceCount` (every row),
+  // `resourceSummary` (ResourceSummary) and, when `filter` selects, `resourcesMatched`.
+  // A null `filter` leaves `resources` out (the counts stay).
+  Status WriteJson(const std::function<Status(std::string_view)>& sink,
+                   const ResourceFilter* filter) const;
   // Reads either form (`resources` stays empty when `v` has none).
   static AppStatus FromValue(const resource::Value& v);
 };

@@ -415,10 +415,9 @@ AppPage Engine::ListAppsPage(const AppListOptions& options) {
       page.next = page.items.back().spec.name;
       break;
     }
-    // Without its per-resource list, which a list leaves out.
+    // The per-resource list is shared, not copied: a list answer shows its summary.
     page.items.push_back(
         {.spec = st.spec, .status = st.status, .resource_count = st.status.resources.size()});
-    page.items.back().status.resources = {};
   }
   return page;
 }

@@ -73,7 +73,7 @@ struct EngineOptions {
 struct AppView {
   AppSpec spec;
   AppStatus status;
-  // Set by ListAppsPage, which leaves `status.resources` out: how many there are.
+  // Set by ListAppsPage: how many resources `status.resources` has.
   size_t resource_count = 0;
   resource::Value ToValue() const;
 };
@@ -87,7 +87,7 @@ struct AppListOptions {
   std::function<bool(const AppSpec&, const AppStatus&)> match;
 };
 struct AppPage {
-  std::vector<AppView> items;  // without status.resources; see AppView::resource_count
+  std::vector<AppView> items;  // status.resources shared with the engine's, not copied
   std::string next;            // the last item's name when more match; "" at the end
 };
 

@@ -380,10 +380,11 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
 namespace {
 std::string Short(const std::string& sha) { return sha.substr(0, 7); }
 
-std::string Summarize(const std::vector<target::Change>& changes) {
+std::string Summarize(const ChangeList& changes) {
   std::map<std::string, int> counts;
-  for (const auto& c : changes)
-    if (c.kind != target::ChangeKind::kUnchanged) counts[target::ChangeKindName(c.kind)]++;
+  for (size_t k = 0; k < changes.size(); ++k)
+    if (changes.kind(k) != target::ChangeKind::kUnchanged)
+      counts[target::ChangeKindName(changes.kind(k))]++;
   std::string out;
   for (const auto& [k, n] : counts) out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + k;
   return out.empty() ? "no changes" : out;
@@ -569,7 +570,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
   for (const auto& i : plan.apply) only_prunes &= i.action == Action::kNoop;
   if (only_prunes && !spec.sync.prune && !git_changed) should_apply = false;
 
-  std::vector<target::Change> changes;
+  ChangeList changes;
   bool failed = false;
   std::string first_error;
   std::map<std::string, std::string> item_message;
@@ -625,8 +626,9 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
       };
       for (const auto& h : applied.hook_changes)
         if (h.GetString("hook") == HookPhaseName(kPreSync)) RETURN_IF_ERROR(add(h));
-      for (const auto& c : changes)
-        if (c.kind != target::ChangeKind::kUnchanged) RETURN_IF_ERROR(add(ChangeToValue(c)));
+      for (size_t k = 0; k < changes.size(); ++k)
+        if (changes.kind(k) != target::ChangeKind::kUnchanged)
+          RETURN_IF_ERROR(add(ChangeToValue(changes.Get(k))));
       for (const auto& h : applied.hook_changes)
         if (h.GetString("hook") != HookPhaseName(kPreSync)) RETURN_IF_ERROR(add(h));
       json += ']';
@@ -655,11 +657,11 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
       st.last_error_event = msg;
     } else if (!git_changed) {
       std::string what;
-      for (const auto& c : changes)
-        if (c.kind != target::ChangeKind::kUnchanged)
-          what += (what.empty() ? "" : ", ") + c.id.ToString() + " (" +
-                  target::ChangeKindName(c.kind) + (c.message.empty() ? "" : ": " + c.message) +
-                  ")";
+      for (size_t k = 0; k < changes.size(); ++k)
+        if (changes.kind(k) != target::ChangeKind::kUnchanged)
+          what += (what.empty() ? "" : ", ") + changes.id(k).ToString() + " (" +
+                  target::ChangeKindName(changes.kind(k)) +
+                  (changes.message(k).empty() ? "" : ": " + changes.message(k)) + ")";
       RecordEvent(spec.name, "Normal", "DriftHealed", "self-heal reverted " + what);
     } else {
       RecordEvent(spec.name, "Normal", "SyncSucceeded",
@@ -694,15 +696,16 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
   std::unordered_set<std::string> changed_keys;
   bool keyed = false;  // changed_keys built (once: it may well be empty)
   for (size_t k = 0; k < std::min(changes.size(), applied.size()); ++k) {
-    if (changes[k].id == plan.apply[k].id) {
-      applied[k] = changes[k].kind;
+    if (changes.id(k) == plan.apply[k].id) {
+      applied[k] = changes.kind(k);
     } else if (!keyed) {
       keyed = true;
-      for (const auto& c : changes)
-        if (c.kind != target::ChangeKind::kUnchanged) changed_keys.insert(c.id.Key());
+      for (size_t j = 0; j < changes.size(); ++j)
+        if (changes.kind(j) != target::ChangeKind::kUnchanged)
+          changed_keys.insert(changes.id(j).Key());
     }
   }
-  std::vector<target::Change>().swap(changes);
+  changes = ChangeList();
   auto changed = [&](size_t k) {
     if (keyed) return changed_keys.count(plan.apply[k].id.Key()) > 0;
     return applied[k] && *applied[k] != target::ChangeKind::kUnchanged;

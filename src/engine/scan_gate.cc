@@ -142,10 +142,15 @@ Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const App
     std::string line_text;  // to find the commit that added it
   };
   std::vector<Found> found_all;
-  for (const auto& file : *added) {
+  for (auto& file : *added) {
     if (!prefix.empty() && !StartsWith(file.path, prefix)) continue;
     if (filter.PathAllowed(file.path)) continue;
-    ASSIGN_OR_RETURN(std::string text, repos->ReadBlob(spec.repo, file.blob_id));
+    std::string text;
+    if (file.has_text) {
+      text = std::move(file.text);  // read by the diff already
+    } else {
+      ASSIGN_OR_RETURN(text, repos->ReadBlob(spec.repo, file.blob_id));
+    }
     ASSIGN_OR_RETURN(auto found, active->Scan(text, file.path));
     for (const auto& f : scan::OnLines(found, file.lines)) {
       if (filter.FindingIgnored(f)) continue;

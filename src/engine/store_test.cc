@@ -296,6 +296,103 @@ TEST(ResourceStatusListTest, JsonInPiecesIsTheWholeText) {
   EXPECT_EQ(refused, 1u);
 }
 
+TEST(ResourceStatusListTest, FilterPagesAndSummaryCountWithoutTheTree) {
+  std::vector<ResourceStatus> rows(7);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].id = {"local.plumbline.dev", "File", "", "f" + std::to_string(i)};
+    rows[i].sync = i % 3 == 0 ? "OutOfSync" : "Synced";
+    rows[i].health = i == 6 ? "Degraded" : "Healthy";
+  }
+  ResourceStatusList list(rows);
+  auto write = [&](const ResourceFilter& f, size_t* matched) {
+    std::string out;
+    EXPECT_TRUE(list.WriteJson(
+                        [&](std::string_view s) {
+                          out += s;
+                          return Status::Ok();
+                        },
+                        f, matched, 64)
+                    .ok());
+    auto v = resource::ParseJson(out);
+    EXPECT_TRUE(v.ok()) << out;
+    std::vector<std::string> names;
+    for (const auto& r : v->as_array()) names.push_back(r.GetString("name"));
+    return names;
+  };
+  size_t matched = 99;
+  EXPECT_EQ(write({}, &matched).size(), 7u);
+  EXPECT_EQ(matched, 7u);
+  using V = std::vector<std::string>;
+  EXPECT_EQ(write({.sync = "OutOfSync"}, &matched), (V{"f0", "f3", "f6"}));
+  EXPECT_EQ(matched, 3u);
+  EXPECT_EQ(write({.sync = "OutOfSync", .health = "Healthy"}, &matched), (V{"f0", "f3"}));
+  EXPECT_EQ(write({.offset = 2, .limit = 3}, &matched), (V{"f2", "f3", "f4"}));
+  EXPECT_EQ(matched, 7u);
+  EXPECT_EQ(write({.sync = "Synced", .offset = 1, .limit = 1}, &matched), (V{"f2"}));
+  EXPECT_EQ(matched, 4u);
+  EXPECT_EQ(write({.offset = 7}, &matched), V{});
+  EXPECT_EQ(write({.health = "Missing"}, &matched), V{});
+  EXPECT_EQ(matched, 0u);
+  EXPECT_EQ(write({.limit = 0}, &matched), V{});
+
+  ResourceSummary sum = list.Summarize();
+  EXPECT_EQ(sum.total, 7u);
+  using C = std::vector<std::pair<std::string, size_t>>;
+  EXPECT_EQ(sum.sync, (C{{"OutOfSync", 3}, {"Synced", 4}}));
+  EXPECT_EQ(sum.health, (C{{"Degraded", 1}, {"Healthy", 6}}));
+  EXPECT_EQ(resource::ToJson(sum.ToValue()),
+            R"({"sync":{"OutOfSync":3,"Synced":4},"health":{"Degraded":1,"Healthy":6}})");
+  EXPECT_EQ(resource::ToJson(ResourceStatusList().Summarize().ToValue()),
+            R"({"sync":{},"health":{}})");
+}
+
+TEST(AppStatusTest, JsonTextIsTheValueWithCountsAndStreamedRows) {
+  AppStatus st;
+  st.sync = "OutOfSync";
+  st.phase = "Idle";
+  st.conditions.push_back({"SecretLeak", "a \"quoted\" message"});
+  std::vector<ResourceStatus> rows(3);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].id = {"", "File", "", "f" + std::to_string(i)};
+    rows[i].sync = i == 1 ? "OutOfSync" : "Synced";
+    rows[i].origin = "a.yaml:" + std::to_string(i + 1);
+  }
+  st.resources = ResourceStatusList(rows);
+  auto text = [&](const ResourceFilter* f) {
+    std::string out;
+    EXPECT_TRUE(st.WriteJson(
+                      [&](std::string_view s) {
+                        out += s;
+                        return Status::Ok();
+                      },
+                      f)
+                    .ok());
+    return out;
+  };
+  // Every row: ToValue()'s text, with the counts before `conditions`.
+  resource::Value want = st.ToValue();
+  resource::Value conditions = *want.Find("conditions");
+  want.Erase("conditions");
+  want.Set("resourceCount", int64_t{3});
+  want.Set("resourceSummary", st.resources.Summarize().ToValue());
+  want.Set("conditions", conditions);
+  ResourceFilter all;
+  EXPECT_EQ(text(&all), resource::ToJson(want));
+  // A filter: its rows, and how many matched.
+  ResourceFilter out_of_sync{.sync = "OutOfSync"};
+  auto v = resource::ParseJson(text(&out_of_sync));
+  ASSERT_TRUE(v.ok());
+  ASSERT_EQ(v->Find("resources")->size(), 1u);
+  EXPECT_EQ(v->Find("resources")->as_array()[0].GetString("name"), "f1");
+  EXPECT_EQ(v->Find("resourcesMatched")->as_int(), 1);
+  EXPECT_EQ(v->Find("resourceCount")->as_int(), 3);
+  // No filter: no rows, the rest as with them.
+  auto bare = resource::ParseJson(text(nullptr));
+  ASSERT_TRUE(bare.ok());
+  want.Erase("resources");
+  EXPECT_EQ(resource::ToJson(*bare), resource::ToJson(want));
+}
+
 TEST_F(StoreTest, HistoryChangesWrittenInPiecesReadBackAsTheList) {
   ASSERT_TRUE(store_->PutApp(AppSpec{.name = "app", .repo = "r"}).ok());
   HistoryRow row{.app = "app", .revision = "abc", .result = "Running"};

@@ -207,13 +207,13 @@ Status Engine::Impl::WaitHealthy(const std::string& stage, const target::AppCont
 
 Status Engine::Impl::GateWave(const target::AppContext& ctx, const std::string& stage,
                               const Plan& plan, const std::vector<size_t>& items,
-                              const std::vector<target::Change>& changes) {
+                              const ChangeList& changes) {
   std::vector<ResourceId> wait;
   std::vector<ResourceId> known;
   std::vector<target::Health> known_health;
   for (size_t k : items) {
     const PlanItem& item = plan.apply[k];
-    target::ChangeKind kind = changes[k].kind;
+    target::ChangeKind kind = changes.kind(k);
     if (kind == target::ChangeKind::kCreated || kind == target::ChangeKind::kConfigured) {
       wait.push_back(item.id);
     } else if (kind == target::ChangeKind::kUnchanged) {
@@ -230,10 +230,28 @@ Status Engine::Impl::GateWave(const target::AppContext& ctx, const std::string& 
   return WaitHealthy(stage, ctx, std::move(wait), std::move(known), std::move(known_health));
 }
 
+void ChangeList::Add(bool prune, size_t index, target::Change c) {
+  const PlanItem& item = prune ? plan_->prune[index] : plan_->apply[index];
+  if (c.id != item.id) other_ids_.emplace(entries_.size(), std::move(c.id));
+  entries_.push_back({.index = static_cast<uint32_t>(index),
+                      .prune = prune,
+                      .kind = c.kind,
+                      .message = std::move(c.message)});
+}
+
+const ResourceId& ChangeList::id(size_t k) const {
+  if (!other_ids_.empty()) {
+    auto it = other_ids_.find(k);
+    if (it != other_ids_.end()) return it->second;
+  }
+  const Entry& e = entries_[k];
+  return e.prune ? plan_->prune[e.index].id : plan_->apply[e.index].id;
+}
+
 Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Observed& o,
                                                  int64_t run_id) {
-  ApplyResult r;
   const Plan& plan = o.plan;
+  ApplyResult r{.changes = ChangeList(&plan)};
   // One Change per planned item: exact room, not up to twice that from doubling.
   r.changes.reserve(plan.apply.size() + plan.prune.size());
   const std::vector<Resource>& want = *o.desired;
@@ -315,12 +333,13 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
         r.item_message[c.id.Key()] = c.message;
       }
       earlier.push_back(k);
-      r.changes.push_back(std::move(c));
+      r.changes.Add(/*prune=*/false, k, std::move(c));
     }
     // New files the target staged are in place before anything is pruned; any it could
     // not put in place fail the apply (so nothing is pruned in their stead).
     if (Status settled = target->Settle(ctx); !settled.ok()) fail_with(settled.message());
-    for (const auto& item : plan.prune) {
+    for (size_t k = 0; k < plan.prune.size(); ++k) {
+      const PlanItem& item = plan.prune[k];
       if (r.interrupted) break;
       target::Change c;
       c.id = item.id;
@@ -340,7 +359,7 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
           fail_with("prune " + item.id.ToString() + ": " + c.message);
         }
       }
-      r.changes.push_back(std::move(c));
+      r.changes.Add(/*prune=*/true, k, std::move(c));
     }
   }
   Status flushed = target->Flush();
@@ -349,9 +368,10 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
   bool has_post = !HookGroups(o.hooks, kPostSync).empty();
   if (!r.failed && has_post) {
     std::vector<ResourceId> applied;
-    for (const auto& c : r.changes)
-      if (c.kind == target::ChangeKind::kCreated || c.kind == target::ChangeKind::kConfigured)
-        applied.push_back(c.id);
+    for (size_t k = 0; k < r.changes.size(); ++k)
+      if (r.changes.kind(k) == target::ChangeKind::kCreated ||
+          r.changes.kind(k) == target::ChangeKind::kConfigured)
+        applied.push_back(r.changes.id(k));
     Status s = WaitHealthy("health", ctx, applied, {}, {});
     if (s.ok()) s = RunHooks(kPostSync, spec, ctx, o.hooks, run_id, &r.hook_changes);
     if (!s.ok()) fail(s);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/fs.h"
@@ -283,11 +284,13 @@ void Server::Impl::Routes() {
       };
     engine::AppPage page = engine->ListAppsPage(list);
     Value items = Value::EmptyArray();
-    for (const auto& a : page.items) {
-      Value v = a.ToValue();
-      Value* status = v.Find("status");
-      status->Erase("resources");
-      status->Set("resourceCount", static_cast<int64_t>(a.resource_count));
+    for (const auto& a : page.items) {  // without the rows: their count and summary
+      Value v;
+      v.Set("name", a.spec.name);
+      v.Set("spec", a.spec.ToValue());
+      Value& status = v.Set("status", a.status.SummaryToValue());
+      status.Set("resourceCount", static_cast<int64_t>(a.resource_count));
+      status.Set("resourceSummary", a.status.resources.Summarize().ToValue());
       items.Append(std::move(v));
     }
     Value out;
@@ -298,9 +301,39 @@ void Server::Impl::Routes() {
 
   http->Get(R"(/api/v1/applications/([^/]+))", [this](Req req, Res res) {
     if (!Authorize(req, res, Need::kRead)) return;
-    auto app = engine->GetApp(req.matches[1]);
+    auto app = engine->GetApp(req.matches[1]);  // the rows are shared, not copied
     if (!app.ok()) return ReplyError(res, app.status());
-    Reply(res, 200, app->ToValue());
+    // ?resources=false: no rows (the counts stay); sync, health, offset, limit: some rows.
+    std::optional<engine::ResourceFilter> filter;
+    if (req.get_param_value("resources") != "false") {
+      filter.emplace();
+      filter->sync = req.get_param_value("sync");
+      filter->health = req.get_param_value("health");
+      filter->offset = ParseSize(req.get_param_value("offset"), 0);
+      filter->limit = ParseSize(req.get_param_value("limit"), SIZE_MAX);
+    }
+    // The rows are written from the packed list as the answer is sent, never as a Value
+    // tree or one text: 100,000 rows are 17 MB of JSON.
+    Value head;
+    head.Set("name", app->spec.name);
+    head.Set("spec", app->spec.ToValue());
+    std::string start = resource::ToJson(head);
+    start.pop_back();  // '}'
+    start += ",\"status\":";
+    res.status = 200;
+    res.set_chunked_content_provider("application/json", [view = std::move(app).value(), filter,
+                                                          start = std::move(start)](
+                                                             size_t, httplib::DataSink& sink) {
+      auto write = [&sink](std::string_view s) {
+        return sink.write(s.data(), s.size()) ? Status::Ok() : Unavailable("the client went away");
+      };
+      Status s = write(start);
+      if (s.ok()) s = view.status.WriteJson(write, filter ? &*filter : nullptr);
+      if (s.ok()) s = write("}\n");
+      if (!s.ok()) return false;
+      sink.done();
+      return true;
+    });
   });
 
   http->Get(R"(/api/v1/applications/([^/]+)/diff)", [this](Req req, Res res) {

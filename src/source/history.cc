@@ -25,8 +25,9 @@ git_diff_options ZeroContextOptions() {
   return opts;
 }
 
-// Every file `diff` adds lines to, in diff order (sorted by path).
-Result<std::vector<AddedLines>> CollectAdded(git_diff* diff) {
+// Every file `diff` adds lines to, in diff order (sorted by path). `keep_text`: an added
+// file (every line of it added) keeps its text, the added lines' content put together.
+Result<std::vector<AddedLines>> CollectAdded(git_diff* diff, bool keep_text = false) {
   git_diff_find_options find;
   git_diff_find_options_init(&find, GIT_DIFF_FIND_OPTIONS_VERSION);
   find.flags = GIT_DIFF_FIND_RENAMES | GIT_DIFF_FIND_COPIES;
@@ -48,22 +49,40 @@ Result<std::vector<AddedLines>> CollectAdded(git_diff* diff) {
     AddedLines added;
     added.path = d->new_file.path;
     added.blob_id = OidHex(d->new_file.id);
+    const bool whole = keep_text && d->status == GIT_DELTA_ADDED;
+    bool complete = whole;  // every line read
+    // The patch's delta: its size is that of the content the patch read.
+    const uint64_t size = git_patch_get_delta(patch)->new_file.size;
+    if (whole) added.text.reserve(static_cast<size_t>(size));
     size_t hunks = git_patch_num_hunks(patch);
     for (size_t h = 0; h < hunks; ++h) {
       int lines = git_patch_num_lines_in_hunk(patch, h);
       for (int l = 0; l < lines; ++l) {
         const git_diff_line* line = nullptr;
-        if (git_patch_get_line_in_hunk(&line, patch, h, static_cast<size_t>(l)) != 0) continue;
-        if (line->origin == GIT_DIFF_LINE_ADDITION) added.lines.push_back(line->new_lineno);
+        if (git_patch_get_line_in_hunk(&line, patch, h, static_cast<size_t>(l)) != 0) {
+          complete = false;
+          continue;
+        }
+        if (line->origin == GIT_DIFF_LINE_ADDITION) {
+          added.lines.push_back(line->new_lineno);
+          if (whole) added.text.append(line->content, line->content_len);
+        }
       }
     }
+    // Only a text known to be the blob's whole content is kept (else the caller reads it).
+    if (whole && (!complete || added.text.size() != size)) {
+      added.text.clear();
+      added.text.shrink_to_fit();
+    }
+    added.has_text = whole && !added.text.empty();
     if (!added.lines.empty()) out.push_back(std::move(added));
   }
   return out;
 }
 
 Result<std::vector<AddedLines>> AddedTreeToTree(git_repository* repo, git_tree* from, git_tree* to,
-                                                const std::string& path = "") {
+                                                const std::string& path = "",
+                                                bool keep_text = false) {
   git_diff_options opts = ZeroContextOptions();
   // A literal directory, not a pattern: the diff (and its rename and copy detection) then
   // reads only that part of the trees.
@@ -76,7 +95,7 @@ Result<std::vector<AddedLines>> AddedTreeToTree(git_repository* repo, git_tree* 
   int rc = git_diff_tree_to_tree(&diff, repo, from, to, &opts);
   if (rc != 0) return GitError(rc, "diff");
   DiffPtr owned(diff);
-  return CollectAdded(diff);
+  return CollectAdded(diff, keep_text);
 }
 
 // The lines both `a` and `b` add to the same blob at the same path, in `a`'s order.
@@ -240,7 +259,8 @@ Result<std::vector<AddedLines>> RepoCache::AddedBetween(const std::string& url,
     ASSIGN_OR_RETURN(CommitPtr from_commit, ResolveCommit(repo, from, url));
     ASSIGN_OR_RETURN(from_tree, internal::CommitTree(from_commit.get()));
   }
-  auto files = internal::AddedTreeToTree(repo, from_tree.get(), to_tree.get(), path);
+  auto files =
+      internal::AddedTreeToTree(repo, from_tree.get(), to_tree.get(), path, /*keep_text=*/true);
   if (!files.ok()) return files.status().WithContext("lines added " + from + ".." + to);
   return files;
 }

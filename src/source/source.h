@@ -131,6 +131,10 @@ struct AddedLines {
   std::string path;
   std::string blob_id;     // 40 hex
   std::vector<int> lines;  // sorted, ascending; never empty
+  // RepoCache::AddedBetween: a file added whole (every line) comes with the blob's text,
+  // read once by the diff, so the scan need not read it again.
+  bool has_text = false;
+  std::string text;
 };
 
 // What one commit adds (against its parents; a root commit adds all its files).

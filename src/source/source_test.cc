@@ -219,6 +219,40 @@ TEST_F(SourceTest, RefusesSymlinksLeavingThePathAndLoops) {
   EXPECT_EQ(cache_->Checkout(repo_, c, dest).code(), Code::kPermissionDenied);
 }
 
+TEST_F(SourceTest, AddedBetweenGivesTheTextOfFilesAddedWhole) {
+  // A file added whole comes with its text (the scan does not read it again): exactly the
+  // blob's bytes, with or without a last newline, with CRLF; a binary file is left out; a
+  // changed file's lines come without text.
+  InitRepo(repo_);
+  WriteFile(repo_, "app/a.yaml", "a: 1\nb: 2\n");
+  WriteFile(repo_, "app/no-newline.txt", "one\ntwo");
+  WriteFile(repo_, "app/crlf.txt", "x\r\ny\r\n\r\n");
+  WriteFile(repo_, "app/bin.dat", std::string("a\0b\n", 4));
+  WriteFile(repo_, "other/o.yaml", "o: 1\n");
+  std::string c1 = CommitAll(repo_, "one");
+  ASSERT_TRUE(cache_->Fetch(repo_).ok());
+  auto added = cache_->AddedBetween(repo_, "", c1, "app/");
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  ASSERT_EQ(added->size(), 3u);
+  for (const AddedLines& f : *added) {
+    EXPECT_TRUE(f.has_text) << f.path;
+    EXPECT_EQ(f.text, *cache_->ReadBlob(repo_, f.blob_id)) << f.path;
+  }
+  EXPECT_EQ((*added)[0].path, "app/a.yaml");
+  EXPECT_EQ((*added)[0].lines, (std::vector<int>{1, 2}));
+  EXPECT_EQ((*added)[1].lines, (std::vector<int>{1, 2, 3}));  // crlf.txt
+  EXPECT_EQ((*added)[2].lines, (std::vector<int>{1, 2}));     // no-newline.txt
+
+  WriteFile(repo_, "app/a.yaml", "a: 1\nb: 3\n");
+  std::string c2 = CommitAll(repo_, "two");
+  ASSERT_TRUE(cache_->Fetch(repo_).ok());
+  added = cache_->AddedBetween(repo_, c1, c2, "app/");
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  ASSERT_EQ(added->size(), 1u);
+  EXPECT_EQ((*added)[0].lines, std::vector<int>{2});
+  EXPECT_FALSE((*added)[0].has_text);
+}
+
 TEST_F(SourceTest, FetchSeesNewCommitsAndChangedPaths) {
   InitRepo(repo_);
   WriteFile(repo_, "a.yaml", "a: 1\n");

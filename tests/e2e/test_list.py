@@ -33,6 +33,8 @@ class ListTest(E2E):
         item = op.api("GET", "/api/v1/applications?name=c3")[1]["items"]
         self.assertEqual([a["name"] for a in item], ["c3"])
         self.assertEqual(item[0]["status"]["resourceCount"], 1)
+        self.assertEqual(item[0]["status"]["resourceSummary"],
+                         {"sync": {"Synced": 1}, "health": {"Healthy": 1}})
         self.assertNotIn("resources", item[0]["status"])
         self.assertEqual(item[0]["spec"]["source"]["path"], "apps/c3")
         # A filter applies before the limit: the page holds matches only.
@@ -48,6 +50,57 @@ class ListTest(E2E):
         # The CLI lists the same.
         out = json.loads(op.cli("status", "-o", "json").stdout)
         self.assertEqual(sorted(a["name"] for a in out["items"]), sorted(names + ["root"]))
+
+    def test_one_application_pages_and_filters_its_resources(self):
+        # An Application with many resources is read a page at a time, or only its
+        # counts, as a list of Applications shows them.
+        files = [file_yaml(f"f{i}", f"f{i}.txt", f"{i}\n") for i in range(5)]
+        self.repo.write("root/files.yaml", "---\n".join(files))
+        c1 = self.repo.commit("five files")
+        op = self.operator(path="root")
+        op.wait_synced("root", c1)
+
+        code, full = op.api("GET", "/api/v1/applications/root")
+        self.assertEqual(code, 200, full)
+        st = full["status"]
+        names = [r["name"] for r in st["resources"]]
+        self.assertEqual(names, [f"f{i}" for i in range(5)])
+        self.assertEqual(st["resources"][0]["origin"], "root/files.yaml:1")
+        self.assertEqual((st["resourceCount"], st["resourceSummary"]),
+                         (5, {"sync": {"Synced": 5}, "health": {"Healthy": 5}}))
+        self.assertNotIn("resourcesMatched", st)  # no filter
+
+        page = op.api("GET", "/api/v1/applications/root?offset=1&limit=2")[1]["status"]
+        self.assertEqual(page["resources"], st["resources"][1:3])
+        self.assertEqual((page["resourceCount"], page["resourcesMatched"]), (5, 5))
+        page = op.api("GET", "/api/v1/applications/root?offset=4&limit=2")[1]["status"]
+        self.assertEqual([r["name"] for r in page["resources"]], ["f4"])
+        page = op.api("GET", "/api/v1/applications/root?sync=OutOfSync")[1]["status"]
+        self.assertEqual((page["resources"], page["resourcesMatched"]), ([], 0))
+        page = op.api("GET", "/api/v1/applications/root?sync=Synced&health=Healthy&limit=1")[1]
+        self.assertEqual(page["status"]["resources"], st["resources"][:1])
+        self.assertEqual(page["status"]["resourcesMatched"], 5)
+        # resources=false: everything but the rows.
+        bare = op.api("GET", "/api/v1/applications/root?resources=false")[1]
+        self.assertNotIn("resources", bare["status"])
+        self.assertEqual(set(bare["status"]), set(st) - {"resources"})
+        for key in ("sync", "health", "appliedCommit", "resourceCount", "resourceSummary"):
+            self.assertEqual(bare["status"][key], st[key], key)
+        self.assertEqual(bare["spec"], full["spec"])
+        self.assertEqual(op.api("GET", "/api/v1/applications/nope")[0], 404)
+
+        # The CLI: the table lists every row as before; --summary counts; --sync filters.
+        out = op.cli("status", "root").stdout
+        self.assertIn("KIND", out)
+        for n in names:
+            self.assertRegex(out, rf"File\s+{n}\s+Synced\s+Healthy")
+        out = op.cli("status", "root", "--summary").stdout
+        self.assertIn("Resources:       5 (Synced 5; Healthy 5)", out)
+        self.assertNotIn("KIND", out)
+        out = json.loads(op.cli("status", "root", "-o", "json", "--sync", "OutOfSync").stdout)
+        self.assertEqual(out["status"]["resources"], [])
+        out = json.loads(op.cli("status", "root", "-o", "json").stdout)
+        self.assertEqual(len(out["status"]["resources"]), 5)
 
 
 if __name__ == "__main__":

@@ -218,7 +218,8 @@ Result<FileStamp> FileWriter::WriteStaged(int root_fd, const std::string& root,
            .path = path,
            .final_dir = final_dir,
            .content = content,
-           .mode = mode});
+           .mode = mode,
+           .index = staged_count_++});
   return FileStamp{};
 }
 
@@ -248,7 +249,7 @@ void FileWriter::Enqueue(StagedWrite w) {
     } catch (const std::system_error&) {
       // No thread to be had: written here, as before.
       Result<FileStamp> r = WriteInStage(w);
-      done_.emplace_back(std::move(w.path), std::move(r));
+      Done(std::move(w), std::move(r));
       return;
     }
   }
@@ -271,9 +272,17 @@ void FileWriter::WriteLoop() {
     Result<FileStamp> r = WriteInStage(w);
     lock.lock();
     writing_ = false;
-    done_.emplace_back(std::move(w.path), std::move(r));
+    Done(std::move(w), std::move(r));
     if (queue_.empty()) idle_cv_.notify_all();
   }
+}
+
+void FileWriter::Done(StagedWrite&& w, Result<FileStamp> r) {
+  if (done_stamps_.size() <= w.index) done_stamps_.resize(w.index + 1);
+  if (r.ok())
+    done_stamps_[w.index] = *r;
+  else
+    done_errors_.emplace_back(std::move(w.path), r.status());
 }
 
 void FileWriter::WaitWrites() {
@@ -281,25 +290,28 @@ void FileWriter::WaitWrites() {
   idle_cv_.wait(lock, [this] { return queue_.empty() && !writing_; });
 }
 
-Status FileWriter::Publish(std::vector<std::string>* failed,
-                           std::unordered_map<std::string, FileStamp>* stamps,
+Status FileWriter::Publish(std::vector<std::string>* failed, std::vector<FileStamp>* stamps,
                            std::vector<std::string>* failed_writes) {
   Status first;
   // The staged files first: each one is complete, or reported and not there.
   WaitWrites();
-  std::vector<std::pair<std::string, Result<FileStamp>>> done;
+  std::vector<FileStamp> done;
+  std::vector<std::pair<std::string, Status>> errors;
   {
     std::lock_guard<std::mutex> lock(q_mu_);
-    done.swap(done_);
+    done.swap(done_stamps_);
+    errors.swap(done_errors_);
   }
-  for (auto& [path, stamp] : done) {
-    if (!stamp.ok()) {
-      if (first.ok()) first = stamp.status();
-      (failed_writes ? failed_writes : failed)->push_back(path);
-    } else if (stamps) {
-      (*stamps)[path] = *stamp;
-    }
+  done.resize(staged_count_);
+  staged_count_ = 0;
+  for (auto& [path, error] : errors) {
+    if (first.ok()) first = error;
+    (failed_writes ? failed_writes : failed)->push_back(path);
   }
+  if (stamps)
+    *stamps = std::move(done);
+  else
+    std::vector<FileStamp>().swap(done);
   bool left_over = false;  // a staging directory that could not be removed keeps its record
   for (auto& [final_dir, stage] : stages_) {
     Status s;
@@ -343,6 +355,26 @@ Status FileWriter::Publish(std::vector<std::string>* failed,
   if (!left_over && stages_fd_ >= 0 && ::ftruncate(stages_fd_, 0) != 0 && first.ok())
     first = Unavailable(std::string("truncate ") + kStagesFile + ": " + std::strerror(errno));
   return first;
+}
+
+void FileWriter::Discard(std::vector<std::string>* failed) {
+  WaitWrites();
+  {
+    std::lock_guard<std::mutex> lock(q_mu_);
+    std::vector<FileStamp>().swap(done_stamps_);
+    done_errors_.clear();
+  }
+  staged_count_ = 0;
+  bool left_over = false;
+  for (auto& [final_dir, stage] : stages_) {
+    failed->push_back(final_dir);
+    if (!fs::RemoveTreeAt(stage.parent_fd, stage.name, final_dir + " (staging)").ok())
+      left_over = true;
+    ::close(stage.fd);
+    ::close(stage.parent_fd);
+  }
+  stages_.clear();
+  if (!left_over && stages_fd_ >= 0) (void)::ftruncate(stages_fd_, 0);
 }
 
 Status FileWriter::RemoveLeftoverStages() {
@@ -408,6 +440,7 @@ Result<FileStamp> FileWriter::Write(const std::string& path, const std::string& 
   }
   // Whatever the fast route could not do, the careful one does or refuses with the
   // reason (a symlink leading out, a directory at the path, ...).
+  if (!written.ok() && in_stage && before_visible_) RETURN_IF_ERROR(before_visible_());
   if (!written.ok()) written = WriteCareful(path, content, mode);
   if (!written.ok()) return written;
   ++written_count_;

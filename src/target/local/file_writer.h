@@ -32,6 +32,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -76,13 +77,22 @@ class FileWriter {
   // Renames every staging directory into place (see above), once every staged write is
   // done. Paths (directories or files) that could not be written or put in place are
   // appended to `failed`, their staged copies removed; the stamps of the staged files
-  // written are put in `stamps` (when given), by path. A staged file whose own write
-  // failed goes to `failed_writes` when given (that path only, not what lies beneath it:
-  // a File under a path whose write failed as a directory is there), else to `failed`.
+  // written are put in `stamps` (when given), by position: the k-th Write() since the last
+  // Publish() that said *staged gets stamps[k] (ino 0: failed, or not known). By position,
+  // not by path: a cold sync of 100,000 Files stages them all, and a map of their paths
+  // was one of the largest things alive at the end of its apply. A staged file whose own
+  // write failed goes to `failed_writes` when given (that path only, not what lies beneath
+  // it: a File under a path whose write failed as a directory is there), else to `failed`.
   // The first error is returned; everything is still attempted.
-  Status Publish(std::vector<std::string>* failed,
-                 std::unordered_map<std::string, FileStamp>* stamps = nullptr,
+  Status Publish(std::vector<std::string>* failed, std::vector<FileStamp>* stamps = nullptr,
                  std::vector<std::string>* failed_writes = nullptr);
+  // Removes every staging directory and what was written in it, instead of Publish();
+  // their final paths are appended to `failed`.
+  void Discard(std::vector<std::string>* failed);
+  // Called before a file of a new object (may_stage) that was to go into a staging
+  // directory is written in place after all; its error refuses that write. (LocalTarget:
+  // the rows of staged files are journaled before any of them can be seen.)
+  void SetBeforeVisible(std::function<Status()> fn) { before_visible_ = std::move(fn); }
   // Removes the staging directories a killed process left (STATE_DIR/local.stages).
   Status RemoveLeftoverStages();
 
@@ -120,10 +130,12 @@ class FileWriter {
     int stage_fd = -1;
     std::string in_stage, path, final_dir, content;
     int mode = 0;
+    size_t index = 0;  // its position among the staged writes since the last Publish
   };
   static Result<FileStamp> WriteInStage(const StagedWrite& w);
   void Enqueue(StagedWrite w);
-  // Waits until every queued write is done; their results go to `done_`.
+  // Waits until every queued write is done; their results go to `done_stamps_` and
+  // `done_errors_`.
   void WaitWrites();
   void WriteLoop();
   static constexpr size_t kMaxQueued = 256;  // the caller waits when this many are queued
@@ -133,9 +145,14 @@ class FileWriter {
   std::deque<StagedWrite> queue_;    // GUARDED_BY(q_mu_)
   bool writing_ = false;             // the thread holds a write; GUARDED_BY(q_mu_)
   bool stop_ = false;                // GUARDED_BY(q_mu_)
-  // Staged writes done since the last Publish: path, then stamp or error. GUARDED_BY(q_mu_).
-  std::vector<std::pair<std::string, Result<FileStamp>>> done_;
-  std::thread thread_;  // started at the first staged write
+  // Staged writes done since the last Publish, by StagedWrite::index: the stamps (ino 0
+  // for one not done or failed), and the failed ones with their path and error (few).
+  // GUARDED_BY(q_mu_).
+  void Done(StagedWrite&& w, Result<FileStamp> r);
+  std::vector<FileStamp> done_stamps_;
+  std::vector<std::pair<std::string, Status>> done_errors_;
+  size_t staged_count_ = 0;  // staged writes since the last Publish (the caller's thread)
+  std::thread thread_;       // started at the first staged write
 
   struct Stage {
     int parent_fd = -1;      // O_PATH of the directory the staging directory is in
@@ -146,6 +163,7 @@ class FileWriter {
   std::map<std::string, Stage> stages_;  // final absolute path -> staging directory
   int stages_fd_ = -1;                   // STATE_DIR/local.stages, opened on first use
 
+  std::function<Status()> before_visible_;
   const std::vector<std::string> allow_paths_;
   const std::string state_dir_;
   const bool durable_;

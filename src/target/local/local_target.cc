@@ -114,6 +114,9 @@ class LocalTarget : public Target {
         hash_key_(std::move(hash_key)),
         cipher_(std::move(cipher)),
         supervisor_(std::move(supervisor)) {
+    // A staged file's row may still be on the store's thread: journaled before the file
+    // is written in place after all (Publish drains in Settle()).
+    writer_.SetBeforeVisible([this] { return store_->Drain(); });
     supervisor_->SetCallbacks(
         [this](const std::string& app, const ResourceId& id) {
           std::function<void(const std::string&, const ResourceId&)> fn;
@@ -166,7 +169,7 @@ class LocalTarget : public Target {
               "local.db: a Secret record does not decrypt; treated as unknown, the next "
               "apply rewrites it",
               {{"app", row.app}, {"key", row.key}, {"error", opened.status().message()}});
-          unreadable_[body_key] = {.order = row.order, .hash = row.hash};
+          unreadable_[body_key] = {.order = row.order, .hash = HexDigest(row.hash)};
           continue;
         }
         json = std::move(opened).value();
@@ -176,7 +179,7 @@ class LocalTarget : public Target {
       auto body = resource::ParseJson(json, store_->path());
       if (!body.ok()) {
         log::Warn("local.db: unreadable body", {{"app", row.app}, {"key", row.key}});
-        unreadable_[body_key] = {.order = row.order, .hash = row.hash};
+        unreadable_[body_key] = {.order = row.order, .hash = HexDigest(row.hash)};
         continue;
       }
       std::string hash = row.hash;
@@ -188,10 +191,10 @@ class LocalTarget : public Target {
       }
       if (IsKind(*id, "File")) {
         files_.Set(PathOf(*body), ManagedFromBody(row.app, *id, *body, hash_key_));
-        bodies_[body_key] = {.order = row.order, .hash = std::move(hash), .on_disk = true};
+        bodies_[body_key] = {.order = row.order, .hash = HexDigest(hash), .on_disk = true};
         continue;
       }
-      bodies_[body_key] = {.body = std::move(*body), .order = row.order, .hash = std::move(hash)};
+      bodies_[body_key] = {.body = std::move(*body), .order = row.order, .hash = HexDigest(hash)};
     }
     // The plain text of migrated rows may linger in the WAL: fold it into the (secure-
     // delete) database now.
@@ -217,7 +220,7 @@ class LocalTarget : public Target {
       auto stored = bodies_.find(key);
       const bool same =
           stored != bodies_.end() &&
-          (stored->second.on_disk ? stored->second.hash == resource::CanonicalHash(body)
+          (stored->second.on_disk ? stored->second.hash.Is(resource::CanonicalHash(body))
                                   : stored->second.body == body);
       if (!same) {
         planned_[std::move(key)] = body;
@@ -616,11 +619,24 @@ class LocalTarget : public Target {
   void Settle() {
     if (writer_.StagedDirs() == 0) return;
     std::vector<std::string> failed, failed_writes;
-    std::unordered_map<std::string, FileStamp> stamps;  // of the files written in the background
-    Status s = writer_.Publish(&failed, &stamps, &failed_writes);
+    // Of the files written in the background, by position: staged_files_ is in the order
+    // the writer staged them.
+    std::vector<FileStamp> stamps;
+    // Every staged file's row is in the journal before any of them can be seen; rows that
+    // could not be put leave their files unseen (the next reconcile writes them again).
+    Status s = store_->Drain();
+    if (s.ok()) {
+      s = writer_.Publish(&failed, &stamps, &failed_writes);
+    } else {
+      s = s.WithContext("local.db");
+      writer_.Discard(&failed);
+    }
     const std::unordered_set<std::string> failed_dirs(failed.begin(), failed.end());
     const std::unordered_set<std::string> failed_files(failed_writes.begin(), failed_writes.end());
-    for (const StagedFile& f : staged_files_) {
+    // Not the same count (never expected): no stamp is trusted, each file is read when asked.
+    if (stamps.size() != staged_files_.size()) stamps.assign(staged_files_.size(), FileStamp{});
+    for (size_t i = 0; i < staged_files_.size(); ++i) {
+      const StagedFile& f = staged_files_[i];
       // A write that failed loses its own file only; a directory that could not be put in
       // place loses everything beneath it.
       bool lost = failed_files.count(f.path) > 0;
@@ -634,11 +650,10 @@ class LocalTarget : public Target {
         Status& e = publish_errors_[f.app];
         if (e.ok()) e = s.ok() ? Unavailable(f.path + " could not be put in place") : s;
       } else {
-        auto stamp = stamps.find(f.path);
-        files_.SetWritten(f.path, stamp != stamps.end() ? stamp->second : f.stamp, f.since);
+        files_.SetWritten(f.path, stamps[i], f.since);
       }
     }
-    staged_files_.clear();
+    std::vector<StagedFile>().swap(staged_files_);
     if (!s.ok()) log::Error("local target: new files not put in place", {{"error", s.message()}});
     if (watcher_) watcher_->Refresh();
   }
@@ -718,14 +733,22 @@ class LocalTarget : public Target {
     return row;
   }
 
-  Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected) {
+  // `later`: the row of a file written into a staging directory, put on the store's thread
+  // (Settle() drains it before the file is put in place).
+  Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected,
+                bool later = false) {
     ObjectRow row = SealedRow(ctx.app, id.Key(), expected, next_order_++);
-    RETURN_IF_ERROR(store_->Put(row));
-    std::string key = BodyKey(ctx.app, row.key);
+    const HexDigest hash(row.hash);
+    if (later) {
+      store_->PutLater(std::move(row));
+    } else {
+      RETURN_IF_ERROR(store_->Put(row));
+    }
+    std::string key = BodyKey(ctx.app, id.Key());
     EraseRow(&unreadable_, ctx.app, key);
     auto [it, inserted] = bodies_.try_emplace(std::move(key));
     if (!inserted) ForgetRow(ctx.app, &it->second);
-    it->second = {.body = expected, .order = row.order, .hash = std::move(row.hash)};
+    it->second = {.body = expected, .order = next_order_ - 1, .hash = hash};
     AddRow(ctx.app, id, &it->second);
     writer_.Touched(options_.state_dir);
     return Status::Ok();
@@ -747,11 +770,11 @@ class LocalTarget : public Target {
   std::mutex mu_;
   const LocalOptions options_;
   FileWriter writer_;  // GUARDED_BY(mu_)
-  // Files written into a staging directory, put in place by Settle(). GUARDED_BY(mu_).
+  // Files written into a staging directory, put in place by Settle(), in the order the
+  // writer staged them (its stamps come by position). GUARDED_BY(mu_).
   struct StagedFile {
     std::string app;
     std::string path;
-    FileStamp stamp;
     uint64_t since = 0;
   };
   std::vector<StagedFile> staged_files_;
@@ -766,7 +789,9 @@ class LocalTarget : public Target {
   struct StoredObject {
     Value body;  // empty for a row that did not decrypt or parse (unreadable_), or on_disk
     int64_t order = 0;
-    std::string hash;
+    // The hash column as its bytes (a third of the hex text, 100,000 of them in a large
+    // Application); a column that is not hex never equals a hash (Hex() is "?").
+    HexDigest hash;
     // A File's row as the start found it: its body is not in memory but in local.db
     // (StoredPtr reads it), equal to a body whose CanonicalHash is `hash`.
     bool on_disk = false;
@@ -832,7 +857,8 @@ class LocalTarget : public Target {
       for (const auto& [key, obj] : rows) {
         auto id = ResourceId::FromKey(std::string(key));
         if (!id.ok()) continue;  // never stored (LoadManagedFiles skips such rows)
-        inv.list->push_back({.id = std::move(*id), .order = obj->order, .applied_hash = obj->hash});
+        inv.list->push_back(
+            {.id = std::move(*id), .order = obj->order, .applied_hash = obj->hash.Hex()});
         inv.objects.push_back(obj);
       }
       inv.known.assign(inv.objects.size(), 0);
@@ -903,7 +929,7 @@ class LocalTarget : public Target {
       return;
     }
     Writable(inv);
-    inv.list->push_back({.id = id, .order = obj->order, .applied_hash = obj->hash});
+    inv.list->push_back({.id = id, .order = obj->order, .applied_hash = obj->hash.Hex()});
     inv.objects.push_back(obj);
     inv.known.push_back(0);
   }
@@ -962,7 +988,9 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     }
     // What the file must hold from now on, recorded before the write so the watcher
     // does not take this write for drift.
-    if (recorded_first) RETURN_IF_ERROR(Record(ctx, id, expected));
+    // Into a staging directory (nobody sees it before Settle()): its row on the store's
+    // thread.
+    if (recorded_first) RETURN_IF_ERROR(Record(ctx, id, expected, /*later=*/writer_.InStage(path)));
     // A file that cannot go into a staging directory must not overtake the staged ones
     // below its path; and only so many staging directories stay open.
     if ((!recorded_first && writer_.InStage(path)) || writer_.StagedDirs() >= kMaxStagedDirs)
@@ -993,8 +1021,7 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
       return written.status();
     }
     if (staged)  // still being written until Settle() puts it in place
-      staged_files_.push_back(
-          {.app = ctx.app, .path = path, .stamp = *written, .since = written_since});
+      staged_files_.push_back({.app = ctx.app, .path = path, .since = written_since});
     else
       files_.SetWritten(path, *written, written_since);
   } else {
