@@ -395,5 +395,71 @@ TEST_F(LocalTargetTest, InventorySurvivesReopeningTheDatabase) {
   EXPECT_EQ(inv->back().id, a.id());
 }
 
+// After a restart a File's applied body is read back from local.db only when something
+// needs it (an equal Expected() never does): each use must still see it.
+TEST_F(LocalTargetTest, AfterARestartEveryUseOfAFileSeesWhatWasApplied) {
+  Resource same = FileRes("same", allowed_ + "/same", "1\n");
+  Resource edit = FileRes("edit", allowed_ + "/edit", "2\n");
+  Resource drift = FileRes("drift", allowed_ + "/drift", "3\n");
+  Resource gone = FileRes("gone", allowed_ + "/gone", "4\n");
+  Resource moved = FileRes("moved", allowed_ + "/moved", "5\n");
+  for (const Resource* r : {&same, &edit, &drift, &gone, &moved}) ASSERT_TRUE(Apply(*r).ok());
+  ASSERT_TRUE(target_->Flush().ok());
+  Open();
+  ASSERT_EQ(target_->Inventory("web")->size(), 5u);
+
+  // Not looked at yet: not known unchanged (the engine then observes it).
+  EXPECT_EQ(target_->UnchangedSinceApplied(ctx_, {same.id(), drift.id()}),
+            (std::vector<bool>{false, false}));
+  // Equal to what was applied: observed as it, a no-op apply.
+  auto expected = target_->Expected(ctx_, same);
+  ASSERT_TRUE(expected.ok());
+  LiveObject live = ObserveOne(same.id());
+  EXPECT_TRUE(live.exists);
+  EXPECT_EQ(live.body, *expected);
+  EXPECT_EQ(target_->AssessHealth(ctx_, live).status, HealthStatus::kHealthy);
+  EXPECT_EQ(Apply(same)->kind, ChangeKind::kUnchanged);
+
+  // Changed in git: the live file is still what was applied (with its metadata: owned).
+  Resource edited = FileRes("edit", allowed_ + "/edit", "two\n");
+  expected = target_->Expected(ctx_, edited);
+  ASSERT_TRUE(expected.ok());
+  live = ObserveOne(edit.id());
+  EXPECT_TRUE(live.exists);
+  EXPECT_EQ(live.body.FindPath({"spec", "content"})->as_string(), "2\n");
+  EXPECT_NE(live.body.Find("metadata"), nullptr);
+  EXPECT_NE(live.body, *expected);
+  auto c = Apply(edited);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->kind, ChangeKind::kConfigured);
+  EXPECT_EQ(c->message, "content");
+  EXPECT_EQ(Read(allowed_ + "/edit"), "two\n");
+
+  // Edited by hand, observed before any Expected(): drift, and degraded.
+  ASSERT_TRUE(fs::WriteFileAtomic(allowed_ + "/drift", "changed\n", 0644, false).ok());
+  live = ObserveOne(drift.id());
+  EXPECT_TRUE(live.exists);
+  EXPECT_EQ(live.body.FindPath({"spec", "content"})->as_string(), "changed\n");
+  EXPECT_EQ(target_->AssessHealth(ctx_, live).status, HealthStatus::kDegraded);
+  c = Apply(drift);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->kind, ChangeKind::kConfigured);
+  EXPECT_EQ(Read(allowed_ + "/drift"), "3\n");
+
+  // Pruned: the path comes from the row.
+  c = target_->Remove(ctx_, gone.id());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->kind, ChangeKind::kDeleted);
+  EXPECT_FALSE(fs::Exists(allowed_ + "/gone"));
+
+  // A new path: the old file (from the row) is removed.
+  c = Apply(FileRes("moved", allowed_ + "/moved2", "5\n"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->message, "wrote " + allowed_ + "/moved2, moved from " + allowed_ + "/moved");
+  EXPECT_FALSE(fs::Exists(allowed_ + "/moved"));
+  EXPECT_EQ(Read(allowed_ + "/moved2"), "5\n");
+  EXPECT_EQ(target_->Inventory("web")->size(), 4u);
+}
+
 }  // namespace
 }  // namespace plumb::target

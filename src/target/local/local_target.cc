@@ -141,7 +141,9 @@ class LocalTarget : public Target {
   }
 
   // Loads every stored body into memory (this process is local.db's only writer, so the
-  // copy stays exact) and the managed-file table the watcher reads. A Secret record that
+  // copy stays exact) and the managed-file table the watcher reads; a File's body only as
+  // its row's hash (StoredObject::on_disk): 100,000 parsed bodies, each a second copy of
+  // its content beside the desired set's, were the peak of a restart. A Secret record that
   // does not decrypt (the key changed, or none is configured) is unknown live state: it
   // stays out of memory, so the next apply rewrites it. A Secret stored in plain text
   // before a key was configured is encrypted in place.
@@ -187,8 +189,11 @@ class LocalTarget : public Target {
         hash = std::move(sealed_row.hash);
         migrated = true;
       }
-      if (IsKind(*id, "File"))
+      if (IsKind(*id, "File")) {
         files_.Set(PathOf(*body), ManagedFromBody(row.app, *id, *body, hash_key_));
+        bodies_[body_key] = {.order = row.order, .hash = HexDigest(hash), .on_disk = true};
+        continue;
+      }
       bodies_[body_key] = {.body = std::move(*body), .order = row.order, .hash = HexDigest(hash)};
     }
     // The plain text of migrated rows may linger in the WAL: fold it into the (secure-
@@ -209,13 +214,20 @@ class LocalTarget : public Target {
       std::lock_guard<std::mutex> lock(mu_);
       // Held for the apply that follows, unless there is nothing to apply. Then the body
       // kept as applied becomes this equal one, which shares its content with the desired
-      // set: a body read back from local.db at start held a second copy of every content.
+      // set: a body still in local.db only (after a restart) is equal when its row's hash
+      // (CanonicalHash, as Record() wrote it) is this body's, and is never parsed.
       std::string key = BodyKey(ctx.app, id.Key());
       auto stored = bodies_.find(key);
-      if (stored == bodies_.end() || stored->second.body != body)
+      const bool same =
+          stored != bodies_.end() &&
+          (stored->second.on_disk ? stored->second.hash.Is(resource::CanonicalHash(body))
+                                  : stored->second.body == body);
+      if (!same) {
         planned_[std::move(key)] = body;
-      else
+      } else {
         stored->second.body = body;
+        stored->second.on_disk = false;
+      }
       return body;
     }
     if (IsKind(id, "ConfigMap")) return ExpectedConfigMap(desired);
@@ -237,7 +249,7 @@ class LocalTarget : public Target {
     std::unordered_map<std::string, const Resource*> desired_by_key;
     for (const ResourceId& id : ids) {
       LiveObject live{.id = id};
-      const Value* stored = StoredPtr(ctx.app, id);
+      ASSIGN_OR_RETURN(const Value* stored, StoredPtr(ctx.app, id));
       if ((IsKind(id, "ConfigMap") || IsKind(id, "Secret")) && stored) {
         live.exists = true;
         live.body = *stored;
@@ -394,7 +406,9 @@ class LocalTarget : public Target {
         }
       }
       const StoredObject* obj = slot != kNoSlot ? inv->objects[slot] : StoredObjectPtr(ctx.app, id);
-      if (!obj || obj->body.is_null()) continue;  // not applied, or a row that did not read
+      // Not applied, a row that did not read, or one not read yet (on_disk: no Expected()
+      // since the start found it equal, so the engine asks Observe, which reads it).
+      if (!obj || obj->body.is_null()) continue;
       if (inv && slot == kNoSlot) slot = SlotOf(*inv, obj);
       // Known at the last call (a File: only those are), and not changed since.
       if (slot != kNoSlot && trusted && inv->known[slot] && (stale.empty() || !stale[slot])) {
@@ -482,7 +496,9 @@ class LocalTarget : public Target {
     if (IsRunning(live.id)) return supervisor_->HealthOf(ctx.app, live.id);
     std::lock_guard<std::mutex> lock(mu_);
     Settle();
-    const Value* stored = StoredPtr(ctx.app, live.id);
+    Result<const Value*> applied = StoredPtr(ctx.app, live.id);
+    if (!applied.ok()) return {HealthStatus::kUnknown, applied.status().message()};
+    const Value* stored = *applied;
     if (live.body.FindPath({"spec", "type"})) {
       return {HealthStatus::kDegraded, PathOf(live.body) + " is a " +
                                            live.body.FindPath({"spec", "type"})->as_string() +
@@ -556,7 +572,7 @@ class LocalTarget : public Target {
   Result<std::vector<LogSource>> Logs(const std::string& app, const ResourceId& id) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!IsRunning(id) || !StoredPtr(app, id))
+      if (!IsRunning(id) || !StoredObjectPtr(app, id))
         return NotFound(id.ToString() + " is not run by Application " + app);
     }
     return supervisor_->Logs(app, id);
@@ -565,7 +581,7 @@ class LocalTarget : public Target {
   Result<RunningStatus> Running(const std::string& app, const ResourceId& id) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!IsRunning(id) || !StoredPtr(app, id))
+      if (!IsRunning(id) || !StoredObjectPtr(app, id))
         return NotFound(id.ToString() + " is not run by Application " + app);
     }
     return supervisor_->Running(app, id);
@@ -576,7 +592,7 @@ class LocalTarget : public Target {
     int before;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!IsKind(id, "Process") || !StoredPtr(app, id))
+      if (!IsKind(id, "Process") || !StoredObjectPtr(app, id))
         return NotFound(id.ToString() + " is not a Process of Application " + app);
       before = supervisor_->LiveReplicas(app, id);
     }
@@ -679,12 +695,21 @@ class LocalTarget : public Target {
     return &it->second;
   }
 
-  const Value* StoredPtr(const std::string& app, const ResourceId& id) const {
-    const StoredObject* obj = StoredObjectPtr(app, id);
-    return obj ? &obj->body : nullptr;
+  // A body only in local.db (StoredObject::on_disk) is read from there first and kept.
+  Result<const Value*> StoredPtr(const std::string& app, const ResourceId& id) {
+    auto it = bodies_.find(BodyKey(app, id.Key()));
+    if (it == bodies_.end()) return nullptr;
+    StoredObject& obj = it->second;
+    if (obj.on_disk) {
+      ASSIGN_OR_RETURN(std::optional<ObjectRow> row, store_->Get(app, id.Key()));
+      if (!row) return Internal(store_->path() + ": the row of " + id.ToString() + " is gone");
+      ASSIGN_OR_RETURN(obj.body, resource::ParseJson(row->body_json, store_->path()));
+      obj.on_disk = false;
+    }
+    return &obj.body;
   }
   Result<std::optional<Value>> StoredBody(const std::string& app, const ResourceId& id) {
-    const Value* v = StoredPtr(app, id);
+    ASSIGN_OR_RETURN(const Value* v, StoredPtr(app, id));
     return v ? std::optional<Value>(*v) : std::optional<Value>();
   }
 
@@ -762,11 +787,14 @@ class LocalTarget : public Target {
   int64_t next_order_;            // GUARDED_BY(mu_)
   // An object as local.db holds it: the body last applied and its inventory columns.
   struct StoredObject {
-    Value body;  // empty for a row that did not decrypt or parse (unreadable_)
+    Value body;  // empty for a row that did not decrypt or parse (unreadable_), or on_disk
     int64_t order = 0;
     // The hash column as its bytes (a third of the hex text, 100,000 of them in a large
     // Application); a column that is not hex never equals a hash (Hex() is "?").
     HexDigest hash;
+    // A File's row as the start found it: its body is not in memory but in local.db
+    // (StoredPtr reads it), equal to a body whose CanonicalHash is `hash`.
+    bool on_disk = false;
   };
   // local.db in memory, by BodyKey. GUARDED_BY(mu_).
   std::unordered_map<std::string, StoredObject> bodies_;
