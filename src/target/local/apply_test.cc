@@ -10,7 +10,6 @@
 
 #include "core/fs.h"
 #include "target/local/local_target_test_util.h"
-#include "target/local/store.h"
 
 namespace plumb::target {
 namespace {
@@ -312,57 +311,9 @@ TEST_F(LocalTargetTest, StagingDirectoriesLeftByAKilledProcessAreRemovedAtTheNex
   EXPECT_EQ(inv->size(), 2u);  // the rows were recorded before the files
 }
 
-TEST(LocalStoreTest, RowsPutLaterAreJournaledByDrainAndSurviveAKill) {
-  // PutLater hands rows to the store's thread; once Drain() returns they are in the
-  // journal, so a process killed before its commit loses none of them.
-  auto dir = fs::MakeTempDir("plumb-store-test-");
-  ASSERT_TRUE(dir.ok());
-  const std::string db = *dir + "/local.db";
-  auto store = local::Store::Open(db);
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  for (int i = 0; i < 2500; ++i)  // more than one batch: a commit on the thread
-    (*store)->PutLater({.app = "web",
-                        .key = "File/k" + std::to_string(i),
-                        .body_json = "{}",
-                        .hash = "h" + std::to_string(i),
-                        .order = i,
-                        .updated_ms = 1});
-  ASSERT_TRUE((*store)->Drain().ok());
-  // What a kill -9 leaves: the files as they are now, without the last commit.
-  const std::string copy = *dir + "/copy";
-  ASSERT_TRUE(fs::MakeDirs(copy).ok());
-  for (const char* suffix : {"", "-wal", ".pending"}) {
-    auto data = fs::ReadFile(db + suffix);
-    if (data.ok()) {
-      ASSERT_TRUE(fs::WriteFileAtomic(copy + "/local.db" + suffix, *data).ok());
-    }
-  }
-  EXPECT_NE(Read(copy + "/local.db.pending"), "");
-  auto again = local::Store::Open(copy + "/local.db");
-  ASSERT_TRUE(again.ok()) << again.status().ToString();
-  auto rows = (*again)->ListInventory("web");
-  ASSERT_TRUE(rows.ok());
-  ASSERT_EQ(rows->size(), 2500u);
-  EXPECT_EQ((*rows)[2499].hash, "h2499");
-  // A read or a put of the store itself waits for the rows queued before it.
-  (*store)->PutLater({.app = "web",
-                      .key = "File/last",
-                      .body_json = "{}",
-                      .hash = "x",
-                      .order = 9999,
-                      .updated_ms = 1});
-  auto last = (*store)->Get("web", "File/last");
-  ASSERT_TRUE(last.ok() && last->has_value());
-  EXPECT_EQ((*last)->hash, "x");
-  store->reset();
-  again->reset();
-  (void)fs::RemoveAll(*dir);
-}
-
 TEST_F(LocalTargetTest, StagedFilesRowsAreInTheJournalWhenTheFilesAppear) {
-  // A new directory's files are staged and their rows put on the store's thread: once
-  // Settle puts them in place, the rows are in local.db's journal (a kill -9 right after
-  // loses none), before any commit.
+  // A new directory's files are staged: once Settle puts them in place, their rows are in
+  // local.db's journal (a kill -9 right after loses none), before any commit.
   std::vector<Resource> files;
   for (int i = 0; i < 20; ++i)
     files.push_back(

@@ -357,26 +357,6 @@ Status FileWriter::Publish(std::vector<std::string>* failed, std::vector<FileSta
   return first;
 }
 
-void FileWriter::Discard(std::vector<std::string>* failed) {
-  WaitWrites();
-  {
-    std::lock_guard<std::mutex> lock(q_mu_);
-    std::vector<FileStamp>().swap(done_stamps_);
-    done_errors_.clear();
-  }
-  staged_count_ = 0;
-  bool left_over = false;
-  for (auto& [final_dir, stage] : stages_) {
-    failed->push_back(final_dir);
-    if (!fs::RemoveTreeAt(stage.parent_fd, stage.name, final_dir + " (staging)").ok())
-      left_over = true;
-    ::close(stage.fd);
-    ::close(stage.parent_fd);
-  }
-  stages_.clear();
-  if (!left_over && stages_fd_ >= 0) (void)::ftruncate(stages_fd_, 0);
-}
-
 Status FileWriter::RemoveLeftoverStages() {
   const std::string file = fs::JoinPath(state_dir_, kStagesFile);
   auto data = fs::ReadFile(file);
@@ -440,7 +420,6 @@ Result<FileStamp> FileWriter::Write(const std::string& path, const std::string& 
   }
   // Whatever the fast route could not do, the careful one does or refuses with the
   // reason (a symlink leading out, a directory at the path, ...).
-  if (!written.ok() && in_stage && before_visible_) RETURN_IF_ERROR(before_visible_());
   if (!written.ok()) written = WriteCareful(path, content, mode);
   if (!written.ok()) return written;
   ++written_count_;

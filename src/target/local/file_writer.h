@@ -32,7 +32,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -86,13 +85,6 @@ class FileWriter {
   // The first error is returned; everything is still attempted.
   Status Publish(std::vector<std::string>* failed, std::vector<FileStamp>* stamps = nullptr,
                  std::vector<std::string>* failed_writes = nullptr);
-  // Removes every staging directory and what was written in it, instead of Publish();
-  // their final paths are appended to `failed`.
-  void Discard(std::vector<std::string>* failed);
-  // Called before a file of a new object (may_stage) that was to go into a staging
-  // directory is written in place after all; its error refuses that write. (LocalTarget:
-  // the rows of staged files are journaled before any of them can be seen.)
-  void SetBeforeVisible(std::function<Status()> fn) { before_visible_ = std::move(fn); }
   // Removes the staging directories a killed process left (STATE_DIR/local.stages).
   Status RemoveLeftoverStages();
 
@@ -163,7 +155,6 @@ class FileWriter {
   std::map<std::string, Stage> stages_;  // final absolute path -> staging directory
   int stages_fd_ = -1;                   // STATE_DIR/local.stages, opened on first use
 
-  std::function<Status()> before_visible_;
   const std::vector<std::string> allow_paths_;
   const std::string state_dir_;
   const bool durable_;

@@ -114,9 +114,6 @@ class LocalTarget : public Target {
         hash_key_(std::move(hash_key)),
         cipher_(std::move(cipher)),
         supervisor_(std::move(supervisor)) {
-    // A staged file's row may still be on the store's thread: journaled before the file
-    // is written in place after all (Publish drains in Settle()).
-    writer_.SetBeforeVisible([this] { return store_->Drain(); });
     supervisor_->SetCallbacks(
         [this](const std::string& app, const ResourceId& id) {
           std::function<void(const std::string&, const ResourceId&)> fn;
@@ -622,15 +619,7 @@ class LocalTarget : public Target {
     // Of the files written in the background, by position: staged_files_ is in the order
     // the writer staged them.
     std::vector<FileStamp> stamps;
-    // Every staged file's row is in the journal before any of them can be seen; rows that
-    // could not be put leave their files unseen (the next reconcile writes them again).
-    Status s = store_->Drain();
-    if (s.ok()) {
-      s = writer_.Publish(&failed, &stamps, &failed_writes);
-    } else {
-      s = s.WithContext("local.db");
-      writer_.Discard(&failed);
-    }
+    Status s = writer_.Publish(&failed, &stamps, &failed_writes);
     const std::unordered_set<std::string> failed_dirs(failed.begin(), failed.end());
     const std::unordered_set<std::string> failed_files(failed_writes.begin(), failed_writes.end());
     // Not the same count (never expected): no stamp is trusted, each file is read when asked.
@@ -733,22 +722,14 @@ class LocalTarget : public Target {
     return row;
   }
 
-  // `later`: the row of a file written into a staging directory, put on the store's thread
-  // (Settle() drains it before the file is put in place).
-  Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected,
-                bool later = false) {
+  Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected) {
     ObjectRow row = SealedRow(ctx.app, id.Key(), expected, next_order_++);
-    const HexDigest hash(row.hash);
-    if (later) {
-      store_->PutLater(std::move(row));
-    } else {
-      RETURN_IF_ERROR(store_->Put(row));
-    }
-    std::string key = BodyKey(ctx.app, id.Key());
+    RETURN_IF_ERROR(store_->Put(row));
+    std::string key = BodyKey(ctx.app, row.key);
     EraseRow(&unreadable_, ctx.app, key);
     auto [it, inserted] = bodies_.try_emplace(std::move(key));
     if (!inserted) ForgetRow(ctx.app, &it->second);
-    it->second = {.body = expected, .order = next_order_ - 1, .hash = hash};
+    it->second = {.body = expected, .order = row.order, .hash = HexDigest(row.hash)};
     AddRow(ctx.app, id, &it->second);
     writer_.Touched(options_.state_dir);
     return Status::Ok();
@@ -988,10 +969,6 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     }
     // What the file must hold from now on, recorded before the write so the watcher
     // does not take this write for drift.
-    // Put here, not on the store's thread (Record's `later`), until a failed background
-    // put can no longer be taken by another call's Drain() (and publish the file without
-    // its row) or leave the row in memory only after Settle() discards the file; and
-    // until the caller's puts commit full batches again while the thread exists.
     if (recorded_first) RETURN_IF_ERROR(Record(ctx, id, expected));
     // A file that cannot go into a staging directory must not overtake the staged ones
     // below its path; and only so many staging directories stay open.

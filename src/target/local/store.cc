@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <system_error>
 #include <utility>
 
 #include "core/fs.h"
@@ -122,13 +121,6 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
 }
 
 Store::~Store() {
-  (void)Drain();
-  {
-    std::lock_guard<std::mutex> lock(q_mu_);
-    stop_ = true;
-  }
-  q_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
   (void)Commit();
   if (journal_fd_ >= 0) ::close(journal_fd_);
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
@@ -162,7 +154,6 @@ Status Store::Exec(const char* sql) {
 }
 
 Result<std::optional<ObjectRow>> Store::Get(const std::string& app, const std::string& key) {
-  RETURN_IF_ERROR(Drain());
   std::string sql = std::string("SELECT ") + kColumns + " FROM objects WHERE app=? AND key=?";
   Stmt s(Prepare(sql));
   if (!s.ok()) return Error("prepare");
@@ -215,8 +206,8 @@ Status Store::Journal(const std::string& record) {
   return Status::Ok();
 }
 
-Status Store::BeginWrite(bool may_commit) {
-  if (in_batch_ && batch_rows_ >= kBatchRows && may_commit) RETURN_IF_ERROR(CommitNow());
+Status Store::BeginWrite() {
+  if (in_batch_ && batch_rows_ >= kBatchRows) RETURN_IF_ERROR(Commit());
   if (!in_batch_) {
     RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
     in_batch_ = true;
@@ -226,67 +217,8 @@ Status Store::BeginWrite(bool may_commit) {
   return Status::Ok();
 }
 
-void Store::PutLater(ObjectRow row) {
-  std::unique_lock<std::mutex> lock(q_mu_);
-  if (!thread_.joinable()) {
-    try {
-      thread_ = std::thread([this] { RowLoop(); });
-    } catch (const std::system_error&) {
-      // No thread to be had: put here, as before.
-      Status s = PutNow(row, nullptr);
-      if (!s.ok() && late_.ok()) late_ = s;
-      return;
-    }
-  }
-  idle_cv_.wait(lock, [this] { return queue_.size() < kMaxQueued; });
-  queue_.push_back(std::move(row));
-  lock.unlock();
-  q_cv_.notify_one();
-}
-
-void Store::RowLoop() {
-  std::unique_lock<std::mutex> lock(q_mu_);
-  while (true) {
-    q_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping, and nothing left to put
-    std::deque<ObjectRow> rows;
-    rows.swap(queue_);
-    putting_ = true;
-    lock.unlock();
-    idle_cv_.notify_all();  // room in the queue
-    Status first;
-    for (const ObjectRow& row : rows) {
-      Status s = PutNow(row, &journal_buf_);
-      if (!s.ok() && first.ok()) first = s;
-    }
-    // The records of these rows in one write, before any of them counts as put.
-    if (!journal_buf_.empty()) {
-      Status s = Journal(journal_buf_);
-      journal_buf_.clear();
-      if (!s.ok() && first.ok()) first = s;
-    }
-    lock.lock();
-    putting_ = false;
-    if (!first.ok() && late_.ok()) late_ = first;
-    if (queue_.empty()) idle_cv_.notify_all();
-  }
-}
-
-Status Store::Drain() {
-  std::unique_lock<std::mutex> lock(q_mu_);
-  idle_cv_.wait(lock, [this] { return queue_.empty() && !putting_; });
-  Status s = std::move(late_);
-  late_ = Status::Ok();
-  return s;
-}
-
 Status Store::Commit() {
-  RETURN_IF_ERROR(Drain());
   if (!in_batch_) return Status::Ok();
-  return CommitNow();
-}
-
-Status Store::CommitNow() {
   Status s = Exec("COMMIT");
   // A busy database keeps the transaction open, so the next Commit() retries it; other
   // errors end it (SQLite rolled it back).
@@ -296,21 +228,13 @@ Status Store::CommitNow() {
   }
   // Committed: the journal's records are in the database now. (A rolled-back batch keeps
   // them: the next start replays them.)
-  if (s.ok()) journal_buf_.clear();
   if (s.ok() && journal_fd_ >= 0 && ::ftruncate(journal_fd_, 0) != 0)
     return Unavailable("truncate " + path_ + ".pending: " + std::strerror(errno));
   return s;
 }
 
 Status Store::Put(const ObjectRow& row) {
-  RETURN_IF_ERROR(Drain());
-  return PutNow(row, nullptr);
-}
-
-Status Store::PutNow(const ObjectRow& row, std::string* journal) {
-  // With the thread running, its puts (journal given) commit full batches (a commit
-  // writes the WAL and may checkpoint): the caller's own puts never wait for one.
-  RETURN_IF_ERROR(BeginWrite(/*may_commit=*/journal != nullptr || !thread_.joinable()));
+  RETURN_IF_ERROR(BeginWrite());
   std::string sql =
       std::string("INSERT OR REPLACE INTO objects (") + kColumns + ") VALUES (?, ?, ?, ?, ?, ?)";
   Stmt s(Prepare(sql));
@@ -332,18 +256,13 @@ Status Store::PutNow(const ObjectRow& row, std::string* journal) {
     AppendField(&record, std::to_string(row.order));
     AppendField(&record, std::to_string(row.updated_ms));
     record.push_back('\n');
-    if (journal) {
-      journal->append(record);
-    } else {
-      RETURN_IF_ERROR(Journal(record));
-    }
+    RETURN_IF_ERROR(Journal(record));
   }
   return Status::Ok();
 }
 
 Status Store::Delete(const std::string& app, const std::string& key) {
-  RETURN_IF_ERROR(Drain());
-  RETURN_IF_ERROR(BeginWrite(/*may_commit=*/!thread_.joinable()));
+  RETURN_IF_ERROR(BeginWrite());
   Stmt s(Prepare("DELETE FROM objects WHERE app=? AND key=?"));
   if (!s.ok()) return Error("prepare");
   s.Bind(1, app);
@@ -360,7 +279,6 @@ Status Store::Delete(const std::string& app, const std::string& key) {
 }
 
 Result<std::vector<ObjectRow>> Store::List(const std::optional<std::string>& app) {
-  RETURN_IF_ERROR(Drain());
   std::string sql = std::string("SELECT ") + kColumns + " FROM objects" +
                     (app ? " WHERE app=?" : "") + " ORDER BY app, \"order\", key";
   Stmt s(Prepare(sql));
@@ -374,7 +292,6 @@ Result<std::vector<ObjectRow>> Store::List(const std::optional<std::string>& app
 }
 
 Result<std::vector<ObjectRow>> Store::ListInventory(const std::string& app) {
-  RETURN_IF_ERROR(Drain());
   Stmt s(
       Prepare("SELECT app, key, '', hash, \"order\", 0 FROM objects WHERE app=?"
               " ORDER BY app, \"order\", key"));
@@ -388,7 +305,6 @@ Result<std::vector<ObjectRow>> Store::ListInventory(const std::string& app) {
 }
 
 Result<int64_t> Store::MaxOrder() {
-  RETURN_IF_ERROR(Drain());
   Stmt s(Prepare("SELECT COALESCE(MAX(\"order\"), 0) FROM objects"));
   if (!s.ok()) return Error("prepare");
   if (sqlite3_step(s.get()) != SQLITE_ROW) return Error("read");

@@ -9,22 +9,14 @@
 // the page cache outlives the process); Open() replays what a killed process left there,
 // so a row recorded before the kill is never lost, and Commit() empties it. Power loss is
 // covered as before: Flush() commits, then syncs the file systems.
-// PutLater() hands a row to the store's own thread (a cold sync's rows cost the apply
-// thread a third of its time): for a row whose file nobody can see yet (staged). The
-// thread puts the rows it has in the batch and appends their records to the journal with
-// one write(2). Drain(), and every other call, waits for the rows queued before it, so
-// the caller drains before such a file becomes visible.
 // Not thread-safe: LocalTarget serialises access under its mutex.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/status.h"
@@ -56,11 +48,6 @@ class Store {
 
   Result<std::optional<ObjectRow>> Get(const std::string& app, const std::string& key);
   Status Put(const ObjectRow& row);  // insert or replace, in the open batch
-  // Put on the store's thread (see above); its error comes from the next Drain().
-  void PutLater(ObjectRow row);
-  // Waits until every row PutLater() gave is in the batch and in the journal; the first
-  // error of those puts since the last Drain().
-  Status Drain();
   Status Delete(const std::string& app, const std::string& key);  // in the open batch
   // Commits the open batch, if any. The destructor commits too.
   Status Commit();
@@ -81,20 +68,13 @@ class Store {
   Status OpenJournal();
   // Appends one write of the open batch to the journal.
   Status Journal(const std::string& record);
-  // Puts `row` in the open batch; its journal record is appended to `*journal` when
-  // given (written by the caller), else written now.
-  Status PutNow(const ObjectRow& row, std::string* journal);
-  void RowLoop();
   Status Exec(const char* sql);
   Status Error(const std::string& what) const;
   // A prepared statement for `sql`, cached for the life of the connection; nullptr on
   // error (see Error()).
   sqlite3_stmt* Prepare(const std::string& sql);
-  // Opens a batch when none is open; commits the open one once it holds kBatchRows (when
-  // `may_commit`; else it grows until a put that may).
-  Status BeginWrite(bool may_commit);
-  // Commit() without draining (the thread's own commits).
-  Status CommitNow();
+  // Opens a batch when none is open; commits the open one once it holds kBatchRows.
+  Status BeginWrite();
 
   static constexpr int kBatchRows = 2000;
   sqlite3* db_;
@@ -103,19 +83,6 @@ class Store {
   int journal_fd_ = -1;
   std::string path_;
   std::map<std::string, sqlite3_stmt*> statements_;
-  // The journal records of rows put by the thread since the last write of the journal;
-  // a commit drops them (their rows are in the database). Used by the thread only.
-  std::string journal_buf_;
-
-  static constexpr size_t kMaxQueued = 1024;  // PutLater waits when this many are queued
-  std::mutex q_mu_;
-  std::condition_variable q_cv_;     // rows queued, or stop
-  std::condition_variable idle_cv_;  // room in the queue, or all done
-  std::deque<ObjectRow> queue_;      // GUARDED_BY(q_mu_)
-  bool putting_ = false;             // the thread holds rows; GUARDED_BY(q_mu_)
-  bool stop_ = false;                // GUARDED_BY(q_mu_)
-  Status late_;                      // the first error of the thread's puts; GUARDED_BY(q_mu_)
-  std::thread thread_;               // started by the first PutLater
 };
 
 }  // namespace plumb::target::local
