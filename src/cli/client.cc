@@ -243,6 +243,10 @@ int CmdStatus(const ClientOptions& o, const std::string& app, const StatusRows& 
   ApiClient c(o);
   if (app.empty() && (which.summary || !which.sync.empty() || !which.health.empty()))
     return Fail(InvalidArgument("plumb status: --summary, --sync and --health need an APP"));
+  if (which.summary && (!which.sync.empty() || !which.health.empty()))
+    return Fail(InvalidArgument(
+        "plumb status: --summary counts every resource and shows no rows; it does not go with "
+        "--sync or --health (use one or the other)"));
   if (!app.empty()) {
     std::string query;
     auto add = [&query](const std::string& key, const std::string& value) {

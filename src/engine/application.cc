@@ -629,7 +629,8 @@ Status AppStatus::WriteJson(const std::function<Status(std::string_view)>& sink,
     RETURN_IF_ERROR(sink(text));
     size_t matched = 0;
     RETURN_IF_ERROR(resources.WriteJson(sink, *filter, &matched));
-    if (!filter->all()) tail.Set("resourcesMatched", static_cast<int64_t>(matched));
+    if (filter->counted || !filter->all())
+      tail.Set("resourcesMatched", static_cast<int64_t>(matched));
     text.clear();
   }
   tail.Set("conditions", std::move(conditions));

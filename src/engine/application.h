@@ -100,6 +100,9 @@ struct ResourceFilter {
   std::string sync, health;
   size_t offset = 0;
   size_t limit = SIZE_MAX;
+  // The query named sync, health, offset or limit (even with a value that selects every
+  // row): the answer then says how many rows matched, so a client can page from offset 0.
+  bool counted = false;
   bool Matches(std::string_view row_sync, std::string_view row_health) const {
     return (sync.empty() || sync == row_sync) && (health.empty() || health == row_health);
   }

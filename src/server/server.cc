@@ -304,13 +304,33 @@ void Server::Impl::Routes() {
     auto app = engine->GetApp(req.matches[1]);  // the rows are shared, not copied
     if (!app.ok()) return ReplyError(res, app.status());
     // ?resources=false: no rows (the counts stay); sync, health, offset, limit: some rows.
+    // A value that is not what the parameter takes is refused, never read as "all rows".
     std::optional<engine::ResourceFilter> filter;
-    if (req.get_param_value("resources") != "false") {
+    const std::string resources = req.get_param_value("resources");
+    if (!resources.empty() && resources != "true" && resources != "false")
+      return ReplyError(res,
+                        InvalidArgument("resources=" + resources +
+                                        ": must be true or false (false leaves the rows out)"));
+    const bool selects = req.has_param("sync") || req.has_param("health") ||
+                         req.has_param("offset") || req.has_param("limit");
+    if (resources == "false" && selects)
+      return ReplyError(res, InvalidArgument("resources=false leaves the rows out: it does not go "
+                                             "with sync, health, offset or limit"));
+    if (resources != "false") {
       filter.emplace();
       filter->sync = req.get_param_value("sync");
       filter->health = req.get_param_value("health");
-      filter->offset = ParseSize(req.get_param_value("offset"), 0);
-      filter->limit = ParseSize(req.get_param_value("limit"), SIZE_MAX);
+      filter->counted = selects;
+      for (auto [name, field] : {std::pair{"offset", &filter->offset}, {"limit", &filter->limit}}) {
+        if (!req.has_param(name)) continue;
+        const std::string text = req.get_param_value(name);
+        constexpr size_t kNone = static_cast<size_t>(-1);
+        const size_t n = ParseSize(text, kNone);
+        if (n == kNone)
+          return ReplyError(res, InvalidArgument(std::string(name) + "=" + text +
+                                                 ": must be a whole number from 0 to 999999999"));
+        *field = n;
+      }
     }
     // The rows are written from the packed list as the answer is sent, never as a Value
     // tree or one text: 100,000 rows are 17 MB of JSON.

@@ -80,6 +80,16 @@ class ListTest(E2E):
         page = op.api("GET", "/api/v1/applications/root?sync=Synced&health=Healthy&limit=1")[1]
         self.assertEqual(page["status"]["resources"], st["resources"][:1])
         self.assertEqual(page["status"]["resourcesMatched"], 5)
+        # Paging from the start says how many rows there are to page through.
+        page = op.api("GET", "/api/v1/applications/root?offset=0")[1]["status"]
+        self.assertEqual((len(page["resources"]), page["resourcesMatched"]), (5, 5))
+        # A value that is not what the parameter takes is refused, not read as "all".
+        for query in ("offset=-1", "limit=ten", "offset=", "resources=no",
+                      "resources=false&sync=Synced", "limit=9999999999"):
+            code, err = op.api("GET", "/api/v1/applications/root?" + query)
+            self.assertEqual(code, 400, (query, err))
+        code, err = op.api("GET", "/api/v1/applications/root?limit=x")
+        self.assertIn("limit=x: must be a whole number", err["error"])
         # resources=false: everything but the rows.
         bare = op.api("GET", "/api/v1/applications/root?resources=false")[1]
         self.assertNotIn("resources", bare["status"])
@@ -97,6 +107,10 @@ class ListTest(E2E):
         out = op.cli("status", "root", "--summary").stdout
         self.assertIn("Resources:       5 (Synced 5; Healthy 5)", out)
         self.assertNotIn("KIND", out)
+        # --summary shows no rows, so a row filter beside it is refused, not dropped.
+        bad = op.cli("status", "root", "--summary", "--health", "Degraded", check=False)
+        self.assertEqual(bad.returncode, 2, bad)
+        self.assertIn("does not go with --sync or --health", bad.stderr)
         out = json.loads(op.cli("status", "root", "-o", "json", "--sync", "OutOfSync").stdout)
         self.assertEqual(out["status"]["resources"], [])
         out = json.loads(op.cli("status", "root", "-o", "json").stdout)
