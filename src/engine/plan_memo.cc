@@ -61,11 +61,16 @@ std::shared_ptr<const std::vector<resource::Resource>> PlanMemo::End() {
       continue;
     ++size_;
   }
+  // Nothing remembered (a cold sync: no resource was owned yet): no entry per desired
+  // index either. Find() reads a missing entry as none.
+  if (size_ == 0) std::vector<Entry>().swap(ended);
   entries_ = std::move(ended);
   by_id_built_ = false;
   std::shared_ptr<const std::vector<resource::Resource>> retired = std::move(entries_from_);
   entries_from_ = desired_;
-  next_.clear();
+  // Freed, not cleared: kept, one Next per desired resource (48 B each, 4.8 MB at 100,000)
+  // stayed allocated for the rest of the pass and between passes.
+  std::vector<Next>().swap(next_);
   return retired;
 }
 

@@ -61,8 +61,8 @@ TEST(PlanTest, PairsDesiredWithLiveAndPrunesOnlyInventory) {
   EXPECT_EQ(p.apply[1].action, Action::kUpdate);
   EXPECT_EQ(p.apply[2].action, Action::kCreate);
   ASSERT_EQ(p.prune.size(), 2u);
-  EXPECT_EQ(p.prune[0].id.name, "gone");  // reverse apply order
-  EXPECT_EQ(p.prune[1].id.name, "first-owned");
+  EXPECT_EQ(p.prune[0].id->name, "gone");  // reverse apply order
+  EXPECT_EQ(p.prune[1].id->name, "first-owned");
   EXPECT_FALSE(p.InSync());
 }
 
