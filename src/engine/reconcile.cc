@@ -306,7 +306,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   for (size_t i : split.order) {
     size_t k = owned_at[i] = owned.Find(want[i].id());
     if (k != IdIndex::kNone) in.inventory_desired[k] = true;
-    const std::string* hash = memo.Find(i);
+    std::optional<std::string_view> hash = memo.Find(i);
     if (hash && k != IdIndex::kNone && inventory[k].applied_hash == *hash && !unseal_error(i)) {
       maybe_ids.push_back(&want[i].id());
       maybe_at.push_back(i);
