@@ -103,6 +103,8 @@ resource::Value LiveForHealth(const PlanItem& item) {
   return body;
 }
 
+const resource::ResourceId ItemId::kNone;
+
 Plan MakePlan(const PlanInput& in) {
   Plan plan;
   static const std::vector<target::InventoryEntry> kNone;
@@ -121,7 +123,7 @@ Plan MakePlan(const PlanInput& in) {
   for (size_t i : in.order) {
     const resource::Resource& r = (*in.desired)[i];
     PlanItem item;
-    item.id = r.id();
+    item.id = ItemId::Of(r.id());
     item.desired_index = static_cast<int>(i);
     if (i < in.as_applied.size() && in.as_applied[i]) {
       item.action = Action::kNoop;
@@ -152,7 +154,7 @@ Plan MakePlan(const PlanInput& in) {
     const auto& entry = inventory[k];
     if (inventory_desired[k]) continue;
     PlanItem item;
-    item.id = entry.id;
+    item.id = ItemId::Copy(entry.id);
     item.action = Action::kDelete;
     if (k < in.live_inventory.size() && in.live_inventory[k].exists)
       item.live = diff::Normalize(in.live_inventory[k].body);

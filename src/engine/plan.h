@@ -26,8 +26,39 @@ int KindRank(const std::string& kind);
 enum class Action { kCreate, kUpdate, kDelete, kNoop, kInvalid };
 const char* ActionName(Action a);
 
+// A plan item's identity without a copy of it: the desired resource's own (the plan lives
+// no longer than the desired set it was made from: Observed holds both), or for a prune a
+// copy held by the item (the target changes its inventory list as rows are written). A
+// copy per item was 128 bytes and an allocation: 16 MB at 100,000 resources.
+class ItemId {
+ public:
+  ItemId() = default;
+  // `id` must outlive this ItemId and its copies.
+  static ItemId Of(const resource::ResourceId& id) {
+    ItemId out;
+    out.ref_ = &id;
+    return out;
+  }
+  static ItemId Copy(resource::ResourceId id) {
+    ItemId out;
+    out.own_ = std::make_shared<const resource::ResourceId>(std::move(id));
+    out.ref_ = out.own_.get();
+    return out;
+  }
+  const resource::ResourceId& get() const { return *ref_; }
+  operator const resource::ResourceId&() const { return *ref_; }  // NOLINT
+  const resource::ResourceId* operator->() const { return ref_; }
+  std::string Key() const { return ref_->Key(); }
+  std::string ToString() const { return ref_->ToString(); }
+
+ private:
+  static const resource::ResourceId kNone;
+  const resource::ResourceId* ref_ = &kNone;
+  std::shared_ptr<const resource::ResourceId> own_;  // set by Copy()
+};
+
 struct PlanItem {
-  resource::ResourceId id;
+  ItemId id;
   Action action = Action::kNoop;
   int desired_index = -1;    // into the desired vector; -1 for prunes
   resource::Value expected;  // what the target should hold (null for prunes)

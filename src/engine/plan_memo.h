@@ -14,8 +14,11 @@
 // Not thread-safe: owned by one Application and used under its reconcile lock.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/id_index.h"
@@ -32,12 +35,12 @@ class PlanMemo {
              std::shared_ptr<const std::vector<resource::Resource>> desired);
 
   // The expected hash remembered for desired[i], when the last pass saw a resource with
-  // this identity and an equal body; nullptr otherwise. Valid until End().
+  // this identity and an equal body; nullopt otherwise. Valid until End().
   // A hit is carried into the next pass.
-  const std::string* Find(size_t i);
+  std::optional<std::string_view> Find(size_t i);
 
   // Remembers the expected hash of desired[i] for the next pass.
-  void Put(size_t i, std::string expected_hash);
+  void Put(size_t i, std::string_view expected_hash);
 
   // Ends the pass: what is remembered from now on is this pass's Put()s and Find() hits.
   // A pass that does not end (the reconcile failed first) changes nothing. Returns the
@@ -48,14 +51,20 @@ class PlanMemo {
   size_t size() const { return size_; }
 
  private:
+  // The hashes are kept end to end in one text (a Span each) rather than as a string per
+  // resource: 64 hex digits on the heap were 80 bytes and an allocation each, and a Next
+  // per desired resource with its string 48 bytes even when nothing was put.
+  struct Span {
+    uint32_t at = 0, size = 0;
+  };
   struct Entry {
     const resource::Resource* desired = nullptr;  // into entries_from_; nullptr: none
-    std::string expected_hash;
+    Span hash;                                    // in hashes_
   };
+  static constexpr uint32_t kNoEntry = UINT32_MAX;
   struct Next {
-    size_t from = IdIndex::kNone;  // a Find() hit: entries_[from] carries over
-    bool put = false;              // a Put(): `hash` holds it
-    std::string hash;
+    uint32_t from = kNoEntry;  // a Find() hit: entries_[from] carries over
+    uint32_t put = kNoEntry;   // a Put(): index into puts_
   };
   std::string context_;
   std::shared_ptr<const std::vector<resource::Resource>> desired_;       // this pass
@@ -63,7 +72,10 @@ class PlanMemo {
   std::vector<Entry> entries_;  // the last ended pass, by its desired index
   IdIndex by_id_;               // entries_ by identity, built by the first Find() that needs it
   bool by_id_built_ = false;
+  std::string hashes_;      // the hashes of entries_
   std::vector<Next> next_;  // this pass, by desired index
+  std::string put_text_;    // this pass's Put()s, end to end
+  std::vector<Span> puts_;  // in put_text_
   size_t size_ = 0;
 };
 

@@ -61,8 +61,8 @@ TEST(PlanTest, PairsDesiredWithLiveAndPrunesOnlyInventory) {
   EXPECT_EQ(p.apply[1].action, Action::kUpdate);
   EXPECT_EQ(p.apply[2].action, Action::kCreate);
   ASSERT_EQ(p.prune.size(), 2u);
-  EXPECT_EQ(p.prune[0].id.name, "gone");  // reverse apply order
-  EXPECT_EQ(p.prune[1].id.name, "first-owned");
+  EXPECT_EQ(p.prune[0].id->name, "gone");  // reverse apply order
+  EXPECT_EQ(p.prune[1].id->name, "first-owned");
   EXPECT_FALSE(p.InSync());
 }
 
@@ -108,27 +108,27 @@ TEST(PlanMemoTest, RemembersOnlyUnchangedResourcesOfTheLastPass) {
   auto one = std::make_shared<const std::vector<Resource>>(
       std::vector<Resource>{WithContent("a", "1"), WithContent("b", "1"), WithContent("c", "1")});
   memo.Begin("web", one);
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(memo.Find(i), nullptr);
+  for (size_t i = 0; i < 3; ++i) EXPECT_FALSE(memo.Find(i));
   memo.Put(0, "hash-a");
   memo.Put(1, "hash-b");  // c: not hashed (nothing applied to compare with)
   memo.End();
 
   // The same set again (a no-op pass): every remembered hash comes back.
   memo.Begin("web", one);
-  ASSERT_NE(memo.Find(0), nullptr);
+  ASSERT_TRUE(memo.Find(0));
   EXPECT_EQ(*memo.Find(0), "hash-a");
   EXPECT_EQ(*memo.Find(1), "hash-b");
-  EXPECT_EQ(memo.Find(2), nullptr);
+  EXPECT_FALSE(memo.Find(2));
   memo.End();
 
   // A new commit: b changed, a is the same in a new vector, c was deleted, d is new.
   auto two = std::make_shared<const std::vector<Resource>>(
       std::vector<Resource>{WithContent("a", "1"), WithContent("b", "2"), WithContent("d", "1")});
   memo.Begin("web", two);
-  ASSERT_NE(memo.Find(0), nullptr);
+  ASSERT_TRUE(memo.Find(0));
   EXPECT_EQ(*memo.Find(0), "hash-a");
-  EXPECT_EQ(memo.Find(1), nullptr) << "a changed body must be asked again";
-  EXPECT_EQ(memo.Find(2), nullptr);
+  EXPECT_FALSE(memo.Find(1)) << "a changed body must be asked again";
+  EXPECT_FALSE(memo.Find(2));
   memo.Put(1, "hash-b2");
   memo.End();
   one.reset();  // the memo keeps what it points into
@@ -139,14 +139,14 @@ TEST(PlanMemoTest, RemembersOnlyUnchangedResourcesOfTheLastPass) {
   auto three =
       std::make_shared<const std::vector<Resource>>(std::vector<Resource>{WithContent("a", "3")});
   memo.Begin("web", three);
-  EXPECT_EQ(memo.Find(0), nullptr);
+  EXPECT_FALSE(memo.Find(0));
   memo.Begin("web", two);
   EXPECT_EQ(*memo.Find(0), "hash-a");
   memo.End();
 
   // Another context (local root, cluster): everything is asked again.
   memo.Begin("web\n/srv/other", two);
-  EXPECT_EQ(memo.Find(0), nullptr);
+  EXPECT_FALSE(memo.Find(0));
   memo.End();
   EXPECT_EQ(memo.size(), 0u);
 }
@@ -163,16 +163,16 @@ TEST(PlanMemoTest, FindsMovedResourcesOfANewSetByIdentity) {
   auto two = std::make_shared<const std::vector<Resource>>(
       std::vector<Resource>{WithContent("c", "1"), WithContent("b", "1"), WithContent("a", "1")});
   memo.Begin("web", two);
-  EXPECT_EQ(memo.Find(0), nullptr);
-  ASSERT_NE(memo.Find(1), nullptr);
+  EXPECT_FALSE(memo.Find(0));
+  ASSERT_TRUE(memo.Find(1));
   EXPECT_EQ(*memo.Find(1), "hash-b");
-  ASSERT_NE(memo.Find(2), nullptr);
+  ASSERT_TRUE(memo.Find(2));
   EXPECT_EQ(*memo.Find(2), "hash-a");
   memo.End();
   EXPECT_EQ(memo.size(), 2u);
   // And by position once that set is the last pass's.
   memo.Begin("web", two);
-  EXPECT_EQ(memo.Find(0), nullptr);
+  EXPECT_FALSE(memo.Find(0));
   EXPECT_EQ(*memo.Find(2), "hash-a");
   memo.End();
 }

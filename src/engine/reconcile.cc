@@ -306,7 +306,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   for (size_t i : split.order) {
     size_t k = owned_at[i] = owned.Find(want[i].id());
     if (k != IdIndex::kNone) in.inventory_desired[k] = true;
-    const std::string* hash = memo.Find(i);
+    std::optional<std::string_view> hash = memo.Find(i);
     if (hash && k != IdIndex::kNone && inventory[k].applied_hash == *hash && !unseal_error(i)) {
       maybe_ids.push_back(&want[i].id());
       maybe_at.push_back(i);
@@ -328,7 +328,6 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   if (!observe_at.empty()) {
     in.expected.resize(want.size());
     in.expected_error.resize(want.size());
-    in.live_desired.resize(want.size());
   }
   std::vector<ResourceId> ids;
   ids.reserve(observe_at.size());
@@ -355,8 +354,19 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   }
   if (!ids.empty()) {
     ASSIGN_OR_RETURN(auto live, target->Observe(ctx, ids));
-    for (size_t j = 0; j < live.size() && j < observe_at.size(); ++j)
-      in.live_desired[observe_at[j]] = std::move(live[j]);
+    // The ids, the target's answer and the answer by desired index were alive at once
+    // (after a cold sync of 100,000 Files, 46 MB): the ids go first, and an answer for
+    // every desired resource in order (observe_at is sorted) is taken as it is.
+    std::vector<ResourceId>().swap(ids);
+    if (observe_at.size() == want.size() && live.size() == want.size()) {
+      in.live_desired = std::move(live);
+    } else {
+      in.live_desired.resize(want.size());
+      for (size_t j = 0; j < live.size() && j < observe_at.size(); ++j)
+        in.live_desired[observe_at[j]] = std::move(live[j]);
+    }
+  } else if (!observe_at.empty()) {
+    in.live_desired.resize(want.size());
   }
   // Only what is owned but no longer desired needs observing again (to be pruned).
   std::vector<ResourceId> prune_ids;

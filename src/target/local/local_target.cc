@@ -86,7 +86,7 @@ ManagedFile ManagedFromBody(const std::string& app, const ResourceId& id, const 
     const Value* digest = body.FindPath({"spec", kContentHashField});
     file.content_digest =
         HexDigest(digest && digest->is_string() ? digest->as_string() : std::string());
-    file.digest_key = digest_key;
+    file.digest_key = InternText(digest_key);
   } else {
     const Value* content = body.FindPath({"spec", "content"});
     file.content_digest =
@@ -151,11 +151,12 @@ class LocalTarget : public Target {
     if (!left.ok())
       log::Warn("local target: a staging directory left by a killed process was not removed",
                 {{"error", left.message()}});
-    ASSIGN_OR_RETURN(auto rows, store_->List(std::nullopt));
-    bool migrated = false;
-    for (const ObjectRow& row : rows) {
+    // One row at a time (all of them at once, with their bodies, were 100 MB at 100,000
+    // Files); the Secret rows to encrypt are written once the read is done.
+    std::vector<ObjectRow> seals;
+    RETURN_IF_ERROR(store_->ForEach(std::nullopt, [&](ObjectRow&& row) -> Status {
       auto id = ResourceId::FromKey(row.key);
-      if (!id.ok()) continue;
+      if (!id.ok()) return Status::Ok();
       const std::string body_key = BodyKey(row.app, row.key);
       const bool sealed = RowCipher::IsSealed(row.body_json);
       std::string json;
@@ -167,32 +168,32 @@ class LocalTarget : public Target {
               "apply rewrites it",
               {{"app", row.app}, {"key", row.key}, {"error", opened.status().message()}});
           unreadable_[body_key] = {.order = row.order, .hash = HexDigest(row.hash)};
-          continue;
+          return Status::Ok();
         }
         json = std::move(opened).value();
-      } else {
-        json = row.body_json;
       }
-      auto body = resource::ParseJson(json, store_->path());
+      auto body = resource::ParseJson(sealed ? json : row.body_json, store_->path());
       if (!body.ok()) {
         log::Warn("local.db: unreadable body", {{"app", row.app}, {"key", row.key}});
         unreadable_[body_key] = {.order = row.order, .hash = HexDigest(row.hash)};
-        continue;
+        return Status::Ok();
       }
       std::string hash = row.hash;
       if (IsKind(*id, "Secret") && cipher_.enabled() && !sealed) {
         ObjectRow sealed_row = SealedRow(row.app, row.key, *body, row.order);
-        RETURN_IF_ERROR(store_->Put(sealed_row));
-        hash = std::move(sealed_row.hash);
-        migrated = true;
+        hash = sealed_row.hash;
+        seals.push_back(std::move(sealed_row));
       }
       if (IsKind(*id, "File")) {
         files_.Set(PathOf(*body), ManagedFromBody(row.app, *id, *body, hash_key_));
         bodies_[body_key] = {.order = row.order, .hash = HexDigest(hash), .on_disk = true};
-        continue;
+        return Status::Ok();
       }
       bodies_[body_key] = {.body = std::move(*body), .order = row.order, .hash = HexDigest(hash)};
-    }
+      return Status::Ok();
+    }));
+    for (const ObjectRow& sealed_row : seals) RETURN_IF_ERROR(store_->Put(sealed_row));
+    const bool migrated = !seals.empty();
     // The plain text of migrated rows may linger in the WAL: fold it into the (secure-
     // delete) database now.
     if (migrated) RETURN_IF_ERROR(store_->Checkpoint());
@@ -220,7 +221,7 @@ class LocalTarget : public Target {
           (stored->second.on_disk ? stored->second.hash.Is(resource::CanonicalHash(body))
                                   : stored->second.body == body);
       if (!same) {
-        planned_[std::move(key)] = body;
+        planned_[&desired] = body;
       } else {
         stored->second.body = body;
         stored->second.on_disk = false;
@@ -241,9 +242,11 @@ class LocalTarget : public Target {
     writer_.ForgetAbsent();  // only this observation's notes may spare an apply its look
     std::vector<LiveObject> out;
     out.reserve(ids.size());
-    // Desired resources by key, built on the first object not yet applied (a linear
-    // search per object made a cold plan quadratic).
-    std::unordered_map<std::string, const Resource*> desired_by_key;
+    // Desired resources sorted by identity, built on the first object not yet applied (a
+    // linear search per object made a cold plan quadratic; a map by key text held a copy
+    // of every key, 10 MB at 100,000).
+    std::vector<const Resource*> desired_by_id;
+    auto id_less = [](const Resource* a, const Resource* b) { return a->id() < b->id(); };
     for (const ResourceId& id : ids) {
       LiveObject live{.id = id};
       ASSIGN_OR_RETURN(const Value* stored, StoredPtr(ctx.app, id));
@@ -262,18 +265,25 @@ class LocalTarget : public Target {
       } else if (IsKind(id, "File")) {
         std::optional<Value> from_desired;
         if (!stored) {
-          if (desired_by_key.empty() && ctx.desired)
-            for (const Resource& r : *ctx.desired) desired_by_key[r.id().Key()] = &r;
-          auto it = desired_by_key.find(id.Key());
-          if (it != desired_by_key.end()) {
+          if (desired_by_id.empty() && ctx.desired && !ctx.desired->empty()) {
+            desired_by_id.reserve(ctx.desired->size());
+            for (const Resource& r : *ctx.desired) desired_by_id.push_back(&r);
+            // Stable: of equal identities the last is taken, as the map kept it.
+            std::stable_sort(desired_by_id.begin(), desired_by_id.end(), id_less);
+          }
+          auto after = std::upper_bound(
+              desired_by_id.begin(), desired_by_id.end(), id,
+              [](const ResourceId& want, const Resource* r) { return want < r->id(); });
+          const Resource* found =
+              after != desired_by_id.begin() && (*(after - 1))->id() == id ? *(after - 1) : nullptr;
+          if (found) {
             // What Observe needs of the expected body (the path, whether it is a Secret's)
             // from the body this pass's Expected() planned, when they are what this desired
             // resource says: on a cold sync, resolving every File a third time was 8% of
             // the CPU.
-            if (const Value* planned = PlannedFor(ctx, *it->second))
+            if (const Value* planned = PlannedFor(ctx, *found))
               from_desired = *planned;
-            else if (auto expected =
-                         ExpectedFile(ctx, *it->second, options_.allow_paths, hash_key_);
+            else if (auto expected = ExpectedFile(ctx, *found, options_.allow_paths, hash_key_);
                      expected.ok())
               from_desired = std::move(expected).value();
           }
@@ -438,7 +448,7 @@ class LocalTarget : public Target {
       ASSIGN_OR_RETURN(ResolvedFile file, ResolveFile(ctx, desired, options_.allow_paths, hash_key_,
                                                       PathCheck::kLexical));
       std::lock_guard<std::mutex> lock(mu_);
-      SharePlanned(ctx.app, desired.id(), &file.body);
+      SharePlanned(desired, &file.body);
       const size_t staged_before = staged_files_.size();
       Result<Change> change = ApplyFile(ctx, desired.id(), file);
       // A staged file's directory is not there to watch yet: Settle() refreshes the watcher.
@@ -658,9 +668,9 @@ class LocalTarget : public Target {
   // `body`, just resolved for an apply, becomes the body Expected() gave the plan for it
   // when they are equal: the plan's body and the applied one (kept in bodies_) then share
   // their nodes instead of being two trees per File. mu_ held.
-  void SharePlanned(const std::string& app, const ResourceId& id, Value* body) {
+  void SharePlanned(const Resource& desired, Value* body) {
     if (planned_.empty()) return;
-    auto it = planned_.find(BodyKey(app, id.Key()));
+    auto it = planned_.find(&desired);
     if (it == planned_.end()) return;
     if (it->second == *body) *body = std::move(it->second);
     planned_.erase(it);
@@ -671,7 +681,7 @@ class LocalTarget : public Target {
   // the desired File does; else nullptr.
   const Value* PlannedFor(const AppContext& ctx, const Resource& desired) const {
     if (planned_.empty()) return nullptr;
-    auto it = planned_.find(BodyKey(ctx.app, desired.id().Key()));
+    auto it = planned_.find(&desired);
     if (it == planned_.end()) return nullptr;
     const Value* spec = desired.body().Find("spec");
     const Value* want = spec && spec->is_object() ? spec->Find("path") : nullptr;
@@ -792,8 +802,12 @@ class LocalTarget : public Target {
   mutable std::once_flag row_hash_once_;
   mutable std::string row_hash_key_;
   // The Files' bodies Expected() gave since the last plan began (Inventory), by BodyKey,
-  // for SharePlanned; emptied by the next plan and by Flush(). GUARDED_BY(mu_).
-  std::unordered_map<std::string, Value> planned_;
+  // for SharePlanned; emptied by the next plan and by Flush(). GUARDED_BY(mu_). By the
+  // address of the desired resource (the engine asks Expected(), Observe() and Apply() of
+  // one pass with the same desired set): no key text per File. A resource at an address
+  // an earlier one had is harmless: PlannedFor checks the path and Secret source, and
+  // SharePlanned shares only an equal body.
+  std::unordered_map<const Resource*, Value> planned_;
   // Rows that did not decrypt or parse, by BodyKey. GUARDED_BY(mu_).
   std::unordered_map<std::string, StoredObject> unreadable_;
   // Per Application: its inventory as Inventory() gives it, kept between plans and

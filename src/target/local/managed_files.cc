@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <functional>
+#include <set>
 
 #include "core/fs.h"
 #include "core/strings.h"
@@ -50,17 +52,48 @@ std::string ManagedFile::OwnerKey(const std::string& app, const resource::Resour
   return app + '\x1f' + id.Key();
 }
 
-std::string ManagedFile::app() const { return owner.substr(0, owner.find('\x1f')); }
+const std::string* InternText(std::string_view s) {
+  static std::mutex mu;
+  static auto* texts = new std::set<std::string, std::less<>>();  // never freed
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = texts->find(s);
+  if (it == texts->end()) it = texts->emplace(s).first;
+  return &*it;
+}
+
+OwnerKeyText::OwnerKeyText(std::string_view key) {
+  // The name starts after the application's '\x1f' and the id's three '/' (group, kind,
+  // namespace); any split gives the key back, this one keeps the name short.
+  size_t at = key.find('\x1f');
+  for (int slashes = 0; at != std::string_view::npos && slashes < 3; ++slashes)
+    at = key.find('/', at + 1);
+  size_t name_at = at == std::string_view::npos ? 0 : at + 1;
+  if (name_at > 0) prefix_ = InternText(key.substr(0, name_at));
+  name_ = std::string(key.substr(name_at));
+}
+
+std::string OwnerKeyText::str() const { return (prefix_ ? *prefix_ : std::string()) + name_; }
+
+bool OwnerKeyText::operator==(std::string_view key) const {
+  std::string_view prefix = prefix_ ? std::string_view(*prefix_) : std::string_view();
+  return key.size() == prefix.size() + name_.size() && key.substr(0, prefix.size()) == prefix &&
+         key.substr(prefix.size()) == name_;
+}
+
+std::string ManagedFile::app() const {
+  std::string key = owner.str();
+  return key.substr(0, key.find('\x1f'));
+}
 
 resource::ResourceId ManagedFile::id() const {
-  size_t sep = owner.find('\x1f');
-  auto id = resource::ResourceId::FromKey(sep == std::string::npos ? "" : owner.substr(sep + 1));
+  std::string key = owner.str();
+  size_t sep = key.find('\x1f');
+  auto id = resource::ResourceId::FromKey(sep == std::string::npos ? "" : key.substr(sep + 1));
   return id.ok() ? *id : resource::ResourceId{};
 }
 
 std::string ContentDigest(const ManagedFile& file, std::string_view content) {
-  return file.digest_key.empty() ? Sha256Hex(content)
-                                 : SecretContentDigest(file.digest_key, content);
+  return !file.digest_key ? Sha256Hex(content) : SecretContentDigest(*file.digest_key, content);
 }
 
 std::optional<ManagedFile> ManagedFiles::Find(const std::string& path) const {

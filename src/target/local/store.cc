@@ -279,16 +279,25 @@ Status Store::Delete(const std::string& app, const std::string& key) {
 }
 
 Result<std::vector<ObjectRow>> Store::List(const std::optional<std::string>& app) {
+  std::vector<ObjectRow> rows;
+  RETURN_IF_ERROR(ForEach(app, [&rows](ObjectRow&& row) {
+    rows.push_back(std::move(row));
+    return Status::Ok();
+  }));
+  return rows;
+}
+
+Status Store::ForEach(const std::optional<std::string>& app,
+                      const std::function<Status(ObjectRow&&)>& fn) {
   std::string sql = std::string("SELECT ") + kColumns + " FROM objects" +
                     (app ? " WHERE app=?" : "") + " ORDER BY app, \"order\", key";
   Stmt s(Prepare(sql));
   if (!s.ok()) return Error("prepare");
   if (app) s.Bind(1, *app);
-  std::vector<ObjectRow> rows;
   int rc;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) rows.push_back(ReadRow(s));
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) RETURN_IF_ERROR(fn(ReadRow(s)));
   if (rc != SQLITE_DONE) return Error("read");
-  return rows;
+  return Status::Ok();
 }
 
 Result<std::vector<ObjectRow>> Store::ListInventory(const std::string& app) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -53,6 +54,11 @@ class Store {
   Status Commit();
   // Rows of one app by order, or of every app (app = nullopt).
   Result<std::vector<ObjectRow>> List(const std::optional<std::string>& app);
+  // The rows List() gives, one at a time, without holding them all (after a restart with
+  // 100,000 Files their bodies were 100 MB at once). `fn`'s error stops the walk and is
+  // returned. `fn` must not write to the store (the read is still open).
+  Status ForEach(const std::optional<std::string>& app,
+                 const std::function<Status(ObjectRow&&)>& fn);
   // The rows of one app by order without their bodies (body_json empty, updated_ms 0): an
   // inventory, read from an index.
   Result<std::vector<ObjectRow>> ListInventory(const std::string& app);
