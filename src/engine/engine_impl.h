@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -224,8 +225,11 @@ struct Engine::Impl {
   // commit ABC1234" (the commit of the range that added the line, by WhoAdded); lines
   // of plaintext Secret manifests are left to the unseal step (PlaintextSecretInGit).
   // Cached in `st`.
+  // `on_added` (when given) is told the bytes of added text to scan, once the diff is read
+  // (before the scanner is waited for); not called when the scan ends earlier.
   Result<std::vector<std::string>> ScanAdded(AppState& st, const AppSpec& spec,
-                                             const std::string& from, const std::string& to);
+                                             const std::string& from, const std::string& to,
+                                             const std::function<void(size_t)>& on_added = {});
   std::map<std::pair<std::string, std::string>, std::string> WhoAdded(const AppSpec& spec,
                                                                       const std::string& from,
                                                                       const std::string& to,

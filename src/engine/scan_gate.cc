@@ -105,15 +105,15 @@ void Engine::Impl::MakeScanner() {
   });
 }
 
-Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const AppSpec& spec,
-                                                         const std::string& from,
-                                                         const std::string& to) {
-  MakeScanner();
-  if (!scanner) return scanner_status;
+Result<std::vector<std::string>> Engine::Impl::ScanAdded(
+    AppState& st, const AppSpec& spec, const std::string& from, const std::string& to,
+    const std::function<void(size_t)>& on_added) {
+  // The builtin rules may still be compiling (MakeScanner on a thread of Start()): the
+  // diff below is read meanwhile, and they are waited for only after it.
   // The repository's .plumbscan.yaml at the head, as `plumb scan` reads it: its rules,
   // disabled rules and allowlists (paths, commits, fingerprints) apply here too.
   std::shared_ptr<const ScanConfig> config;
-  const scan::Scanner* active = scanner.get();
+  const scan::Scanner* active = nullptr;
   scan::Filter filter;
   auto config_blob = repos->FileBlobId(spec.repo, to, ".plumbscan.yaml");
   if (!config_blob.ok() && config_blob.status().code() != Code::kNotFound)
@@ -137,6 +137,14 @@ Result<std::vector<std::string>> Engine::Impl::ScanAdded(AppState& st, const App
     added = repos->AddedBetween(spec.repo, "", to, prefix);
   }
   if (!added.ok()) return added.status();
+  if (on_added) {
+    size_t bytes = 0;
+    for (const auto& file : *added) bytes += file.has_text ? file.text.size() : 0;
+    on_added(bytes);
+  }
+  MakeScanner();
+  if (!scanner) return scanner_status;
+  if (!active) active = scanner.get();
   struct Found {
     scan::Finding finding;
     std::string line_text;  // to find the commit that added it

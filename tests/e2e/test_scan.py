@@ -252,6 +252,44 @@ class ScanGateTest(E2E):
         self.assertEqual(self.read("motd"), "v3\n")
         self.assertEqual(self.conditions(op, "root"), [])
 
+    def test_the_scan_decides_before_the_render(self):
+        """The head is rendered while its scan runs: a head that adds a secret and also has a
+        manifest that does not parse fails on the scan (the render's error is not what the
+        pass reports), nothing is applied, and the commit that fixes both is applied."""
+        target = os.path.join(self.host, "motd")
+        self.repo.write("motd.yaml", file_yaml("motd", target, f"v1\naws_access_key_id: {AWS_KEY}"))
+        self.repo.write("broken.yaml", "kind: [unclosed\n")
+        c1 = self.repo.commit("v1 with a key and a broken manifest")
+        op = self.operator()
+        err = wait_until(lambda: (op.status("root") or {}).get("status", {}).get("lastError"),
+                         what="the first pass to fail")
+        self.assertIn(f"head {c1[:7]} adds a secret", err)
+        self.assertIn("nothing applied yet", err)
+        self.assertNotIn("render", err)
+        self.assertNotIn("broken.yaml", err)
+        self.assertFalse(self.exists("motd"))
+        self.assertNotIn(AWS_KEY, op.logs())
+
+        # Applied once, the same head stays refused by its scan while the render of a later
+        # head (which adds a secret again) is dropped: the files stay as applied.
+        self.repo.write("motd.yaml", file_yaml("motd", target, "v2"))
+        os.remove(os.path.join(self.repo.work, "broken.yaml"))
+        c2 = self.repo.commit("v2: no key, no broken manifest")
+        op.wait_synced("root", c2)
+        self.assertEqual(self.read("motd"), "v2\n")
+        self.repo.write("motd.yaml", file_yaml("motd", target, f"v3\ntoken: {GH_TOKEN}"))
+        self.repo.write("broken.yaml", "kind: [unclosed\n")
+        c3 = self.repo.commit("v3 with a token and a broken manifest")
+        conds = wait_until(lambda: [c for c in self.conditions(op, "root") if c[0] == "SecretLeak"],
+                           what="the SecretLeak condition")
+        self.assertIn(f"head {c3[:7]} adds a secret", conds[0][1])
+        self.assertIn(f"keeping {c2[:7]}", conds[0][1])
+        st = op.status("root")["status"]
+        self.assertEqual(st["appliedCommit"], c2)
+        self.assertFalse(st.get("lastError"))
+        self.assertEqual(self.read("motd"), "v2\n")
+        self.assertNotIn(GH_TOKEN, op.logs())
+
     def test_the_repositorys_config_applies_to_the_gate(self):
         """.plumbscan.yaml at the head: an allowlisted path is not blocked, a rule of the
         repository's own is, and a config that does not parse fails the reconcile naming

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/fs.h"
+#include "target/local/file_writer.h"
 #include "target/local/local_target_test_util.h"
 
 namespace plumb::target {
@@ -138,6 +139,25 @@ TEST_F(LocalTargetTest, FlushMakesFewOrManyWritesDurable) {
   }
   EXPECT_TRUE(target_->Flush().ok());
   EXPECT_EQ(Read(allowed_ + "/many/n69"), "n69");
+}
+
+TEST_F(LocalTargetTest, ManyWritesStartTheirWritebackEarlyAndFlushStillMakesThemDurable) {
+  // More than local::FileWriter::kEarlyWritebackFiles files, in place and staged: the early
+  // writeback runs beside the applies and Flush() waits for it; the next reconcile's few
+  // files are fsynced as usual.
+  const size_t n = local::FileWriter::kEarlyWritebackFiles + 16;
+  ASSERT_TRUE(fs::MakeDirs(allowed_ + "/here").ok());
+  for (size_t i = 0; i < n; ++i) {
+    const std::string k = std::to_string(i);
+    const std::string dir = i % 2 ? "/here/" : "/new/";
+    ASSERT_TRUE(Apply(FileRes("f" + k, allowed_ + dir + k, k)).ok());
+  }
+  EXPECT_TRUE(target_->Flush().ok());
+  EXPECT_EQ(Read(allowed_ + "/new/0"), "0");
+  EXPECT_EQ(Read(allowed_ + "/here/" + std::to_string(n - 1)), std::to_string(n - 1));
+  ASSERT_TRUE(Apply(FileRes("again", allowed_ + "/here/again", "again")).ok());
+  EXPECT_TRUE(target_->Flush().ok());
+  EXPECT_EQ(Read(allowed_ + "/here/again"), "again");
 }
 
 TEST_F(LocalTargetTest, ANewDirectoryAppearsWholeWithEveryFileComplete) {

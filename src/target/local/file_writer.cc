@@ -119,6 +119,7 @@ Status MergeInto(int from, int to, const std::string& display, std::vector<std::
 FileWriter::~FileWriter() {
   std::vector<std::string> failed;
   (void)Publish(&failed);  // every staged file is complete: put it in place
+  JoinEarlyWriteback();
   if (thread_.joinable()) {
     {
       std::lock_guard<std::mutex> lock(q_mu_);
@@ -413,6 +414,7 @@ Result<FileStamp> FileWriter::Write(const std::string& path, const std::string& 
         if (staged) *staged = true;
         ++written_count_;
         touched_dirs_.insert(fs::Dirname(path));
+        MaybeWriteBackEarly(allowed);
         return put;
       }
       break;  // the careful route below says what is wrong
@@ -425,7 +427,39 @@ Result<FileStamp> FileWriter::Write(const std::string& path, const std::string& 
   ++written_count_;
   if (written_.size() <= kMaxFsyncFiles) written_.push_back(path);
   touched_dirs_.insert(fs::Dirname(path));
+  for (const std::string& allowed : allow_paths_) {
+    if (path != allowed && fs::IsUnder(path, allowed)) {
+      MaybeWriteBackEarly(allowed);
+      break;
+    }
+  }
   return written;
+}
+
+void FileWriter::MaybeWriteBackEarly(const std::string& allowed) {
+  if (!durable_ || written_count_ < early_at_) return;
+  early_at_ = written_count_ + kEarlyWritebackFiles;
+  if (early_running_.load()) return;  // one at a time
+  JoinEarlyWriteback();
+  early_running_ = true;
+  try {
+    early_ = std::thread([this, dir = allowed] {
+      // An allowed directory (the operator's, not the repository's). Errors do not matter:
+      // Sync() makes everything durable, or says why not.
+      int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+      if (fd >= 0) {
+        (void)::syncfs(fd);
+        ::close(fd);
+      }
+      early_running_ = false;
+    });
+  } catch (const std::system_error&) {
+    early_running_ = false;  // no thread to be had: Sync() does it all
+  }
+}
+
+void FileWriter::JoinEarlyWriteback() {
+  if (early_.joinable()) early_.join();
 }
 
 Result<FileStamp> FileWriter::WriteBeneath(const std::string& path, const std::string& content,
@@ -480,6 +514,8 @@ void FileWriter::Touched(const std::string& dir) { touched_dirs_.insert(dir); }
 Status FileWriter::Sync() {
   std::vector<std::string> failed;
   Status published = Publish(&failed);
+  JoinEarlyWriteback();
+  early_at_ = kEarlyWritebackFiles;
   for (auto& [dir, fd] : roots_)
     if (fd >= 0) ::close(fd);
   roots_.clear();

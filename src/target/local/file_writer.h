@@ -29,6 +29,7 @@
 // Not thread-safe: LocalTarget calls it under its mutex.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -99,6 +100,13 @@ class FileWriter {
   // An entry of `dir` changed (a file removed), or, for the state directory, local.db.
   void Touched(const std::string& dir);
 
+  // A reconcile that writes many files starts writing them back early: every
+  // kEarlyWritebackFiles files, a thread of the writer's own calls syncfs on the file system
+  // of the files written (one such call at a time), so the disk works while the apply goes
+  // on and Sync() finds less to flush. Only a head start: nothing counts as durable before
+  // Sync() returns, which waits for that thread first.
+  static constexpr size_t kEarlyWritebackFiles = 2048;
+
   // Makes what was written since the last Sync() durable (see above), and forgets the
   // open allowed directories, so a directory replaced meanwhile is opened again. The first
   // error is returned; everything is still attempted.
@@ -109,6 +117,13 @@ class FileWriter {
   Result<FileStamp> WriteBeneath(const std::string& path, const std::string& content, int mode);
   Result<FileStamp> WriteCareful(const std::string& path, const std::string& content, int mode);
   Status SyncEach();
+  // Starts the early writeback (see above) of the file system of the allowed directory
+  // `allowed` when it is due and none is running.
+  void MaybeWriteBackEarly(const std::string& allowed);
+  void JoinEarlyWriteback();
+  std::thread early_;  // the early writeback's thread (joinable: started)
+  std::atomic<bool> early_running_{false};
+  size_t early_at_ = kEarlyWritebackFiles;  // written_count_ that starts the next one
   Status SyncFilesystems();
   // The staging route; NotFound etc. when it cannot write (the caller goes on as before).
   Result<FileStamp> WriteStaged(int root_fd, const std::string& root, const std::string& rel,

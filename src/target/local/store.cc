@@ -235,9 +235,11 @@ Status Store::Commit() {
 
 Status Store::Put(const ObjectRow& row) {
   RETURN_IF_ERROR(BeginWrite());
-  std::string sql =
-      std::string("INSERT OR REPLACE INTO objects (") + kColumns + ") VALUES (?, ?, ?, ?, ?, ?)";
-  Stmt s(Prepare(sql));
+  if (!put_) {
+    put_ = Prepare(std::string("INSERT OR REPLACE INTO objects (") + kColumns +
+                   ") VALUES (?, ?, ?, ?, ?, ?)");
+  }
+  Stmt s(put_);
   if (!s.ok()) return Error("prepare");
   s.Bind(1, row.app);
   s.Bind(2, row.key);
@@ -248,7 +250,9 @@ Status Store::Put(const ObjectRow& row) {
   if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("write");
   // Journaled once the batch holds it: a failed write is never replayed.
   if (journal_fd_ >= 0) {
-    std::string record = "P";
+    std::string record;
+    record.reserve(row.app.size() + row.key.size() + row.body_json.size() + row.hash.size() + 64);
+    record.push_back('P');
     AppendField(&record, row.app);
     AppendField(&record, row.key);
     AppendField(&record, row.body_json);

@@ -83,6 +83,7 @@ class Store {
   Status BeginWrite();
 
   static constexpr int kBatchRows = 2000;
+  sqlite3_stmt* put_ = nullptr;  // Put's statement, prepared once (owned by statements_)
   sqlite3* db_;
   bool in_batch_ = false;
   int batch_rows_ = 0;
