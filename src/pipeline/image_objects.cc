@@ -21,7 +21,7 @@ Result<std::string> String(const Resource& r, std::initializer_list<std::string_
   const Value* v = r.body().FindPath(path);
   if (!v || v->is_null()) return std::string();
   if (!v->is_string()) return Bad(r, field + " must be a string");
-  return v->as_string();
+  return v->as_string().str();
 }
 
 Result<bool> Bool(const Resource& r, std::initializer_list<std::string_view> path,

@@ -267,7 +267,7 @@ Result<std::map<std::string, std::string>> SecretValues(const Value& body) {
 
 Result<std::string> SecretValue(const Value& body, const std::string& key) {
   if (const Value* sd = body.Find("stringData"); sd && sd->is_object())
-    if (const Value* v = sd->Find(key); v && v->is_string()) return v->as_string();
+    if (const Value* v = sd->Find(key); v && v->is_string()) return v->as_string().str();
   if (const Value* data = body.Find("data"); data && data->is_object()) {
     if (const Value* v = data->Find(key); v && v->is_string()) {
       std::string plain;

@@ -3,15 +3,31 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <new>
+#include <ostream>
+#include <unordered_map>
 
 namespace plumb::resource {
 
 // A node shared by the copies of a Value; `refs` counts them. A node with one reference
 // belongs to one Value alone, which may then change it in place.
+// A string's node is one allocation: this header, then the characters and a NUL.
 struct Value::StringNode {
-  explicit StringNode(std::string d) : data(std::move(d)) {}
   std::atomic<uint64_t> refs{1};
-  std::string data;
+  size_t size = 0;
+  char* chars() { return reinterpret_cast<char*>(this + 1); }
+
+  static StringNode* Make(std::string_view s) {
+    void* mem = ::operator new(sizeof(StringNode) + s.size() + 1);
+    auto* n = new (mem) StringNode();
+    n->size = s.size();
+    if (!s.empty()) std::memcpy(n->chars(), s.data(), s.size());
+    n->chars()[s.size()] = '\0';
+    return n;
+  }
+  // `delete` of a node made by Make.
+  static void operator delete(void* p) { ::operator delete(p); }
 };
 struct Value::ArrayNode {
   explicit ArrayNode(Array d) : data(std::move(d)) {}
@@ -49,15 +65,73 @@ void MakeUnique(Node** n) {
 }
 }  // namespace
 
-Value::Value(std::string s) : type_(Type::kString) { u_.s = new StringNode(std::move(s)); }
+// The interned keys: a table shared by all threads (behind a mutex) and, in front of it,
+// each thread's own map of the keys it has looked up. Both only grow, up to kMaxInterned.
+namespace {
+struct KeyTable {
+  std::mutex mu;
+  std::unordered_map<std::string_view, const Key::Rep*> keys;
+};
+KeyTable& Table() {
+  static KeyTable* t = new KeyTable();  // never freed: keys outlive every Value
+  return *t;
+}
+const Key::Rep* Interned(std::string_view s) {
+  thread_local std::unordered_map<std::string_view, const Key::Rep*> local;
+  if (auto it = local.find(s); it != local.end()) return it->second;
+  KeyTable& t = Table();
+  const Key::Rep* rep = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(t.mu);
+    if (auto it = t.keys.find(s); it != t.keys.end()) {
+      rep = it->second;
+    } else if (t.keys.size() < Key::kMaxInterned) {
+      auto* r = new Key::Rep();
+      r->interned = true;
+      r->s.assign(s);
+      t.keys.emplace(r->s, r);
+      rep = r;
+    }
+  }
+  if (rep != nullptr) local.emplace(rep->s, rep);
+  return rep;
+}
+}  // namespace
+
+Key::Key(std::string_view s) {
+  if (s.empty()) {
+    rep_ = &kEmpty;
+    return;
+  }
+  if (s.size() <= kMaxInternedKey) {
+    rep_ = Interned(s);
+    if (rep_ != nullptr) return;
+  }
+  auto* r = new Rep();
+  r->s.assign(s);
+  rep_ = r;
+}
+
+// Constant-initialised where the compiler can (GCC); a Key made during another file's
+// static initialisation could otherwise see it unset. No file makes one then.
+const Key::Rep Key::kEmpty{{1}, true, {}};
+
+std::ostream& operator<<(std::ostream& os, const Key& k) { return os << k.str(); }
+
+Value::Value(std::string_view s) : type_(Type::kString) {
+  if (s.size() <= kInlineString) {
+    len_ = static_cast<uint8_t>(s.size());
+    if (!s.empty()) std::memcpy(inline_chars(), s.data(), s.size());
+    inline_chars()[s.size()] = '\0';
+  } else {
+    len_ = kNodeString;
+    u_.s = StringNode::Make(s);
+  }
+}
 Value::Value(Array a) : type_(Type::kArray) { u_.a = new ArrayNode(std::move(a)); }
 Value::Value(Object o) : type_(Type::kObject) { u_.o = new ObjectNode(std::move(o)); }
 
 Value::Value(const Value& o) { CopyFrom(o); }
-Value::Value(Value&& o) noexcept : type_(o.type_), u_(o.u_) {
-  o.type_ = Type::kNull;
-  o.u_ = {};
-}
 Value& Value::operator=(const Value& o) {
   if (this != &o) {
     Value tmp(o);
@@ -68,19 +142,16 @@ Value& Value::operator=(const Value& o) {
 Value& Value::operator=(Value&& o) noexcept {
   if (this != &o) {
     Destroy();
-    type_ = o.type_;
-    u_ = o.u_;
+    std::memcpy(static_cast<void*>(this), &o, sizeof(Value));
     o.type_ = Type::kNull;
-    o.u_ = {};
   }
   return *this;
 }
-Value::~Value() { Destroy(); }
 
 void Value::Destroy() {
   switch (type_) {
     case Type::kString:
-      Unref(u_.s);
+      if (len_ == kNodeString) Unref(u_.s);
       break;
     case Type::kArray:
       Unref(u_.a);
@@ -92,15 +163,13 @@ void Value::Destroy() {
       break;
   }
   type_ = Type::kNull;
-  u_ = {};
 }
 
 void Value::CopyFrom(const Value& o) {
-  type_ = o.type_;
-  u_ = o.u_;
+  std::memcpy(static_cast<void*>(this), &o, sizeof(Value));
   switch (o.type_) {
     case Type::kString:
-      Ref(u_.s);
+      if (len_ == kNodeString) Ref(u_.s);
       break;
     case Type::kArray:
       Ref(u_.a);
@@ -115,9 +184,6 @@ void Value::CopyFrom(const Value& o) {
 
 void Value::Unshare() {
   switch (type_) {
-    case Type::kString:
-      MakeUnique(&u_.s);
-      break;
     case Type::kArray:
       MakeUnique(&u_.a);
       break;
@@ -150,9 +216,10 @@ double Value::as_double() const {
   if (!is_double()) WrongType("number", *this);
   return u_.d;
 }
-const std::string& Value::as_string() const {
+StringRef Value::as_string() const {
   if (!is_string()) WrongType("string", *this);
-  return u_.s->data;
+  if (len_ != kNodeString) return StringRef(inline_chars(), len_);
+  return StringRef(u_.s->chars(), u_.s->size);
 }
 const Array& Value::as_array() const {
   if (!is_array()) WrongType("array", *this);
@@ -197,7 +264,7 @@ const Value* Value::FindPath(std::initializer_list<std::string_view> keys) const
   return v;
 }
 
-Value& Value::Set(std::string key, Value v) {
+Value& Value::Set(Key key, Value v) {
   if (is_null()) *this = EmptyObject();
   Object& members = as_object();
   for (auto& m : members) {
@@ -228,9 +295,9 @@ void Value::Append(Value v) {
   as_array().push_back(std::move(v));
 }
 
-std::string Value::GetString(std::string_view key, const std::string& fallback) const {
+std::string Value::GetString(std::string_view key, std::string_view fallback) const {
   const Value* v = Find(key);
-  return v && v->is_string() ? v->as_string() : fallback;
+  return std::string(v && v->is_string() ? std::string_view(v->as_string()) : fallback);
 }
 
 size_t Value::size() const {
@@ -251,7 +318,7 @@ bool Value::operator==(const Value& o) const {
     case Type::kBool:
       return u_.b == o.u_.b;
     case Type::kString:
-      return u_.s->data == o.u_.s->data;
+      return as_string() == o.as_string();
     case Type::kArray:
       return u_.a->data == o.u_.a->data;
     case Type::kObject: {

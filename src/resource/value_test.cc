@@ -84,5 +84,73 @@ TEST(ValueTest, NumbersCompareAcrossIntAndDouble) {
   EXPECT_EQ(Value(true).TypeName(), std::string("bool"));
 }
 
+TEST(ValueTest, StringsInlineAndInNodes) {
+  static_assert(sizeof(Value) == 16 && sizeof(Member) == 24);
+  // Around the inline limit, empty, with a NUL inside: each reads back as it was written.
+  for (size_t n : {size_t{0}, size_t{1}, Value::kInlineString - 1, Value::kInlineString,
+                   Value::kInlineString + 1, size_t{15}, size_t{16}, size_t{1000}}) {
+    std::string s(n, 'x');
+    if (n > 2) s[1] = '\0';
+    Value v(s);
+    EXPECT_EQ(v.as_string(), s) << n;
+    EXPECT_EQ(v.as_string().size(), n);
+    EXPECT_EQ(v.as_string().c_str()[n], '\0');  // NUL-terminated
+    Value copy = v;
+    Value moved = std::move(v);
+    EXPECT_TRUE(v.is_null());  // NOLINT: checking the moved-from state on purpose
+    EXPECT_EQ(copy, moved);
+    EXPECT_EQ(std::string(moved.as_string()), s);
+    copy = Value(1);
+    EXPECT_EQ(moved.as_string(), s);
+    EXPECT_NE(Value(s + "y"), moved);
+  }
+  // Conversions a caller relies on.
+  Value v("a longer string than the inline limit");
+  std::string copied = v.as_string();
+  EXPECT_EQ(copied, "a longer string than the inline limit");
+  EXPECT_EQ("<" + v.as_string() + ">", "<a longer string than the inline limit>");
+  EXPECT_EQ(Value(std::string_view("view")), Value("view"));
+}
+
+TEST(ValueTest, KeysInternedOrOwnedCompareByText) {
+  Key a("metadata"), b(std::string("metadata"));
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, "metadata");
+  EXPECT_EQ(a.str(), "metadata");
+  std::string long_key(Key::kMaxInternedKey + 1, 'k');
+  Key c(long_key), d(long_key);  // not interned: a counted string each
+  EXPECT_EQ(c, d);
+  Key e = c;
+  Key f = std::move(c);
+  EXPECT_EQ(e, long_key);
+  EXPECT_EQ(f, long_key);
+  EXPECT_TRUE(c.empty());  // NOLINT: checking the moved-from state on purpose
+  EXPECT_LT(Key("a"), Key("b"));
+  Value v;
+  v.Set(long_key, 1);
+  v.Set("", 2);
+  EXPECT_EQ(v.Find(long_key)->as_int(), 1);
+  EXPECT_EQ(v.Find("")->as_int(), 2);
+}
+
+TEST(ValueTest, KeysPastTheInternTableLimitStillWork) {
+  // More distinct keys than the table takes: the rest are owned strings, equal by text.
+  Object members;
+  const int n = static_cast<int>(Key::kMaxInterned) + 100;
+  for (int i = 0; i < n; ++i) members.emplace_back("key-" + std::to_string(i), i);
+  Value v(std::move(members));
+  Key late("a-late-key"), again(std::string("a-late-key"));
+  EXPECT_EQ(late, again);
+  EXPECT_EQ(v.Find("key-" + std::to_string(n - 1))->as_int(), n - 1);
+  EXPECT_EQ(v.as_object().back().first, "key-" + std::to_string(n - 1));
+  Value w;
+  w.Set(again, 1);
+  w.Set("x", 2);
+  Value x;
+  x.Set("x", 2);
+  x.Set(late, 1.0);
+  EXPECT_EQ(w, x);
+}
+
 }  // namespace
 }  // namespace plumb::resource

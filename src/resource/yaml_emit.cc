@@ -113,8 +113,8 @@ std::string ScalarText(const Value& v) {
       return internal::FormatDoubleKeepType(d);
     }
     case Value::Type::kString: {
-      const std::string& s = v.as_string();
-      return CanBePlain(s) ? s : Quote(s);
+      std::string_view s = v.as_string();
+      return CanBePlain(s) ? std::string(s) : Quote(s);
     }
     default:
       return "";
@@ -170,9 +170,9 @@ class Emitter {
     for (const Member& m : v.as_object()) {
       if (!(first && inline_first)) Indent(indent);
       first = false;
-      const std::string& key = m.first;
+      const std::string& key = m.first.str();
       std::string text = CanBePlain(key) ? key : Quote(key);
-      if (key.size() > kMaxImplicitKey) {
+      if (text.size() > kMaxImplicitKey) {
         out += "? " + text + "\n";
         Indent(indent);
       } else {

@@ -125,7 +125,10 @@ class YamlReader {
   // "kind: File", "mode: \"0644\""): equal ones share one node, which the tree keeps for as
   // long as the parse cache holds it. Values are immutable once shared (see Value).
   void Intern(Value* v) {
-    if (!v->is_string() || v->as_string().size() > kInternMaxBytes) return;
+    // Strings up to Value::kInlineString bytes are inside the Value: nothing to share.
+    if (!v->is_string() || v->as_string().size() <= Value::kInlineString ||
+        v->as_string().size() > kInternMaxBytes)
+      return;
     auto [it, inserted] = interned_.try_emplace(v->as_string(), *v);
     if (!inserted) *v = it->second;
   }

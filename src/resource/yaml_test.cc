@@ -140,12 +140,18 @@ TEST(YamlTest, AnchorsAndAliasesAreCopied) {
 }
 
 TEST(YamlTest, RepeatedScalarsShareANodeAndStayIndependent) {
-  auto docs = ParseYaml("kind: File\nmode: \"0644\"\n---\nkind: File\nmode: \"0644\"\n", "t.yaml");
+  auto docs = ParseYaml(
+      "kind: File\nmode: \"0644\"\napi: local.plumbline.dev/v1\n---\n"
+      "kind: File\nmode: \"0644\"\napi: local.plumbline.dev/v1\n",
+      "t.yaml");
   ASSERT_TRUE(docs.ok()) << docs.status().ToString();
   ASSERT_EQ(docs->size(), 2u);
   Value& first = (*docs)[0].value;
   const Value& second = (*docs)[1].value;
-  EXPECT_EQ(&first.Find("kind")->as_string(), &second.Find("kind")->as_string());
+  // Short strings live inside their Value; longer ones share one node.
+  EXPECT_EQ(first.Find("api")->as_string().data(), second.Find("api")->as_string().data());
+  first.Set("api", "v2");
+  EXPECT_EQ(second.Find("api")->as_string(), "local.plumbline.dev/v1");
   first.Set("kind", "Other");
   *first.Find("mode") = Value(420);
   EXPECT_EQ(second.Find("kind")->as_string(), "File");
@@ -242,6 +248,16 @@ TEST(YamlTest, FindYamlLine) {
   EXPECT_EQ(FindYamlLine(text, 1, {"nope"}), 0);
   EXPECT_EQ(FindYamlLine(text, 2, {"kind"}), 0);
   EXPECT_EQ(FindYamlLine("a: [\n", 0, {"b"}), 0);
+}
+
+TEST(YamlTest, KeyWhoseQuotedTextIsLongRoundTrips) {
+  // 300 bytes, but 1,800 characters once quoted (\u007F each): past the implicit-key limit.
+  Value v;
+  v.Set(std::string(300, '\x7f'), 1);
+  auto back = ParseYaml(ToYaml(v), "t.yaml");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->size(), 1u);
+  EXPECT_EQ((*back)[0].value, v);
 }
 
 }  // namespace

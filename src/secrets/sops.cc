@@ -67,7 +67,7 @@ Result<std::string> MetaString(const Value& meta, std::string_view key) {
   const Value* v = meta.Find(key);
   if (v == nullptr || v->is_null()) return std::string();
   if (!v->is_string()) return SopsError(std::string(key) + " is not a string");
-  return v->as_string();
+  return v->as_string().str();
 }
 
 Result<Rules> ReadRules(const Value& meta) {
@@ -171,7 +171,7 @@ class Walker {
     if (v.is_object()) {
       for (auto& [k, child] : v.as_object()) {
         path_.push_back(k);
-        Status s = Walk(child, where.empty() ? k : where + "." + k);
+        Status s = Walk(child, where.empty() ? k.str() : where + "." + k);
         path_.pop_back();
         RETURN_IF_ERROR(s);
       }

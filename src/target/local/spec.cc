@@ -124,7 +124,7 @@ Result<std::string> ContentFromRef(const AppContext& ctx, const Resource& r, con
       }
       if (!v->is_string())
         return InputError(r, field + ": " + what + " key " + JsonQuote(k) + " is not a string");
-      return v->as_string();
+      return v->as_string().str();
     }
   }
   return InputError(r, field + ": " + what +

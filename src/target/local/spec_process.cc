@@ -37,7 +37,7 @@ Result<std::string> NonEmptyString(const Resource& r, const Value* v, const std:
     return InputError(r, where + ": must be a non-empty string");
   if (v->as_string().find('\0') != std::string::npos)
     return InputError(r, where + ": contains a NUL byte");
-  return v->as_string();
+  return v->as_string().str();
 }
 
 Result<std::vector<std::string>> StringList(const Resource& r, const Value* v,
