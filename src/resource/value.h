@@ -233,7 +233,7 @@ class Value {
   // A string's characters (inline ones) run from byte 2 to byte 15, over pad_ and u_.
   Type type_ = Type::kNull;
   uint8_t len_ = 0;  // kString: the inline string's length, or kNodeString
-  char pad_[6] = {};
+  [[maybe_unused]] char pad_[6] = {};
   union U {
     bool b;
     int64_t i;
