@@ -444,12 +444,18 @@ void FileWriter::MaybeWriteBackEarly(const std::string& allowed) {
   early_running_ = true;
   try {
     early_ = std::thread([this, dir = allowed] {
-      // An allowed directory (the operator's, not the repository's). Errors do not matter:
-      // Sync() makes everything durable, or says why not.
+      // An allowed directory (the operator's, not the repository's). Not opened: Sync()
+      // syncs that file system anyway. A failed syncfs is Sync()'s error (see the header):
+      // the kernel will not report it again to the final syncfs.
       int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
       if (fd >= 0) {
-        (void)::syncfs(fd);
+        const int rc = early_syncfs_ ? early_syncfs_(fd) : ::syncfs(fd);
+        const int e = errno;
         ::close(fd);
+        if (rc != 0 && early_errno_.load() == 0) {
+          early_error_dir_ = dir;
+          early_errno_.store(e != 0 ? e : EIO);
+        }
       }
       early_running_ = false;
     });
@@ -523,7 +529,13 @@ Status FileWriter::Sync() {
   Status s;
   if (durable_) {
     s = (written_count_ <= kMaxFsyncFiles && !created_dirs_) ? SyncEach() : SyncFilesystems();
+    if (const int e = early_errno_.load(); e != 0 && s.ok()) {
+      s = Status(Code::kUnavailable,
+                 "syncfs " + early_error_dir_ + " (early writeback): " + std::strerror(e));
+    }
   }
+  early_errno_ = 0;
+  early_error_dir_.clear();
   written_.clear();
   written_count_ = 0;
   created_dirs_ = false;

@@ -104,8 +104,14 @@ class FileWriter {
   // kEarlyWritebackFiles files, a thread of the writer's own calls syncfs on the file system
   // of the files written (one such call at a time), so the disk works while the apply goes
   // on and Sync() finds less to flush. Only a head start: nothing counts as durable before
-  // Sync() returns, which waits for that thread first.
+  // Sync() returns, which waits for that thread first. An error of an early syncfs is
+  // Sync()'s error: since Linux 5.8 a write-back error is reported once per file system
+  // to each descriptor opened before it, so the final syncfs (on a new descriptor) would
+  // not see it again.
   static constexpr size_t kEarlyWritebackFiles = 2048;
+  // Tests only: the early writeback calls `fn` instead of syncfs(2) (a write-back error
+  // cannot be had from a healthy disk).
+  void SetEarlySyncfsForTest(int (*fn)(int)) { early_syncfs_ = fn; }
 
   // Makes what was written since the last Sync() durable (see above), and forgets the
   // open allowed directories, so a directory replaced meanwhile is opened again. The first
@@ -123,6 +129,11 @@ class FileWriter {
   void JoinEarlyWriteback();
   std::thread early_;  // the early writeback's thread (joinable: started)
   std::atomic<bool> early_running_{false};
+  int (*early_syncfs_)(int) = nullptr;  // nullptr: syncfs(2)
+  // The first early syncfs's failure since the last Sync(): its errno (0: none) and the
+  // directory it was called on (written before early_errno_ is, read after the join).
+  std::atomic<int> early_errno_{0};
+  std::string early_error_dir_;
   size_t early_at_ = kEarlyWritebackFiles;  // written_count_ that starts the next one
   Status SyncFilesystems();
   // The staging route; NotFound etc. when it cannot write (the caller goes on as before).
