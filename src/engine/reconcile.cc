@@ -145,7 +145,10 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   constexpr size_t kRenderBesideScanBytes = 16 << 20;
   st.scan_error.clear();
   std::string applied;
-  std::promise<size_t> added_bytes;  // told once by the scan's thread; SIZE_MAX: none
+  // Told once by the scan's thread: the bytes of added text it read, or kNoText when it read
+  // none (the scan was cached, or failed before the diff).
+  constexpr size_t kNoText = SIZE_MAX;
+  std::promise<size_t> added_bytes;
   std::future<Result<std::vector<std::string>>> scan;
   if (spec.scan_policy != "off") {
     {
@@ -162,9 +165,16 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
                               told = true;
                               added_bytes.set_value(bytes);
                             };
-                            auto found = ScanAdded(st, spec, applied, head, tell);
-                            tell(SIZE_MAX);
-                            return found;
+                            // Told on every way out, a throw too: this thread's caller
+                            // waits for it (holding the reconcile's lock).
+                            try {
+                              auto found = ScanAdded(st, spec, applied, head, tell);
+                              tell(kNoText);
+                              return found;
+                            } catch (...) {
+                              tell(kNoText);
+                              throw;
+                            }
                           });
       } catch (const std::system_error&) {
         // No thread to be had: scanned below, before the render.
@@ -176,8 +186,11 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   const std::string rendered_aside_commit = o.head;
   int64_t aside_ms = 0;   // counted as the render stage's, not the fetch's
   bool big_scan = false;  // its texts were freed on its own thread (see below)
-  if (scan.valid() && !(st.rendered && st.rendered_commit == o.head) &&
-      !(big_scan = added_bytes.get_future().get() > kRenderBesideScanBytes)) {
+  if (scan.valid() && !(st.rendered && st.rendered_commit == o.head) && [&] {
+        const size_t bytes = added_bytes.get_future().get();
+        big_scan = bytes != kNoText && bytes > kRenderBesideScanBytes;
+        return !big_scan;
+      }()) {
     int64_t r0 = MonotonicMillis();
     rendered_aside = renderer->Render(spec.repo, o.head, spec.path);
     aside_ms = MonotonicMillis() - r0;
