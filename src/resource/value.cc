@@ -71,6 +71,9 @@ namespace {
 struct KeyTable {
   std::mutex mu;
   std::unordered_map<std::string_view, const Key::Rep*> keys;
+  // Set (under mu) when `keys` reached kMaxInterned: it never changes again, so it is read
+  // without the mutex (a document of many new keys would otherwise take it for each).
+  std::atomic<bool> full{false};
 };
 KeyTable& Table() {
   static KeyTable* t = new KeyTable();  // never freed: keys outlive every Value
@@ -81,7 +84,9 @@ const Key::Rep* Interned(std::string_view s) {
   if (auto it = local.find(s); it != local.end()) return it->second;
   KeyTable& t = Table();
   const Key::Rep* rep = nullptr;
-  {
+  if (t.full.load(std::memory_order_acquire)) {
+    if (auto it = t.keys.find(s); it != t.keys.end()) rep = it->second;
+  } else {
     std::lock_guard<std::mutex> lock(t.mu);
     if (auto it = t.keys.find(s); it != t.keys.end()) {
       rep = it->second;
@@ -91,6 +96,7 @@ const Key::Rep* Interned(std::string_view s) {
       r->s.assign(s);
       t.keys.emplace(r->s, r);
       rep = r;
+      if (t.keys.size() == Key::kMaxInterned) t.full.store(true, std::memory_order_release);
     }
   }
   if (rep != nullptr) local.emplace(rep->s, rep);

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
 #include <utility>
+#include <vector>
 
 namespace plumb::resource {
 namespace {
@@ -150,6 +153,23 @@ TEST(ValueTest, KeysPastTheInternTableLimitStillWork) {
   x.Set("x", 2);
   x.Set(late, 1.0);
   EXPECT_EQ(w, x);
+  // Once full, the table is read without its mutex: a key interned before is still found
+  // (the same text, not a copy) by threads that never looked it up, and a new one is owned.
+  const std::string* interned = &Key("key-0").str();
+  std::vector<std::thread> threads;
+  std::atomic<int> same{0}, owned{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        if (&Key("key-0").str() == interned) ++same;
+        Key a("thread-key"), b("thread-key");
+        if (&a.str() != &b.str() && a == b) ++owned;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(same.load(), 4000);
+  EXPECT_EQ(owned.load(), 4000);
 }
 
 }  // namespace
