@@ -114,6 +114,9 @@ class LocalTarget : public Target {
         hash_key_(std::move(hash_key)),
         cipher_(std::move(cipher)),
         supervisor_(std::move(supervisor)) {
+    // The rows of new files are journaled when the first of them can appear (Record's
+    // defer_journal): the rows of a staging directory's files in one write at Publish.
+    writer_.SetBeforeVisible([this] { return store_->FlushJournal(); });
     supervisor_->SetCallbacks(
         [this](const std::string& app, const ResourceId& id) {
           std::function<void(const std::string&, const ResourceId&)> fn;
@@ -135,6 +138,9 @@ class LocalTarget : public Target {
   ~LocalTarget() override {
     supervisor_.reset();  // its thread calls back into this object
     watcher_.reset();     // joins the thread before members go
+    // The staged files go in place while store_ (which journals their rows first) is here.
+    std::lock_guard<std::mutex> lock(mu_);
+    Settle();
   }
 
   // Loads every stored body into memory (this process is local.db's only writer, so the
@@ -732,9 +738,12 @@ class LocalTarget : public Target {
     return row;
   }
 
-  Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected) {
+  // `defer_journal`: the row's journal record may wait until a file can appear
+  // (FileWriter::SetBeforeVisible), for the row of a new File recorded before its write.
+  Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected,
+                bool defer_journal = false) {
     ObjectRow row = SealedRow(ctx.app, id.Key(), expected, next_order_++);
-    RETURN_IF_ERROR(store_->Put(row));
+    RETURN_IF_ERROR(store_->Put(row, defer_journal));
     std::string key = BodyKey(ctx.app, row.key);
     EraseRow(&unreadable_, ctx.app, key);
     auto [it, inserted] = bodies_.try_emplace(std::move(key));
@@ -973,7 +982,8 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
                        FormatMode(state.mode) == mode;
   uint64_t written_since = 0;  // a moment before the stamp of the file written below
   // A new object's row goes into the inventory before its file is written (journaled by
-  // the store at once), so a kill -9 right after the write leaves a file the next start
+  // the store before the file can appear: at once for a file written in place, at Publish
+  // for a staged one), so a kill -9 right after the write leaves a file the next start
   // knows it owns: it is pruned if git dropped it meanwhile, never left behind.
   const bool recorded_first = !stored && !matches;
 
@@ -983,7 +993,7 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     }
     // What the file must hold from now on, recorded before the write so the watcher
     // does not take this write for drift.
-    if (recorded_first) RETURN_IF_ERROR(Record(ctx, id, expected));
+    if (recorded_first) RETURN_IF_ERROR(Record(ctx, id, expected, /*defer_journal=*/true));
     // A file that cannot go into a staging directory must not overtake the staged ones
     // below its path; and only so many staging directories stay open.
     if ((!recorded_first && writer_.InStage(path)) || writer_.StagedDirs() >= kMaxStagedDirs)
