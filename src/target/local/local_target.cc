@@ -728,12 +728,15 @@ class LocalTarget : public Target {
                   .order = order,
                   .updated_ms = UnixMillis(std::chrono::system_clock::now())};
     auto id = ResourceId::FromKey(key);
+    // Both texts in one walk over the body (a cold sync records every File's).
+    std::string json, canonical;
+    resource::ToJsonAndCanonicalJson(body, &json, &canonical);
     if (id.ok() && IsKind(*id, "Secret")) {
-      row.body_json = cipher_.Seal(resource::ToJson(body), BodyKey(app, key));
-      row.hash = HmacSha256Hex(RowHashKey(), resource::CanonicalJson(body));
+      row.body_json = cipher_.Seal(json, BodyKey(app, key));
+      row.hash = HmacSha256Hex(RowHashKey(), canonical);
     } else {
-      row.body_json = resource::ToJson(body);
-      row.hash = resource::CanonicalHash(body);
+      row.body_json = std::move(json);
+      row.hash = Sha256Hex(canonical);
     }
     return row;
   }
