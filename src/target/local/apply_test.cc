@@ -381,5 +381,49 @@ TEST_F(LocalTargetTest, StagedFilesRowsSurviveAKillRightAfterTheyAppear) {
   }
 }
 
+TEST_F(LocalTargetTest, ADirectoryReplacedBetweenTwoPlansIsNoticed) {
+  // A plan looks at a File's directory once (DirCache); the next plan, or any apply in
+  // between, looks again: a directory swapped for a symlink leading out is refused then.
+  ASSERT_TRUE(fs::MakeDirs(allowed_ + "/d").ok());
+  const Resource a = FileRes("a", allowed_ + "/d/a", "1");
+  const Resource b = FileRes("b", allowed_ + "/d/b", "2");
+  auto swap_d = [&] {
+    ASSERT_TRUE(fs::RemoveAll(allowed_ + "/d").ok());
+    ASSERT_EQ(::symlink(outside_.c_str(), (allowed_ + "/d").c_str()), 0);
+  };
+  auto unswap_d = [&] {
+    ASSERT_EQ(::unlink((allowed_ + "/d").c_str()), 0);
+    ASSERT_TRUE(fs::MakeDirs(allowed_ + "/d").ok());
+  };
+  // Between two plans.
+  ASSERT_TRUE(target_->Inventory("web").ok());
+  EXPECT_TRUE(target_->Expected(ctx_, a).ok());
+  EXPECT_TRUE(target_->Expected(ctx_, b).ok());  // from what the plan saw
+  swap_d();
+  ASSERT_TRUE(target_->Inventory("web").ok());  // the next plan
+  auto refused = target_->Expected(ctx_, a);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied) << refused.status().ToString();
+  // Within one plan, after an apply of another kind.
+  unswap_d();
+  ASSERT_TRUE(target_->Inventory("web").ok());
+  EXPECT_TRUE(target_->Expected(ctx_, a).ok());
+  swap_d();
+  ASSERT_TRUE(
+      target_->Apply(ctx_, Make("ConfigMap", "cm", Obj({{"data", Obj({{"k", "v"}})}}))).ok());
+  refused = target_->Expected(ctx_, b);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied) << refused.status().ToString();
+  // And at Flush.
+  unswap_d();
+  ASSERT_TRUE(target_->Inventory("web").ok());
+  EXPECT_TRUE(target_->Expected(ctx_, b).ok());
+  swap_d();
+  ASSERT_TRUE(target_->Flush().ok());
+  EXPECT_FALSE(target_->Expected(ctx_, a).ok());
+  EXPECT_FALSE(fs::Exists(outside_ + "/a"));
+  EXPECT_FALSE(fs::Exists(outside_ + "/b"));
+}
+
 }  // namespace
 }  // namespace plumb::target

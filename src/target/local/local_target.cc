@@ -214,7 +214,8 @@ class LocalTarget : public Target {
   Result<Value> Expected(const AppContext& ctx, const Resource& desired) override {
     const ResourceId& id = desired.id();
     if (IsKind(id, "File")) {
-      ASSIGN_OR_RETURN(Value body, ExpectedFile(ctx, desired, options_.allow_paths, hash_key_));
+      ASSIGN_OR_RETURN(Value body,
+                       ExpectedFile(ctx, desired, options_.allow_paths, hash_key_, &plan_dirs_));
       std::lock_guard<std::mutex> lock(mu_);
       // Held for the apply that follows, unless there is nothing to apply. Then the body
       // kept as applied becomes this equal one, which shares its content with the desired
@@ -289,7 +290,8 @@ class LocalTarget : public Target {
             // the CPU.
             if (const Value* planned = PlannedFor(ctx, *found))
               from_desired = *planned;
-            else if (auto expected = ExpectedFile(ctx, *found, options_.allow_paths, hash_key_);
+            else if (auto expected =
+                         ExpectedFile(ctx, *found, options_.allow_paths, hash_key_, &plan_dirs_);
                      expected.ok())
               from_desired = std::move(expected).value();
           }
@@ -457,6 +459,7 @@ class LocalTarget : public Target {
       SharePlanned(desired, &file.body);
       const size_t staged_before = staged_files_.size();
       Result<Change> change = ApplyFile(ctx, desired.id(), file);
+      plan_dirs_.Clear();  // it may have made or replaced directories
       // A staged file's directory is not there to watch yet: Settle() refreshes the watcher.
       if (watcher_ && staged_files_.size() == staged_before) watcher_->Refresh();
       return change;
@@ -466,6 +469,8 @@ class LocalTarget : public Target {
     Settle();  // a Process may read the Files applied before it
     Result<Change> change = IsRunning(desired.id()) ? ApplyRunning(ctx, desired, expected)
                                                     : ApplyStored(ctx, desired.id(), expected);
+    // Any kind: a Process may change directories (its command, its working directory).
+    plan_dirs_.Clear();
     if (watcher_) watcher_->Refresh();
     return change;
   }
@@ -497,6 +502,7 @@ class LocalTarget : public Target {
     RETURN_IF_ERROR(store_->Delete(ctx.app, id.Key()));
     EraseRow(&bodies_, ctx.app, BodyKey(ctx.app, id.Key()));
     writer_.Touched(options_.state_dir);
+    plan_dirs_.Clear();
     if (watcher_) watcher_->Refresh();
     return Change{.id = id, .kind = ChangeKind::kDeleted, .message = message};
   }
@@ -530,13 +536,15 @@ class LocalTarget : public Target {
   // the Application's rows are those of the last call (AppInventory).
   Result<std::vector<InventoryEntry>> Inventory(const std::string& app) override {
     std::lock_guard<std::mutex> lock(mu_);
-    planned_.clear();  // a plan begins: the last one's bodies are no longer held
+    planned_.clear();    // a plan begins: the last one's bodies are no longer held
+    plan_dirs_.Clear();  // and what the last one saw of the directories is not trusted
     return *CurrentInventory(app).list;
   }
   Result<std::shared_ptr<const std::vector<InventoryEntry>>> InventoryOf(
       const AppContext& ctx) override {
     std::lock_guard<std::mutex> lock(mu_);
-    planned_.clear();  // a plan begins: the last one's bodies are no longer held
+    planned_.clear();    // a plan begins: the last one's bodies are no longer held
+    plan_dirs_.Clear();  // and what the last one saw of the directories is not trusted
     return std::shared_ptr<const std::vector<InventoryEntry>>(CurrentInventory(ctx.app).list);
   }
 
@@ -554,6 +562,7 @@ class LocalTarget : public Target {
     std::lock_guard<std::mutex> lock(mu_);
     Settle();          // an error is its Application's, taken by its Settle(ctx)
     planned_.clear();  // the apply is over
+    plan_dirs_.Clear();
     // The batch of inventory rows first, so the syncfs below covers it too; the files
     // written are made durable even when the rows could not be committed.
     Status committed = store_->Commit();
@@ -631,6 +640,7 @@ class LocalTarget : public Target {
   // calls before any prune (so nothing is pruned in a pass whose new files were lost).
   void Settle() {
     if (writer_.StagedDirs() == 0) return;
+    plan_dirs_.Clear();  // directories appear
     std::vector<std::string> failed, failed_writes;
     // Of the files written in the background, by position: staged_files_ is in the order
     // the writer staged them.
@@ -820,6 +830,10 @@ class LocalTarget : public Target {
   // an earlier one had is harmless: PlannedFor checks the path and Secret source, and
   // SharePlanned shares only an equal body.
   std::unordered_map<const Resource*, Value> planned_;
+  // What this plan's Expected() found of the directories of Files (spec.h); emptied when a
+  // plan begins, at Flush, and by any apply, remove or publish. Own lock: Expected() runs
+  // without mu_.
+  DirCache plan_dirs_;
   // Rows that did not decrypt or parse, by BodyKey. GUARDED_BY(mu_).
   std::unordered_map<std::string, StoredObject> unreadable_;
   // Per Application: its inventory as Inventory() gives it, kept between plans and
