@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -67,43 +68,64 @@ size_t Utf8Len(std::string_view s, size_t i) {
 }
 }  // namespace
 
-std::string JsonQuote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
+namespace {
+// Whether a byte needs more than a copy inside a JSON string: a control character, a quote,
+// a backslash, or a byte of a multi-byte (or invalid) UTF-8 sequence.
+bool NeedsEscape(unsigned char c) { return c < 0x20 || c >= 0x80 || c == '"' || c == '\\'; }
+
+// Whether any of the 8 bytes of `x` needs more than a copy (exact: no false answers).
+bool WordNeedsEscape(uint64_t x) {
+  constexpr uint64_t k01 = 0x0101010101010101ULL, k80 = 0x8080808080808080ULL;
+  auto has_zero_byte = [](uint64_t v) { return (v - k01) & ~v & k80; };
+  const uint64_t below_space = (x - k01 * 0x20) & ~x & k80;  // a byte < 0x20 (or >= 0x80)
+  return (below_space | (x & k80) | has_zero_byte(x ^ (k01 * '"')) |
+          has_zero_byte(x ^ (k01 * '\\'))) != 0;
+}
+
+// The end of the run of bytes from `i` that are copied as they are: 8 at a time while no
+// byte of the word needs an escape, then one at a time.
+size_t PlainRunEnd(std::string_view s, size_t i) {
+  while (i + 8 <= s.size()) {
+    uint64_t x;
+    std::memcpy(&x, s.data() + i, 8);
+    if (WordNeedsEscape(x)) break;
+    i += 8;
+  }
+  while (i < s.size() && !NeedsEscape(static_cast<unsigned char>(s[i]))) ++i;
+  return i;
+}
+}  // namespace
+
+void AppendJsonQuoted(std::string* out, std::string_view s) {
+  *out += '"';
   for (size_t i = 0; i < s.size();) {
-    // A run of printable ASCII that needs no escape goes in at once (most of a body).
-    size_t run = i;
-    while (run < s.size()) {
-      unsigned char r = s[run];
-      if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\') break;
-      ++run;
-    }
+    // A run that needs no escape goes in at once (most of a body).
+    const size_t run = PlainRunEnd(s, i);
     if (run > i) {
-      out.append(s.data() + i, run - i);
+      out->append(s.data() + i, run - i);
       i = run;
       if (i == s.size()) break;
     }
     unsigned char c = s[i];
     switch (c) {
       case '"':
-        out += "\\\"";
+        *out += "\\\"";
         ++i;
         continue;
       case '\\':
-        out += "\\\\";
+        *out += "\\\\";
         ++i;
         continue;
       case '\n':
-        out += "\\n";
+        *out += "\\n";
         ++i;
         continue;
       case '\r':
-        out += "\\r";
+        *out += "\\r";
         ++i;
         continue;
       case '\t':
-        out += "\\t";
+        *out += "\\t";
         ++i;
         continue;
       default:
@@ -112,20 +134,26 @@ std::string JsonQuote(std::string_view s) {
     if (c < 0x20) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
+      *out += buf;
       ++i;
       continue;
     }
     size_t n = Utf8Len(s, i);
     if (n == 0) {
-      out += "\xEF\xBF\xBD";
+      *out += "\xEF\xBF\xBD";
       ++i;
       continue;
     }
-    out.append(s.substr(i, n));
+    out->append(s.substr(i, n));
     i += n;
   }
-  out += '"';
+  *out += '"';
+}
+
+std::string JsonQuote(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  AppendJsonQuoted(&out, s);
   return out;
 }
 

@@ -15,6 +15,8 @@ std::string Trim(std::string_view s);
 // A JSON string literal, with quotes, escaping control characters; invalid UTF-8 bytes
 // are replaced by U+FFFD so the output is always valid JSON.
 std::string JsonQuote(std::string_view s);
+// JsonQuote(s) appended to `out`.
+void AppendJsonQuoted(std::string* out, std::string_view s);
 std::string HexEncode(std::string_view bytes);
 // Standard base64 (RFC 4648, with padding), as Kubernetes Secret `data` uses.
 std::string Base64Encode(std::string_view bytes);

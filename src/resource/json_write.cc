@@ -31,7 +31,7 @@ void WriteJson(const Value& v, int indent, int depth, std::string* out) {
       break;
     }
     case Value::Type::kString:
-      *out += JsonQuote(v.as_string());
+      AppendJsonQuoted(out, v.as_string());
       break;
     case Value::Type::kArray: {
       if (v.size() == 0) {
@@ -61,7 +61,7 @@ void WriteJson(const Value& v, int indent, int depth, std::string* out) {
         if (!first) *out += ',';
         first = false;
         Newline(indent, depth + 1, out);
-        *out += JsonQuote(m.first);
+        AppendJsonQuoted(out, m.first);
         *out += indent > 0 ? ": " : ":";
         WriteJson(m.second, indent, depth + 1, out);
       }

@@ -50,7 +50,7 @@ void AppendCanonical(const Value& v, std::string* out) {
       break;
     }
     case Value::Type::kString:
-      *out += JsonQuote(v.as_string());
+      AppendJsonQuoted(out, v.as_string());
       break;
     case Value::Type::kArray: {
       *out += '[';
@@ -74,11 +74,103 @@ void AppendCanonical(const Value& v, std::string* out) {
       for (const Member* m : members) {
         if (!first) *out += ',';
         first = false;
-        *out += JsonQuote(m->first);
+        AppendJsonQuoted(out, m->first);
         *out += ':';
         AppendCanonical(m->second, out);
       }
       *out += '}';
+      break;
+    }
+  }
+}
+
+// ToJson(v) into *json and AppendCanonical(v) into *canon together: each string is quoted
+// once, into *json, and its text copied to *canon. An object whose keys are not in order
+// goes into *canon member by member in stored order, then its members' texts are put in
+// the order AppendCanonical writes them (the same sort of the same list).
+void AppendJsonAndCanonical(const Value& v, std::string* json, std::string* canon) {
+  switch (v.type()) {
+    case Value::Type::kNull:
+    case Value::Type::kBool:
+    case Value::Type::kInt:
+    case Value::Type::kString: {
+      const size_t at = json->size();
+      if (v.is_string())
+        AppendJsonQuoted(json, v.as_string());
+      else if (v.is_int())
+        *json += std::to_string(v.as_int());
+      else
+        *json += v.is_null() ? "null" : v.as_bool() ? "true" : "false";
+      canon->append(*json, at, std::string::npos);
+      break;
+    }
+    case Value::Type::kDouble: {
+      double d = v.as_double();
+      const bool finite = internal::IsFinite(d);
+      *json += finite ? internal::FormatDoubleKeepType(d) : "null";
+      *canon += finite ? internal::FormatDouble(d) : "null";
+      break;
+    }
+    case Value::Type::kArray: {
+      *json += '[';
+      *canon += '[';
+      bool first = true;
+      for (const Value& e : v.as_array()) {
+        if (!first) {
+          *json += ',';
+          *canon += ',';
+        }
+        first = false;
+        AppendJsonAndCanonical(e, json, canon);
+      }
+      *json += ']';
+      *canon += ']';
+      break;
+    }
+    case Value::Type::kObject: {
+      const Object& fields = v.as_object();
+      bool in_order = true;
+      for (size_t i = 1; in_order && i < fields.size(); ++i)
+        in_order = fields[i - 1].first < fields[i].first;
+      *json += '{';
+      *canon += '{';
+      const size_t base = canon->size();
+      std::vector<std::pair<size_t, size_t>> spans;  // per member in stored order, in *canon
+      if (!in_order) spans.reserve(fields.size());
+      bool first = true;
+      for (const Member& m : fields) {
+        if (!first) {
+          *json += ',';
+          if (in_order) *canon += ',';
+        }
+        first = false;
+        const size_t start = canon->size();
+        const size_t at = json->size();
+        AppendJsonQuoted(json, m.first);
+        canon->append(*json, at, std::string::npos);
+        *json += ':';
+        *canon += ':';
+        AppendJsonAndCanonical(m.second, json, canon);
+        if (!in_order) spans.emplace_back(start, canon->size() - start);
+      }
+      if (!in_order) {
+        std::vector<const Member*> members;
+        members.reserve(fields.size());
+        for (const Member& m : fields) members.push_back(&m);
+        std::sort(members.begin(), members.end(),
+                  [](const Member* a, const Member* b) { return a->first < b->first; });
+        std::string sorted;
+        sorted.reserve(canon->size() - base + fields.size());
+        for (const Member* m : members) {
+          if (!sorted.empty()) sorted += ',';
+          const auto& [start, len] = spans[static_cast<size_t>(m - fields.data())];
+          sorted.append(*canon, start, len);
+        }
+        canon->resize(base);
+        *canon += sorted;
+      }
+      *json += '}';
+      *canon += '}';
       break;
     }
   }
@@ -228,6 +320,12 @@ std::string CanonicalJson(const Value& v) {
 }
 
 std::string CanonicalHash(const Value& v) { return Sha256Hex(CanonicalJson(v)); }
+
+void ToJsonAndCanonicalJson(const Value& v, std::string* json, std::string* canonical) {
+  json->clear();
+  canonical->clear();
+  AppendJsonAndCanonical(v, json, canonical);
+}
 
 bool IsSecret(const ResourceId& id) { return id.kind == "Secret"; }
 

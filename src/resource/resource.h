@@ -81,6 +81,9 @@ class Resource {
 std::string CanonicalJson(const Value& v);
 // Lowercase hex SHA-256 of CanonicalJson(v).
 std::string CanonicalHash(const Value& v);
+// ToJson(v) (compact) into *json and CanonicalJson(v) into *canonical, in one walk over
+// `v` (each string quoted once): a row of local.db holds both for every object applied.
+void ToJsonAndCanonicalJson(const Value& v, std::string* json, std::string* canonical);
 
 // Secret handling: a resource whose kind is "Secret" (any group) carries values that
 // must never be shown. Masked copies replace every value under `data` and `stringData`

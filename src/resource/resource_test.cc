@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <string>
+
+#include "core/strings.h"
 #include "resource/codec.h"
 
 namespace plumb::resource {
@@ -134,6 +138,89 @@ TEST(CanonicalTest, StableAcrossKeyOrderAndNumberForm) {
   // A known value, so the hash never changes between releases by accident.
   EXPECT_EQ(CanonicalHash(Value::EmptyObject()),
             "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+}
+
+// ToJsonAndCanonicalJson gives what ToJson and CanonicalJson give, whatever the value.
+void ExpectBothLikeEachAlone(const Value& v) {
+  std::string json = "stale", canonical = "stale";
+  ToJsonAndCanonicalJson(v, &json, &canonical);
+  EXPECT_EQ(json, ToJson(v));
+  EXPECT_EQ(canonical, CanonicalJson(v));
+}
+
+TEST(CanonicalTest, JsonAndCanonicalInOneWalkEqualEachAlone) {
+  ExpectBothLikeEachAlone(Value());
+  ExpectBothLikeEachAlone(Value(true));
+  ExpectBothLikeEachAlone(Value(int64_t{-42}));
+  ExpectBothLikeEachAlone(Value(2.0));  // ToJson keeps "2.0"; canonical says 2
+  ExpectBothLikeEachAlone(Value(1e300));
+  ExpectBothLikeEachAlone(Value(std::nan("")));
+  ExpectBothLikeEachAlone(Value::EmptyObject());
+  ExpectBothLikeEachAlone(Yaml("a: []\nb: {}\n"));
+  // Escapes, control characters, UTF-8 (valid and not), long runs across the 8-byte scan.
+  std::string tricky = "quote \" backslash \\ tab \t nl \n cr \r bell \x07 nul ";
+  tricky += '\0';
+  tricky += " del \x7f é ü € 😀 bad \xff\xfe cut \xe2\x82 end";
+  tricky += std::string(37, 'x') + "\"" + std::string(16, 'y') + "\x1f" + std::string(9, 'z');
+  ExpectBothLikeEachAlone(Value(tricky));
+  // Keys out of order at several depths, keys needing escapes, keys sharing prefixes,
+  // arrays of objects, doubles in both forms.
+  Value nested = Value::EmptyObject();
+  nested.Set("zeta", Value(tricky));
+  nested.Set("alpha\"q", Value(1.5));
+  nested.Set("al", Value(int64_t{7}));
+  nested.Set("é", Value(false));
+  nested.Set("\x01ctl", Value());
+  Value inner = Value::EmptyObject();
+  inner.Set("path", Value("/srv/a"));
+  inner.Set("content", Value(tricky));
+  inner.Set("mode", Value("0644"));
+  Value sorted = Value::EmptyObject();
+  sorted.Set("a", inner);
+  sorted.Set("b", Value(3.0));
+  sorted.Set("c", inner);
+  Value list;
+  list.Append(inner);
+  list.Append(sorted);
+  list.Append(Value(0.1));
+  list.Append(Value::EmptyObject());
+  nested.Set("middle", list);
+  nested.Set("b", sorted);
+  ExpectBothLikeEachAlone(nested);
+  ExpectBothLikeEachAlone(
+      Yaml("kind: File\napiVersion: v1\nmetadata: {namespace: n, name: a, "
+           "labels: {z: \"1\", a: \"2\"}}\nspec: {path: p, content: \"c\\n\"}\n"));
+  // Every ASCII byte, in and out of 8-byte words.
+  std::string all;
+  for (int c = 0; c < 128; ++c) all += static_cast<char>(c);
+  for (size_t off = 0; off < 9; ++off) ExpectBothLikeEachAlone(Value(all.substr(off)));
+}
+
+TEST(CanonicalTest, JsonQuoteScansWordsLikeBytes) {
+  // Each byte that needs an escape, at each position of an 8-byte word.
+  for (const char* special : {"\"", "\\", "\n", "\x01", "\x1f", "\x7f", "\xc3\xa9", "\x80"}) {
+    for (size_t at = 0; at < 17; ++at) {
+      std::string s = std::string(at, 'a') + special + std::string(17 - at, 'b');
+      std::string want = "\"" + std::string(at, 'a');
+      const std::string sp = special;
+      if (sp == "\"")
+        want += "\\\"";
+      else if (sp == "\\")
+        want += "\\\\";
+      else if (sp == "\n")
+        want += "\\n";
+      else if (sp == "\x01")
+        want += "\\u0001";
+      else if (sp == "\x1f")
+        want += "\\u001f";
+      else if (sp == "\x80")
+        want += "\xEF\xBF\xBD";
+      else
+        want += sp;  // DEL and valid UTF-8 are copied
+      want += std::string(17 - at, 'b') + "\"";
+      EXPECT_EQ(JsonQuote(s), want) << at << " " << static_cast<int>(sp[0]);
+    }
+  }
 }
 
 TEST(SecretTest, MaskingHidesEveryValue) {

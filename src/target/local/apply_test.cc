@@ -376,5 +376,80 @@ TEST_F(LocalTargetTest, StagedFilesRowsAreInTheJournalWhenTheFilesAppear) {
   EXPECT_EQ(Read(root_ + "/state/local.db.pending"), "");
 }
 
+TEST_F(LocalTargetTest, StagedFilesRowsSurviveAKillRightAfterTheyAppear) {
+  // Their rows are journaled together when the staging directory is put in place, not one
+  // write each: before that nothing of them is visible, after it every row is journaled.
+  std::vector<Resource> files;
+  for (int i = 0; i < 50; ++i)
+    files.push_back(FileRes("k" + std::to_string(i),
+                            allowed_ + "/d" + std::to_string(i % 3) + "/k" + std::to_string(i),
+                            "k" + std::to_string(i) + "\n"));
+  for (const Resource& r : files) ASSERT_TRUE(target_->Apply(ctx_, r).ok());
+  EXPECT_FALSE(fs::Exists(allowed_ + "/d0/k48"));  // staged
+  EXPECT_EQ(Read(root_ + "/state/local.db.pending").find(files[48].id().Key()), std::string::npos);
+  ASSERT_TRUE(target_->Settle(ctx_).ok());
+  // What a kill -9 right now leaves: the journal, and a local.db without the open batch.
+  const std::string journal = Read(root_ + "/state/local.db.pending");
+  target_.reset();  // commits
+  for (const char* f : {"local.db", "local.db-wal", "local.db-shm"})
+    ASSERT_TRUE(fs::RemoveAll(root_ + "/state/" + f).ok());
+  ASSERT_TRUE(fs::WriteFileAtomic(root_ + "/state/local.db.pending", journal, 0600).ok());
+
+  Open();
+  auto inv = target_->Inventory("web");
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->size(), files.size());
+  for (size_t i = 0; i < files.size(); ++i) {
+    EXPECT_TRUE(fs::Exists(allowed_ + "/d" + std::to_string(i % 3) + "/k" + std::to_string(i)));
+    bool found = false;
+    for (const auto& e : *inv) found |= e.id == files[i].id();
+    EXPECT_TRUE(found) << i;
+  }
+}
+
+TEST_F(LocalTargetTest, ADirectoryReplacedBetweenTwoPlansIsNoticed) {
+  // A plan looks at a File's directory once (DirCache); the next plan, or any apply in
+  // between, looks again: a directory swapped for a symlink leading out is refused then.
+  ASSERT_TRUE(fs::MakeDirs(allowed_ + "/d").ok());
+  const Resource a = FileRes("a", allowed_ + "/d/a", "1");
+  const Resource b = FileRes("b", allowed_ + "/d/b", "2");
+  auto swap_d = [&] {
+    ASSERT_TRUE(fs::RemoveAll(allowed_ + "/d").ok());
+    ASSERT_EQ(::symlink(outside_.c_str(), (allowed_ + "/d").c_str()), 0);
+  };
+  auto unswap_d = [&] {
+    ASSERT_EQ(::unlink((allowed_ + "/d").c_str()), 0);
+    ASSERT_TRUE(fs::MakeDirs(allowed_ + "/d").ok());
+  };
+  // Between two plans.
+  ASSERT_TRUE(target_->Inventory("web").ok());
+  EXPECT_TRUE(target_->Expected(ctx_, a).ok());
+  EXPECT_TRUE(target_->Expected(ctx_, b).ok());  // from what the plan saw
+  swap_d();
+  ASSERT_TRUE(target_->Inventory("web").ok());  // the next plan
+  auto refused = target_->Expected(ctx_, a);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied) << refused.status().ToString();
+  // Within one plan, after an apply of another kind.
+  unswap_d();
+  ASSERT_TRUE(target_->Inventory("web").ok());
+  EXPECT_TRUE(target_->Expected(ctx_, a).ok());
+  swap_d();
+  ASSERT_TRUE(
+      target_->Apply(ctx_, Make("ConfigMap", "cm", Obj({{"data", Obj({{"k", "v"}})}}))).ok());
+  refused = target_->Expected(ctx_, b);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied) << refused.status().ToString();
+  // And at Flush.
+  unswap_d();
+  ASSERT_TRUE(target_->Inventory("web").ok());
+  EXPECT_TRUE(target_->Expected(ctx_, b).ok());
+  swap_d();
+  ASSERT_TRUE(target_->Flush().ok());
+  EXPECT_FALSE(target_->Expected(ctx_, a).ok());
+  EXPECT_FALSE(fs::Exists(outside_ + "/a"));
+  EXPECT_FALSE(fs::Exists(outside_ + "/b"));
+}
+
 }  // namespace
 }  // namespace plumb::target

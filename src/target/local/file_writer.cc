@@ -256,24 +256,32 @@ void FileWriter::Enqueue(StagedWrite w) {
   }
   idle_cv_.wait(lock, [this] { return queue_.size() < kMaxQueued; });
   queue_.push_back(std::move(w));
+  // The thread is woken once kWakeEvery writes wait (WaitWrites wakes it for the rest):
+  // woken per file, it emptied the queue and slept again each time, two futex calls a file.
+  const bool wake = queue_.size() >= kWakeEvery;
   lock.unlock();
-  q_cv_.notify_one();
+  if (wake) q_cv_.notify_one();
 }
 
 void FileWriter::WriteLoop() {
   std::unique_lock<std::mutex> lock(q_mu_);
+  std::deque<StagedWrite> batch;
+  std::vector<Result<FileStamp>> results;
   while (true) {
     q_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and nothing left to write
-    StagedWrite w = std::move(queue_.front());
-    queue_.pop_front();
+    // Everything queued at once: the lock is taken twice a batch, not twice a file (the
+    // caller, queueing the next files meanwhile, waited for it about once a file).
+    batch.swap(queue_);
     writing_ = true;
     lock.unlock();
     idle_cv_.notify_all();  // room in the queue
-    Result<FileStamp> r = WriteInStage(w);
+    for (const StagedWrite& w : batch) results.push_back(WriteInStage(w));
     lock.lock();
     writing_ = false;
-    Done(std::move(w), std::move(r));
+    for (size_t i = 0; i < batch.size(); ++i) Done(std::move(batch[i]), std::move(results[i]));
+    batch.clear();
+    results.clear();
     if (queue_.empty()) idle_cv_.notify_all();
   }
 }
@@ -288,6 +296,7 @@ void FileWriter::Done(StagedWrite&& w, Result<FileStamp> r) {
 
 void FileWriter::WaitWrites() {
   std::unique_lock<std::mutex> lock(q_mu_);
+  if (!queue_.empty()) q_cv_.notify_one();  // fewer than kWakeEvery may wait unseen
   idle_cv_.wait(lock, [this] { return queue_.empty() && !writing_; });
 }
 
@@ -314,10 +323,17 @@ Status FileWriter::Publish(std::vector<std::string>* failed, std::vector<FileSta
   else
     std::vector<FileStamp>().swap(done);
   bool left_over = false;  // a staging directory that could not be removed keeps its record
+  // Nothing appears before the caller is ready for it (SetBeforeVisible).
+  const Status ready = stages_.empty() ? Status::Ok() : BeforeVisible();
   for (auto& [final_dir, stage] : stages_) {
     Status s;
-    if (::renameat2(stage.parent_fd, stage.name.c_str(), stage.parent_fd, stage.final_name.c_str(),
-                    RENAME_NOREPLACE) != 0) {
+    if (!ready.ok()) {
+      s = ready;
+      failed->push_back(final_dir);
+      if (!fs::RemoveTreeAt(stage.parent_fd, stage.name, final_dir + " (staging)").ok())
+        left_over = true;
+    } else if (::renameat2(stage.parent_fd, stage.name.c_str(), stage.parent_fd,
+                           stage.final_name.c_str(), RENAME_NOREPLACE) != 0) {
       int err = errno;
       if (err == EINVAL || err == ENOSYS) {
         // No RENAME_NOREPLACE on this file system: the directory is made, and takes the
@@ -398,6 +414,7 @@ Result<FileStamp> FileWriter::Write(const std::string& path, const std::string& 
   // Below a directory staged already: no look at the place it is not in yet.
   const bool in_stage = may_stage && InStage(path);
   if (beneath_works_ && !in_stage) {
+    RETURN_IF_ERROR(BeforeVisible());
     written = WriteBeneath(path, content, mode);
     if (!written.ok() && written.status().code() == Code::kUnimplemented) beneath_works_ = false;
   }
@@ -422,7 +439,10 @@ Result<FileStamp> FileWriter::Write(const std::string& path, const std::string& 
   }
   // Whatever the fast route could not do, the careful one does or refuses with the
   // reason (a symlink leading out, a directory at the path, ...).
-  if (!written.ok()) written = WriteCareful(path, content, mode);
+  if (!written.ok()) {
+    RETURN_IF_ERROR(BeforeVisible());
+    written = WriteCareful(path, content, mode);
+  }
   if (!written.ok()) return written;
   ++written_count_;
   if (written_.size() <= kMaxFsyncFiles) written_.push_back(path);

@@ -33,6 +33,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -70,6 +71,13 @@ class FileWriter {
   // which gives its stamp (this one has ino 0: it may still be being written).
   Result<FileStamp> Write(const std::string& path, const std::string& content, int mode,
                           bool may_stage = false, bool* staged = nullptr);
+
+  // Called before a file or directory this writer makes can appear at its final path: a
+  // direct write, the careful route, Publish's renames (only when there is something to
+  // put in place). Its error stops that: the write fails with it; Publish puts nothing in
+  // place (every staging directory is removed and reported failed). LocalTarget journals
+  // there the inventory rows of new files, which nobody can see before (store.h).
+  void SetBeforeVisible(std::function<Status()> fn) { before_visible_ = std::move(fn); }
 
   // Staging directories not yet published; whether `path` lies in one of them.
   size_t StagedDirs() const { return stages_.size(); }
@@ -123,6 +131,7 @@ class FileWriter {
   Result<FileStamp> WriteBeneath(const std::string& path, const std::string& content, int mode);
   Result<FileStamp> WriteCareful(const std::string& path, const std::string& content, int mode);
   Status SyncEach();
+  Status BeforeVisible() { return before_visible_ ? before_visible_() : Status::Ok(); }
   // Starts the early writeback (see above) of the file system of the allowed directory
   // `allowed` when it is due and none is running.
   void MaybeWriteBackEarly(const std::string& allowed);
@@ -156,7 +165,9 @@ class FileWriter {
   // `done_errors_`.
   void WaitWrites();
   void WriteLoop();
-  static constexpr size_t kMaxQueued = 256;  // the caller waits when this many are queued
+  // The caller waits when this many are queued (as many more may be being written).
+  static constexpr size_t kMaxQueued = 256;
+  static constexpr size_t kWakeEvery = 32;  // the thread is woken when this many are
   std::mutex q_mu_;
   std::condition_variable q_cv_;     // work queued, or stop
   std::condition_variable idle_cv_;  // room in the queue, or all done
@@ -181,6 +192,7 @@ class FileWriter {
   std::map<std::string, Stage> stages_;  // final absolute path -> staging directory
   int stages_fd_ = -1;                   // STATE_DIR/local.stages, opened on first use
 
+  std::function<Status()> before_visible_;  // see SetBeforeVisible; may be empty
   const std::vector<std::string> allow_paths_;
   const std::string state_dir_;
   const bool durable_;

@@ -114,6 +114,9 @@ class LocalTarget : public Target {
         hash_key_(std::move(hash_key)),
         cipher_(std::move(cipher)),
         supervisor_(std::move(supervisor)) {
+    // The rows of new files are journaled when the first of them can appear (Record's
+    // defer_journal): the rows of a staging directory's files in one write at Publish.
+    writer_.SetBeforeVisible([this] { return store_->FlushJournal(); });
     supervisor_->SetCallbacks(
         [this](const std::string& app, const ResourceId& id) {
           std::function<void(const std::string&, const ResourceId&)> fn;
@@ -135,6 +138,9 @@ class LocalTarget : public Target {
   ~LocalTarget() override {
     supervisor_.reset();  // its thread calls back into this object
     watcher_.reset();     // joins the thread before members go
+    // The staged files go in place while store_ (which journals their rows first) is here.
+    std::lock_guard<std::mutex> lock(mu_);
+    Settle();
   }
 
   // Loads every stored body into memory (this process is local.db's only writer, so the
@@ -208,7 +214,8 @@ class LocalTarget : public Target {
   Result<Value> Expected(const AppContext& ctx, const Resource& desired) override {
     const ResourceId& id = desired.id();
     if (IsKind(id, "File")) {
-      ASSIGN_OR_RETURN(Value body, ExpectedFile(ctx, desired, options_.allow_paths, hash_key_));
+      ASSIGN_OR_RETURN(Value body,
+                       ExpectedFile(ctx, desired, options_.allow_paths, hash_key_, &plan_dirs_));
       std::lock_guard<std::mutex> lock(mu_);
       // Held for the apply that follows, unless there is nothing to apply. Then the body
       // kept as applied becomes this equal one, which shares its content with the desired
@@ -283,7 +290,8 @@ class LocalTarget : public Target {
             // the CPU.
             if (const Value* planned = PlannedFor(ctx, *found))
               from_desired = *planned;
-            else if (auto expected = ExpectedFile(ctx, *found, options_.allow_paths, hash_key_);
+            else if (auto expected =
+                         ExpectedFile(ctx, *found, options_.allow_paths, hash_key_, &plan_dirs_);
                      expected.ok())
               from_desired = std::move(expected).value();
           }
@@ -451,6 +459,7 @@ class LocalTarget : public Target {
       SharePlanned(desired, &file.body);
       const size_t staged_before = staged_files_.size();
       Result<Change> change = ApplyFile(ctx, desired.id(), file);
+      plan_dirs_.Clear();  // it may have made or replaced directories
       // A staged file's directory is not there to watch yet: Settle() refreshes the watcher.
       if (watcher_ && staged_files_.size() == staged_before) watcher_->Refresh();
       return change;
@@ -460,6 +469,8 @@ class LocalTarget : public Target {
     Settle();  // a Process may read the Files applied before it
     Result<Change> change = IsRunning(desired.id()) ? ApplyRunning(ctx, desired, expected)
                                                     : ApplyStored(ctx, desired.id(), expected);
+    // Any kind: a Process may change directories (its command, its working directory).
+    plan_dirs_.Clear();
     if (watcher_) watcher_->Refresh();
     return change;
   }
@@ -491,6 +502,7 @@ class LocalTarget : public Target {
     RETURN_IF_ERROR(store_->Delete(ctx.app, id.Key()));
     EraseRow(&bodies_, ctx.app, BodyKey(ctx.app, id.Key()));
     writer_.Touched(options_.state_dir);
+    plan_dirs_.Clear();
     if (watcher_) watcher_->Refresh();
     return Change{.id = id, .kind = ChangeKind::kDeleted, .message = message};
   }
@@ -524,13 +536,15 @@ class LocalTarget : public Target {
   // the Application's rows are those of the last call (AppInventory).
   Result<std::vector<InventoryEntry>> Inventory(const std::string& app) override {
     std::lock_guard<std::mutex> lock(mu_);
-    planned_.clear();  // a plan begins: the last one's bodies are no longer held
+    planned_.clear();    // a plan begins: the last one's bodies are no longer held
+    plan_dirs_.Clear();  // and what the last one saw of the directories is not trusted
     return *CurrentInventory(app).list;
   }
   Result<std::shared_ptr<const std::vector<InventoryEntry>>> InventoryOf(
       const AppContext& ctx) override {
     std::lock_guard<std::mutex> lock(mu_);
-    planned_.clear();  // a plan begins: the last one's bodies are no longer held
+    planned_.clear();    // a plan begins: the last one's bodies are no longer held
+    plan_dirs_.Clear();  // and what the last one saw of the directories is not trusted
     return std::shared_ptr<const std::vector<InventoryEntry>>(CurrentInventory(ctx.app).list);
   }
 
@@ -548,6 +562,7 @@ class LocalTarget : public Target {
     std::lock_guard<std::mutex> lock(mu_);
     Settle();          // an error is its Application's, taken by its Settle(ctx)
     planned_.clear();  // the apply is over
+    plan_dirs_.Clear();
     // The batch of inventory rows first, so the syncfs below covers it too; the files
     // written are made durable even when the rows could not be committed.
     Status committed = store_->Commit();
@@ -625,6 +640,7 @@ class LocalTarget : public Target {
   // calls before any prune (so nothing is pruned in a pass whose new files were lost).
   void Settle() {
     if (writer_.StagedDirs() == 0) return;
+    plan_dirs_.Clear();  // directories appear
     std::vector<std::string> failed, failed_writes;
     // Of the files written in the background, by position: staged_files_ is in the order
     // the writer staged them.
@@ -722,19 +738,25 @@ class LocalTarget : public Target {
                   .order = order,
                   .updated_ms = UnixMillis(std::chrono::system_clock::now())};
     auto id = ResourceId::FromKey(key);
+    // Both texts in one walk over the body (a cold sync records every File's).
+    std::string json, canonical;
+    resource::ToJsonAndCanonicalJson(body, &json, &canonical);
     if (id.ok() && IsKind(*id, "Secret")) {
-      row.body_json = cipher_.Seal(resource::ToJson(body), BodyKey(app, key));
-      row.hash = HmacSha256Hex(RowHashKey(), resource::CanonicalJson(body));
+      row.body_json = cipher_.Seal(json, BodyKey(app, key));
+      row.hash = HmacSha256Hex(RowHashKey(), canonical);
     } else {
-      row.body_json = resource::ToJson(body);
-      row.hash = resource::CanonicalHash(body);
+      row.body_json = std::move(json);
+      row.hash = Sha256Hex(canonical);
     }
     return row;
   }
 
-  Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected) {
+  // `defer_journal`: the row's journal record may wait until a file can appear
+  // (FileWriter::SetBeforeVisible), for the row of a new File recorded before its write.
+  Status Record(const AppContext& ctx, const ResourceId& id, const Value& expected,
+                bool defer_journal = false) {
     ObjectRow row = SealedRow(ctx.app, id.Key(), expected, next_order_++);
-    RETURN_IF_ERROR(store_->Put(row));
+    RETURN_IF_ERROR(store_->Put(row, defer_journal));
     std::string key = BodyKey(ctx.app, row.key);
     EraseRow(&unreadable_, ctx.app, key);
     auto [it, inserted] = bodies_.try_emplace(std::move(key));
@@ -808,6 +830,10 @@ class LocalTarget : public Target {
   // an earlier one had is harmless: PlannedFor checks the path and Secret source, and
   // SharePlanned shares only an equal body.
   std::unordered_map<const Resource*, Value> planned_;
+  // What this plan's Expected() found of the directories of Files (spec.h); emptied when a
+  // plan begins, at Flush, and by any apply, remove or publish. Own lock: Expected() runs
+  // without mu_.
+  DirCache plan_dirs_;
   // Rows that did not decrypt or parse, by BodyKey. GUARDED_BY(mu_).
   std::unordered_map<std::string, StoredObject> unreadable_;
   // Per Application: its inventory as Inventory() gives it, kept between plans and
@@ -973,7 +999,8 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
                        FormatMode(state.mode) == mode;
   uint64_t written_since = 0;  // a moment before the stamp of the file written below
   // A new object's row goes into the inventory before its file is written (journaled by
-  // the store at once), so a kill -9 right after the write leaves a file the next start
+  // the store before the file can appear: at once for a file written in place, at Publish
+  // for a staged one), so a kill -9 right after the write leaves a file the next start
   // knows it owns: it is pruned if git dropped it meanwhile, never left behind.
   const bool recorded_first = !stored && !matches;
 
@@ -983,7 +1010,7 @@ Result<Change> LocalTarget::ApplyFile(const AppContext& ctx, const ResourceId& i
     }
     // What the file must hold from now on, recorded before the write so the watcher
     // does not take this write for drift.
-    if (recorded_first) RETURN_IF_ERROR(Record(ctx, id, expected));
+    if (recorded_first) RETURN_IF_ERROR(Record(ctx, id, expected, /*defer_journal=*/true));
     // A file that cannot go into a staging directory must not overtake the staged ones
     // below its path; and only so many staging directories stay open.
     if ((!recorded_first && writer_.InStage(path)) || writer_.StagedDirs() >= kMaxStagedDirs)

@@ -205,13 +205,44 @@ Status CheckAllowed(const std::vector<std::string>& allow_paths, const std::stri
                           Join(allow_paths, ", ") + ")");
 }
 
-Status CheckWritable(const std::vector<std::string>& allow_paths, const std::string& path) {
+std::string DirCache::KeyOf(const std::string& allowed, const std::string& dir) {
+  std::string key;
+  key.reserve(allowed.size() + 1 + dir.size());
+  return key.append(allowed).append(1, '\0').append(dir);
+}
+
+bool DirCache::Knows(const std::string& allowed, const std::string& dir) const {
+  const std::string key = KeyOf(allowed, dir);
+  std::lock_guard<std::mutex> lock(mu_);
+  return dirs_.count(key) > 0;
+}
+
+void DirCache::Add(const std::string& allowed, const std::string& dir) {
+  std::string key = KeyOf(allowed, dir);
+  std::lock_guard<std::mutex> lock(mu_);
+  dirs_.insert(std::move(key));
+}
+
+void DirCache::Clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!dirs_.empty()) std::unordered_set<std::string>().swap(dirs_);
+}
+
+Status CheckWritable(const std::vector<std::string>& allow_paths, const std::string& path,
+                     DirCache* dirs) {
   RETURN_IF_ERROR(CheckAllowed(allow_paths, path));
   const bool normal = fs::NormalizePath(path) == path;
   for (const std::string& allowed : allow_paths) {
     std::string a = fs::NormalizePath(allowed);
-    if (normal && path != a && fs::IsUnder(path, a) && OnlyDirectoriesBelow(a, path))
+    if (!normal || path == a || !fs::IsUnder(path, a)) continue;
+    // What OnlyDirectoriesBelow looks at is `a` and the directories on the way to the
+    // parent: the same for every file of that parent.
+    const std::string parent = fs::Dirname(path);
+    if (dirs && dirs->Knows(a, parent)) return Status::Ok();
+    if (OnlyDirectoriesBelow(a, path)) {
+      if (dirs) dirs->Add(a, parent);
       return Status::Ok();
+    }
   }
   const std::string parent = DeepestExistingDir(path);
   const std::string real_parent = RealPath(parent);
@@ -290,7 +321,7 @@ std::string FilePathOf(const AppContext& ctx, const std::string& raw) {
 
 Result<ResolvedFile> ResolveFile(const AppContext& ctx, const Resource& r,
                                  const std::vector<std::string>& allow_paths,
-                                 const std::string& digest_key, PathCheck check) {
+                                 const std::string& digest_key, PathCheck check, DirCache* dirs) {
   const Value* spec = r.body().Find("spec");
   if (!spec || !spec->is_object()) return InputError(r, "spec: must be a map with spec.path");
   for (const auto& [field, v] : spec->as_object()) {
@@ -342,7 +373,7 @@ Result<ResolvedFile> ResolveFile(const AppContext& ctx, const Resource& r,
     mode = *parsed;
   }
   Status allowed = check == PathCheck::kLexical ? CheckAllowed(allow_paths, path)
-                                                : CheckWritable(allow_paths, path);
+                                                : CheckWritable(allow_paths, path, dirs);
   if (!allowed.ok()) return allowed.WithContext("spec.path");
 
   // Built at its final size, sharing what it can with the desired body and other Files.
@@ -375,8 +406,9 @@ Result<ResolvedFile> ResolveFile(const AppContext& ctx, const Resource& r,
 
 Result<Value> ExpectedFile(const AppContext& ctx, const Resource& r,
                            const std::vector<std::string>& allow_paths,
-                           const std::string& digest_key) {
-  ASSIGN_OR_RETURN(ResolvedFile f, ResolveFile(ctx, r, allow_paths, digest_key));
+                           const std::string& digest_key, DirCache* dirs) {
+  ASSIGN_OR_RETURN(ResolvedFile f,
+                   ResolveFile(ctx, r, allow_paths, digest_key, PathCheck::kFull, dirs));
   return std::move(f.body);
 }
 

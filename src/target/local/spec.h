@@ -3,8 +3,10 @@
 // the file system (realpath of existing parents). Thread-safe.
 #pragma once
 
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "core/status.h"
@@ -25,11 +27,31 @@ int ModeBits(const std::string& canonical);
 // 0644 -> "0644".
 std::string FormatMode(int bits);
 
+// The directories CheckWritable's look found to be real directories (or missing) all the
+// way below an allowed directory, remembered for one plan: the Files of one directory cost
+// one look at it instead of one each. Only a plan's early answer rests on it (the write
+// checks the way on disk again, FileWriter). Its owner empties it whenever the file system
+// may have changed under it (LocalTarget: when a plan begins, at Flush, at any apply,
+// remove or publish). Thread-safe.
+class DirCache {
+ public:
+  bool Knows(const std::string& allowed, const std::string& dir) const;
+  void Add(const std::string& allowed, const std::string& dir);
+  void Clear();
+
+ private:
+  static std::string KeyOf(const std::string& allowed, const std::string& dir);
+  mutable std::mutex mu_;
+  std::unordered_set<std::string> dirs_;  // GUARDED_BY(mu_): allowed '\0' dir
+};
+
 // OK when `path` (absolute, normalised) may be written: it lies strictly below one of
 // `allow_paths` lexically, and the real path of its deepest existing parent directory lies
 // under the real path of an allowed directory (so a symlinked directory cannot lead
-// outside). PermissionDenied otherwise, and when `allow_paths` is empty.
-Status CheckWritable(const std::vector<std::string>& allow_paths, const std::string& path);
+// outside). PermissionDenied otherwise, and when `allow_paths` is empty. `dirs` (optional):
+// a parent found there is not looked at again; one found fine is added.
+Status CheckWritable(const std::vector<std::string>& allow_paths, const std::string& path,
+                     DirCache* dirs = nullptr);
 // The lexical half of CheckWritable: `path` lies strictly below one of `allow_paths`.
 Status CheckAllowed(const std::vector<std::string>& allow_paths, const std::string& path);
 
@@ -57,14 +79,15 @@ inline constexpr const char* kContentHashField = "contentHash";
 // file:line and field; a missing Secret/key names which and what to do, never a value.
 Result<ResolvedFile> ResolveFile(const AppContext& ctx, const resource::Resource& r,
                                  const std::vector<std::string>& allow_paths,
-                                 const std::string& digest_key, PathCheck check = PathCheck::kFull);
+                                 const std::string& digest_key, PathCheck check = PathCheck::kFull,
+                                 DirCache* dirs = nullptr);
 // The path ResolveFile makes of a non-empty spec.path `raw`: normalised, a relative one
 // under ctx.local_root; "" when it is relative and there is no local root.
 std::string FilePathOf(const AppContext& ctx, const std::string& raw);
-// ResolveFile(...).body.
+// ResolveFile(...).body (kFull, with `dirs`).
 Result<resource::Value> ExpectedFile(const AppContext& ctx, const resource::Resource& r,
                                      const std::vector<std::string>& allow_paths,
-                                     const std::string& digest_key);
+                                     const std::string& digest_key, DirCache* dirs = nullptr);
 // spec.contentHash of secret-derived content: HMAC-SHA256 under `key`, 32 hex digits.
 std::string SecretContentDigest(const std::string& key, std::string_view content);
 

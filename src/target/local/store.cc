@@ -194,15 +194,27 @@ Status Store::OpenJournal() {
   return Status::Ok();
 }
 
-Status Store::Journal(const std::string& record) {
+Status Store::Journal(const std::string& record, bool defer) {
   if (journal_fd_ < 0) return Status::Ok();  // replaying the journal itself
+  deferred_ += record;  // in order: a later record never goes before an earlier one
+  return defer ? Status::Ok() : FlushJournal();
+}
+
+Status Store::FlushJournal() {
+  if (journal_fd_ < 0 || deferred_.empty()) return Status::Ok();
   size_t done = 0;
-  while (done < record.size()) {
-    ssize_t n = ::write(journal_fd_, record.data() + done, record.size() - done);
+  while (done < deferred_.size()) {
+    ssize_t n = ::write(journal_fd_, deferred_.data() + done, deferred_.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Unavailable("write " + path_ + ".pending: " + std::strerror(errno));
+    if (n <= 0) {
+      // What was written stays written; the rest is tried again by the next flush (a
+      // record cut short here ends a replay, as one cut short by a kill does).
+      deferred_.erase(0, done);
+      return Unavailable("write " + path_ + ".pending: " + std::strerror(errno));
+    }
     done += static_cast<size_t>(n);
   }
+  deferred_.clear();
   return Status::Ok();
 }
 
@@ -226,14 +238,19 @@ Status Store::Commit() {
     in_batch_ = false;
     batch_rows_ = 0;
   }
-  // Committed: the journal's records are in the database now. (A rolled-back batch keeps
-  // them: the next start replays them.)
-  if (s.ok() && journal_fd_ >= 0 && ::ftruncate(journal_fd_, 0) != 0)
+  // Committed: the journal's records are in the database now, the deferred ones too. (A
+  // rolled-back batch keeps them: the next start replays them.)
+  if (!s.ok()) {
+    if (sqlite3_get_autocommit(db_)) (void)FlushJournal();
+    return s;
+  }
+  std::string().swap(deferred_);
+  if (journal_fd_ >= 0 && ::ftruncate(journal_fd_, 0) != 0)
     return Unavailable("truncate " + path_ + ".pending: " + std::strerror(errno));
   return s;
 }
 
-Status Store::Put(const ObjectRow& row) {
+Status Store::Put(const ObjectRow& row, bool defer_journal) {
   RETURN_IF_ERROR(BeginWrite());
   if (!put_) {
     put_ = Prepare(std::string("INSERT OR REPLACE INTO objects (") + kColumns +
@@ -260,7 +277,7 @@ Status Store::Put(const ObjectRow& row) {
     AppendField(&record, std::to_string(row.order));
     AppendField(&record, std::to_string(row.updated_ms));
     record.push_back('\n');
-    RETURN_IF_ERROR(Journal(record));
+    RETURN_IF_ERROR(Journal(record, defer_journal));
   }
   return Status::Ok();
 }

@@ -7,8 +7,11 @@
 // write of the open batch is also appended to a journal beside the database
 // (local.db.pending; one write(2), no fsync: it is there for a kill -9 of the process, and
 // the page cache outlives the process); Open() replays what a killed process left there,
-// so a row recorded before the kill is never lost, and Commit() empties it. Power loss is
-// covered as before: Flush() commits, then syncs the file systems.
+// so a row recorded before the kill is never lost, and Commit() empties it. A write may
+// also be journaled later (Put's `defer_journal`: the row of a file nobody sees yet): it
+// is held until FlushJournal(), the next journaled write or a failed Commit(), so the rows
+// of a whole staging directory cost one write(2). Power loss is covered as before:
+// Flush() commits, then syncs the file systems.
 // Not thread-safe: LocalTarget serialises access under its mutex.
 #pragma once
 
@@ -48,10 +51,15 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   Result<std::optional<ObjectRow>> Get(const std::string& app, const std::string& key);
-  Status Put(const ObjectRow& row);  // insert or replace, in the open batch
+  // Insert or replace, in the open batch. `defer_journal`: its journal record waits for
+  // FlushJournal() (or the next write journaled at once, or Commit()), for a row whose
+  // object nobody can see before the caller calls FlushJournal().
+  Status Put(const ObjectRow& row, bool defer_journal = false);
   Status Delete(const std::string& app, const std::string& key);  // in the open batch
   // Commits the open batch, if any. The destructor commits too.
   Status Commit();
+  // Appends the deferred journal records (see Put) in one write; Ok at once when none.
+  Status FlushJournal();
   // Rows of one app by order, or of every app (app = nullopt).
   Result<std::vector<ObjectRow>> List(const std::optional<std::string>& app);
   // The rows List() gives, one at a time, without holding them all (after a restart with
@@ -72,8 +80,9 @@ class Store {
   // Applies and commits what the journal holds (a killed process's open batch), then
   // opens it for appending, empty.
   Status OpenJournal();
-  // Appends one write of the open batch to the journal.
-  Status Journal(const std::string& record);
+  // Appends one write of the open batch to the journal, after the deferred ones
+  // (`defer`: only to those).
+  Status Journal(const std::string& record, bool defer = false);
   Status Exec(const char* sql);
   Status Error(const std::string& what) const;
   // A prepared statement for `sql`, cached for the life of the connection; nullptr on
@@ -88,6 +97,7 @@ class Store {
   bool in_batch_ = false;
   int batch_rows_ = 0;
   int journal_fd_ = -1;
+  std::string deferred_;  // journal records not written yet (Put's defer_journal)
   std::string path_;
   std::map<std::string, sqlite3_stmt*> statements_;
 };
