@@ -131,7 +131,7 @@ Plan MakePlan(const PlanInput& in) {
       plan.apply.push_back(std::move(item));
       continue;
     }
-    const target::LiveObject& live = in.live_desired[i];
+    const LiveBody& live = in.live_desired[i];
     if (live.exists) {
       item.live = diff::Normalize(live.body);
       item.live_extra = HealthFields(live.body);

@@ -63,30 +63,42 @@ void PlanMemo::Put(size_t i, std::string_view expected_hash) {
 }
 
 std::shared_ptr<const std::vector<resource::Resource>> PlanMemo::End() {
-  std::vector<Entry> ended(next_.size());
-  std::string text;
-  size_ = 0;
-  for (size_t i = 0; i < next_.size(); ++i) {
-    const Next& n = next_[i];
-    std::string_view hash;
+  auto hash_of = [&](const Next& n) -> std::string_view {
     if (n.put != kNoEntry)
-      hash = std::string_view(put_text_).substr(puts_[n.put].at, puts_[n.put].size);
-    else if (n.from != kNoEntry)
-      hash = std::string_view(hashes_).substr(entries_[n.from].hash.at, entries_[n.from].hash.size);
-    else
-      continue;
+      return std::string_view(put_text_).substr(puts_[n.put].at, puts_[n.put].size);
+    if (n.from != kNoEntry)
+      return std::string_view(hashes_).substr(entries_[n.from].hash.at, entries_[n.from].hash.size);
+    return {};
+  };
+  // The text is sized exactly before it is filled: grown by appends it held up to twice
+  // what it needs, and shrinking it afterwards copied it (both alive at once).
+  size_t total = 0;
+  bool any = false;
+  for (const Next& n : next_) {
+    if (n.put == kNoEntry && n.from == kNoEntry) continue;
+    any = true;
+    size_t size = hash_of(n).size();
+    if (total + size <= UINT32_MAX) total += size;
+  }
+  std::string text;
+  text.reserve(total);
+  // Nothing remembered (a cold sync: no resource was owned yet): no entry per desired
+  // index either. Find() reads a missing entry as none.
+  std::vector<Entry> ended(any ? next_.size() : 0);
+  size_ = 0;
+  for (size_t i = 0; any && i < next_.size(); ++i) {
+    const Next& n = next_[i];
+    if (n.put == kNoEntry && n.from == kNoEntry) continue;
+    std::string_view hash = hash_of(n);
     if (text.size() + hash.size() > UINT32_MAX) continue;  // not remembered (see Put)
     ended[i] = Entry{&(*desired_)[i], Span{.at = static_cast<uint32_t>(text.size()),
                                            .size = static_cast<uint32_t>(hash.size())}};
     text.append(hash);
     ++size_;
   }
-  // Nothing remembered (a cold sync: no resource was owned yet): no entry per desired
-  // index either. Find() reads a missing entry as none.
   if (size_ == 0) std::vector<Entry>().swap(ended);
   entries_ = std::move(ended);
   hashes_ = std::move(text);
-  hashes_.shrink_to_fit();
   by_id_built_ = false;
   std::shared_ptr<const std::vector<resource::Resource>> retired = std::move(entries_from_);
   entries_from_ = desired_;

@@ -42,19 +42,17 @@ TEST(PlanTest, PairsDesiredWithLiveAndPrunesOnlyInventory) {
     in.expected_error.push_back("");
   }
   in.live_desired.resize(3);
-  in.live_desired[0] = {d[0].id(), true, d[0].body()};
+  in.live_desired[0] = {true, d[0].body()};
   Value changed = d[1].body();
   changed.Set("spec", Value::EmptyObject()).Set("content", "old");
-  in.live_desired[1] = {d[1].id(), true, changed};
-  in.live_desired[2] = {d[2].id(), false, Value()};
+  in.live_desired[1] = {true, changed};
+  in.live_desired[2] = {false, Value()};
   Resource gone = Make("File", "gone");
   Resource first = Make("File", "first-owned");
   in.inventory = std::make_shared<const std::vector<target::InventoryEntry>>(
       std::vector<target::InventoryEntry>{
-          {first.id(), 0, ""}, {d[0].id(), 1, ""}, {gone.id(), 2, ""}});
-  in.live_inventory = {{first.id(), true, first.body()},
-                       {d[0].id(), true, d[0].body()},
-                       {gone.id(), true, gone.body()}};
+          {first.id(), 0, {}}, {d[0].id(), 1, {}}, {gone.id(), 2, {}}});
+  in.live_inventory = {{true, first.body()}, {true, d[0].body()}, {true, gone.body()}};
   Plan p = MakePlan(in);
   ASSERT_EQ(p.apply.size(), 3u);
   EXPECT_EQ(p.apply[0].action, Action::kNoop);
@@ -73,7 +71,7 @@ TEST(PlanTest, InvalidExpectedIsNotApplied) {
   in.order = ApplyOrder(d);
   in.expected = {Value()};
   in.expected_error = {"spec.path escapes"};
-  in.live_desired = {{d[0].id(), false, Value()}};
+  in.live_desired = {{false, Value()}};
   Plan p = MakePlan(in);
   EXPECT_EQ(p.apply[0].action, Action::kInvalid);
   EXPECT_EQ(p.apply[0].error, "spec.path escapes");
@@ -86,7 +84,7 @@ TEST(PlanTest, AsAppliedItemsAreNoopsWithoutBodies) {
   in.order = ApplyOrder(d);
   in.expected = {Value(), d[1].body()};
   in.expected_error = {"", ""};
-  in.live_desired = {{}, {d[1].id(), false, Value()}};
+  in.live_desired = {{}, {false, Value()}};
   in.as_applied = {true, false};
   Plan p = MakePlan(in);
   ASSERT_EQ(p.apply.size(), 2u);
@@ -184,7 +182,7 @@ TEST(PlanTest, PrunesByIdentityWithoutTheCallersAnswer) {
   in.order = ApplyOrder(d);
   in.expected = {d[0].body()};
   in.expected_error = {""};
-  in.live_desired = {{d[0].id(), true, d[0].body()}};
+  in.live_desired = {{true, d[0].body()}};
   Resource other_kind = Make("ConfigMap", "kept");  // same name, another identity
   in.inventory = std::make_shared<const std::vector<target::InventoryEntry>>(
       std::vector<target::InventoryEntry>{{.id = d[0].id()}, {.id = other_kind.id()}});

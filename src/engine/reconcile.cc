@@ -381,10 +381,10 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     in.expected.resize(want.size());
     in.expected_error.resize(want.size());
   }
-  std::vector<ResourceId> ids;
+  std::vector<const ResourceId*> ids;  // the desired resources' own (not copies)
   ids.reserve(observe_at.size());
   for (size_t i : observe_at) {
-    ids.push_back(want[i].id());
+    ids.push_back(&want[i].id());
     if (const std::string* u = unseal_error(i)) {
       in.expected_error[i] = *u;
       continue;
@@ -406,34 +406,33 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   }
   if (!ids.empty()) {
     ASSIGN_OR_RETURN(auto live, target->Observe(ctx, ids));
-    // The ids, the target's answer and the answer by desired index were alive at once
-    // (after a cold sync of 100,000 Files, 46 MB): the ids go first, and an answer for
-    // every desired resource in order (observe_at is sorted) is taken as it is.
-    std::vector<ResourceId>().swap(ids);
-    if (observe_at.size() == want.size() && live.size() == want.size()) {
-      in.live_desired = std::move(live);
-    } else {
-      in.live_desired.resize(want.size());
-      for (size_t j = 0; j < live.size() && j < observe_at.size(); ++j)
-        in.live_desired[observe_at[j]] = std::move(live[j]);
-    }
+    std::vector<const ResourceId*>().swap(ids);
+    // The answer's bodies, without its copies of the identities (freed here, before the
+    // plan is made).
+    in.live_desired.resize(want.size());
+    for (size_t j = 0; j < live.size() && j < observe_at.size(); ++j)
+      in.live_desired[observe_at[j]] = LiveBody{live[j].exists, std::move(live[j].body)};
   } else if (!observe_at.empty()) {
     in.live_desired.resize(want.size());
   }
   // Only what is owned but no longer desired needs observing again (to be pruned).
-  std::vector<ResourceId> prune_ids;
+  std::vector<const ResourceId*> prune_ids;
   std::vector<size_t> prune_at;
   for (size_t k = 0; k < inventory.size(); ++k) {
     if (in.inventory_desired[k]) continue;
-    prune_ids.push_back(inventory[k].id);
+    prune_ids.push_back(&inventory[k].id);
     prune_at.push_back(k);
   }
   if (!prune_ids.empty()) {
     in.live_inventory.resize(inventory.size());
     ASSIGN_OR_RETURN(auto live, target->Observe(ctx, prune_ids));
-    for (size_t j = 0; j < live.size(); ++j) in.live_inventory[prune_at[j]] = std::move(live[j]);
+    for (size_t j = 0; j < live.size() && j < prune_at.size(); ++j)
+      in.live_inventory[prune_at[j]] = LiveBody{live[j].exists, std::move(live[j].body)};
   }
   o.plan = MakePlan(in);
+  // What the plan was made from (the expected and live bodies, by desired index) is freed
+  // before the memo builds what it remembers, not after: they were alive at once.
+  { PlanInput done = std::move(in); }
   o.retired = memo.End();
   o.plan_ms = MonotonicMillis() - t;
   return o;
@@ -797,12 +796,12 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
     live_end = std::min(plan.apply.size(), begin + kHealthChunk);
     live_at.assign(live_end - live_begin, SIZE_MAX);
     live.clear();
-    std::vector<ResourceId> again;
+    std::vector<const ResourceId*> again;
     for (size_t k = live_begin; k < live_end; ++k) {
       const PlanItem& item = plan.apply[k];
       if (item.as_applied || !changed(k)) continue;  // as planned
       live_at[k - live_begin] = again.size();
-      again.push_back(item.id);
+      again.push_back(&item.id.get());
     }
     if (again.empty()) return;
     auto l = target->Observe(ctx, again);

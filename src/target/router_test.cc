@@ -17,8 +17,9 @@ class StubTarget : public Target {
     log_->push_back(name_ + " expected " + ctx.app);
     return Value();
   }
+  using Target::Observe;
   Result<std::vector<LiveObject>> Observe(const AppContext& ctx,
-                                          const std::vector<ResourceId>&) override {
+                                          const std::vector<const ResourceId*>&) override {
     log_->push_back(name_ + " observe " + ctx.app);
     return std::vector<LiveObject>{};
   }

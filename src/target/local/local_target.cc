@@ -235,8 +235,9 @@ class LocalTarget : public Target {
     return InvalidArgument("the local target does not handle " + id.ToString());
   }
 
+  using Target::Observe;
   Result<std::vector<LiveObject>> Observe(const AppContext& ctx,
-                                          const std::vector<ResourceId>& ids) override {
+                                          const std::vector<const ResourceId*>& ids) override {
     std::lock_guard<std::mutex> lock(mu_);
     Settle();
     writer_.ForgetAbsent();  // only this observation's notes may spare an apply its look
@@ -247,7 +248,8 @@ class LocalTarget : public Target {
     // of every key, 10 MB at 100,000).
     std::vector<const Resource*> desired_by_id;
     auto id_less = [](const Resource* a, const Resource* b) { return a->id() < b->id(); };
-    for (const ResourceId& id : ids) {
+    for (const ResourceId* at : ids) {
+      const ResourceId& id = *at;
       LiveObject live{.id = id};
       ASSIGN_OR_RETURN(const Value* stored, StoredPtr(ctx.app, id));
       if ((IsKind(id, "ConfigMap") || IsKind(id, "Secret")) && stored) {
