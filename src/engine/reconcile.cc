@@ -143,6 +143,8 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   // the pass: its render is dropped, and an error of that render is not reported (the
   // scan's is).
   constexpr size_t kRenderBesideScanBytes = 16 << 20;
+  // Renders of this many resources or more are followed by a malloc_trim (see below).
+  constexpr size_t kTrimAfterRender = 16384;
   st.scan_error.clear();
   std::string applied;
   std::promise<size_t> added_bytes;  // told once by the scan's thread; SIZE_MAX: none
@@ -215,6 +217,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   o.fetch_ms = MonotonicMillis() - t - aside_ms;
   t = MonotonicMillis() - aside_ms;
 
+  bool big_render = false;  // see below
   if (st.rendered && st.rendered_commit == o.head) {
     o.desired = st.rendered;
   } else {
@@ -231,8 +234,12 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     st.rendered = all;
     st.rendered_commit = o.head;
     o.desired = all;
+    big_render = all->size() >= kTrimAfterRender;
   }
   rendered_aside.reset();
+  // A big render freed much of what it allocated (the files' text, the parser's
+  // documents): given back before the plan allocates around the holes it left.
+  if (big_render) ::malloc_trim(0);
   // Unseal: SealedSecrets and SOPS documents become what they describe; plaintext
   // Secrets are refused unless allowed.
   if (st.rendered_needs_unseal) {
