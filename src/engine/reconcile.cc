@@ -366,7 +366,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     size_t k = owned_at[i] = owned.Find(want[i].id());
     if (k != IdIndex::kNone) in.inventory_desired[k] = true;
     std::optional<std::string_view> hash = memo.Find(i);
-    if (hash && k != IdIndex::kNone && inventory[k].applied_hash == *hash && !unseal_error(i)) {
+    if (hash && k != IdIndex::kNone && inventory[k].applied_hash.Is(*hash) && !unseal_error(i)) {
       maybe_ids.push_back(&want[i].id());
       maybe_at.push_back(i);
     } else {

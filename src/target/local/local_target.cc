@@ -854,8 +854,7 @@ class LocalTarget : public Target {
       for (const auto& [key, obj] : rows) {
         auto id = ResourceId::FromKey(std::string(key));
         if (!id.ok()) continue;  // never stored (LoadManagedFiles skips such rows)
-        inv.list->push_back(
-            {.id = std::move(*id), .order = obj->order, .applied_hash = obj->hash.Hex()});
+        inv.list->push_back({.id = std::move(*id), .order = obj->order, .applied_hash = obj->hash});
         inv.objects.push_back(obj);
       }
       inv.known.assign(inv.objects.size(), 0);
@@ -926,7 +925,7 @@ class LocalTarget : public Target {
       return;
     }
     Writable(inv);
-    inv.list->push_back({.id = id, .order = obj->order, .applied_hash = obj->hash.Hex()});
+    inv.list->push_back({.id = id, .order = obj->order, .applied_hash = obj->hash});
     inv.objects.push_back(obj);
     inv.known.push_back(0);
   }
