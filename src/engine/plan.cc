@@ -136,7 +136,7 @@ Plan MakePlan(const PlanInput& in) {
       item.live = diff::Normalize(live.body);
       item.live_extra = HealthFields(live.body);
     }
-    if (!in.expected_error[i].empty()) {
+    if (i < in.expected_error.size() && !in.expected_error[i].empty()) {
       item.action = Action::kInvalid;
       item.error = in.expected_error[i];
     } else {

@@ -91,9 +91,11 @@ struct PlanInput {
   const std::vector<resource::Resource>* desired = nullptr;
   std::vector<size_t> order;  // from ApplyOrder
   // Per desired index; may be left empty when every resource is as_applied.
-  std::vector<resource::Value> expected;    // per desired index (null if error)
-  std::vector<std::string> expected_error;  // per desired index ("" when fine)
-  std::vector<LiveBody> live_desired;       // per desired index
+  std::vector<resource::Value> expected;  // per desired index (null if error)
+  // Per desired index ("" when fine); may be shorter (none past its end): sized only once
+  // there is an error, not a string per resource (3.2 MB at 100,000) for none.
+  std::vector<std::string> expected_error;
+  std::vector<LiveBody> live_desired;  // per desired index
   // Per desired index (empty = none): the target holds what it last applied and git
   // wants exactly that, so neither `expected` nor `live_desired` is filled in.
   std::vector<bool> as_applied;

@@ -101,6 +101,23 @@ Resource WithContent(const std::string& name, const std::string& content) {
   return r;
 }
 
+TEST(PlanTest, ExpectedErrorsMayBeLeftEmptyAndLiveBodiesCarryNoIdentity) {
+  std::vector<Resource> d = {Make("File", "same"), Make("File", "new")};
+  PlanInput in;
+  in.desired = &d;
+  in.order = ApplyOrder(d);
+  in.expected = {d[0].body(), d[1].body()};
+  // No error for any resource: expected_error left empty rather than a "" per resource.
+  in.live_desired = {LiveBody{true, d[0].body()}, LiveBody{}};
+  Plan p = MakePlan(in);
+  ASSERT_EQ(p.apply.size(), 2u);
+  EXPECT_EQ(p.apply[0].action, Action::kNoop);
+  EXPECT_EQ(p.apply[0].id->name, "same");  // the identity is the desired resource's
+  EXPECT_EQ(&p.apply[0].id.get(), &d[0].id());
+  EXPECT_EQ(p.apply[1].action, Action::kCreate);
+  EXPECT_TRUE(p.apply[1].error.empty());
+}
+
 TEST(PlanMemoTest, RemembersOnlyUnchangedResourcesOfTheLastPass) {
   PlanMemo memo;
   auto one = std::make_shared<const std::vector<Resource>>(

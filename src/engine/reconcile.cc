@@ -386,19 +386,22 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   // Per desired index, but only when something is planned the slow way (not in a no-op).
   if (!observe_at.empty()) {
     in.expected.resize(want.size());
-    in.expected_error.resize(want.size());
   }
+  auto refuse = [&](size_t i, std::string why) {
+    if (in.expected_error.size() != want.size()) in.expected_error.resize(want.size());
+    in.expected_error[i] = std::move(why);
+  };
   std::vector<const ResourceId*> ids;  // the desired resources' own (not copies)
   ids.reserve(observe_at.size());
   for (size_t i : observe_at) {
     ids.push_back(&want[i].id());
     if (const std::string* u = unseal_error(i)) {
-      in.expected_error[i] = *u;
+      refuse(i, *u);
       continue;
     }
     if (!target->Handles(want[i].id())) {
-      in.expected_error[i] = want[i].origin().ToString() + ": no target handles kind " +
-                             want[i].api_version() + " " + want[i].id().kind;
+      refuse(i, want[i].origin().ToString() + ": no target handles kind " + want[i].api_version() +
+                    " " + want[i].id().kind);
       continue;
     }
     auto e = target->Expected(ctx, want[i]);
@@ -408,7 +411,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
         memo.Put(i, resource::CanonicalHash(*e));
       in.expected[i] = std::move(*e);
     } else {
-      in.expected_error[i] = AtOrigin(want[i], e.status().message());
+      refuse(i, AtOrigin(want[i], e.status().message()));
     }
   }
   if (!ids.empty()) {
