@@ -20,6 +20,7 @@
 namespace plumb::target::local {
 
 // HexDigest: see target/target.h (an inventory entry's applied hash is one too).
+using target::HexDigest;
 
 // The key ManagedFile::OwnerKey makes (app, '\x1f', id.Key()), kept as two parts: the
 // part before the object's name (the Application, group, kind and namespace), interned so
