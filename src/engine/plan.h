@@ -82,10 +82,7 @@ struct Plan {
 // What the plan needs of a live object: whether it exists and its body. The identity is the
 // plan item's (the desired resource's or the inventory entry's): a target::LiveObject per
 // resource, with its copy of the identity, was 152 bytes (15 MB at 100,000); this is 24.
-struct LiveBody {
-  bool exists = false;
-  resource::Value body;
-};
+using target::LiveBody;
 
 struct PlanInput {
   const std::vector<resource::Resource>* desired = nullptr;

@@ -415,13 +415,16 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     }
   }
   if (!ids.empty()) {
-    ASSIGN_OR_RETURN(auto live, target->Observe(ctx, ids));
+    ASSIGN_OR_RETURN(std::vector<LiveBody> live, target->ObserveBodies(ctx, ids));
     std::vector<const ResourceId*>().swap(ids);
-    // The answer's bodies, without its copies of the identities (freed here, before the
-    // plan is made).
-    in.live_desired.resize(want.size());
-    for (size_t j = 0; j < live.size() && j < observe_at.size(); ++j)
-      in.live_desired[observe_at[j]] = LiveBody{live[j].exists, std::move(live[j].body)};
+    // An answer for every desired resource in order (observe_at is sorted) is taken as it is.
+    if (observe_at.size() == want.size() && live.size() == want.size()) {
+      in.live_desired = std::move(live);
+    } else {
+      in.live_desired.resize(want.size());
+      for (size_t j = 0; j < live.size() && j < observe_at.size(); ++j)
+        in.live_desired[observe_at[j]] = std::move(live[j]);
+    }
   } else if (!observe_at.empty()) {
     in.live_desired.resize(want.size());
   }
@@ -435,9 +438,9 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   }
   if (!prune_ids.empty()) {
     in.live_inventory.resize(inventory.size());
-    ASSIGN_OR_RETURN(auto live, target->Observe(ctx, prune_ids));
+    ASSIGN_OR_RETURN(std::vector<LiveBody> live, target->ObserveBodies(ctx, prune_ids));
     for (size_t j = 0; j < live.size() && j < prune_at.size(); ++j)
-      in.live_inventory[prune_at[j]] = LiveBody{live[j].exists, std::move(live[j].body)};
+      in.live_inventory[prune_at[j]] = std::move(live[j]);
   }
   o.plan = MakePlan(in);
   // What the plan was made from (the expected and live bodies, by desired index) is freed

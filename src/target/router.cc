@@ -28,6 +28,11 @@ class RoutingTarget : public Target {
     ASSIGN_OR_RETURN(Target * t, For(ctx));
     return t->Observe(ctx, ids);
   }
+  Result<std::vector<LiveBody>> ObserveBodies(const AppContext& ctx,
+                                              const std::vector<const ResourceId*>& ids) override {
+    ASSIGN_OR_RETURN(Target * t, For(ctx));
+    return t->ObserveBodies(ctx, ids);
+  }
   bool ExpectedIsPure(const AppContext& ctx, const Resource& desired) override {
     auto t = For(ctx);
     if (!t.ok() || (*t == local_.get() && !local_->Handles(desired.id()))) return false;

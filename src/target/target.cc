@@ -63,6 +63,15 @@ int Severity(HealthStatus h) {
 
 }  // namespace
 
+Result<std::vector<LiveBody>> Target::ObserveBodies(
+    const AppContext& ctx, const std::vector<const resource::ResourceId*>& ids) {
+  ASSIGN_OR_RETURN(std::vector<LiveObject> live, Observe(ctx, ids));
+  std::vector<LiveBody> out;
+  out.reserve(live.size());
+  for (LiveObject& l : live) out.push_back(LiveBody{l.exists, std::move(l.body)});
+  return out;
+}
+
 const char* HealthName(HealthStatus h) {
   switch (h) {
     case HealthStatus::kHealthy:

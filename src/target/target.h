@@ -58,6 +58,13 @@ struct LiveObject {
   resource::Value body;  // the live state in the same shape Expected() returns
 };
 
+// A LiveObject without its identity (the caller's): what ObserveBodies() answers. 24 bytes
+// instead of 152 per object (the identity's four strings).
+struct LiveBody {
+  bool exists = false;
+  resource::Value body;
+};
+
 // Something a target saw happen that users want in the event log: a replica restarted,
 // a probe failed, a rollout stalled. Never carries secret values.
 struct TargetEvent {
@@ -141,6 +148,12 @@ class Target {
     for (const resource::ResourceId& id : ids) at.push_back(&id);
     return Observe(ctx, at);
   }
+  // Observe() without a copy of each identity in the answer (the caller holds them): what
+  // the engine's plan asks, for every resource it cannot plan from memory (all of them after
+  // a restart: a LiveObject each was 15 MB at 100,000, alive at the restart's peak).
+  // Default: Observe(), its identities dropped.
+  virtual Result<std::vector<LiveBody>> ObserveBodies(
+      const AppContext& ctx, const std::vector<const resource::ResourceId*>& ids);
 
   // Whether Expected(ctx, desired) depends on nothing but `desired`, ctx.app,
   // ctx.local_root, ctx.kubernetes and this target's configuration (not on other desired

@@ -238,10 +238,21 @@ class LocalTarget : public Target {
   using Target::Observe;
   Result<std::vector<LiveObject>> Observe(const AppContext& ctx,
                                           const std::vector<const ResourceId*>& ids) override {
+    ASSIGN_OR_RETURN(std::vector<LiveBody> bodies, ObserveBodies(ctx, ids));
+    std::vector<LiveObject> out;
+    out.reserve(bodies.size());
+    for (size_t j = 0; j < bodies.size() && j < ids.size(); ++j)
+      out.push_back(
+          LiveObject{.id = *ids[j], .exists = bodies[j].exists, .body = std::move(bodies[j].body)});
+    return out;
+  }
+
+  Result<std::vector<LiveBody>> ObserveBodies(const AppContext& ctx,
+                                              const std::vector<const ResourceId*>& ids) override {
     std::lock_guard<std::mutex> lock(mu_);
     Settle();
     writer_.ForgetAbsent();  // only this observation's notes may spare an apply its look
-    std::vector<LiveObject> out;
+    std::vector<LiveBody> out;
     out.reserve(ids.size());
     // Desired resources sorted by identity, built on the first object not yet applied (a
     // linear search per object made a cold plan quadratic; a map by key text held a copy
@@ -250,7 +261,7 @@ class LocalTarget : public Target {
     auto id_less = [](const Resource* a, const Resource* b) { return a->id() < b->id(); };
     for (const ResourceId* at : ids) {
       const ResourceId& id = *at;
-      LiveObject live{.id = id};
+      LiveBody live;
       ASSIGN_OR_RETURN(const Value* stored, StoredPtr(ctx.app, id));
       if ((IsKind(id, "ConfigMap") || IsKind(id, "Secret")) && stored) {
         live.exists = true;
