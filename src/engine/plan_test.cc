@@ -124,15 +124,15 @@ TEST(PlanMemoTest, RemembersOnlyUnchangedResourcesOfTheLastPass) {
       std::vector<Resource>{WithContent("a", "1"), WithContent("b", "1"), WithContent("c", "1")});
   memo.Begin("web", one);
   for (size_t i = 0; i < 3; ++i) EXPECT_FALSE(memo.Find(i));
-  memo.Put(0, "hash-a");
-  memo.Put(1, "hash-b");  // c: not hashed (nothing applied to compare with)
+  memo.Put(0, target::HexDigest("aa"));
+  memo.Put(1, target::HexDigest("bb"));  // c: not hashed (nothing applied to compare with)
   memo.End();
 
   // The same set again (a no-op pass): every remembered hash comes back.
   memo.Begin("web", one);
   ASSERT_TRUE(memo.Find(0));
-  EXPECT_EQ(*memo.Find(0), "hash-a");
-  EXPECT_EQ(*memo.Find(1), "hash-b");
+  EXPECT_EQ(memo.Find(0)->Hex(), "aa");
+  EXPECT_EQ(memo.Find(1)->Hex(), "bb");
   EXPECT_FALSE(memo.Find(2));
   memo.End();
 
@@ -141,22 +141,22 @@ TEST(PlanMemoTest, RemembersOnlyUnchangedResourcesOfTheLastPass) {
       std::vector<Resource>{WithContent("a", "1"), WithContent("b", "2"), WithContent("d", "1")});
   memo.Begin("web", two);
   ASSERT_TRUE(memo.Find(0));
-  EXPECT_EQ(*memo.Find(0), "hash-a");
+  EXPECT_EQ(memo.Find(0)->Hex(), "aa");
   EXPECT_FALSE(memo.Find(1)) << "a changed body must be asked again";
   EXPECT_FALSE(memo.Find(2));
-  memo.Put(1, "hash-b2");
+  memo.Put(1, target::HexDigest("b2"));
   memo.End();
   one.reset();  // the memo keeps what it points into
 
   memo.Begin("web", two);
-  EXPECT_EQ(*memo.Find(1), "hash-b2");
+  EXPECT_EQ(memo.Find(1)->Hex(), "b2");
   // A pass that fails before End() changes nothing.
   auto three =
       std::make_shared<const std::vector<Resource>>(std::vector<Resource>{WithContent("a", "3")});
   memo.Begin("web", three);
   EXPECT_FALSE(memo.Find(0));
   memo.Begin("web", two);
-  EXPECT_EQ(*memo.Find(0), "hash-a");
+  EXPECT_EQ(memo.Find(0)->Hex(), "aa");
   memo.End();
 
   // Another context (local root, cluster): everything is asked again.
@@ -171,8 +171,8 @@ TEST(PlanMemoTest, FindsMovedResourcesOfANewSetByIdentity) {
   auto one = std::make_shared<const std::vector<Resource>>(
       std::vector<Resource>{WithContent("a", "1"), WithContent("b", "1")});
   memo.Begin("web", one);
-  memo.Put(0, "hash-a");
-  memo.Put(1, "hash-b");
+  memo.Put(0, target::HexDigest("aa"));
+  memo.Put(1, target::HexDigest("bb"));
   memo.End();
   // Another file order: the same resources at other positions.
   auto two = std::make_shared<const std::vector<Resource>>(
@@ -180,15 +180,15 @@ TEST(PlanMemoTest, FindsMovedResourcesOfANewSetByIdentity) {
   memo.Begin("web", two);
   EXPECT_FALSE(memo.Find(0));
   ASSERT_TRUE(memo.Find(1));
-  EXPECT_EQ(*memo.Find(1), "hash-b");
+  EXPECT_EQ(memo.Find(1)->Hex(), "bb");
   ASSERT_TRUE(memo.Find(2));
-  EXPECT_EQ(*memo.Find(2), "hash-a");
+  EXPECT_EQ(memo.Find(2)->Hex(), "aa");
   memo.End();
   EXPECT_EQ(memo.size(), 2u);
   // And by position once that set is the last pass's.
   memo.Begin("web", two);
   EXPECT_FALSE(memo.Find(0));
-  EXPECT_EQ(*memo.Find(2), "hash-a");
+  EXPECT_EQ(memo.Find(2)->Hex(), "aa");
   memo.End();
 }
 

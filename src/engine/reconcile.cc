@@ -365,8 +365,8 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   for (size_t i : split.order) {
     size_t k = owned_at[i] = owned.Find(want[i].id());
     if (k != IdIndex::kNone) in.inventory_desired[k] = true;
-    std::optional<std::string_view> hash = memo.Find(i);
-    if (hash && k != IdIndex::kNone && inventory[k].applied_hash.Is(*hash) && !unseal_error(i)) {
+    const target::HexDigest* hash = memo.Find(i);
+    if (hash && k != IdIndex::kNone && inventory[k].applied_hash == *hash && !unseal_error(i)) {
       maybe_ids.push_back(&want[i].id());
       maybe_at.push_back(i);
     } else {
@@ -408,7 +408,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     if (e.ok()) {
       // Hashed only when there is an applied hash to compare it with next time.
       if (owned_at[i] != IdIndex::kNone && target->ExpectedIsPure(ctx, want[i]))
-        memo.Put(i, resource::CanonicalHash(*e));
+        memo.Put(i, target::HexDigest(resource::CanonicalHash(*e)));
       in.expected[i] = std::move(*e);
     } else {
       refuse(i, AtOrigin(want[i], e.status().message()));
