@@ -131,12 +131,12 @@ Plan MakePlan(const PlanInput& in) {
       plan.apply.push_back(std::move(item));
       continue;
     }
-    const target::LiveObject& live = in.live_desired[i];
+    const LiveBody& live = in.live_desired[i];
     if (live.exists) {
       item.live = diff::Normalize(live.body);
       item.live_extra = HealthFields(live.body);
     }
-    if (!in.expected_error[i].empty()) {
+    if (i < in.expected_error.size() && !in.expected_error[i].empty()) {
       item.action = Action::kInvalid;
       item.error = in.expected_error[i];
     } else {

@@ -16,11 +16,10 @@ void PlanMemo::Begin(const std::string& context,
   }
   desired_ = std::move(desired);
   next_.assign(desired_ ? desired_->size() : 0, Next{});
-  put_text_.clear();
   puts_.clear();
 }
 
-std::optional<std::string_view> PlanMemo::Find(size_t i) {
+const target::HexDigest* PlanMemo::Find(size_t i) {
   const resource::Resource& now = (*desired_)[i];
   size_t from = i;
   if (desired_ != entries_from_) {
@@ -36,64 +35,53 @@ std::optional<std::string_view> PlanMemo::Find(size_t i) {
         by_id_built_ = true;
       }
       from = by_id_.Find(now.id());
-      if (from == IdIndex::kNone) return std::nullopt;
+      if (from == IdIndex::kNone) return nullptr;
     }
     const resource::Resource& was = *entries_[from].desired;
-    if (was.api_version() != now.api_version() || !SameBody(was.body(), now.body()))
-      return std::nullopt;
+    if (was.api_version() != now.api_version() || !SameBody(was.body(), now.body())) return nullptr;
   } else if (from >= entries_.size() || !entries_[from].desired) {
-    return std::nullopt;
+    return nullptr;
   }
   next_[i] = Next{.from = static_cast<uint32_t>(from)};
-  const Span& h = entries_[from].hash;
-  return std::string_view(hashes_).substr(h.at, h.size);
+  return &hashes_[entries_[from].hash];
 }
 
-void PlanMemo::Put(size_t i, std::string_view expected_hash) {
-  // Past 4 GiB of hashes (never, in practice) a resource is not remembered: its next pass
+void PlanMemo::Put(size_t i, const target::HexDigest& expected_hash) {
+  // Past 4 billion puts (never, in practice) a resource is not remembered: its next pass
   // asks the target, as for any resource not remembered.
-  if (put_text_.size() + expected_hash.size() > UINT32_MAX || puts_.size() >= kNoEntry) {
+  if (puts_.size() >= kNoEntry) {
     next_[i] = Next{};
     return;
   }
   next_[i] = Next{.put = static_cast<uint32_t>(puts_.size())};
-  puts_.push_back(Span{.at = static_cast<uint32_t>(put_text_.size()),
-                       .size = static_cast<uint32_t>(expected_hash.size())});
-  put_text_.append(expected_hash);
+  puts_.push_back(expected_hash);
 }
 
 std::shared_ptr<const std::vector<resource::Resource>> PlanMemo::End() {
-  std::vector<Entry> ended(next_.size());
-  std::string text;
-  size_ = 0;
-  for (size_t i = 0; i < next_.size(); ++i) {
-    const Next& n = next_[i];
-    std::string_view hash;
-    if (n.put != kNoEntry)
-      hash = std::string_view(put_text_).substr(puts_[n.put].at, puts_[n.put].size);
-    else if (n.from != kNoEntry)
-      hash = std::string_view(hashes_).substr(entries_[n.from].hash.at, entries_[n.from].hash.size);
-    else
-      continue;
-    if (text.size() + hash.size() > UINT32_MAX) continue;  // not remembered (see Put)
-    ended[i] = Entry{&(*desired_)[i], Span{.at = static_cast<uint32_t>(text.size()),
-                                           .size = static_cast<uint32_t>(hash.size())}};
-    text.append(hash);
-    ++size_;
-  }
+  // Sized exactly before they are filled (grown by appends they held up to twice what they
+  // need).
+  size_t count = 0;
+  for (const Next& n : next_) count += n.put != kNoEntry || n.from != kNoEntry;
+  std::vector<target::HexDigest> hashes;
+  hashes.reserve(count);
   // Nothing remembered (a cold sync: no resource was owned yet): no entry per desired
   // index either. Find() reads a missing entry as none.
-  if (size_ == 0) std::vector<Entry>().swap(ended);
+  std::vector<Entry> ended(count ? next_.size() : 0);
+  for (size_t i = 0; count && i < next_.size(); ++i) {
+    const Next& n = next_[i];
+    if (n.put == kNoEntry && n.from == kNoEntry) continue;
+    ended[i] = Entry{&(*desired_)[i], static_cast<uint32_t>(hashes.size())};
+    hashes.push_back(n.put != kNoEntry ? puts_[n.put] : hashes_[entries_[n.from].hash]);
+  }
+  size_ = count;
   entries_ = std::move(ended);
-  hashes_ = std::move(text);
-  hashes_.shrink_to_fit();
+  hashes_ = std::move(hashes);
   by_id_built_ = false;
   std::shared_ptr<const std::vector<resource::Resource>> retired = std::move(entries_from_);
   entries_from_ = desired_;
   // Freed, not cleared: what a pass puts is not kept twice between passes.
   std::vector<Next>().swap(next_);
-  std::string().swap(put_text_);
-  std::vector<Span>().swap(puts_);
+  std::vector<target::HexDigest>().swap(puts_);
   return retired;
 }
 

@@ -23,6 +23,7 @@
 
 #include "engine/id_index.h"
 #include "resource/resource.h"
+#include "target/target.h"
 
 namespace plumb::engine {
 
@@ -35,12 +36,12 @@ class PlanMemo {
              std::shared_ptr<const std::vector<resource::Resource>> desired);
 
   // The expected hash remembered for desired[i], when the last pass saw a resource with
-  // this identity and an equal body; nullopt otherwise. Valid until End().
+  // this identity and an equal body; nullptr otherwise. Valid until End().
   // A hit is carried into the next pass.
-  std::optional<std::string_view> Find(size_t i);
+  const target::HexDigest* Find(size_t i);
 
   // Remembers the expected hash of desired[i] for the next pass.
-  void Put(size_t i, std::string_view expected_hash);
+  void Put(size_t i, const target::HexDigest& expected_hash);
 
   // Ends the pass: what is remembered from now on is this pass's Put()s and Find() hits.
   // A pass that does not end (the reconcile failed first) changes nothing. Returns the
@@ -51,15 +52,13 @@ class PlanMemo {
   size_t size() const { return size_; }
 
  private:
-  // The hashes are kept end to end in one text (a Span each) rather than as a string per
-  // resource: 64 hex digits on the heap were 80 bytes and an allocation each, and a Next
-  // per desired resource with its string 48 bytes even when nothing was put.
-  struct Span {
-    uint32_t at = 0, size = 0;
-  };
+  // The hashes are kept as their bytes (a HexDigest, 33 bytes) in one vector, an index each,
+  // rather than as a string per resource (64 hex digits on the heap were 80 bytes and an
+  // allocation each; end to end in one text, 64 bytes), and compare with the inventory's
+  // (HexDigest too) without parsing hex on every pass.
   struct Entry {
     const resource::Resource* desired = nullptr;  // into entries_from_; nullptr: none
-    Span hash;                                    // in hashes_
+    uint32_t hash = 0;                            // in hashes_
   };
   static constexpr uint32_t kNoEntry = UINT32_MAX;
   struct Next {
@@ -72,10 +71,9 @@ class PlanMemo {
   std::vector<Entry> entries_;  // the last ended pass, by its desired index
   IdIndex by_id_;               // entries_ by identity, built by the first Find() that needs it
   bool by_id_built_ = false;
-  std::string hashes_;      // the hashes of entries_
-  std::vector<Next> next_;  // this pass, by desired index
-  std::string put_text_;    // this pass's Put()s, end to end
-  std::vector<Span> puts_;  // in put_text_
+  std::vector<target::HexDigest> hashes_;  // the hashes of entries_
+  std::vector<Next> next_;                 // this pass, by desired index
+  std::vector<target::HexDigest> puts_;    // this pass's Put()s
   size_t size_ = 0;
 };
 

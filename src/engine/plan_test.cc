@@ -42,19 +42,17 @@ TEST(PlanTest, PairsDesiredWithLiveAndPrunesOnlyInventory) {
     in.expected_error.push_back("");
   }
   in.live_desired.resize(3);
-  in.live_desired[0] = {d[0].id(), true, d[0].body()};
+  in.live_desired[0] = {true, d[0].body()};
   Value changed = d[1].body();
   changed.Set("spec", Value::EmptyObject()).Set("content", "old");
-  in.live_desired[1] = {d[1].id(), true, changed};
-  in.live_desired[2] = {d[2].id(), false, Value()};
+  in.live_desired[1] = {true, changed};
+  in.live_desired[2] = {false, Value()};
   Resource gone = Make("File", "gone");
   Resource first = Make("File", "first-owned");
   in.inventory = std::make_shared<const std::vector<target::InventoryEntry>>(
       std::vector<target::InventoryEntry>{
-          {first.id(), 0, ""}, {d[0].id(), 1, ""}, {gone.id(), 2, ""}});
-  in.live_inventory = {{first.id(), true, first.body()},
-                       {d[0].id(), true, d[0].body()},
-                       {gone.id(), true, gone.body()}};
+          {first.id(), 0, {}}, {d[0].id(), 1, {}}, {gone.id(), 2, {}}});
+  in.live_inventory = {{true, first.body()}, {true, d[0].body()}, {true, gone.body()}};
   Plan p = MakePlan(in);
   ASSERT_EQ(p.apply.size(), 3u);
   EXPECT_EQ(p.apply[0].action, Action::kNoop);
@@ -73,7 +71,7 @@ TEST(PlanTest, InvalidExpectedIsNotApplied) {
   in.order = ApplyOrder(d);
   in.expected = {Value()};
   in.expected_error = {"spec.path escapes"};
-  in.live_desired = {{d[0].id(), false, Value()}};
+  in.live_desired = {{false, Value()}};
   Plan p = MakePlan(in);
   EXPECT_EQ(p.apply[0].action, Action::kInvalid);
   EXPECT_EQ(p.apply[0].error, "spec.path escapes");
@@ -86,7 +84,7 @@ TEST(PlanTest, AsAppliedItemsAreNoopsWithoutBodies) {
   in.order = ApplyOrder(d);
   in.expected = {Value(), d[1].body()};
   in.expected_error = {"", ""};
-  in.live_desired = {{}, {d[1].id(), false, Value()}};
+  in.live_desired = {{}, {false, Value()}};
   in.as_applied = {true, false};
   Plan p = MakePlan(in);
   ASSERT_EQ(p.apply.size(), 2u);
@@ -103,21 +101,38 @@ Resource WithContent(const std::string& name, const std::string& content) {
   return r;
 }
 
+TEST(PlanTest, ExpectedErrorsMayBeLeftEmptyAndLiveBodiesCarryNoIdentity) {
+  std::vector<Resource> d = {Make("File", "same"), Make("File", "new")};
+  PlanInput in;
+  in.desired = &d;
+  in.order = ApplyOrder(d);
+  in.expected = {d[0].body(), d[1].body()};
+  // No error for any resource: expected_error left empty rather than a "" per resource.
+  in.live_desired = {LiveBody{true, d[0].body()}, LiveBody{}};
+  Plan p = MakePlan(in);
+  ASSERT_EQ(p.apply.size(), 2u);
+  EXPECT_EQ(p.apply[0].action, Action::kNoop);
+  EXPECT_EQ(p.apply[0].id->name, "same");  // the identity is the desired resource's
+  EXPECT_EQ(&p.apply[0].id.get(), &d[0].id());
+  EXPECT_EQ(p.apply[1].action, Action::kCreate);
+  EXPECT_TRUE(p.apply[1].error.empty());
+}
+
 TEST(PlanMemoTest, RemembersOnlyUnchangedResourcesOfTheLastPass) {
   PlanMemo memo;
   auto one = std::make_shared<const std::vector<Resource>>(
       std::vector<Resource>{WithContent("a", "1"), WithContent("b", "1"), WithContent("c", "1")});
   memo.Begin("web", one);
   for (size_t i = 0; i < 3; ++i) EXPECT_FALSE(memo.Find(i));
-  memo.Put(0, "hash-a");
-  memo.Put(1, "hash-b");  // c: not hashed (nothing applied to compare with)
+  memo.Put(0, target::HexDigest("aa"));
+  memo.Put(1, target::HexDigest("bb"));  // c: not hashed (nothing applied to compare with)
   memo.End();
 
   // The same set again (a no-op pass): every remembered hash comes back.
   memo.Begin("web", one);
   ASSERT_TRUE(memo.Find(0));
-  EXPECT_EQ(*memo.Find(0), "hash-a");
-  EXPECT_EQ(*memo.Find(1), "hash-b");
+  EXPECT_EQ(memo.Find(0)->Hex(), "aa");
+  EXPECT_EQ(memo.Find(1)->Hex(), "bb");
   EXPECT_FALSE(memo.Find(2));
   memo.End();
 
@@ -126,22 +141,22 @@ TEST(PlanMemoTest, RemembersOnlyUnchangedResourcesOfTheLastPass) {
       std::vector<Resource>{WithContent("a", "1"), WithContent("b", "2"), WithContent("d", "1")});
   memo.Begin("web", two);
   ASSERT_TRUE(memo.Find(0));
-  EXPECT_EQ(*memo.Find(0), "hash-a");
+  EXPECT_EQ(memo.Find(0)->Hex(), "aa");
   EXPECT_FALSE(memo.Find(1)) << "a changed body must be asked again";
   EXPECT_FALSE(memo.Find(2));
-  memo.Put(1, "hash-b2");
+  memo.Put(1, target::HexDigest("b2"));
   memo.End();
   one.reset();  // the memo keeps what it points into
 
   memo.Begin("web", two);
-  EXPECT_EQ(*memo.Find(1), "hash-b2");
+  EXPECT_EQ(memo.Find(1)->Hex(), "b2");
   // A pass that fails before End() changes nothing.
   auto three =
       std::make_shared<const std::vector<Resource>>(std::vector<Resource>{WithContent("a", "3")});
   memo.Begin("web", three);
   EXPECT_FALSE(memo.Find(0));
   memo.Begin("web", two);
-  EXPECT_EQ(*memo.Find(0), "hash-a");
+  EXPECT_EQ(memo.Find(0)->Hex(), "aa");
   memo.End();
 
   // Another context (local root, cluster): everything is asked again.
@@ -156,8 +171,8 @@ TEST(PlanMemoTest, FindsMovedResourcesOfANewSetByIdentity) {
   auto one = std::make_shared<const std::vector<Resource>>(
       std::vector<Resource>{WithContent("a", "1"), WithContent("b", "1")});
   memo.Begin("web", one);
-  memo.Put(0, "hash-a");
-  memo.Put(1, "hash-b");
+  memo.Put(0, target::HexDigest("aa"));
+  memo.Put(1, target::HexDigest("bb"));
   memo.End();
   // Another file order: the same resources at other positions.
   auto two = std::make_shared<const std::vector<Resource>>(
@@ -165,15 +180,15 @@ TEST(PlanMemoTest, FindsMovedResourcesOfANewSetByIdentity) {
   memo.Begin("web", two);
   EXPECT_FALSE(memo.Find(0));
   ASSERT_TRUE(memo.Find(1));
-  EXPECT_EQ(*memo.Find(1), "hash-b");
+  EXPECT_EQ(memo.Find(1)->Hex(), "bb");
   ASSERT_TRUE(memo.Find(2));
-  EXPECT_EQ(*memo.Find(2), "hash-a");
+  EXPECT_EQ(memo.Find(2)->Hex(), "aa");
   memo.End();
   EXPECT_EQ(memo.size(), 2u);
   // And by position once that set is the last pass's.
   memo.Begin("web", two);
   EXPECT_FALSE(memo.Find(0));
-  EXPECT_EQ(*memo.Find(2), "hash-a");
+  EXPECT_EQ(memo.Find(2)->Hex(), "aa");
   memo.End();
 }
 
@@ -184,7 +199,7 @@ TEST(PlanTest, PrunesByIdentityWithoutTheCallersAnswer) {
   in.order = ApplyOrder(d);
   in.expected = {d[0].body()};
   in.expected_error = {""};
-  in.live_desired = {{d[0].id(), true, d[0].body()}};
+  in.live_desired = {{true, d[0].body()}};
   Resource other_kind = Make("ConfigMap", "kept");  // same name, another identity
   in.inventory = std::make_shared<const std::vector<target::InventoryEntry>>(
       std::vector<target::InventoryEntry>{{.id = d[0].id()}, {.id = other_kind.id()}});

@@ -143,6 +143,8 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   // the pass: its render is dropped, and an error of that render is not reported (the
   // scan's is).
   constexpr size_t kRenderBesideScanBytes = 16 << 20;
+  // Renders of this many resources or more are followed by a malloc_trim (see below).
+  constexpr size_t kTrimAfterRender = 16384;
   st.scan_error.clear();
   std::string applied;
   // Told once by the scan's thread: the bytes of added text it read, or kNoText when it read
@@ -228,6 +230,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   o.fetch_ms = MonotonicMillis() - t - aside_ms;
   t = MonotonicMillis() - aside_ms;
 
+  bool big_render = false;  // see below
   if (st.rendered && st.rendered_commit == o.head) {
     o.desired = st.rendered;
   } else {
@@ -244,8 +247,12 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     st.rendered = all;
     st.rendered_commit = o.head;
     o.desired = all;
+    big_render = all->size() >= kTrimAfterRender;
   }
   rendered_aside.reset();
+  // A big render freed much of what it allocated (the files' text, the parser's
+  // documents): given back before the plan allocates around the holes it left.
+  if (big_render) ::malloc_trim(0);
   // Unseal: SealedSecrets and SOPS documents become what they describe; plaintext
   // Secrets are refused unless allowed.
   if (st.rendered_needs_unseal) {
@@ -371,7 +378,7 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   for (size_t i : split.order) {
     size_t k = owned_at[i] = owned.Find(want[i].id());
     if (k != IdIndex::kNone) in.inventory_desired[k] = true;
-    std::optional<std::string_view> hash = memo.Find(i);
+    const target::HexDigest* hash = memo.Find(i);
     if (hash && k != IdIndex::kNone && inventory[k].applied_hash == *hash && !unseal_error(i)) {
       maybe_ids.push_back(&want[i].id());
       maybe_at.push_back(i);
@@ -392,37 +399,38 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
   // Per desired index, but only when something is planned the slow way (not in a no-op).
   if (!observe_at.empty()) {
     in.expected.resize(want.size());
-    in.expected_error.resize(want.size());
   }
-  std::vector<ResourceId> ids;
+  auto refuse = [&](size_t i, std::string why) {
+    if (in.expected_error.size() != want.size()) in.expected_error.resize(want.size());
+    in.expected_error[i] = std::move(why);
+  };
+  std::vector<const ResourceId*> ids;  // the desired resources' own (not copies)
   ids.reserve(observe_at.size());
   for (size_t i : observe_at) {
-    ids.push_back(want[i].id());
+    ids.push_back(&want[i].id());
     if (const std::string* u = unseal_error(i)) {
-      in.expected_error[i] = *u;
+      refuse(i, *u);
       continue;
     }
     if (!target->Handles(want[i].id())) {
-      in.expected_error[i] = want[i].origin().ToString() + ": no target handles kind " +
-                             want[i].api_version() + " " + want[i].id().kind;
+      refuse(i, want[i].origin().ToString() + ": no target handles kind " + want[i].api_version() +
+                    " " + want[i].id().kind);
       continue;
     }
     auto e = target->Expected(ctx, want[i]);
     if (e.ok()) {
       // Hashed only when there is an applied hash to compare it with next time.
       if (owned_at[i] != IdIndex::kNone && target->ExpectedIsPure(ctx, want[i]))
-        memo.Put(i, resource::CanonicalHash(*e));
+        memo.Put(i, target::HexDigest(resource::CanonicalHash(*e)));
       in.expected[i] = std::move(*e);
     } else {
-      in.expected_error[i] = AtOrigin(want[i], e.status().message());
+      refuse(i, AtOrigin(want[i], e.status().message()));
     }
   }
   if (!ids.empty()) {
-    ASSIGN_OR_RETURN(auto live, target->Observe(ctx, ids));
-    // The ids, the target's answer and the answer by desired index were alive at once
-    // (after a cold sync of 100,000 Files, 46 MB): the ids go first, and an answer for
-    // every desired resource in order (observe_at is sorted) is taken as it is.
-    std::vector<ResourceId>().swap(ids);
+    ASSIGN_OR_RETURN(std::vector<LiveBody> live, target->ObserveBodies(ctx, ids));
+    std::vector<const ResourceId*>().swap(ids);
+    // An answer for every desired resource in order (observe_at is sorted) is taken as it is.
     if (observe_at.size() == want.size() && live.size() == want.size()) {
       in.live_desired = std::move(live);
     } else {
@@ -434,19 +442,23 @@ Result<Observed> Engine::Impl::Observe(AppState& st, const AppSpec& spec, const 
     in.live_desired.resize(want.size());
   }
   // Only what is owned but no longer desired needs observing again (to be pruned).
-  std::vector<ResourceId> prune_ids;
+  std::vector<const ResourceId*> prune_ids;
   std::vector<size_t> prune_at;
   for (size_t k = 0; k < inventory.size(); ++k) {
     if (in.inventory_desired[k]) continue;
-    prune_ids.push_back(inventory[k].id);
+    prune_ids.push_back(&inventory[k].id);
     prune_at.push_back(k);
   }
   if (!prune_ids.empty()) {
     in.live_inventory.resize(inventory.size());
-    ASSIGN_OR_RETURN(auto live, target->Observe(ctx, prune_ids));
-    for (size_t j = 0; j < live.size(); ++j) in.live_inventory[prune_at[j]] = std::move(live[j]);
+    ASSIGN_OR_RETURN(std::vector<LiveBody> live, target->ObserveBodies(ctx, prune_ids));
+    for (size_t j = 0; j < live.size() && j < prune_at.size(); ++j)
+      in.live_inventory[prune_at[j]] = std::move(live[j]);
   }
   o.plan = MakePlan(in);
+  // What the plan was made from (the expected and live bodies, by desired index) is freed
+  // before the memo builds what it remembers, not after: they were alive at once.
+  { PlanInput done = std::move(in); }
   o.retired = memo.End();
   o.plan_ms = MonotonicMillis() - t;
   return o;
@@ -810,12 +822,12 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
     live_end = std::min(plan.apply.size(), begin + kHealthChunk);
     live_at.assign(live_end - live_begin, SIZE_MAX);
     live.clear();
-    std::vector<ResourceId> again;
+    std::vector<const ResourceId*> again;
     for (size_t k = live_begin; k < live_end; ++k) {
       const PlanItem& item = plan.apply[k];
       if (item.as_applied || !changed(k)) continue;  // as planned
       live_at[k - live_begin] = again.size();
-      again.push_back(item.id);
+      again.push_back(&item.id.get());
     }
     if (again.empty()) return;
     auto l = target->Observe(ctx, again);

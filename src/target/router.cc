@@ -22,10 +22,16 @@ class RoutingTarget : public Target {
                              " here: set spec.target.kubernetes to apply it to a cluster");
     return t->Expected(ctx, desired);
   }
+  using Target::Observe;
   Result<std::vector<LiveObject>> Observe(const AppContext& ctx,
-                                          const std::vector<ResourceId>& ids) override {
+                                          const std::vector<const ResourceId*>& ids) override {
     ASSIGN_OR_RETURN(Target * t, For(ctx));
     return t->Observe(ctx, ids);
+  }
+  Result<std::vector<LiveBody>> ObserveBodies(const AppContext& ctx,
+                                              const std::vector<const ResourceId*>& ids) override {
+    ASSIGN_OR_RETURN(Target * t, For(ctx));
+    return t->ObserveBodies(ctx, ids);
   }
   bool ExpectedIsPure(const AppContext& ctx, const Resource& desired) override {
     auto t = For(ctx);

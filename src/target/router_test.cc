@@ -17,8 +17,9 @@ class StubTarget : public Target {
     log_->push_back(name_ + " expected " + ctx.app);
     return Value();
   }
+  using Target::Observe;
   Result<std::vector<LiveObject>> Observe(const AppContext& ctx,
-                                          const std::vector<ResourceId>&) override {
+                                          const std::vector<const ResourceId*>&) override {
     log_->push_back(name_ + " observe " + ctx.app);
     return std::vector<LiveObject>{};
   }
@@ -76,9 +77,9 @@ TEST(RoutingTargetTest, SendsEachApplicationToItsClusterAndSharesOnePerContext) 
   KubernetesRef prod{.kubeconfig = "/k", .context = "prod"};
   AppContext host{.app = "host"}, a{.app = "a", .kubernetes = &prod},
       b{.app = "b", .kubernetes = &prod};
-  ASSERT_TRUE(router->Observe(host, {}).ok());
-  ASSERT_TRUE(router->Observe(a, {}).ok());
-  ASSERT_TRUE(router->Observe(b, {}).ok());
+  ASSERT_TRUE(router->Observe(host, std::vector<ResourceId>{}).ok());
+  ASSERT_TRUE(router->Observe(a, std::vector<ResourceId>{}).ok());
+  ASSERT_TRUE(router->Observe(b, std::vector<ResourceId>{}).ok());
   EXPECT_EQ(made, 1);  // one target per kubeconfig and context
   ASSERT_TRUE(router->Inventory("a").ok());
   ASSERT_TRUE(router->Inventory("host").ok());
@@ -91,7 +92,7 @@ TEST(RoutingTargetTest, SendsEachApplicationToItsClusterAndSharesOnePerContext) 
   // A bad context is an error naming the kubeconfig.
   KubernetesRef bad{.kubeconfig = "/k", .context = "bad"};
   AppContext c{.app = "c", .kubernetes = &bad};
-  auto o = router->Observe(c, {});
+  auto o = router->Observe(c, std::vector<ResourceId>{});
   ASSERT_FALSE(o.ok());
   EXPECT_NE(o.status().message().find("spec.target.kubernetes (/k): no context bad"),
             std::string::npos)

@@ -87,7 +87,7 @@ TEST_F(LocalTargetTest, ApplyObserveUnchangedConfigureRemove) {
   ASSERT_TRUE(inv.ok());
   ASSERT_EQ(inv->size(), 1u);
   EXPECT_EQ((*inv)[0].id, f.id());
-  EXPECT_EQ((*inv)[0].applied_hash.size(), 64u);
+  EXPECT_EQ((*inv)[0].applied_hash.Hex().size(), 64u);
   EXPECT_TRUE(target_->Flush().ok());
 
   c = target_->Remove(ctx_, f.id());

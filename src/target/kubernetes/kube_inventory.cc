@@ -82,10 +82,11 @@ void InventoryStore::Record(const std::string& app, const ResourceId& id, const 
   auto it = st.entries.find(id.Key());
   st.pending.erase(id.Key());
   if (it == st.entries.end()) {
-    st.entries[id.Key()] = InventoryEntry{.id = id, .order = next_order_++, .applied_hash = hash};
+    st.entries[id.Key()] =
+        InventoryEntry{.id = id, .order = next_order_++, .applied_hash = HexDigest(hash)};
     st.dirty = true;
   } else {
-    it->second.applied_hash = hash;  // the first apply order stays
+    it->second.applied_hash = HexDigest(hash);  // the first apply order stays
   }
 }
 
@@ -145,7 +146,7 @@ Status InventoryStore::Write(const std::string& app,
     Value row = Value::EmptyObject();
     row.Set("key", k);
     row.Set("order", static_cast<int64_t>(e.order));
-    row.Set("hash", e.applied_hash);
+    row.Set("hash", e.applied_hash.Hex());
     list.Append(row);
   }
   Value cm = Value::EmptyObject();
@@ -191,7 +192,8 @@ Result<std::map<std::string, InventoryEntry>> InventoryStore::Read(const std::st
     const Value* order = row.Find("order");
     int64_t o = order && order->is_int() ? order->as_int() : 0;
     next_order_ = std::max(next_order_, o + 1);
-    out[id->Key()] = InventoryEntry{.id = *id, .order = o, .applied_hash = row.GetString("hash")};
+    out[id->Key()] =
+        InventoryEntry{.id = *id, .order = o, .applied_hash = HexDigest(row.GetString("hash"))};
   }
   return out;
 }

@@ -93,11 +93,13 @@ class KubeTarget : public Target {
     return Strip(std::move(r->body));
   }
 
+  using Target::Observe;
   Result<std::vector<LiveObject>> Observe(const AppContext& ctx,
-                                          const std::vector<ResourceId>& ids) override {
+                                          const std::vector<const ResourceId*>& ids) override {
     std::vector<LiveObject> out;
     out.reserve(ids.size());
-    for (const ResourceId& id : ids) {
+    for (const ResourceId* at : ids) {
+      const ResourceId& id = *at;
       LiveObject live{.id = id};
       auto info = discovery_.ResolveGroupKind(id.group, id.kind);
       if (!info.ok()) {

@@ -242,20 +242,33 @@ class LocalTarget : public Target {
     return InvalidArgument("the local target does not handle " + id.ToString());
   }
 
+  using Target::Observe;
   Result<std::vector<LiveObject>> Observe(const AppContext& ctx,
-                                          const std::vector<ResourceId>& ids) override {
+                                          const std::vector<const ResourceId*>& ids) override {
+    ASSIGN_OR_RETURN(std::vector<LiveBody> bodies, ObserveBodies(ctx, ids));
+    std::vector<LiveObject> out;
+    out.reserve(bodies.size());
+    for (size_t j = 0; j < bodies.size() && j < ids.size(); ++j)
+      out.push_back(
+          LiveObject{.id = *ids[j], .exists = bodies[j].exists, .body = std::move(bodies[j].body)});
+    return out;
+  }
+
+  Result<std::vector<LiveBody>> ObserveBodies(const AppContext& ctx,
+                                              const std::vector<const ResourceId*>& ids) override {
     std::lock_guard<std::mutex> lock(mu_);
     Settle();
     writer_.ForgetAbsent();  // only this observation's notes may spare an apply its look
-    std::vector<LiveObject> out;
+    std::vector<LiveBody> out;
     out.reserve(ids.size());
     // Desired resources sorted by identity, built on the first object not yet applied (a
     // linear search per object made a cold plan quadratic; a map by key text held a copy
     // of every key, 10 MB at 100,000).
     std::vector<const Resource*> desired_by_id;
     auto id_less = [](const Resource* a, const Resource* b) { return a->id() < b->id(); };
-    for (const ResourceId& id : ids) {
-      LiveObject live{.id = id};
+    for (const ResourceId* at : ids) {
+      const ResourceId& id = *at;
+      LiveBody live;
       ASSIGN_OR_RETURN(const Value* stored, StoredPtr(ctx.app, id));
       if ((IsKind(id, "ConfigMap") || IsKind(id, "Secret")) && stored) {
         live.exists = true;
@@ -878,8 +891,7 @@ class LocalTarget : public Target {
       for (const auto& [key, obj] : rows) {
         auto id = ResourceId::FromKey(std::string(key));
         if (!id.ok()) continue;  // never stored (LoadManagedFiles skips such rows)
-        inv.list->push_back(
-            {.id = std::move(*id), .order = obj->order, .applied_hash = obj->hash.Hex()});
+        inv.list->push_back({.id = std::move(*id), .order = obj->order, .applied_hash = obj->hash});
         inv.objects.push_back(obj);
       }
       inv.known.assign(inv.objects.size(), 0);
@@ -950,7 +962,7 @@ class LocalTarget : public Target {
       return;
     }
     Writable(inv);
-    inv.list->push_back({.id = id, .order = obj->order, .applied_hash = obj->hash.Hex()});
+    inv.list->push_back({.id = id, .order = obj->order, .applied_hash = obj->hash});
     inv.objects.push_back(obj);
     inv.known.push_back(0);
   }

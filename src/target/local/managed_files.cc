@@ -12,42 +12,6 @@
 
 namespace plumb::target::local {
 
-namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
-HexDigest::HexDigest(std::string_view hex) {
-  if (hex.size() % 2 != 0 || hex.size() > 2 * bytes_.size()) {
-    digits_ = kNotHex;
-    return;
-  }
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = HexValue(hex[i]), lo = HexValue(hex[i + 1]);
-    if (hi < 0 || lo < 0) {
-      bytes_ = {};
-      digits_ = kNotHex;
-      return;
-    }
-    bytes_[i / 2] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  digits_ = static_cast<uint8_t>(hex.size());
-}
-
-bool HexDigest::Is(std::string_view hex) const {
-  HexDigest other(hex);
-  return digits_ != kNotHex && other == *this;
-}
-
-std::string HexDigest::Hex() const {
-  if (digits_ == kNotHex) return "?";
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(bytes_.data()), digits_ / 2u));
-}
-
 std::string ManagedFile::OwnerKey(const std::string& app, const resource::ResourceId& id) {
   return app + '\x1f' + id.Key();
 }

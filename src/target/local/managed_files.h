@@ -15,25 +15,12 @@
 
 #include "resource/resource.h"
 #include "target/local/file_state.h"
+#include "target/target.h"
 
 namespace plumb::target::local {
 
-// A hex digest kept as its bytes: a third of the size of the hex text on the heap, one
-// per managed file (100,000 of them in a large Application).
-class HexDigest {
- public:
-  HexDigest() = default;
-  // Text that is not hex of up to 64 digits is kept as "never equal" (Is() is false).
-  explicit HexDigest(std::string_view hex);
-  bool Is(std::string_view hex) const;  // the same digest, as lowercase or uppercase hex
-  std::string Hex() const;              // lowercase; "?" for text that was not hex
-  bool operator==(const HexDigest&) const = default;
-
- private:
-  static constexpr uint8_t kNotHex = 0xff;
-  std::array<uint8_t, 32> bytes_{};
-  uint8_t digits_ = 0;  // hex digits (even), or kNotHex
-};
+// HexDigest: see target/target.h (an inventory entry's applied hash is one too).
+using target::HexDigest;
 
 // The key ManagedFile::OwnerKey makes (app, '\x1f', id.Key()), kept as two parts: the
 // part before the object's name (the Application, group, kind and namespace), interned so
