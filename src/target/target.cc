@@ -30,10 +30,7 @@ HexDigest::HexDigest(std::string_view hex) {
   digits_ = static_cast<uint8_t>(hex.size());
 }
 
-bool HexDigest::Is(std::string_view hex) const {
-  HexDigest other(hex);
-  return digits_ != kNotHex && other == *this;
-}
+bool HexDigest::Is(std::string_view hex) const { return HexDigest(hex) == *this; }
 
 std::string HexDigest::Hex() const {
   if (digits_ == kNotHex) return "?";

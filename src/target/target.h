@@ -112,7 +112,10 @@ class HexDigest {
   explicit HexDigest(std::string_view hex);
   bool Is(std::string_view hex) const;  // the same digest, as lowercase or uppercase hex
   std::string Hex() const;              // lowercase; "?" for text that was not hex
-  bool operator==(const HexDigest&) const = default;
+  // The same digest; text that was not hex equals nothing, not even itself.
+  bool operator==(const HexDigest& o) const {
+    return digits_ != kNotHex && digits_ == o.digits_ && bytes_ == o.bytes_;
+  }
 
  private:
   static constexpr uint8_t kNotHex = 0xff;

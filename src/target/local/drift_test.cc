@@ -218,6 +218,7 @@ TEST(ManagedFileTest, ADigestKeptAsBytesIsTheHexItWasGiven) {
   for (const std::string& bad : {std::string("xyz1"), std::string("abc"), std::string(66, 'a')}) {
     local::HexDigest b(bad);
     EXPECT_FALSE(b.Is(bad)) << bad;
+    EXPECT_FALSE(b == local::HexDigest(bad)) << bad;
     EXPECT_FALSE(b.Is(sha)) << bad;
     EXPECT_EQ(b.Hex(), "?");
   }
