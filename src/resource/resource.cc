@@ -33,6 +33,16 @@ std::string StringIn(const Value& body, std::string_view section, const std::str
   return map ? map->GetString(key, fallback) : fallback;
 }
 
+// An object's members in key order: the order CanonicalJson writes them in.
+std::vector<const Member*> MembersByKey(const Object& fields) {
+  std::vector<const Member*> members;
+  members.reserve(fields.size());
+  for (const Member& m : fields) members.push_back(&m);
+  std::sort(members.begin(), members.end(),
+            [](const Member* a, const Member* b) { return a->first < b->first; });
+  return members;
+}
+
 void AppendCanonical(const Value& v, std::string* out) {
   switch (v.type()) {
     case Value::Type::kNull:
@@ -64,14 +74,9 @@ void AppendCanonical(const Value& v, std::string* out) {
       break;
     }
     case Value::Type::kObject: {
-      std::vector<const Member*> members;
-      members.reserve(v.size());
-      for (const Member& m : v.as_object()) members.push_back(&m);
-      std::sort(members.begin(), members.end(),
-                [](const Member* a, const Member* b) { return a->first < b->first; });
       *out += '{';
       bool first = true;
-      for (const Member* m : members) {
+      for (const Member* m : MembersByKey(v.as_object())) {
         if (!first) *out += ',';
         first = false;
         AppendJsonQuoted(out, m->first);
@@ -87,7 +92,7 @@ void AppendCanonical(const Value& v, std::string* out) {
 // ToJson(v) into *json and AppendCanonical(v) into *canon together: each string is quoted
 // once, into *json, and its text copied to *canon. An object whose keys are not in order
 // goes into *canon member by member in stored order, then its members' texts are put in
-// the order AppendCanonical writes them (the same sort of the same list).
+// the order AppendCanonical writes them (MembersByKey).
 void AppendJsonAndCanonical(const Value& v, std::string* json, std::string* canon) {
   switch (v.type()) {
     case Value::Type::kNull:
@@ -154,14 +159,9 @@ void AppendJsonAndCanonical(const Value& v, std::string* json, std::string* cano
         if (!in_order) spans.emplace_back(start, canon->size() - start);
       }
       if (!in_order) {
-        std::vector<const Member*> members;
-        members.reserve(fields.size());
-        for (const Member& m : fields) members.push_back(&m);
-        std::sort(members.begin(), members.end(),
-                  [](const Member* a, const Member* b) { return a->first < b->first; });
         std::string sorted;
         sorted.reserve(canon->size() - base + fields.size());
-        for (const Member* m : members) {
+        for (const Member* m : MembersByKey(fields)) {
           if (!sorted.empty()) sorted += ',';
           const auto& [start, len] = spans[static_cast<size_t>(m - fields.data())];
           sorted.append(*canon, start, len);
