@@ -546,18 +546,17 @@ class LocalTarget : public Target {
 
   // From the copy of local.db in memory (this process is its only writer), in the order
   // Store::ListInventory gives: no query per reconcile, and no scan or sort either while
-  // the Application's rows are those of the last call (AppInventory).
+  // the Application's rows are those of the last call (AppInventory). Either call begins
+  // a plan.
   Result<std::vector<InventoryEntry>> Inventory(const std::string& app) override {
     std::lock_guard<std::mutex> lock(mu_);
-    planned_.clear();    // a plan begins: the last one's bodies are no longer held
-    plan_dirs_.Clear();  // and what the last one saw of the directories is not trusted
+    BeginPlan();
     return *CurrentInventory(app).list;
   }
   Result<std::shared_ptr<const std::vector<InventoryEntry>>> InventoryOf(
       const AppContext& ctx) override {
     std::lock_guard<std::mutex> lock(mu_);
-    planned_.clear();    // a plan begins: the last one's bodies are no longer held
-    plan_dirs_.Clear();  // and what the last one saw of the directories is not trusted
+    BeginPlan();
     return std::shared_ptr<const std::vector<InventoryEntry>>(CurrentInventory(ctx.app).list);
   }
 
@@ -645,6 +644,13 @@ class LocalTarget : public Target {
   }
 
  private:
+  // A plan begins: the last one's bodies are no longer held, and what it saw of the
+  // directories is not trusted. Called under mu_.
+  void BeginPlan() {
+    planned_.clear();
+    plan_dirs_.Clear();
+  }
+
   // Puts the staging directories of this reconcile's new files in place (FileWriter), so
   // whatever looks at the host next sees every file applied so far: called first by every
   // method but the apply of a File. A file that could not be put in place is not managed
