@@ -464,9 +464,9 @@ void FileWriter::MaybeWriteBackEarly(const std::string& allowed) {
   early_running_ = true;
   try {
     early_ = std::thread([this, dir = allowed] {
-      // An allowed directory (the operator's, not the repository's). Not opened: Sync()
-      // syncs that file system anyway. A failed syncfs is Sync()'s error (see the header):
-      // the kernel will not report it again to the final syncfs.
+      // An allowed directory (the operator's, not the repository's). One that cannot be
+      // opened is skipped: Sync() syncs that file system anyway. A failed syncfs is Sync()'s
+      // error (see the header): the kernel will not report it again to the final syncfs.
       int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
       if (fd >= 0) {
         const int rc = early_syncfs_ ? early_syncfs_(fd) : ::syncfs(fd);
