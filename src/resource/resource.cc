@@ -189,14 +189,14 @@ std::string ResourceId::Key() const {
 Result<ResourceId> ResourceId::FromKey(const std::string& key) {
   // The name is last and takes the rest, so a name holding '/' still round-trips.
   ResourceId id;
-  std::string* parts[] = {&id.group, &id.kind, &id.ns};
+  resource::Key* parts[] = {&id.group, &id.kind, &id.ns};
   size_t pos = 0;
-  for (std::string* part : parts) {
+  for (resource::Key* part : parts) {
     size_t slash = key.find('/', pos);
     if (slash == std::string::npos) {
       return InvalidArgument("resource key \"" + key + "\" is not group/kind/namespace/name");
     }
-    *part = key.substr(pos, slash - pos);
+    *part = std::string_view(key).substr(pos, slash - pos);
     pos = slash + 1;
   }
   id.name = key.substr(pos);
@@ -277,9 +277,10 @@ Result<Resource> Resource::FromValue(Value body, Origin origin,
   }
 
   auto head = std::make_shared<Head>();
-  head->api_version = body.Find("apiVersion")->as_string();
-  std::string version;
-  SplitApiVersion(head->api_version, &head->id.group, &version);
+  head->api_version = std::string_view(body.Find("apiVersion")->as_string());
+  std::string group, version;
+  SplitApiVersion(head->api_version, &group, &version);
+  head->id.group = group;
   head->id.kind = body.Find("kind")->as_string();
   head->id.name = metadata->Find("name")->as_string();
   head->id.ns = (ns != nullptr && ns->is_string() && !ns->as_string().empty()) ? ns->as_string()

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -104,6 +105,10 @@ class Key {
   friend bool operator==(const Key& a, const std::string& b) { return a.str() == b; }
   friend bool operator==(const Key& a, const char* b) { return a.str() == b; }
   friend bool operator<(const Key& a, const Key& b) { return a.str() < b.str(); }
+  friend std::strong_ordering operator<=>(const Key& a, const Key& b) {
+    if (a.rep_ == b.rep_) return std::strong_ordering::equal;
+    return a.str().compare(b.str()) <=> 0;
+  }
   friend std::string operator+(const Key& a, const std::string& b) { return a.str() + b; }
   friend std::string operator+(const Key& a, const char* b) { return a.str() + b; }
   friend std::string operator+(const std::string& a, const Key& b) { return a + b.str(); }

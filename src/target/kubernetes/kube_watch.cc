@@ -191,7 +191,7 @@ void KindWatches::Run(ApiResource info) {
           std::lock_guard<std::mutex> lock(mu_);
           // Our prune: the engine's id may have no namespace; match either.
           ResourceId bare = id;
-          bare.ns.clear();
+          bare.ns = resource::Key();
           if (expected_deletes_.erase(id.Key()) || expected_deletes_.erase(bare.Key()))
             drift = false;
         }
