@@ -453,7 +453,7 @@ Result<DiffReport> Engine::Diff(const std::string& name) {
     d.drift = true;
     Value v = IdFields(item.id);
     v.Set("action", ActionName(item.action));
-    v.Set("message", item.error);
+    v.Set("message", item.error.str());
     d.items.Append(std::move(v));
     if (item.action == Action::kInvalid) {
       d.text += "# " + item.id.ToString() + ": cannot apply: " + item.error + "\n";

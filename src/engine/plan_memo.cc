@@ -53,6 +53,10 @@ void PlanMemo::Put(size_t i, const target::HexDigest& expected_hash) {
     next_[i] = Next{};
     return;
   }
+  // Room for every resource at the first Put (a restart puts them all): grown by appends,
+  // the vector held up to twice what it needed, and the old one and the new at once. Pages
+  // never written take no memory.
+  if (puts_.capacity() == 0) puts_.reserve(next_.size());
   next_[i] = Next{.put = static_cast<uint32_t>(puts_.size())};
   puts_.push_back(expected_hash);
 }
@@ -61,15 +65,32 @@ std::shared_ptr<const std::vector<resource::Resource>> PlanMemo::End() {
   // Sized exactly before they are filled (grown by appends they held up to twice what they
   // need).
   size_t count = 0;
-  for (const Next& n : next_) count += n.put != kNoEntry || n.from != kNoEntry;
+  bool carried = false;  // some Find() hit carries a hash over
+  for (const Next& n : next_) {
+    count += n.put != kNoEntry || n.from != kNoEntry;
+    carried = carried || n.from != kNoEntry;
+  }
+  // Without a hit (a restart, a first pass, a new context), the puts are the hashes: kept
+  // as they are rather than copied (at 100,000 resources the copy was 3.2 MB beside them,
+  // at the pass's peak).
+  const bool puts_only = !carried && !puts_.empty() && puts_.size() == count;
   std::vector<target::HexDigest> hashes;
-  hashes.reserve(count);
+  if (puts_only) {
+    hashes = std::move(puts_);
+    if (hashes.capacity() > hashes.size() + hashes.size() / 8) hashes.shrink_to_fit();
+  } else {
+    hashes.reserve(count);
+  }
   // Nothing remembered (a cold sync: no resource was owned yet): no entry per desired
   // index either. Find() reads a missing entry as none.
   std::vector<Entry> ended(count ? next_.size() : 0);
   for (size_t i = 0; count && i < next_.size(); ++i) {
     const Next& n = next_[i];
     if (n.put == kNoEntry && n.from == kNoEntry) continue;
+    if (puts_only) {
+      ended[i] = Entry{&(*desired_)[i], n.put};
+      continue;
+    }
     ended[i] = Entry{&(*desired_)[i], static_cast<uint32_t>(hashes.size())};
     hashes.push_back(n.put != kNoEntry ? puts_[n.put] : hashes_[entries_[n.from].hash]);
   }

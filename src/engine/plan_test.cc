@@ -74,7 +74,7 @@ TEST(PlanTest, InvalidExpectedIsNotApplied) {
   in.live_desired = {{false, Value()}};
   Plan p = MakePlan(in);
   EXPECT_EQ(p.apply[0].action, Action::kInvalid);
-  EXPECT_EQ(p.apply[0].error, "spec.path escapes");
+  EXPECT_EQ(p.apply[0].error.str(), "spec.path escapes");
 }
 
 TEST(PlanTest, AsAppliedItemsAreNoopsWithoutBodies) {
@@ -190,6 +190,35 @@ TEST(PlanMemoTest, FindsMovedResourcesOfANewSetByIdentity) {
   EXPECT_FALSE(memo.Find(0));
   EXPECT_EQ(memo.Find(2)->Hex(), "aa");
   memo.End();
+}
+
+TEST(PlanMemoTest, KeepsPutsInAnyOrderAndTheLastPutOfAResource) {
+  PlanMemo memo;
+  auto one = std::make_shared<const std::vector<Resource>>(
+      std::vector<Resource>{WithContent("a", "1"), WithContent("b", "1"), WithContent("c", "1")});
+  // Only puts, out of order (End() keeps them as they are).
+  memo.Begin("web", one);
+  memo.Put(2, target::HexDigest("cc"));
+  memo.Put(0, target::HexDigest("aa"));
+  memo.End();
+  memo.Begin("web", one);
+  EXPECT_EQ(memo.Find(0)->Hex(), "aa");
+  EXPECT_FALSE(memo.Find(1));
+  EXPECT_EQ(memo.Find(2)->Hex(), "cc");
+  memo.End();
+  EXPECT_EQ(memo.size(), 2u);
+  // A resource put twice in a pass: the last hash is remembered (End() copies).
+  memo.Begin("other", one);
+  memo.Put(1, target::HexDigest("b1"));
+  memo.Put(1, target::HexDigest("b2"));
+  memo.Put(0, target::HexDigest("a2"));
+  memo.End();
+  memo.Begin("other", one);
+  EXPECT_EQ(memo.Find(0)->Hex(), "a2");
+  EXPECT_EQ(memo.Find(1)->Hex(), "b2");
+  EXPECT_FALSE(memo.Find(2));
+  memo.End();
+  EXPECT_EQ(memo.size(), 2u);
 }
 
 TEST(PlanTest, PrunesByIdentityWithoutTheCallersAnswer) {

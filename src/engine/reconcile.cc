@@ -601,7 +601,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
     for (const auto& item : plan.apply) {
       Value v = IdFields(item.id);
       v.Set("action", ActionName(item.action));
-      v.Set("message", item.error);
+      v.Set("message", item.error.str());
       report.changes.Append(std::move(v));
     }
     for (const auto& item : plan.prune) {
