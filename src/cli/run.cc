@@ -347,7 +347,10 @@ int CmdRun(RunOptions o) {
   if (o.once) {
     // Wait for every Application (children included) to finish a reconcile.
     int64_t started = UnixMillis(SystemClock().Now());
-    timespec tick{0, 20 * 1000 * 1000};
+    // Every 5 ms: the exit follows the last reconcile closely (a 10,000-File cold sync takes
+    // well under a second). Idle() is cheap; the list (a copy of every Application's
+    // status) is made only once the engine is idle.
+    timespec tick{0, 5 * 1000 * 1000};
     while (true) {
       int sig = sigtimedwait(&sigs, nullptr, &tick);
       if (sig > 0) {
@@ -356,8 +359,9 @@ int CmdRun(RunOptions o) {
         code = 2;
         break;
       }
+      if (!(*eng)->Idle()) continue;
       auto apps = (*eng)->ListApps();
-      bool done = (*eng)->Idle() && !apps.empty();
+      bool done = !apps.empty();
       for (const auto& a : apps) done &= a.status.last_reconcile_ms >= started;
       if (!done) continue;
       for (const auto& a : apps) {

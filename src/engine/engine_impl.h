@@ -225,8 +225,9 @@ struct Engine::Impl {
   // commit ABC1234" (the commit of the range that added the line, by WhoAdded); lines
   // of plaintext Secret manifests are left to the unseal step (PlaintextSecretInGit).
   // Cached in `st`.
-  // `on_added` (when given) is told the bytes of added text to scan, once the diff is read
-  // (before the scanner is waited for); not called when the scan ends earlier.
+  // `on_added` (when given) is told a bound of the bytes of added text to scan (the sizes
+  // of the blobs the diff adds to) once the diff is known, before any text is read (and
+  // before the scanner is waited for); not called when the scan ends earlier.
   Result<std::vector<std::string>> ScanAdded(AppState& st, const AppSpec& spec,
                                              const std::string& from, const std::string& to,
                                              const std::function<void(size_t)>& on_added = {});

@@ -129,19 +129,18 @@ Result<std::vector<std::string>> Engine::Impl::ScanAdded(
   // Only the Application's path: with 10,000 Applications in one repository, diffing the
   // whole tree for each one's first apply made loading them quadratic.
   std::string prefix = PathPrefix(spec.path);
-  auto added = repos->AddedBetween(spec.repo, from, to, prefix);
+  // Told before the texts are read (a bound of their size): the caller renders meanwhile
+  // when it is small.
+  std::function<void(uint64_t)> on_bound;
+  if (on_added) on_bound = [&](uint64_t bound) { on_added(static_cast<size_t>(std::min<uint64_t>(bound, SIZE_MAX - 1))); };
+  auto added = repos->AddedBetween(spec.repo, from, to, prefix, on_bound);
   if (!added.ok() && added.status().code() == Code::kNotFound && !from.empty()) {
     // The applied commit is gone (a force-push pruned it): every line counts as added.
     log::Warn("secret scan: " + added.status().message() + "; scanning the whole tree",
               {{"app", spec.name}});
-    added = repos->AddedBetween(spec.repo, "", to, prefix);
+    added = repos->AddedBetween(spec.repo, "", to, prefix, on_bound);
   }
   if (!added.ok()) return added.status();
-  if (on_added) {
-    size_t bytes = 0;
-    for (const auto& file : *added) bytes += file.has_text ? file.text.size() : 0;
-    on_added(bytes);
-  }
   MakeScanner();
   if (!scanner) return scanner_status;
   if (!active) active = scanner.get();

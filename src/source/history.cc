@@ -2,6 +2,7 @@
 // a diff, for the secret scanner. Each diff is computed with zero context lines and
 // rename detection, so a moved file adds nothing and a changed one adds only its new lines.
 #include <algorithm>
+#include <functional>
 #include <iterator>
 #include <map>
 
@@ -27,7 +28,11 @@ git_diff_options ZeroContextOptions() {
 
 // Every file `diff` adds lines to, in diff order (sorted by path). `keep_text`: an added
 // file (every line of it added) keeps its text, the added lines' content put together.
-Result<std::vector<AddedLines>> CollectAdded(git_diff* diff, bool keep_text = false) {
+// `on_bound` (optional): told, before any text is read, the sum of the sizes of the blobs
+// the diff adds to (from their headers: nothing is inflated).
+Result<std::vector<AddedLines>> CollectAdded(
+    git_diff* diff, bool keep_text = false, git_repository* repo = nullptr,
+    const std::function<void(uint64_t)>& on_bound = nullptr) {
   git_diff_find_options find;
   git_diff_find_options_init(&find, GIT_DIFF_FIND_OPTIONS_VERSION);
   find.flags = GIT_DIFF_FIND_RENAMES | GIT_DIFF_FIND_COPIES;
@@ -35,6 +40,29 @@ Result<std::vector<AddedLines>> CollectAdded(git_diff* diff, bool keep_text = fa
   if (rc != 0) return GitError(rc, "rename detection");
   std::vector<AddedLines> out;
   size_t n = git_diff_num_deltas(diff);
+  if (on_bound) {
+    uint64_t bound = 0;
+    git_odb* odb = nullptr;
+    if (repo != nullptr && git_repository_odb(&odb, repo) == 0) {
+      for (size_t i = 0; i < n; ++i) {
+        const git_diff_delta* d = git_diff_get_delta(diff, i);
+        if (d->status == GIT_DELTA_DELETED || d->status == GIT_DELTA_UNMODIFIED) continue;
+        if (d->new_file.mode == GIT_FILEMODE_COMMIT) continue;
+        size_t len = 0;
+        git_object_t type = GIT_OBJECT_INVALID;
+        if (git_odb_read_header(&len, &type, odb, &d->new_file.id) == 0) {
+          bound += len;
+        } else {
+          bound = UINT64_MAX;  // unknown: no bound
+          break;
+        }
+      }
+      git_odb_free(odb);
+    } else {
+      bound = UINT64_MAX;
+    }
+    on_bound(bound);
+  }
   for (size_t i = 0; i < n; ++i) {
     const git_diff_delta* d = git_diff_get_delta(diff, i);
     if (d->status == GIT_DELTA_DELETED || d->status == GIT_DELTA_UNMODIFIED) continue;
@@ -80,9 +108,9 @@ Result<std::vector<AddedLines>> CollectAdded(git_diff* diff, bool keep_text = fa
   return out;
 }
 
-Result<std::vector<AddedLines>> AddedTreeToTree(git_repository* repo, git_tree* from, git_tree* to,
-                                                const std::string& path = "",
-                                                bool keep_text = false) {
+Result<std::vector<AddedLines>> AddedTreeToTree(
+    git_repository* repo, git_tree* from, git_tree* to, const std::string& path = "",
+    bool keep_text = false, const std::function<void(uint64_t)>& on_bound = nullptr) {
   git_diff_options opts = ZeroContextOptions();
   // A literal directory, not a pattern: the diff (and its rename and copy detection) then
   // reads only that part of the trees.
@@ -95,7 +123,7 @@ Result<std::vector<AddedLines>> AddedTreeToTree(git_repository* repo, git_tree* 
   int rc = git_diff_tree_to_tree(&diff, repo, from, to, &opts);
   if (rc != 0) return GitError(rc, "diff");
   DiffPtr owned(diff);
-  return CollectAdded(diff, keep_text);
+  return CollectAdded(diff, keep_text, repo, on_bound);
 }
 
 // The lines both `a` and `b` add to the same blob at the same path, in `a`'s order.
@@ -245,13 +273,13 @@ Result<std::string> LocalRepo::ReadBlob(const std::string& blob_id) {
   return internal::ReadBlobContent(impl_->repo.get(), blob_id);
 }
 
-Result<std::vector<AddedLines>> RepoCache::AddedBetween(const std::string& url,
-                                                        const std::string& from,
-                                                        const std::string& to,
-                                                        const std::string& path) {
-  std::unique_lock<std::mutex> lock;
-  ASSIGN_OR_RETURN(internal::Mirror * m, impl_->OpenForRead(url, MirrorPath(url), &lock));
-  git_repository* repo = m->repo.get();
+Result<std::vector<AddedLines>> RepoCache::AddedBetween(
+    const std::string& url, const std::string& from, const std::string& to,
+    const std::string& path, const std::function<void(uint64_t)>& on_bound) {
+  // The mirror's side handle: a cold sync's scan reads every file's text here while the
+  // head is rendered through the main one.
+  std::unique_lock<std::mutex> side;
+  ASSIGN_OR_RETURN(git_repository * repo, impl_->OpenSideForRead(url, MirrorPath(url), &side));
   ASSIGN_OR_RETURN(CommitPtr to_commit, ResolveCommit(repo, to, url));
   ASSIGN_OR_RETURN(TreePtr to_tree, internal::CommitTree(to_commit.get()));
   TreePtr from_tree;
@@ -259,8 +287,8 @@ Result<std::vector<AddedLines>> RepoCache::AddedBetween(const std::string& url,
     ASSIGN_OR_RETURN(CommitPtr from_commit, ResolveCommit(repo, from, url));
     ASSIGN_OR_RETURN(from_tree, internal::CommitTree(from_commit.get()));
   }
-  auto files =
-      internal::AddedTreeToTree(repo, from_tree.get(), to_tree.get(), path, /*keep_text=*/true);
+  auto files = internal::AddedTreeToTree(repo, from_tree.get(), to_tree.get(), path,
+                                         /*keep_text=*/true, on_bound);
   if (!files.ok()) return files.status().WithContext("lines added " + from + ".." + to);
   return files;
 }

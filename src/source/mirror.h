@@ -39,6 +39,13 @@ struct Mirror {
   RepoPtr repo;               // GUARDED_BY(mu); open once, kept open
   bool fetched = false;       // GUARDED_BY(mu); a fetch succeeded in this process
   int64_t last_fetch_ms = 0;  // GUARDED_BY(mu); MonotonicMillis of that fetch
+  // A second handle on the same directory for the long reads of the secret scan (a libgit2
+  // repository object is used by one thread at a time): they hold side_mu, not mu, so a
+  // render reads the mirror meanwhile. Objects are immutable and a fetch only adds packs
+  // (libgit2 looks again on a miss), so the two handles never disagree on what they share.
+  // Reset (under mu, then side_mu) whenever `repo` is opened anew.
+  std::mutex side_mu;  // taken after mu, never before it
+  RepoPtr side_repo;   // GUARDED_BY(side_mu)
 };
 
 // Peels the reference named `name` to a commit; NotFound when there is no such ref.
@@ -125,6 +132,10 @@ struct RepoCache::Impl {
   Status Open(Mirror* m, bool create) {
     if (m->repo) return Status::Ok();
     internal::EnsureLibgit2();
+    {
+      std::lock_guard<std::mutex> side(m->side_mu);
+      m->side_repo.reset();
+    }
     git_repository* repo = nullptr;
     if (fs::Exists(m->path)) {
       int rc = git_repository_open_bare(&repo, m->path.c_str());
@@ -211,6 +222,27 @@ struct RepoCache::Impl {
     if (rc != 0) return GitError(rc, "updating mirror " + branch_ref);
     git_reference_free(moved);
     return Status::Ok();
+  }
+
+  // Opens the mirror of `url` (under its lock, released on return) and locks its side
+  // handle (Mirror::side_repo), opened here when needed; `side` holds side_mu on return.
+  Result<git_repository*> OpenSideForRead(const std::string& url, const std::string& path,
+                                          std::unique_lock<std::mutex>* side) {
+    Mirror* m = Get(url, path);
+    std::string dir;
+    {
+      std::lock_guard<std::mutex> lock(m->mu);
+      RETURN_IF_ERROR(Open(m, /*create=*/false));
+      dir = m->path;
+    }
+    *side = std::unique_lock<std::mutex>(m->side_mu);
+    if (!m->side_repo) {
+      git_repository* repo = nullptr;
+      int rc = git_repository_open_bare(&repo, dir.c_str());
+      if (rc != 0) return GitError(rc, "opening mirror " + dir);
+      m->side_repo.reset(repo);
+    }
+    return m->side_repo.get();
   }
 
   // Locks and opens the mirror of `url` for a read; `lock` holds it on return.

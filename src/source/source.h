@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -300,8 +301,12 @@ class RepoCache {
   // under the directory `path` ("dir/"; "" = the whole tree). For the operator's secret
   // gate: an Application scans its own path, not the other Applications' files. Does not
   // fetch.
-  Result<std::vector<AddedLines>> AddedBetween(const std::string& url, const std::string& from,
-                                               const std::string& to, const std::string& path = "");
+  // `on_bound`, when given, is told (before any blob's text is read) a bound of the bytes of
+  // text the answer can hold: the sum of the sizes of the blobs the diff adds to. Reads through
+  // a handle of its own on the mirror, so other reads of it (a render) run meanwhile.
+  Result<std::vector<AddedLines>> AddedBetween(
+      const std::string& url, const std::string& from, const std::string& to,
+      const std::string& path = "", const std::function<void(uint64_t)>& on_bound = nullptr);
 
   // The directory holding the mirror of `url` (for diagnostics).
   std::string MirrorPath(const std::string& url) const;
