@@ -253,6 +253,40 @@ TEST_F(SourceTest, AddedBetweenGivesTheTextOfFilesAddedWhole) {
   EXPECT_FALSE((*added)[0].has_text);
 }
 
+TEST_F(SourceTest, AddedBetweenTellsABoundOfItsTextBeforeReadingAndLetsOtherReadsRun) {
+  InitRepo(repo_);
+  WriteFile(repo_, "app/a.yaml", "a: 1\nb: 2\n");           // 10 bytes
+  WriteFile(repo_, "app/bin.dat", std::string("a\0b\n", 4));  // 4 (binary: no text)
+  WriteFile(repo_, "other/o.yaml", "o: 1\n");                // not under app/
+  std::string c1 = CommitAll(repo_, "one");
+  ASSERT_TRUE(cache_->Fetch(repo_).ok());
+  std::vector<uint64_t> told;
+  std::vector<std::string> read_while_told;
+  auto added = cache_->AddedBetween(repo_, "", c1, "app/", [&](uint64_t bound) {
+    told.push_back(bound);
+    // The main handle is free meanwhile (the scan reads through the side handle): a render
+    // reading the same mirror from here does not wait for the scan to finish.
+    auto files = cache_->ListFiles(repo_, c1, "app");
+    ASSERT_TRUE(files.ok()) << files.status().ToString();
+    for (const auto& f : *files) read_while_told.push_back(*cache_->ReadBlob(repo_, f.blob_id));
+  });
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  ASSERT_EQ(told, std::vector<uint64_t>{14});
+  EXPECT_EQ(read_while_told.size(), 2u);
+  size_t text = 0;
+  for (const AddedLines& f : *added) text += f.text.size();
+  EXPECT_LE(text, told[0]);
+
+  // A second commit: the bound counts only what the diff adds to (the changed file's blob).
+  WriteFile(repo_, "app/a.yaml", "a: 1\nb: 3\nc: 4\n");  // 15 bytes
+  std::string c2 = CommitAll(repo_, "two");
+  ASSERT_TRUE(cache_->Fetch(repo_).ok());
+  told.clear();
+  added = cache_->AddedBetween(repo_, c1, c2, "app/", [&](uint64_t b) { told.push_back(b); });
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(told, std::vector<uint64_t>{15});
+}
+
 TEST_F(SourceTest, FetchSeesNewCommitsAndChangedPaths) {
   InitRepo(repo_);
   WriteFile(repo_, "a.yaml", "a: 1\n");
