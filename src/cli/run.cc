@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -111,6 +112,10 @@ int CmdRun(RunOptions o) {
     eo.signing_key = *key;
   }
   if (const char* f = std::getenv("PLUMB_FAULT")) eo.fault = f;
+  // The local runtime takes the same fault (it waits for its queued file writes first).
+  int64_t crash_after_applies = 0;
+  if (std::string_view(eo.fault).starts_with("crash-after-applies:"))
+    crash_after_applies = std::atoll(eo.fault.c_str() + std::strlen("crash-after-applies:"));
   for (auto [flag, text, out] :
        {std::tuple{"--interval", &o.interval, &eo.root.sync.interval},
         std::tuple{"--retry-base", &o.retry_base, &eo.retry_base},
@@ -128,6 +133,7 @@ int CmdRun(RunOptions o) {
   if (!rescan.ok()) return Fail("plumb run --rescan-interval", rescan.status());
   target::local::LocalOptions lo{
       .state_dir = o.state_dir, .allow_paths = o.allow_paths, .rescan_interval = *rescan};
+  lo.crash_after_applies = crash_after_applies;
   for (auto [flag, text, out] :
        {std::tuple{"--supervise-interval", &o.supervise_interval, &lo.supervise_interval},
         std::tuple{"--restart-backoff", &o.restart_backoff, &lo.restart_backoff},

@@ -54,7 +54,9 @@ struct EngineOptions {
   // writes; empty: unsigned (plumb run --signing-key).
   std::string signing_key;
   // Fault injection for crash tests (PLUMB_FAULT): "crash-after-applies:N" sends the
-  // operator SIGKILL right after its N-th successful apply.
+  // operator SIGKILL right after its N-th successful apply. (plumb run gives the local
+  // runtime the same fault: it kills at its N-th apply, once its queued file writes are
+  // on disk, so a crash test always finds some written.)
   std::string fault;
   // How long a hook may run when its spec has no activeDeadlineSeconds (plumb run
   // --hook-timeout).

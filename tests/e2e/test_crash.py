@@ -39,6 +39,8 @@ class CrashTest(E2E):
         self.assertEqual(crashing.proc.returncode, -9)
         crashing.log.close()
         self.operators.remove(crashing)
+        # Mid-sync: some files are written, not all (the local runtime's fault waits for the
+        # files it queued, so the kill always finds some).
         written = written_files(self.host, "many")
         self.assertGreater(written, 0)
         self.assertLess(written, N)

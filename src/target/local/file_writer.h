@@ -78,6 +78,8 @@ class FileWriter {
   // place (every staging directory is removed and reported failed). LocalTarget journals
   // there the inventory rows of new files, which nobody can see before (store.h).
   void SetBeforeVisible(std::function<Status()> fn) { before_visible_ = std::move(fn); }
+  // Waits until the writer thread has written every file queued so far (crash tests).
+  void WaitQueued() { WaitWrites(); }
 
   // Staging directories not yet published; whether `path` lies in one of them.
   size_t StagedDirs() const { return stages_.size(); }

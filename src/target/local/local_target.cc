@@ -3,9 +3,12 @@
 // drift watcher runs on its own thread and reads ManagedFiles, never the database.
 #include "target/local/local_target.h"
 
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -465,6 +468,15 @@ class LocalTarget : public Target {
   }
 
   Result<Change> Apply(const AppContext& ctx, const Resource& desired) override {
+    Result<Change> change = ApplyOne(ctx, desired);
+    if (options_.crash_after_applies > 0 && ++applies_ >= options_.crash_after_applies) {
+      writer_.WaitQueued();  // some files are on disk: what a crash test needs to look at
+      ::kill(::getpid(), SIGKILL);
+    }
+    return change;
+  }
+
+  Result<Change> ApplyOne(const AppContext& ctx, const Resource& desired) {
     if (IsKind(desired.id(), "File")) {
       ASSIGN_OR_RETURN(ResolvedFile file, ResolveFile(ctx, desired, options_.allow_paths, hash_key_,
                                                       PathCheck::kLexical));
@@ -810,6 +822,7 @@ class LocalTarget : public Target {
     uint64_t since = 0;
   };
   std::vector<StagedFile> staged_files_;
+  std::atomic<int64_t> applies_{0};  // Apply calls (LocalOptions::crash_after_applies)
   // GUARDED_BY(mu_): per Application, the first Settle() since its last Settle(ctx) that
   // could not put its files in place (another Application's call may have done the work).
   std::map<std::string, Status> publish_errors_;

@@ -84,6 +84,11 @@ struct LocalOptions {
   // Instead of secret_key: where the key comes from, called once when a Secret row is
   // first sealed or opened (it may block; see RowCipher::Deferred).
   std::function<std::string()> secret_key_source;
+  // Fault injection for crash tests (PLUMB_FAULT "crash-after-applies:N", as the engine
+  // reads it): after N Apply calls the files queued so far are written (into their staging
+  // directories, not made visible) and the process is killed with SIGKILL, so that a kill
+  // -9 in the middle of a sync always finds some files written. 0: off.
+  int64_t crash_after_applies = 0;
 };
 
 // Opens (creating) local.db. Errors name the file; a secret_key of another length than
