@@ -7,7 +7,8 @@ DIR is made by bench/gen_repo.py (config.git, plain/, plain.git). Per repetition
 this order: `git clone --no-checkout` (not timed) then timed `git -C W reset -q --hard
 HEAD`; optionally cf-agent copying plain/ by digest (as bench_loop.py); then `plumb run
 --once` of OLD and of NEW (NEW first in odd repetitions), each from a fresh state directory into an empty host
-directory. Reported per run: wall time, user and system CPU seconds (what a loaded machine
+directory; each timed run starts after a sync(2), so none waits for the write-back of
+what the one before it wrote. Reported per run: wall time, user and system CPU seconds (what a loaded machine
 distorts least), peak RSS (GNU time %M), the reconcile's stages
 from engine.db, the time from the reconcile's end to the process's exit, and the load
 average. Every host directory is checked against plain/ (file count and bytes).
@@ -57,6 +58,7 @@ def main():
         w = os.path.join(a.work, "git-wt")
         subprocess.run(["git", "clone", "-q", "--no-checkout",
                         "file://" + os.path.join(a.repo, "plain.git"), w], check=True)
+        os.sync()
         row["git_s"], row["git_rss_kb"], g = timed(["git", "-C", w, "reset", "-q", "--hard", "HEAD"])
         row["git_user_sys_s"] = g.cpu
         if a.cf:
@@ -66,6 +68,7 @@ def main():
             with open(policy, "w") as f:
                 f.write(bench_loop.CF_POLICY.replace("{dst}", dst).replace("{src}", plain))
             os.chmod(policy, 0o600)
+            os.sync()
             row["cf_s"], row["cf_rss_kb"], _ = timed(["cf-agent", "-K", "-f", policy])
         # Alternate which binary goes first: the second one runs right after the first one's
         # 10,000 files were deleted, and ext4 without a journal (this machine's) skips
@@ -77,6 +80,9 @@ def main():
             cmd = [exe, "run", "--repo", os.path.join(a.repo, "config.git"), "--branch", "main",
                    "--path", "resources", "--state-dir", state, "--allow-path", host,
                    "--listen", "127.0.0.1:0", "--interval", "1h", "--once"]
+            # Every timed run starts with nothing left to write back: plumb's final syncfs
+            # would otherwise also wait for what git or cf-agent wrote just before it.
+            os.sync()
             wall, rss, p = timed(cmd)
             end_ms = time.time() * 1000
             if "Synced" not in p.stdout:
