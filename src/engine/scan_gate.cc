@@ -96,7 +96,10 @@ Result<std::shared_ptr<const Engine::Impl::ScanConfig>> Engine::Impl::LoadScanCo
 
 void Engine::Impl::MakeScanner() {
   std::call_once(scanner_once, [this] {
-    auto s = scan::Scanner::Create(scan::BuiltinRules());
+    // Compiled once per vectorscan and rule set on this host: later starts load it.
+    scan::ScannerOptions options;
+    if (!this->options.state_dir.empty()) options.cache_dir = this->options.state_dir + "/cache";
+    auto s = scan::Scanner::Create(scan::BuiltinRules(), options);
     if (s.ok()) {
       scanner = std::move(s).value();
     } else {

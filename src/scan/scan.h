@@ -64,6 +64,12 @@ struct ScannerOptions {
   // what their regex does, without a regex engine; false: by std::regex like a repository's
   // own rules (tests compare the two).
   bool builtin_matchers = true;
+  // A directory where the compiled database is kept (the operator's state directory):
+  // the next Create() of the same rules with the same vectorscan loads it (about 1 ms)
+  // instead of compiling (about 70 ms for BuiltinRules()). Named by a digest of the rules'
+  // patterns, flags and the library's version; a file that does not load (another
+  // platform, damaged) is compiled over. Empty: no cache.
+  std::string cache_dir;
 };
 
 // Compiled rules. Thread-safe: Scan may run on several threads at once.

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <random>
 
+#include "core/fs.h"
 #include "core/strings.h"
 #include "resource/codec.h"
 #include "scan/confirm.h"
@@ -90,6 +92,45 @@ TEST_F(ScanTest, FindsEveryBuiltinFormat) {
     EXPECT_LE(found[0].redacted.size(), 9u);
     EXPECT_EQ(line.find(found[0].redacted), std::string::npos) << "not redacted: " << line;
   }
+}
+
+TEST_F(ScanTest, ACompiledDatabaseIsCachedAndAnUnreadableOneIsCompiledOver) {
+  fs::TempDir tmp = source::testing::NewTempDir();
+  ScannerOptions options;
+  options.cache_dir = tmp.path() + "/cache";
+  const std::string line = "token: ghp_" + fake_.Alnum(36) + "\n";
+  auto files = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(options.cache_dir))
+      out.push_back(e.path().string());
+    return out;
+  };
+  auto first = Scanner::Create(BuiltinRules(), options);  // compiles, then saves
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(files().size(), 1u);
+  const std::string db = files()[0];
+  auto saved = fs::ReadFile(db);
+  ASSERT_TRUE(saved.ok());
+  auto second = Scanner::Create(BuiltinRules(), options);  // loads it
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  for (Scanner* s : {first->get(), second->get()}) {
+    auto found = s->Scan(line, "f.txt");
+    ASSERT_TRUE(found.ok());
+    ASSERT_EQ(found->size(), 1u);
+    EXPECT_EQ((*found)[0].rule_id, "github-token");
+  }
+  // Other rules: another file. A damaged file: compiled over, and saved again.
+  auto rules = BuiltinRules();
+  rules.pop_back();
+  ASSERT_TRUE(Scanner::Create(rules, options).ok());
+  EXPECT_EQ(files().size(), 2u);
+  ASSERT_TRUE(fs::WriteFileAtomic(db, saved->substr(0, saved->size() / 2)).ok());
+  auto third = Scanner::Create(BuiltinRules(), options);
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  auto found = (*third)->Scan(line, "f.txt");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->size(), 1u);
+  EXPECT_EQ(fs::ReadFile(db)->size(), saved->size());
 }
 
 TEST_F(ScanTest, FindsPrivateKeyBlocksWithABody) {

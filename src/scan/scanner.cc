@@ -12,10 +12,12 @@
 #include <hs/hs.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <regex>
 
+#include "core/fs.h"
 #include "core/strings.h"
 #include "scan/confirm.h"
 #include "scan/extract.h"
@@ -152,8 +154,29 @@ Result<std::unique_ptr<Scanner>> Scanner::Create(std::vector<Rule> rules,
   }
   for (const auto& p : patterns) exprs.push_back(p.c_str());
   if (exprs.empty()) return InvalidArgument("no rules to scan with");
+  // The compiled database of the same patterns, flags and ids, from the cache.
+  std::string cache_path;
+  bool loaded = false;
+  if (!options.cache_dir.empty()) {
+    std::string what = std::string("plumb-scan-db 1\n") + hs_version() + "\n";
+    for (size_t i = 0; i < patterns.size(); ++i) {
+      what += std::to_string(ids[i]) + " " + std::to_string(flags[i]) + " " +
+              std::to_string(patterns[i].size()) + " ";
+      what += patterns[i];
+      what += '\n';
+    }
+    cache_path = options.cache_dir + "/scan-" + Sha256Hex(what).substr(0, 32) + ".hsdb";
+    if (auto bytes = fs::ReadFile(cache_path); bytes.ok()) {
+      hs_database_t* db = nullptr;
+      if (hs_deserialize_database(bytes->data(), bytes->size(), &db) == HS_SUCCESS) {
+        impl->db = db;
+        loaded = true;
+      }
+    }
+  }
   hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+  if (impl->db == nullptr &&
+      hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
                        HS_MODE_BLOCK, nullptr, &impl->db, &err) != HS_SUCCESS) {
     std::string which = err != nullptr && err->expression >= 0
                             ? "rule " + impl->rules[static_cast<size_t>(err->expression)].id + ": "
@@ -164,6 +187,17 @@ Result<std::unique_ptr<Scanner>> Scanner::Create(std::vector<Rule> rules,
   }
   if (hs_alloc_scratch(impl->db, &impl->prototype) != HS_SUCCESS) {
     return Internal("vectorscan: cannot allocate scratch space");
+  }
+  if (!cache_path.empty() && !loaded) {
+    // Best effort (a file that did not load is replaced): without it the next start
+    // compiles again.
+    char* bytes = nullptr;
+    size_t length = 0;
+    if (hs_serialize_database(impl->db, &bytes, &length) == HS_SUCCESS) {
+      (void)fs::MakeDirs(options.cache_dir, 0700);
+      (void)fs::WriteFileAtomic(cache_path, std::string(bytes, length), 0600);
+      std::free(bytes);
+    }
   }
   return std::unique_ptr<Scanner>(new Scanner(std::move(impl)));
 }
