@@ -77,7 +77,8 @@ Result<scan::Report> Run(const ScanOptions& o, std::vector<scan::Rule>* rules_ou
   ASSIGN_OR_RETURN(scan::Config config, LoadConfig(o, root));
   ASSIGN_OR_RETURN(auto rules, scan::EffectiveRules(config));
   *rules_out = rules;
-  auto scanner = scan::Scanner::Create(std::move(rules));
+  // The compiled rules are kept for the next run (a pre-commit hook runs often).
+  auto scanner = scan::Scanner::Create(std::move(rules), {.cache_dir = scan::DefaultCacheDir()});
   if (!scanner.ok()) {
     return scanner.status().WithContext(o.config.empty() ? std::string(kConfigName) : o.config);
   }

@@ -96,9 +96,12 @@ Result<std::shared_ptr<const Engine::Impl::ScanConfig>> Engine::Impl::LoadScanCo
 
 void Engine::Impl::MakeScanner() {
   std::call_once(scanner_once, [this] {
-    // Compiled once per vectorscan and rule set on this host: later starts load it.
+    // Compiled once per vectorscan and rule set for this user (scan::DefaultCacheDir(), else
+    // the state directory): later starts load it.
     scan::ScannerOptions options;
-    if (!this->options.state_dir.empty()) options.cache_dir = this->options.state_dir + "/cache";
+    options.cache_dir = scan::DefaultCacheDir();
+    if (options.cache_dir.empty() && !this->options.state_dir.empty())
+      options.cache_dir = this->options.state_dir + "/cache";
     auto s = scan::Scanner::Create(scan::BuiltinRules(), options);
     if (s.ok()) {
       scanner = std::move(s).value();

@@ -64,13 +64,20 @@ struct ScannerOptions {
   // what their regex does, without a regex engine; false: by std::regex like a repository's
   // own rules (tests compare the two).
   bool builtin_matchers = true;
-  // A directory where the compiled database is kept (the operator's state directory):
-  // the next Create() of the same rules with the same vectorscan loads it (about 1 ms)
-  // instead of compiling (about 70 ms for BuiltinRules()). Named by a digest of the rules'
-  // patterns, flags and the library's version; a file that does not load (another
-  // platform, damaged) is compiled over. Empty: no cache.
+  // A directory where the compiled database is kept (DefaultCacheDir()): the next
+  // Create() of the same rules with the same vectorscan, in this process or another, loads
+  // it (about 1 ms) instead of compiling (about 70 ms for BuiltinRules()). Named by a
+  // digest of the rules' patterns, flags and ids and the library's version; a file that
+  // does not load (another platform, damaged) is compiled over and replaced. At most
+  // kMaxCachedDatabases are kept (the oldest go). Empty: no cache.
   std::string cache_dir;
 };
+
+inline constexpr int kMaxCachedDatabases = 16;
+
+// Where compiled rules are kept for this user: $XDG_CACHE_HOME/plumbline, else
+// $HOME/.cache/plumbline; "" when neither is set.
+std::string DefaultCacheDir();
 
 // Compiled rules. Thread-safe: Scan may run on several threads at once.
 class Scanner {

@@ -133,6 +133,19 @@ TEST_F(ScanTest, ACompiledDatabaseIsCachedAndAnUnreadableOneIsCompiledOver) {
   EXPECT_EQ(fs::ReadFile(db)->size(), saved->size());
 }
 
+TEST(ScannerCacheTest, KeepsTheNewestRuleSetsOnly) {
+  fs::TempDir tmp = source::testing::NewTempDir();
+  ScannerOptions options;
+  options.cache_dir = tmp.path();
+  for (int i = 0; i < kMaxCachedDatabases + 3; ++i) {
+    Rule r{.id = "r" + std::to_string(i), .regex = "secret" + std::to_string(i) + "=[a-z]+"};
+    ASSERT_TRUE(Scanner::Create({r}, options).ok());
+  }
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(tmp.path())) n += !e.is_directory();
+  EXPECT_EQ(n, kMaxCachedDatabases);
+}
+
 TEST_F(ScanTest, FindsPrivateKeyBlocksWithABody) {
   for (std::string kind : {"RSA PRIVATE KEY", "PRIVATE KEY", "OPENSSH PRIVATE KEY",
                            "EC PRIVATE KEY", "PGP PRIVATE KEY BLOCK"}) {

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <regex>
 
@@ -113,6 +114,31 @@ Scanner::~Scanner() = default;
 
 const std::vector<Rule>& Scanner::rules() const { return impl_->rules; }
 
+std::string DefaultCacheDir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/plumbline";
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && home[0] == '/') return std::string(home) + "/.cache/plumbline";
+  return "";
+}
+
+namespace {
+// Keeps the newest kMaxCachedDatabases scan-*.hsdb files of `dir`.
+void PruneCache(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::pair<std::filesystem::file_time_type, std::filesystem::path>> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("scan-", 0) != 0 || e.path().extension() != ".hsdb") continue;
+    files.emplace_back(e.last_write_time(ec), e.path());
+  }
+  if (files.size() <= static_cast<size_t>(kMaxCachedDatabases)) return;
+  std::sort(files.begin(), files.end());
+  for (size_t i = 0; i + kMaxCachedDatabases < files.size(); ++i)
+    std::filesystem::remove(files[i].second, ec);
+}
+}  // namespace
+
 Result<std::unique_ptr<Scanner>> Scanner::Create(std::vector<Rule> rules,
                                                  const ScannerOptions& options) {
   auto impl = std::make_unique<Impl>();
@@ -195,7 +221,8 @@ Result<std::unique_ptr<Scanner>> Scanner::Create(std::vector<Rule> rules,
     size_t length = 0;
     if (hs_serialize_database(impl->db, &bytes, &length) == HS_SUCCESS) {
       (void)fs::MakeDirs(options.cache_dir, 0700);
-      (void)fs::WriteFileAtomic(cache_path, std::string(bytes, length), 0600);
+      if (fs::WriteFileAtomic(cache_path, std::string(bytes, length), 0600).ok())
+        PruneCache(options.cache_dir);
       std::free(bytes);
     }
   }
