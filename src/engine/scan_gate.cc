@@ -138,7 +138,10 @@ Result<std::vector<std::string>> Engine::Impl::ScanAdded(
   // Told before the texts are read (a bound of their size): the caller renders meanwhile
   // when it is small.
   std::function<void(uint64_t)> on_bound;
-  if (on_added) on_bound = [&](uint64_t bound) { on_added(static_cast<size_t>(std::min<uint64_t>(bound, SIZE_MAX - 1))); };
+  if (on_added)
+    on_bound = [&](uint64_t bound) {
+      on_added(static_cast<size_t>(std::min<uint64_t>(bound, SIZE_MAX - 1)));
+    };
   auto added = repos->AddedBetween(spec.repo, from, to, prefix, on_bound);
   if (!added.ok() && added.status().code() == Code::kNotFound && !from.empty()) {
     // The applied commit is gone (a force-push pruned it): every line counts as added.

@@ -274,8 +274,8 @@ Result<std::string> LocalRepo::ReadBlob(const std::string& blob_id) {
 }
 
 Result<std::vector<AddedLines>> RepoCache::AddedBetween(
-    const std::string& url, const std::string& from, const std::string& to,
-    const std::string& path, const std::function<void(uint64_t)>& on_bound) {
+    const std::string& url, const std::string& from, const std::string& to, const std::string& path,
+    const std::function<void(uint64_t)>& on_bound) {
   // The mirror's side handle: a cold sync's scan reads every file's text here while the
   // head is rendered through the main one.
   std::unique_lock<std::mutex> side;

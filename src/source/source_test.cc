@@ -255,9 +255,9 @@ TEST_F(SourceTest, AddedBetweenGivesTheTextOfFilesAddedWhole) {
 
 TEST_F(SourceTest, AddedBetweenTellsABoundOfItsTextBeforeReadingAndLetsOtherReadsRun) {
   InitRepo(repo_);
-  WriteFile(repo_, "app/a.yaml", "a: 1\nb: 2\n");           // 10 bytes
+  WriteFile(repo_, "app/a.yaml", "a: 1\nb: 2\n");             // 10 bytes
   WriteFile(repo_, "app/bin.dat", std::string("a\0b\n", 4));  // 4 (binary: no text)
-  WriteFile(repo_, "other/o.yaml", "o: 1\n");                // not under app/
+  WriteFile(repo_, "other/o.yaml", "o: 1\n");                 // not under app/
   std::string c1 = CommitAll(repo_, "one");
   ASSERT_TRUE(cache_->Fetch(repo_).ok());
   std::vector<uint64_t> told;
