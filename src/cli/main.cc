@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
   c_run->add_flag("--no-auto-sync", run.no_auto, "only apply on `plumb sync`");
   c_run->add_flag("--anonymous-read", run.anonymous_read, "allow API reads without a token");
   c_run->add_flag("--once", run.once,
-                  "reconcile every Application once, print the result and exit (1 if any failed)");
+                  "reconcile every Application once, print the result and exit (1 if any "
+                  "failed); no drift watch");
   c_run->add_option("--workers", run.workers, "parallel reconciles")->capture_default_str();
   c_run->add_option("--retry-base", run.retry_base, "first back-off after a failure")
       ->capture_default_str();

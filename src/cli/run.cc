@@ -112,6 +112,7 @@ int CmdRun(RunOptions o) {
     eo.signing_key = *key;
   }
   if (const char* f = std::getenv("PLUMB_FAULT")) eo.fault = f;
+  eo.watch_drift = !o.once;  // one reconcile, then exit: no drift to watch for
   // The local runtime takes the same fault (it waits for its queued file writes first).
   int64_t crash_after_applies = 0;
   if (std::string_view(eo.fault).starts_with("crash-after-applies:"))

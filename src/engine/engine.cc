@@ -341,12 +341,14 @@ Status Engine::Start() {
     }
     m.stopping = false;
   }
-  m.target->Watch([this](const std::string& app, const resource::ResourceId& id) {
-    log::Info("drift detected on the host", {{"app", app}, {"resource", id.ToString()}});
-    metrics::Default().Add("plumb_drift_detected_total", {{"app", app}});
-    impl_->Enqueue(app, "drift", false);
-    impl_->Wake();
-  });
+  if (m.options.watch_drift) {
+    m.target->Watch([this](const std::string& app, const resource::ResourceId& id) {
+      log::Info("drift detected on the host", {{"app", app}, {"resource", id.ToString()}});
+      metrics::Default().Add("plumb_drift_detected_total", {{"app", app}});
+      impl_->Enqueue(app, "drift", false);
+      impl_->Wake();
+    });
+  }
   m.target->WatchHealth([this](const std::string& app, const resource::ResourceId&) {
     impl_->Enqueue(app, "health", false);
     impl_->Wake();

@@ -58,6 +58,10 @@ struct EngineOptions {
   // runtime the same fault: it kills at its N-th apply, once its queued file writes are
   // on disk, so a crash test always finds some written.)
   std::string fault;
+  // Start the target's drift watch (Target::Watch: inotify on the local runtime, watch
+  // requests on a cluster). plumb run --once turns it off: nothing is left to report drift
+  // to once it exits, and an inotify instance's teardown held its exit ~15 ms.
+  bool watch_drift = true;
   // How long a hook may run when its spec has no activeDeadlineSeconds (plumb run
   // --hook-timeout).
   Duration hook_timeout = Duration(600000);
