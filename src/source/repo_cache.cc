@@ -263,4 +263,6 @@ std::string CommitInfo::Summary() const {
   return nl == std::string::npos ? message : message.substr(0, nl);
 }
 
+void InitGit() { internal::EnsureLibgit2(); }
+
 }  // namespace plumb::source

@@ -183,6 +183,11 @@ class LocalRepo {
   std::unique_ptr<Impl> impl_;
 };
 
+// Initialises libgit2 (once per process; later calls return at once, a call racing the
+// first waits for it). RepoCache and LocalRepo call it themselves; a program may call it
+// early on a thread of its own, as plumb run does, so that it overlaps other start-up work.
+void InitGit();
+
 class RepoCache {
  public:
   // `dir` holds the mirrors (created if missing): DIR/<first 16 hex of sha256(url)>.git.
