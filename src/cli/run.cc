@@ -7,7 +7,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -69,14 +68,7 @@ int CmdRun(RunOptions o) {
   }
   // libgit2's initialisation (OpenSSL's with it, ~7 ms) beside the key store's and the
   // databases' opening; joined before the first repository is opened.
-  std::thread git_init(source::InitGit);
-  struct Joiner {
-    std::thread& t;
-    void Join() {
-      if (t.joinable()) t.join();
-    }
-    ~Joiner() { Join(); }
-  } git_init_done{git_init};
+  std::jthread git_init(source::InitGit);
   if (o.state_dir.empty()) o.state_dir = DefaultStateDir();
   o.state_dir = Absolute(o.state_dir);
   for (auto& p : o.allow_paths) p = Absolute(p);
@@ -123,10 +115,6 @@ int CmdRun(RunOptions o) {
   }
   if (const char* f = std::getenv("PLUMB_FAULT")) eo.fault = f;
   eo.watch_drift = !o.once;  // one reconcile, then exit: no drift to watch for
-  // The local runtime takes the same fault (it waits for its queued file writes first).
-  int64_t crash_after_applies = 0;
-  if (std::string_view(eo.fault).starts_with("crash-after-applies:"))
-    crash_after_applies = std::atoll(eo.fault.c_str() + std::strlen("crash-after-applies:"));
   for (auto [flag, text, out] :
        {std::tuple{"--interval", &o.interval, &eo.root.sync.interval},
         std::tuple{"--retry-base", &o.retry_base, &eo.retry_base},
@@ -144,7 +132,8 @@ int CmdRun(RunOptions o) {
   if (!rescan.ok()) return Fail("plumb run --rescan-interval", rescan.status());
   target::local::LocalOptions lo{
       .state_dir = o.state_dir, .allow_paths = o.allow_paths, .rescan_interval = *rescan};
-  lo.crash_after_applies = crash_after_applies;
+  // The local runtime takes the engine's fault (it waits for its queued file writes first).
+  lo.crash_after_applies = engine::EngineOptions::CrashAfterApplies(eo.fault);
   for (auto [flag, text, out] :
        {std::tuple{"--supervise-interval", &o.supervise_interval, &lo.supervise_interval},
         std::tuple{"--restart-backoff", &o.restart_backoff, &lo.restart_backoff},
@@ -255,7 +244,7 @@ int CmdRun(RunOptions o) {
         return k8s::NewKubeTarget(ko);
       });
   // Image automation sees each Application's image manifests after every render.
-  git_init_done.Join();
+  git_init.join();
   auto images = std::make_shared<pipeline::ImageAutomation>(
       pipeline::ImageAutomationOptions{.state_dir = o.state_dir,
                                        .retry_base = eo.retry_base,

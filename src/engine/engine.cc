@@ -66,6 +66,11 @@ Engine::~Engine() {
   impl_->target.reset();
 }
 
+int64_t EngineOptions::CrashAfterApplies(const std::string& fault) {
+  const std::string kCrash = "crash-after-applies:";
+  return fault.rfind(kCrash, 0) == 0 ? std::atoll(fault.c_str() + kCrash.size()) : 0;
+}
+
 Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
                                                std::unique_ptr<target::Target> target) {
   auto impl = std::make_unique<Impl>();
@@ -74,9 +79,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
   impl->repos = std::make_unique<source::RepoCache>(options.state_dir + "/repos");
   impl->renderer = std::make_unique<render::Renderer>(impl->repos.get(), options.render);
   impl->target = std::move(target);
-  const std::string kCrash = "crash-after-applies:";
-  if (options.fault.rfind(kCrash, 0) == 0)
-    impl->crash_after_applies = std::atoll(options.fault.c_str() + kCrash.size());
+  impl->crash_after_applies = EngineOptions::CrashAfterApplies(options.fault);
   // Event waiters compare against the newest id, which survives a restart.
   ASSIGN_OR_RETURN(int64_t last_event, impl->store->LastEventId());
   impl->last_event_id = last_event;

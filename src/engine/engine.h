@@ -58,6 +58,8 @@ struct EngineOptions {
   // runtime the same fault: it kills at its N-th apply, once its queued file writes are
   // on disk, so a crash test always finds some written.)
   std::string fault;
+  // The N of a "crash-after-applies:N" fault; 0 for any other (or none).
+  static int64_t CrashAfterApplies(const std::string& fault);
   // Start the target's drift watch (Target::Watch: inotify on the local runtime, watch
   // requests on a cluster). plumb run --once turns it off: nothing is left to report drift
   // to once it exits, and an inotify instance's teardown held its exit ~15 ms.

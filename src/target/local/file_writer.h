@@ -78,8 +78,9 @@ class FileWriter {
   // place (every staging directory is removed and reported failed). LocalTarget journals
   // there the inventory rows of new files, which nobody can see before (store.h).
   void SetBeforeVisible(std::function<Status()> fn) { before_visible_ = std::move(fn); }
-  // Waits until the writer thread has written every file queued so far (crash tests).
-  void WaitQueued() { WaitWrites(); }
+  // Waits until every queued write is done; their results go to `done_stamps_` and
+  // `done_errors_` (for Publish; crash tests wait with it before their kill).
+  void WaitWrites();
 
   // Staging directories not yet published; whether `path` lies in one of them.
   size_t StagedDirs() const { return stages_.size(); }
@@ -163,9 +164,6 @@ class FileWriter {
   };
   static Result<FileStamp> WriteInStage(const StagedWrite& w);
   void Enqueue(StagedWrite w);
-  // Waits until every queued write is done; their results go to `done_stamps_` and
-  // `done_errors_`.
-  void WaitWrites();
   void WriteLoop();
   // The caller waits when this many are queued (as many more may be being written).
   static constexpr size_t kMaxQueued = 256;

@@ -470,7 +470,7 @@ class LocalTarget : public Target {
   Result<Change> Apply(const AppContext& ctx, const Resource& desired) override {
     Result<Change> change = ApplyOne(ctx, desired);
     if (options_.crash_after_applies > 0 && ++applies_ >= options_.crash_after_applies) {
-      writer_.WaitQueued();  // some files are on disk: what a crash test needs to look at
+      writer_.WaitWrites();  // some files are on disk: what a crash test needs to look at
       ::kill(::getpid(), SIGKILL);
     }
     return change;
