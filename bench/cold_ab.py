@@ -93,7 +93,7 @@ def main():
             count, d = bench_loop.tree_digest(host)
             if d != want:
                 raise RuntimeError(f"{which}: {host} differs from plain/ ({count} files)")
-            row[which] = {"wall_s": round(wall, 2), "user_sys_s": p.cpu,
+            row[which] = {"wall_s": round(wall, 4), "user_sys_s": p.cpu,
                           "rss_mib": round(rss / 1024, 1),
                           "reconcile_ms": st["lastDurationMs"], "stages_ms": st["lastStagesMs"],
                           "exit_after_reconcile_s": round((end_ms - st["lastReconcileMs"]) / 1000, 2)}

@@ -66,9 +66,14 @@ int CmdRun(RunOptions o) {
     std::cerr << "plumb run: --repo is required (a path or URL git can fetch)\n";
     return 2;
   }
-  // libgit2's initialisation (OpenSSL's with it, ~7 ms) beside the key store's and the
-  // databases' opening; joined before the first repository is opened.
-  std::jthread git_init(source::InitGit);
+  // OpenSSL's initialisation (its configuration and providers, ~2 ms; hashing and keys
+  // need it) and libgit2's (~5-8 ms: its TLS library parses the system's CA bundle) on a
+  // thread beside the key store's, the databases' and the server's start; the first use
+  // of a repository waits for it (source::InitGit), the end of this function joins it.
+  std::jthread git_init([] {
+    (void)Sha256Hex("");
+    source::InitGit();
+  });
   if (o.state_dir.empty()) o.state_dir = DefaultStateDir();
   o.state_dir = Absolute(o.state_dir);
   for (auto& p : o.allow_paths) p = Absolute(p);
@@ -223,28 +228,34 @@ int CmdRun(RunOptions o) {
     if (!db_key.ok()) return Fail("sealing keys", db_key.status());
     lo.secret_key = *db_key;
   }
-  auto local = target::local::NewLocalTarget(lo);
-  if (!local.ok()) return Fail("local runtime", local.status());
   // Applications with spec.target.kubernetes go to their cluster: one target per
   // kubeconfig and context; its inventory ConfigMaps live in the context's namespace.
-  auto target = target::NewRoutingTarget(
-      std::move(*local),
-      [qps = o.kube_qps, burst = o.kube_burst](
-          const target::KubernetesRef& ref) -> Result<std::unique_ptr<target::Target>> {
-        namespace k8s = target::kubernetes;
-        k8s::KubeTargetOptions ko;
-        ko.client.qps = qps;
-        ko.client.burst = burst;
-        if (ref.kubeconfig.empty()) {
-          ASSIGN_OR_RETURN(ko.cluster, k8s::LoadInClusterConfig());
-        } else {
-          ASSIGN_OR_RETURN(ko.cluster, k8s::LoadKubeconfig(ref.kubeconfig, ref.context));
-        }
-        ko.inventory_namespace = ko.cluster.namespace_;
-        return k8s::NewKubeTarget(ko);
-      });
+  // Made by the engine beside its own database's opening.
+  bool local_failed = false;
+  auto make_target = [&lo, &local_failed, qps = o.kube_qps,
+                      burst = o.kube_burst]() -> Result<std::unique_ptr<target::Target>> {
+    auto local = target::local::NewLocalTarget(lo);
+    if (!local.ok()) {
+      local_failed = true;
+      return local.status();
+    }
+    return target::NewRoutingTarget(
+        std::move(*local),
+        [qps, burst](const target::KubernetesRef& ref) -> Result<std::unique_ptr<target::Target>> {
+          namespace k8s = target::kubernetes;
+          k8s::KubeTargetOptions ko;
+          ko.client.qps = qps;
+          ko.client.burst = burst;
+          if (ref.kubeconfig.empty()) {
+            ASSIGN_OR_RETURN(ko.cluster, k8s::LoadInClusterConfig());
+          } else {
+            ASSIGN_OR_RETURN(ko.cluster, k8s::LoadKubeconfig(ref.kubeconfig, ref.context));
+          }
+          ko.inventory_namespace = ko.cluster.namespace_;
+          return k8s::NewKubeTarget(ko);
+        });
+  };
   // Image automation sees each Application's image manifests after every render.
-  git_init.join();
   auto images = std::make_shared<pipeline::ImageAutomation>(
       pipeline::ImageAutomationOptions{.state_dir = o.state_dir,
                                        .retry_base = eo.retry_base,
@@ -257,8 +268,8 @@ int CmdRun(RunOptions o) {
                                    const std::vector<resource::Resource>& desired) {
     images->SetFor(app, objects, desired);
   };
-  auto eng = engine::Engine::Create(eo, std::move(target));
-  if (!eng.ok()) return Fail("engine", eng.status());
+  auto eng = engine::Engine::Create(eo, make_target);
+  if (!eng.ok()) return Fail(local_failed ? "local runtime" : "engine", eng.status());
   server::ServerOptions so{.listen = o.listen,
                            .state_dir = o.state_dir,
                            .anonymous_read = o.anonymous_read,

@@ -2,7 +2,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/fs.h"
@@ -113,6 +115,50 @@ TEST(FsTest, AtomicWriteReplacesContent) {
   ASSERT_TRUE(fs::WriteFileAtomic(p, "two", 0644, true).ok());
   EXPECT_EQ(*fs::ReadFile(p), "two");
   EXPECT_EQ(fs::ReadFile(*dir + "/missing").status().code(), Code::kNotFound);
+}
+
+// What CreateWhole leaves in `dir` besides `keep`: nothing (no temp file, no SQLite
+// side file).
+std::vector<std::string> Leftovers(const std::string& dir, const std::string& keep) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename() != keep) out.push_back(e.path().filename());
+  return out;
+}
+
+TEST(FsTest, CreateWholeMakesTheFileOnceAndKeepsAnExistingOne) {
+  auto dir = fs::MakeTempDir("plumb-core-test-");
+  ASSERT_TRUE(dir.ok());
+  fs::TempDir guard(*dir);
+  const std::string p = *dir + "/state.db";
+  std::string seen_tmp;
+  Status made = fs::CreateWhole(p, [&](const std::string& tmp) {
+    seen_tmp = tmp;
+    EXPECT_EQ(fs::Dirname(tmp), *dir);  // same directory: the rename stays on its file system
+    EXPECT_FALSE(fs::Exists(p));        // nobody sees it before it is whole
+    Status s = fs::WriteFileAtomic(tmp, "first", 0600);
+    if (s.ok()) s = fs::WriteFileAtomic(tmp + "-wal", "side file", 0600);
+    return s;
+  });
+  ASSERT_TRUE(made.ok()) << made.ToString();
+  EXPECT_EQ(*fs::ReadFile(p), "first");
+  EXPECT_TRUE(Leftovers(*dir, "state.db").empty());
+  // Something is there already (another process won the race): it is kept.
+  made = fs::CreateWhole(
+      p, [](const std::string& tmp) { return fs::WriteFileAtomic(tmp, "second", 0600); });
+  ASSERT_TRUE(made.ok()) << made.ToString();
+  EXPECT_EQ(*fs::ReadFile(p), "first");
+  EXPECT_TRUE(Leftovers(*dir, "state.db").empty());
+  // The filler fails: its error, no file, nothing left behind.
+  const std::string q = *dir + "/other.db";
+  made = fs::CreateWhole(q, [](const std::string& tmp) {
+    (void)fs::WriteFileAtomic(tmp, "half", 0600);
+    return Unavailable("disk full");
+  });
+  EXPECT_EQ(made.code(), Code::kUnavailable);
+  EXPECT_NE(made.message().find("disk full"), std::string::npos);
+  EXPECT_FALSE(fs::Exists(q));
+  EXPECT_TRUE(Leftovers(*dir, "state.db").empty());
 }
 
 TEST(FsTest, WriteFileBeneathStaysBelowItsRoot) {

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -90,6 +91,29 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, int 
     return s;
   }
   return Status::Ok();
+}
+
+Status CreateWhole(const std::string& path,
+                   const std::function<Status(const std::string& tmp)>& fill) {
+  const std::string dir = Dirname(path);
+  const std::string tmp = dir + "/.plumb-tmp-" + Basename(path) + "." + UniqueSuffix();
+  auto remove_tmp = [&tmp] {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+      (void)::unlink((tmp + suffix).c_str());
+  };
+  Status filled = fill(tmp);
+  if (filled.ok()) filled = SyncPath(tmp);
+  if (!filled.ok()) {
+    remove_tmp();
+    return filled;
+  }
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
+    Status s = errno == EEXIST ? Status::Ok() : Errno("rename to", path);
+    remove_tmp();
+    return s;
+  }
+  remove_tmp();  // what SQLite may have left beside it (none when it closed cleanly)
+  return SyncPath(dir);
 }
 
 Status SyncFilesystem(const std::string& path) {

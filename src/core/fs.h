@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,15 @@ Status ReadAll(int fd, const std::string& path, std::string* out);
 // false and call SyncFilesystem once). `mode` is applied before the rename.
 Status WriteFileAtomic(const std::string& path, const std::string& content, int mode = 0644,
                        bool sync = false);
+// Creates the file `path` whole or not at all, durably, with two syncs however it is
+// built: `fill(tmp)` makes it at a temp name in the same directory (a new SQLite database
+// built with no sync per statement, for example); that file is fsynced, renamed to `path`
+// (never over an existing one: when `path` appeared meanwhile, the temp file is removed
+// and the one there is kept; OK), and the directory is fsynced. A kill or power loss at
+// any point leaves no `path` or the complete one. `fill`'s error is returned, the temp
+// file removed (with SQLite's "-wal"/"-shm"/"-journal" files beside it).
+Status CreateWhole(const std::string& path,
+                   const std::function<Status(const std::string& tmp)>& fill);
 // fsync of the file system holding `path` (syncfs), once per batch of writes.
 Status SyncFilesystem(const std::string& path);
 // fsync of one file or directory (opened read-only).

@@ -27,7 +27,7 @@ bool Base64Decode(std::string_view text, std::string* out);
 std::string Sha256Hex(std::string_view bytes);
 // 64-bit FNV-1a: fast, not cryptographic.
 uint64_t Fnv1a64(std::string_view bytes, uint64_t seed = 1469598103934665603ULL);
-// Cryptographically random bytes, hex-encoded (n bytes -> 2n chars).
+// Cryptographically random bytes (getrandom(2)), hex-encoded (n bytes -> 2n chars).
 std::string RandomHex(size_t n);
 // Lowercase hex HMAC-SHA256 of `data` under `key`.
 std::string HmacSha256Hex(std::string_view key, std::string_view data);

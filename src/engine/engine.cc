@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <set>
+#include <system_error>
+#include <thread>
 
 #include "core/fs.h"
 #include "core/log.h"
@@ -73,9 +76,28 @@ int64_t EngineOptions::CrashAfterApplies(const std::string& fault) {
 
 Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
                                                std::unique_ptr<target::Target> target) {
+  return Create(std::move(options), [&target]() -> Result<std::unique_ptr<target::Target>> {
+    return std::move(target);
+  });
+}
+
+Result<std::unique_ptr<Engine>> Engine::Create(EngineOptions options,
+                                               const TargetMaker& make_target) {
   auto impl = std::make_unique<Impl>();
   RETURN_IF_ERROR(fs::MakeDirs(options.state_dir));
-  ASSIGN_OR_RETURN(impl->store, Store::Open(options.state_dir));
+  Result<std::unique_ptr<target::Target>> made = Internal("no target");
+  std::optional<std::jthread> making;
+  try {
+    making.emplace([&made, &make_target] { made = make_target(); });
+  } catch (const std::system_error&) {
+    made = make_target();  // no thread to be had: one after the other
+  }
+  auto store = Store::Open(options.state_dir);
+  making.reset();  // joins
+  if (!made.ok()) return made.status();
+  if (!store.ok()) return store.status();
+  impl->store = std::move(*store);
+  std::unique_ptr<target::Target> target = std::move(*made);
   impl->repos = std::make_unique<source::RepoCache>(options.state_dir + "/repos");
   impl->renderer = std::make_unique<render::Renderer>(impl->repos.get(), options.render);
   impl->target = std::move(target);

@@ -130,6 +130,11 @@ class Engine {
  public:
   static Result<std::unique_ptr<Engine>> Create(EngineOptions options,
                                                 std::unique_ptr<target::Target> target);
+  // As above, with the target made by `make_target` on a thread of its own while engine.db
+  // is opened (a first start creates both its database and the target's, each synced).
+  using TargetMaker = std::function<Result<std::unique_ptr<target::Target>>()>;
+  static Result<std::unique_ptr<Engine>> Create(EngineOptions options,
+                                                const TargetMaker& make_target);
   ~Engine();
 
   // Loads stored Applications, registers the root, starts workers, the timer and the

@@ -117,7 +117,10 @@ struct RepoCache::Impl {
   std::mutex mu;
   std::map<std::string, std::unique_ptr<Mirror>> mirrors;  // GUARDED_BY(mu)
 
+  // Every use of a mirror starts here: libgit2 is initialised by then (a start that
+  // initialises it on a thread of its own waits here, not in RepoCache's constructor).
   Mirror* Get(const std::string& url, const std::string& path) {
+    internal::EnsureLibgit2();
     std::lock_guard<std::mutex> lock(mu);
     auto& m = mirrors[url];
     if (!m) {

@@ -12,7 +12,6 @@ using internal::IsFullHex;
 
 RepoCache::RepoCache(std::string dir) : impl_(std::make_unique<Impl>()) {
   impl_->dir = std::move(dir);
-  internal::EnsureLibgit2();
 }
 
 RepoCache::~RepoCache() = default;
