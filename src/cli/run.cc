@@ -365,10 +365,10 @@ int CmdRun(RunOptions o) {
   if (o.once) {
     // Wait for every Application (children included) to finish a reconcile.
     int64_t started = UnixMillis(SystemClock().Now());
-    // Every 5 ms: the exit follows the last reconcile closely (a 10,000-File cold sync takes
-    // well under a second). Idle() is cheap; the list (a copy of every Application's
-    // status) is made only once the engine is idle.
-    timespec tick{0, 5 * 1000 * 1000};
+    // Every millisecond: the exit follows the last reconcile closely (a 1,000-File cold
+    // sync takes ~0.1 s; a 5 ms tick held it 2.5 ms on average). Idle() is cheap; the list
+    // (a copy of every Application's status) is made only once the engine is idle.
+    timespec tick{0, 1000 * 1000};
     while (true) {
       int sig = sigtimedwait(&sigs, nullptr, &tick);
       if (sig > 0) {
