@@ -15,6 +15,7 @@
 #include "pipeline/pipeline.h"
 #include "resource/codec.h"
 #include "server/logs.h"
+#include "server/task_pool.h"
 #include "server/tls.h"
 #include "server/web_files.h"
 #include "server/webhook.h"
@@ -220,8 +221,15 @@ Result<std::unique_ptr<Server>> Server::Create(engine::Engine* engine, ServerOpt
   ASSIGN_OR_RETURN(impl->admin_token, LoadOrCreateAdminToken(impl->options.state_dir));
   metrics::Default().Describe("plumb_webhook_requests_total", metrics::Type::kCounter,
                               "Webhook requests by provider and result.");
-  int threads = impl->options.threads;
-  impl->http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Threads as connections need them (TaskPool), up to options.threads.
+  struct PoolQueue : httplib::TaskQueue {
+    explicit PoolQueue(size_t n) : pool(n) {}
+    void enqueue(std::function<void()> fn) override { pool.Enqueue(std::move(fn)); }
+    void shutdown() override { pool.Shutdown(); }
+    TaskPool pool;
+  };
+  const size_t threads = static_cast<size_t>(std::max(1, impl->options.threads));
+  impl->http->new_task_queue = [threads] { return new PoolQueue(threads); };
   // An answer goes out as headers, then body: with Nagle's algorithm the body waits for
   // the client's delayed ACK of the headers (40 ms on Linux), longer than a list takes.
   impl->http->set_tcp_nodelay(true);
