@@ -56,7 +56,8 @@ struct EngineOptions {
   // Fault injection for crash tests (PLUMB_FAULT): "crash-after-applies:N" sends the
   // operator SIGKILL right after its N-th successful apply. (plumb run gives the local
   // runtime the same fault: it kills at its N-th apply, once its queued file writes are
-  // on disk, so a crash test always finds some written.)
+  // on disk, so a crash test always finds some written.) "flush-error" fails every
+  // flush of an apply (after it flushed), as a disk that fails a sync would.
   std::string fault;
   // The N of a "crash-after-applies:N" fault; 0 for any other (or none).
   static int64_t CrashAfterApplies(const std::string& fault);

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -252,7 +253,16 @@ struct Engine::Impl {
     bool interrupted = false;  // the operator stopped mid-way
     std::string first_error;
     std::map<std::string, std::string> item_message;  // resource key -> why not synced
+    // Valid when the target's Flush (the disk's work) goes on beside the caller's health
+    // stage: the caller waits for it, and counts its error as the apply's, before it
+    // records the pass. Only for a pass with nothing to run after the flush (no PostSync
+    // or SyncFail hooks) and at most kFlushAsideItems items (its change list then stays
+    // alive through the health stage).
+    std::future<Status> flush;
   };
+  static constexpr size_t kFlushAsideItems = 4096;
+  // The target's Flush at the end of an apply (and EngineOptions::fault's "flush-error").
+  Status Flush();
   ApplyResult ApplyAll(const AppSpec& spec, const Observed& o, int64_t run_id);
   // Waits until none of `ids` is Progressing, each until its deadline (monotonic ms).
   // Returns per id the final health; `timed_out[i]` when still Progressing at its

@@ -663,37 +663,12 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
   bool failed = false;
   std::string first_error;
   std::map<std::string, std::string> item_message;
-  if (should_apply) {
-    HistoryRow row;
-    row.app = spec.name;
-    row.revision = o.head;
-    row.started_ms = started_ms;
-    row.trigger = req.trigger;
-    row.initiator = req.initiator;
-    {
-      std::lock_guard<std::mutex> l(mu);
-      auto it = written_commits.find(o.head);
-      if (it != written_commits.end() && git_changed) {
-        row.trigger = it->second.first;
-        if (row.initiator.empty()) row.initiator = it->second.second;
-      }
-    }
-    row.result = "Running";
-    row.commit_author = o.commit.author_name;
-    row.commit_message = o.commit.Summary();
-    auto row_id = store->AddHistory(row);
-    if (row_id.ok()) row.id = *row_id;
-    RecordEvent(spec.name, "Normal", "SyncStarted",
-                "syncing to " + o.head.substr(0, 7) + " (" + row.trigger +
-                    (row.initiator.empty() ? "" : " by " + row.initiator) + ")");
-
-    ApplyResult applied = ApplyAll(spec, o, row.id ? row.id : started_ms);
-    changes = std::move(applied.changes);
-    failed = applied.failed;
-    first_error = std::move(applied.first_error);
-    item_message = std::move(applied.item_message);
-    bool interrupted = applied.interrupted;
-
+  HistoryRow row;
+  bool interrupted = false;
+  std::vector<Value> hook_changes;
+  std::future<Status> flushing;  // ApplyResult::flush
+  // The pass's history row, its report and its event, once the apply's outcome is known.
+  auto record = [&] {
     row.finished_ms = UnixMillis(clock.Now());
     row.result = interrupted ? "Interrupted" : failed ? "Failed" : "Succeeded";
     // In the order they happened: PreSync hooks, the resources, PostSync/SyncFail hooks.
@@ -713,12 +688,12 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
         json.clear();
         return s;
       };
-      for (const auto& h : applied.hook_changes)
+      for (const auto& h : hook_changes)
         if (h.GetString("hook") == HookPhaseName(kPreSync)) RETURN_IF_ERROR(add(h));
       for (size_t k = 0; k < changes.size(); ++k)
         if (changes.kind(k) != target::ChangeKind::kUnchanged)
           RETURN_IF_ERROR(add(ChangeToValue(changes.Get(k))));
-      for (const auto& h : applied.hook_changes)
+      for (const auto& h : hook_changes)
         if (h.GetString("hook") != HookPhaseName(kPreSync)) RETURN_IF_ERROR(add(h));
       json += ']';
       return sink(json);
@@ -756,6 +731,39 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
       RecordEvent(spec.name, "Normal", "SyncSucceeded",
                   "applied " + Short(o.head) + ": " + Summarize(changes));
     }
+  };
+  if (should_apply) {
+    row.app = spec.name;
+    row.revision = o.head;
+    row.started_ms = started_ms;
+    row.trigger = req.trigger;
+    row.initiator = req.initiator;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      auto it = written_commits.find(o.head);
+      if (it != written_commits.end() && git_changed) {
+        row.trigger = it->second.first;
+        if (row.initiator.empty()) row.initiator = it->second.second;
+      }
+    }
+    row.result = "Running";
+    row.commit_author = o.commit.author_name;
+    row.commit_message = o.commit.Summary();
+    auto row_id = store->AddHistory(row);
+    if (row_id.ok()) row.id = *row_id;
+    RecordEvent(spec.name, "Normal", "SyncStarted",
+                "syncing to " + o.head.substr(0, 7) + " (" + row.trigger +
+                    (row.initiator.empty() ? "" : " by " + row.initiator) + ")");
+
+    ApplyResult applied = ApplyAll(spec, o, row.id ? row.id : started_ms);
+    changes = std::move(applied.changes);
+    failed = applied.failed;
+    first_error = std::move(applied.first_error);
+    item_message = std::move(applied.item_message);
+    interrupted = applied.interrupted;
+    hook_changes = std::move(applied.hook_changes);
+    flushing = std::move(applied.flush);
+    if (!flushing.valid()) record();  // else once the flush is done, after the health stage
   } else {
     report.result = plan.InSync() ? "InSync" : "Skipped";
     report.message =
@@ -794,7 +802,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
           changed_keys.insert(changes.id(j).Key());
     }
   }
-  changes = ChangeList();
+  if (!flushing.valid()) changes = ChangeList();  // else recorded below
   auto changed = [&](size_t k) {
     if (keyed) return changed_keys.count(plan.apply[k].id.Key()) > 0;
     return applied[k] && *applied[k] != target::ChangeKind::kUnchanged;
@@ -876,6 +884,23 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
     rows.Add(item.id, resource::Origin{}, "OutOfSync", "Unknown",
              spec.sync.prune ? "requires pruning" : "not in git; prune is disabled");
   }
+  // The apply ends when its writes are durable: the flush's error fails it, and the time
+  // it was waited for here counts as the apply's, not the health stage's. Recorded (history,
+  // event) before the health changes it brings are told.
+  int64_t flush_waited_ms = 0;
+  if (flushing.valid()) {
+    const int64_t waited = MonotonicMillis();
+    Status flushed = flushing.get();
+    flush_waited_ms = MonotonicMillis() - waited;
+    status.apply_ms += flush_waited_ms;
+    if (!flushed.ok()) {
+      interrupted |= flushed.code() == Code::kAborted;
+      failed = true;
+      if (first_error.empty()) first_error = flushed.message();
+    }
+    record();
+    changes = ChangeList();
+  }
   status.resources = rows.Finish();
   status.sync = (all_synced && !prune_left) ? "Synced" : "OutOfSync";
   std::string new_health = target::HealthName(app_health);
@@ -892,7 +917,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
   }
   status.health = new_health;
   status.health_message = health_message;
-  status.health_ms = MonotonicMillis() - t_health;
+  status.health_ms = MonotonicMillis() - t_health - flush_waited_ms;
   if (failed) {
     status.last_error = first_error;
     status.consecutive_failures++;

@@ -3,6 +3,7 @@
 // PostSync hooks -> on failure, the SyncFail hooks. Each step checks `cancel`, so the
 // operator stops between steps.
 #include <algorithm>
+#include <system_error>
 
 #include "core/log.h"
 #include "engine/engine_impl.h"
@@ -248,6 +249,13 @@ const ResourceId& ChangeList::id(size_t k) const {
   return e.prune ? plan_->prune[e.index].id : plan_->apply[e.index].id;
 }
 
+Status Engine::Impl::Flush() {
+  Status flushed = target->Flush();
+  if (flushed.ok() && options.fault == "flush-error")
+    return Unavailable("syncfs: Input/output error (injected: PLUMB_FAULT=flush-error)");
+  return flushed;
+}
+
 Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Observed& o,
                                                  int64_t run_id) {
   const Plan& plan = o.plan;
@@ -362,10 +370,21 @@ Engine::Impl::ApplyResult Engine::Impl::ApplyAll(const AppSpec& spec, const Obse
       r.changes.Add(/*prune=*/true, k, std::move(c));
     }
   }
-  Status flushed = target->Flush();
+  bool has_post = !HookGroups(o.hooks, kPostSync).empty();
+  // Nothing runs after the flush: it goes on beside the caller's health stage (a cold sync
+  // of 1,000 Files spends ~18 ms in syncfs), see ApplyResult::flush.
+  if (!has_post && HookGroups(o.hooks, kSyncFail).empty() && r.hook_changes.empty() &&
+      plan.apply.size() + plan.prune.size() <= kFlushAsideItems) {
+    try {
+      r.flush = std::async(std::launch::async, [this] { return Flush(); });
+      return r;
+    } catch (const std::system_error&) {
+      // No thread to be had: flushed here.
+    }
+  }
+  Status flushed = Flush();
   if (!flushed.ok()) fail(flushed);
 
-  bool has_post = !HookGroups(o.hooks, kPostSync).empty();
   if (!r.failed && has_post) {
     std::vector<ResourceId> applied;
     for (size_t k = 0; k < r.changes.size(); ++k)

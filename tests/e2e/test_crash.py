@@ -131,5 +131,39 @@ class CrashTest(E2E):
                    what="OutOfSync again once the repository is back")
 
 
+class FlushErrorTest(E2E):
+    """A flush that fails (the disk refused a sync) fails the pass, whether it ran beside
+    the health stage (nothing to run after it) or before PostSync hooks."""
+
+    def check_failed_pass(self, extra_files):
+        self.repo.write("a.yaml", file_yaml("a", "a.txt", "one\n"))
+        for name, text in extra_files.items():
+            self.repo.write(name, text)
+        c1 = self.repo.commit("first")
+        op = self.operator(env={"PLUMB_FAULT": "flush-error"}, extra=["--no-self-heal"])
+        hist = wait_until(lambda: [h for h in op.history("root") if h["result"] != "Running"],
+                          what="a finished pass")
+        self.assertEqual((hist[0]["revision"], hist[0]["result"]), (c1, "Failed"))
+        self.assertIn("injected: PLUMB_FAULT=flush-error", hist[0]["message"])
+        st = op.status("root")["status"]
+        self.assertIn("flush-error", st["lastError"])
+        self.assertNotEqual(st["appliedCommit"], c1)  # not durable: not applied
+        self.assertEqual(self.read("a.txt"), "one\n")  # written, though
+        op.stop()
+        self.operators.remove(op)
+        # A sound disk: the next start finds the host as git says (the files and their rows
+        # were written) and takes the commit as applied.
+        op2 = self.operator()
+        op2.wait_synced("root", c1)
+
+    def test_a_flush_beside_the_health_stage(self):
+        self.check_failed_pass({})
+
+    def test_a_flush_before_postsync_hooks(self):
+        hook = file_yaml("post", "post.txt", "post\n",
+                         extra="  annotations:\n    plumbline.dev/hook: PostSync\n")
+        self.check_failed_pass({"post.yaml": hook})
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -537,21 +537,25 @@ bool FileWriter::TakeAbsent(const std::string& path) { return absent_.erase(path
 
 void FileWriter::Touched(const std::string& dir) { touched_dirs_.insert(dir); }
 
-Status FileWriter::Sync() {
+FileWriter::PendingSync FileWriter::BeginSync() {
+  PendingSync pending;
   std::vector<std::string> failed;
-  Status published = Publish(&failed);
+  pending.published = Publish(&failed);
   JoinEarlyWriteback();
   early_at_ = kEarlyWritebackFiles;
   for (auto& [dir, fd] : roots_)
     if (fd >= 0) ::close(fd);
   roots_.clear();
   absent_.clear();
-  Status s;
+  pending.durable = durable_;
   if (durable_) {
-    s = (written_count_ <= kMaxFsyncFiles && !created_dirs_) ? SyncEach() : SyncFilesystems();
-    if (const int e = early_errno_.load(); e != 0 && s.ok()) {
-      s = Status(Code::kUnavailable,
-                 "syncfs " + early_error_dir_ + " (early writeback): " + std::strerror(e));
+    pending.each = written_count_ <= kMaxFsyncFiles && !created_dirs_;
+    if (pending.each) pending.files = std::move(written_);
+    pending.dirs = std::move(touched_dirs_);
+    pending.state_dir = state_dir_;
+    if (const int e = early_errno_.load(); e != 0) {
+      pending.early = Status(Code::kUnavailable, "syncfs " + early_error_dir_ +
+                                                     " (early writeback): " + std::strerror(e));
     }
   }
   early_errno_ = 0;
@@ -560,30 +564,39 @@ Status FileWriter::Sync() {
   written_count_ = 0;
   created_dirs_ = false;
   touched_dirs_.clear();
-  return published.ok() ? s : published;
+  return pending;
+}
+
+Status FileWriter::FinishSync(const PendingSync& pending) {
+  Status s;
+  if (pending.durable) {
+    s = pending.each ? SyncEach(pending) : SyncFilesystems(pending);
+    if (s.ok() && !pending.early.ok()) s = pending.early;
+  }
+  return pending.published.ok() ? s : pending.published;
 }
 
 // A few files: fsync each, then the directories whose entries changed (the renames), and
 // local.db's files when it was written. Cheaper than syncfs, which flushes everything
 // dirty on the file system (27 ms for a one-file commit on the benchmark machine).
-Status FileWriter::SyncEach() {
+Status FileWriter::SyncEach(const PendingSync& pending) {
   Status first_error;
   auto keep = [&](Status s) {
     if (!s.ok() && s.code() != Code::kNotFound && first_error.ok()) first_error = std::move(s);
   };
-  for (const std::string& file : written_) keep(fs::SyncPath(file));
-  if (touched_dirs_.count(state_dir_)) {
+  for (const std::string& file : pending.files) keep(fs::SyncPath(file));
+  if (pending.dirs.count(pending.state_dir)) {
     for (const char* name : {"local.db", "local.db-wal"})
-      keep(fs::SyncPath(fs::JoinPath(state_dir_, name)));
+      keep(fs::SyncPath(fs::JoinPath(pending.state_dir, name)));
   }
-  for (const std::string& dir : touched_dirs_) keep(fs::SyncPath(dir));
+  for (const std::string& dir : pending.dirs) keep(fs::SyncPath(dir));
   return first_error;
 }
 
-Status FileWriter::SyncFilesystems() {
+Status FileWriter::SyncFilesystems(const PendingSync& pending) {
   std::set<dev_t> synced;
   Status first_error;
-  for (std::string dir : touched_dirs_) {
+  for (std::string dir : pending.dirs) {
     struct stat st;
     while (::stat(dir.c_str(), &st) != 0 && dir != "/") dir = fs::Dirname(dir);
     if (!synced.insert(st.st_dev).second) continue;

@@ -127,13 +127,29 @@ class FileWriter {
   // Makes what was written since the last Sync() durable (see above), and forgets the
   // open allowed directories, so a directory replaced meanwhile is opened again. The first
   // error is returned; everything is still attempted.
-  Status Sync();
+  Status Sync() { return FinishSync(BeginSync()); }
+
+  // Sync() in two steps, for a caller that must not hold its lock while the disk works:
+  // BeginSync() does what Sync() does up to the flush itself (puts the staged files in
+  // place, joins the early writeback, forgets the open directories) and says what is left
+  // to flush; FinishSync() flushes that, touching nothing of any writer (any thread, no lock).
+  struct PendingSync {
+    Status published;  // Publish's error
+    Status early;      // an early writeback's error
+    bool durable = false;
+    bool each = false;  // fsync each file and directory (few files written), else syncfs
+    std::vector<std::string> files;
+    std::set<std::string> dirs;
+    std::string state_dir;
+  };
+  PendingSync BeginSync();
+  static Status FinishSync(const PendingSync& pending);
 
  private:
   // The fast route; Unimplemented/NotFound/PermissionDenied/... when it cannot write.
   Result<FileStamp> WriteBeneath(const std::string& path, const std::string& content, int mode);
   Result<FileStamp> WriteCareful(const std::string& path, const std::string& content, int mode);
-  Status SyncEach();
+  static Status SyncEach(const PendingSync& pending);
   Status BeforeVisible() { return before_visible_ ? before_visible_() : Status::Ok(); }
   // Starts the early writeback (see above) of the file system of the allowed directory
   // `allowed` when it is due and none is running.
@@ -147,7 +163,7 @@ class FileWriter {
   std::atomic<int> early_errno_{0};
   std::string early_error_dir_;
   size_t early_at_ = kEarlyWritebackFiles;  // written_count_ that starts the next one
-  Status SyncFilesystems();
+  static Status SyncFilesystems(const PendingSync& pending);
   // The staging route; NotFound etc. when it cannot write (the caller goes on as before).
   Result<FileStamp> WriteStaged(int root_fd, const std::string& root, const std::string& rel,
                                 const std::string& path, const std::string& content, int mode);

@@ -583,16 +583,22 @@ class LocalTarget : public Target {
   }
 
   Status Flush() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    Settle();          // an error is its Application's, taken by its Settle(ctx)
-    planned_.clear();  // the apply is over
-    plan_dirs_.Clear();
-    // The batch of inventory rows first, so the syncfs below covers it too; the files
-    // written are made durable even when the rows could not be committed.
-    Status committed = store_->Commit();
-    if (committed.ok() && !commit_error_.ok()) committed = std::move(commit_error_);
-    commit_error_ = Status::Ok();
-    Status synced = writer_.Sync();
+    Status committed;
+    FileWriter::PendingSync pending;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Settle();          // an error is its Application's, taken by its Settle(ctx)
+      planned_.clear();  // the apply is over
+      plan_dirs_.Clear();
+      // The batch of inventory rows first, so the syncfs below covers it too; the files
+      // written are made durable even when the rows could not be committed.
+      committed = store_->Commit();
+      if (committed.ok() && !commit_error_.ok()) committed = std::move(commit_error_);
+      commit_error_ = Status::Ok();
+      pending = writer_.BeginSync();
+    }
+    // The disk's work without the lock: the engine looks at the host (health) meanwhile.
+    Status synced = FileWriter::FinishSync(pending);
     if (!committed.ok()) return committed.WithContext("local.db");
     return synced;
   }
