@@ -140,12 +140,17 @@ class FlushErrorTest(E2E):
         for name, text in extra_files.items():
             self.repo.write(name, text)
         c1 = self.repo.commit("first")
-        op = self.operator(env={"PLUMB_FAULT": "flush-error"}, extra=["--no-self-heal"])
+        # No second pass to look at: one would find the host as git says (the files were
+        # written) and take the commit as applied.
+        op = self.operator(env={"PLUMB_FAULT": "flush-error"},
+                           extra=["--interval", "1h", "--retry-base", "1h", "--retry-max", "1h"])
         hist = wait_until(lambda: [h for h in op.history("root") if h["result"] != "Running"],
                           what="a finished pass")
         self.assertEqual((hist[0]["revision"], hist[0]["result"]), (c1, "Failed"))
         self.assertIn("injected: PLUMB_FAULT=flush-error", hist[0]["message"])
-        st = op.status("root")["status"]
+        # The status follows the history row (it is saved last).
+        st = wait_until(lambda: (s := op.status("root")) and s["status"]["lastError"] and
+                        s["status"], what="the pass's error in the status")
         self.assertIn("flush-error", st["lastError"])
         self.assertNotEqual(st["appliedCommit"], c1)  # not durable: not applied
         self.assertEqual(self.read("a.txt"), "one\n")  # written, though
