@@ -2,6 +2,7 @@
 // a diff, for the secret scanner. Each diff is computed with zero context lines and
 // rename detection, so a moved file adds nothing and a changed one adds only its new lines.
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <iterator>
 #include <map>
@@ -67,6 +68,36 @@ Result<std::vector<AddedLines>> CollectAdded(
     const git_diff_delta* d = git_diff_get_delta(diff, i);
     if (d->status == GIT_DELTA_DELETED || d->status == GIT_DELTA_UNMODIFIED) continue;
     if (d->new_file.mode == GIT_FILEMODE_COMMIT) continue;  // a submodule
+    if (repo != nullptr && d->status == GIT_DELTA_ADDED) {
+      // A file the diff adds whole (every file of a first sync): each of its lines is
+      // added. Read from its blob: its patch cost a diff against nothing and a record per
+      // line. Binary as the diff tells it: by the diff driver's attributes, else a NUL
+      // byte in its first 8,000 bytes (what libgit2's diff and git look at).
+      git_blob* blob = nullptr;
+      if (git_blob_lookup(&blob, repo, &d->new_file.id) == 0) {
+        BlobPtr owned_blob(blob);
+        const char* content = static_cast<const char*>(git_blob_rawcontent(blob));
+        const size_t size = static_cast<size_t>(git_blob_rawsize(blob));
+        bool binary = (d->flags & GIT_DIFF_FLAG_BINARY) != 0;
+        if (!binary && (d->flags & GIT_DIFF_FLAG_NOT_BINARY) == 0)
+          binary = size > 0 && std::memchr(content, 0, std::min<size_t>(size, 8000)) != nullptr;
+        if (binary) continue;
+        AddedLines added;
+        added.path = d->new_file.path;
+        added.blob_id = OidHex(d->new_file.id);
+        // Lines as the diff counts them: one per '\n', and a last one without it.
+        size_t line = 0;
+        for (size_t at = 0; at < size;) {
+          const void* nl = std::memchr(content + at, '\n', size - at);
+          at = nl ? static_cast<size_t>(static_cast<const char*>(nl) - content) + 1 : size;
+          added.lines.push_back(static_cast<int>(++line));
+        }
+        if (keep_text) added.text.assign(content, size);
+        added.has_text = keep_text && !added.text.empty();
+        if (!added.lines.empty()) out.push_back(std::move(added));
+        continue;
+      }
+    }
     git_patch* patch = nullptr;
     rc = git_patch_from_diff(&patch, diff, i);
     if (rc != 0) return GitError(rc, std::string("diff of ") + d->new_file.path);

@@ -221,13 +221,15 @@ TEST_F(SourceTest, RefusesSymlinksLeavingThePathAndLoops) {
 
 TEST_F(SourceTest, AddedBetweenGivesTheTextOfFilesAddedWhole) {
   // A file added whole comes with its text (the scan does not read it again): exactly the
-  // blob's bytes, with or without a last newline, with CRLF; a binary file is left out; a
-  // changed file's lines come without text.
+  // blob's bytes, with or without a last newline, with CRLF; a binary or empty file is left
+  // out; a changed file's lines come without text. (Added files are read from their blobs,
+  // changed ones through their patch: the lines are counted as the diff counts them.)
   InitRepo(repo_);
   WriteFile(repo_, "app/a.yaml", "a: 1\nb: 2\n");
   WriteFile(repo_, "app/no-newline.txt", "one\ntwo");
   WriteFile(repo_, "app/crlf.txt", "x\r\ny\r\n\r\n");
   WriteFile(repo_, "app/bin.dat", std::string("a\0b\n", 4));
+  WriteFile(repo_, "app/empty.txt", "");  // adds no line
   WriteFile(repo_, "other/o.yaml", "o: 1\n");
   std::string c1 = CommitAll(repo_, "one");
   ASSERT_TRUE(cache_->Fetch(repo_).ok());
