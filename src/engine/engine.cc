@@ -418,6 +418,9 @@ void Engine::Stop() {
   for (auto& t : m.threads) t.join();
   m.threads.clear();
   if (m.notifier) m.notifier->Stop();
+  // What the last applies set going (replicas being launched) is started before the
+  // process may end (plumb run --once ends right after this).
+  if (m.target) m.target->WaitStarted();
 }
 
 bool Engine::Idle() {

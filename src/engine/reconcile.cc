@@ -667,38 +667,57 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
   bool interrupted = false;
   std::vector<Value> hook_changes;
   std::future<Status> flushing;  // ApplyResult::flush
+  // The history's change list as JSON, in the order they happened: PreSync hooks, the
+  // resources, PostSync/SyncFail hooks; one change at a time, given to `sink` in pieces.
+  auto write_changes = [&](const std::function<Status(std::string_view)>& sink) -> Status {
+    constexpr size_t kPiece = 64 << 10;
+    std::string json = "[";
+    bool first = true;
+    auto add = [&](const Value& v) -> Status {
+      if (!first) json += ',';
+      first = false;
+      json += resource::ToJson(v);
+      if (json.size() < kPiece) return Status::Ok();
+      Status s = sink(json);
+      json.clear();
+      return s;
+    };
+    for (const auto& h : hook_changes)
+      if (h.GetString("hook") == HookPhaseName(kPreSync)) RETURN_IF_ERROR(add(h));
+    for (size_t k = 0; k < changes.size(); ++k)
+      if (changes.kind(k) != target::ChangeKind::kUnchanged)
+        RETURN_IF_ERROR(add(ChangeToValue(changes.Get(k))));
+    for (const auto& h : hook_changes)
+      if (h.GetString("hook") != HookPhaseName(kPreSync)) RETURN_IF_ERROR(add(h));
+    json += ']';
+    return sink(json);
+  };
+  // Made while a flush goes on beside this thread (see below): the list's text, whole (the
+  // list is small then), and its summary.
+  std::optional<std::string> changes_text;
+  std::string summary;
+  auto prepare_record = [&] {
+    changes_text.emplace();
+    (void)write_changes([&](std::string_view piece) {
+      changes_text->append(piece);
+      return Status::Ok();
+    });
+    summary = Summarize(changes);
+  };
   // The pass's history row, its report and its event, once the apply's outcome is known.
   auto record = [&] {
     row.finished_ms = UnixMillis(clock.Now());
     row.result = interrupted ? "Interrupted" : failed ? "Failed" : "Succeeded";
-    // In the order they happened: PreSync hooks, the resources, PostSync/SyncFail hooks.
-    // As JSON text, one change at a time, and given to the store in pieces: after a cold
-    // sync of 100,000 resources the list was one of the largest things alive, and then
-    // its text (16 MB) and SQLite's copy of it.
-    row.write_changes = [&](const std::function<Status(std::string_view)>& sink) -> Status {
-      constexpr size_t kPiece = 64 << 10;
-      std::string json = "[";
-      bool first = true;
-      auto add = [&](const Value& v) -> Status {
-        if (!first) json += ',';
-        first = false;
-        json += resource::ToJson(v);
-        if (json.size() < kPiece) return Status::Ok();
-        Status s = sink(json);
-        json.clear();
-        return s;
-      };
-      for (const auto& h : hook_changes)
-        if (h.GetString("hook") == HookPhaseName(kPreSync)) RETURN_IF_ERROR(add(h));
-      for (size_t k = 0; k < changes.size(); ++k)
-        if (changes.kind(k) != target::ChangeKind::kUnchanged)
-          RETURN_IF_ERROR(add(ChangeToValue(changes.Get(k))));
-      for (const auto& h : hook_changes)
-        if (h.GetString("hook") != HookPhaseName(kPreSync)) RETURN_IF_ERROR(add(h));
-      json += ']';
-      return sink(json);
-    };
-    row.message = failed ? first_error : Summarize(changes);
+    // Given to the store in pieces unless made beforehand: after a cold sync of 100,000
+    // resources the list was one of the largest things alive, and then its text (16 MB)
+    // and SQLite's copy of it.
+    if (changes_text) {
+      row.changes_json = std::move(*changes_text);
+    } else {
+      row.write_changes = write_changes;
+      summary = Summarize(changes);
+    }
+    row.message = failed ? first_error : summary;
     if (row.id)
       (void)store->UpdateHistory(row);
     else
@@ -706,12 +725,17 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
 
     report.changes = Value();
     if (report_changes) {
-      (void)row.write_changes([&report](std::string_view piece) {
-        report.changes_json += piece;
-        return Status::Ok();
-      });
+      if (row.write_changes) {
+        (void)row.write_changes([&report](std::string_view piece) {
+          report.changes_json += piece;
+          return Status::Ok();
+        });
+      } else {
+        report.changes_json = row.changes_json;
+      }
     }
     row.write_changes = nullptr;  // refers to `changes`, which goes before `row`
+    std::string().swap(row.changes_json);
     report.result = row.result;
     metrics::Default().Add("plumb_sync_total", {{"name", spec.name}, {"result", row.result}});
     report.message = row.message;
@@ -889,6 +913,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
   // event) before the health changes it brings are told.
   int64_t flush_waited_ms = 0;
   if (flushing.valid()) {
+    prepare_record();  // while the disk works
     const int64_t waited = MonotonicMillis();
     Status flushed = flushing.get();
     flush_waited_ms = MonotonicMillis() - waited;

@@ -82,6 +82,11 @@ class RoutingTarget : public Target {
     }
     return first;
   }
+
+  void WaitStarted() override {
+    local_->WaitStarted();
+    for (Target* t : Clusters()) t->WaitStarted();
+  }
   void Watch(std::function<void(const std::string&, const ResourceId&)> on_drift) override {
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -217,6 +217,12 @@ class Target {
   // Makes the writes of this reconcile durable (one syncfs per batch).
   virtual Status Flush() = 0;
 
+  // Waits until what Apply() set going in the background has been started (the local
+  // runtime's replicas launched: they run on after the operator ends), for a process that
+  // is about to end (plumb run --once, or a stop): nothing it applied is left unstarted.
+  // Default: nothing runs in the background.
+  virtual void WaitStarted() {}
+
   // Puts in place what Apply() of `ctx.app` has written but not yet made visible (the local
   // runtime stages the files of a new directory and renames the directory into place), and
   // says whether any of it could not be: the engine calls it after the apply and before any

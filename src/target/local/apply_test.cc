@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/fs.h"
@@ -424,6 +427,46 @@ TEST_F(LocalTargetTest, StagedFilesRowsSurviveAKillRightAfterTheyAppear) {
     for (const auto& e : *inv) found |= e.id == files[i].id();
     EXPECT_TRUE(found) << i;
   }
+}
+
+TEST_F(LocalTargetTest, WaitStartedReturnsOnceEveryReplicaAnApplyWantsIsLaunched) {
+  // Apply hands a Process to the supervisor, which launches its replicas on its own thread:
+  // a process about to end (plumb run --once) waits for them, or they never run.
+  Value command(resource::Array{Value("/bin/sh"), Value("-c"), Value("exec sleep 60")});
+  Resource process = Make(
+      "Process", "web",
+      Obj({{"spec",
+            Obj({{"command", command}, {"replicas", 3}, {"terminationGracePeriodSeconds", 1}})}}));
+  std::vector<Resource> desired = {process};
+  ctx_.desired = &desired;
+  target_.reset();
+  auto t = local::NewLocalTarget({.state_dir = root_ + "/state",
+                                  .allow_paths = {allowed_},
+                                  .durable = true,
+                                  .shim_exe = PLUMB_SHIM_TEST_HELPER});
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  target_ = std::move(t).value();
+  ASSERT_TRUE(Apply(process).ok());
+  target_->WaitStarted();
+  auto running = target_->Running("web", process.id());
+  ASSERT_TRUE(running.ok()) << running.status().ToString();
+  ASSERT_EQ(running->replica_status.size(), 3u);
+  for (const auto& r : running->replica_status) {
+    EXPECT_NE(r.state, "Starting") << r.name;  // its shim reported: launched
+    EXPECT_GT(r.pid, 0) << r.name;
+  }
+  // Stop them, and wait until their shims are gone.
+  ASSERT_TRUE(target_->Remove(ctx_, process.id()).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  auto replicas_left = [&] {
+    int n = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root_ + "/state/processes"))
+      n += e.is_directory() && fs::Basename(e.path().string())[0] == 'r';
+    return n;
+  };
+  while (replicas_left() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(replicas_left(), 0);
 }
 
 TEST_F(LocalTargetTest, ADirectoryReplacedBetweenTwoPlansIsNoticed) {

@@ -603,6 +603,10 @@ class LocalTarget : public Target {
     return synced;
   }
 
+  void WaitStarted() override {
+    if (supervisor_) supervisor_->WaitLaunched(std::chrono::seconds(60));
+  }
+
   void Watch(std::function<void(const std::string&, const ResourceId&)> on_drift) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (watcher_) return;

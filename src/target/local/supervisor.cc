@@ -191,6 +191,7 @@ Supervisor::~Supervisor() {
     impl_->stop = true;
   }
   impl_->cv.notify_all();
+  impl_->idle_cv.notify_all();
   if (impl_->loop.joinable()) impl_->loop.join();
   for (auto& t : impl_->probers) t.join();
 }
@@ -359,6 +360,14 @@ Result<RunningStatus> Supervisor::Running(const std::string& app, const Resource
   return out;
 }
 
+void Supervisor::WaitLaunched(std::chrono::milliseconds max) {
+  std::unique_lock<std::mutex> l(impl_->mu);
+  const uint64_t want = ++impl_->wait_gen;
+  impl_->poke = true;  // a look from now on: what Apply queued is launched by it
+  impl_->cv.notify_all();
+  impl_->idle_cv.wait_for(l, max, [&] { return impl_->stop || impl_->idle_gen >= want; });
+}
+
 // ---- the loop ----
 
 void Supervisor::Impl::Loop() {
@@ -406,6 +415,11 @@ void Supervisor::Impl::Loop() {
       continue;
     }
     next = std::min(next, next_refresh_ms);
+    // Idle: nothing to launch, and no poke since the last look (WaitLaunched).
+    if (idle_gen != wait_gen) {
+      idle_gen = wait_gen;
+      idle_cv.notify_all();
+    }
     int64_t wait = std::clamp<int64_t>(next - UnixNowMs(), 1, options.tick.count());
     cv.wait_for(l, std::chrono::milliseconds(wait),
                 [&] { return stop || poke || !probe_done.empty(); });

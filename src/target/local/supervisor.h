@@ -59,6 +59,10 @@ class Supervisor {
   // rolls the replicas; the same hash only rescales). Clears a hand-set replica count.
   // A Job whose run hash is unchanged is not run again.
   Status Apply(const std::string& app, const resource::ResourceId& id, const RunTemplate& t);
+  // Waits (at most `max`) until the replicas the objects want are launched: every Apply
+  // and SetReplicas made so far has been looked at, and no shim is being started. For a
+  // process about to end: a replica it was asked for and never launched would not run.
+  void WaitLaunched(std::chrono::milliseconds max);
   // Stops every replica (stop signal, grace period, SIGKILL) and forgets the object.
   Status Remove(const std::string& app, const resource::ResourceId& id);
   // A hand-set replica count until the next Apply. NotFound when unknown.

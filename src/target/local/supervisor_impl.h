@@ -103,6 +103,12 @@ struct Supervisor::Impl {
   std::condition_variable cv;
   bool stop = false;
   bool poke = false;
+  // WaitLaunched: a waiter pokes the loop with the next `wait_gen`; the loop, about to sleep
+  // with no launch pending or running after a look that began after that poke, sets
+  // `idle_gen` to it and wakes the waiters (idle_cv).
+  uint64_t wait_gen = 0;
+  uint64_t idle_gen = 0;
+  std::condition_variable idle_cv;
   std::map<std::string, Object> objects;  // by ObjectKey(app, id)
   std::vector<Replica> graveyard;         // stopping replicas of removed objects
   std::set<int> ports_in_use;
