@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   c_run->add_flag("--anonymous-read", run.anonymous_read, "allow API reads without a token");
   c_run->add_flag("--once", run.once,
                   "reconcile every Application once, print the result and exit (1 if any "
-                  "failed); no drift watch");
+                  "failed) once the replicas it asked for are launched; no drift watch");
   c_run->add_option("--workers", run.workers, "parallel reconciles")->capture_default_str();
   c_run->add_option("--retry-base", run.retry_base, "first back-off after a failure")
       ->capture_default_str();
