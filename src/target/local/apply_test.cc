@@ -378,32 +378,10 @@ void RestoreKillSnapshot(const std::string& state,
     ASSERT_TRUE(fs::WriteFileAtomic(state + "/" + name, text, 0600).ok());
 }
 
-TEST_F(LocalTargetTest, StagedFilesRowsAreKeptWhenTheFilesAppear) {
-  // A new directory's files are staged: once Settle puts them in place, their rows are
-  // committed to local.db or in its journal (a kill -9 right after loses none); the
-  // journal is empty after the Flush.
-  std::vector<Resource> files;
-  for (int i = 0; i < 20; ++i)
-    files.push_back(
-        FileRes("f" + std::to_string(i), allowed_ + "/new/f" + std::to_string(i), "x\n"));
-  for (const Resource& r : files) ASSERT_TRUE(target_->Apply(ctx_, r).ok());
-  EXPECT_FALSE(fs::Exists(allowed_ + "/new/f0"));  // staged
-  ASSERT_TRUE(target_->Settle(ctx_).ok());
-  for (int i = 0; i < 20; ++i) EXPECT_TRUE(fs::Exists(allowed_ + "/new/f" + std::to_string(i)));
-  const auto killed = KillSnapshot(root_ + "/state");
-  ASSERT_TRUE(target_->Flush().ok());
-  EXPECT_EQ(Read(root_ + "/state/local.db.pending"), "");
-  target_.reset();
-  RestoreKillSnapshot(root_ + "/state", killed);
-  Open();
-  auto inv = target_->Inventory("web");
-  ASSERT_TRUE(inv.ok());
-  EXPECT_EQ(inv->size(), files.size());
-}
-
 TEST_F(LocalTargetTest, StagedFilesRowsSurviveAKillRightAfterTheyAppear) {
   // Nothing of a staged file is visible, nor journaled one write each, before Settle; once
-  // it puts them in place, a kill -9 loses none of their rows.
+  // it puts them in place, their rows are committed to local.db or in its journal: a kill -9
+  // loses none of them. The journal is empty after the Flush.
   std::vector<Resource> files;
   for (int i = 0; i < 50; ++i)
     files.push_back(FileRes("k" + std::to_string(i),
@@ -414,6 +392,8 @@ TEST_F(LocalTargetTest, StagedFilesRowsSurviveAKillRightAfterTheyAppear) {
   EXPECT_EQ(Read(root_ + "/state/local.db.pending").find(files[48].id().Key()), std::string::npos);
   ASSERT_TRUE(target_->Settle(ctx_).ok());
   const auto killed = KillSnapshot(root_ + "/state");
+  ASSERT_TRUE(target_->Flush().ok());
+  EXPECT_EQ(Read(root_ + "/state/local.db.pending"), "");
   target_.reset();
   RestoreKillSnapshot(root_ + "/state", killed);
 
@@ -457,16 +437,7 @@ TEST_F(LocalTargetTest, WaitStartedReturnsOnceEveryReplicaAnApplyWantsIsLaunched
   }
   // Stop them, and wait until their shims are gone.
   ASSERT_TRUE(target_->Remove(ctx_, process.id()).ok());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  auto replicas_left = [&] {
-    int n = 0;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(root_ + "/state/processes"))
-      n += e.is_directory() && fs::Basename(e.path().string())[0] == 'r';
-    return n;
-  };
-  while (replicas_left() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(replicas_left(), 0);
+  EXPECT_EQ(WaitNoReplicas(root_ + "/state"), 0);
 }
 
 TEST_F(LocalTargetTest, ADirectoryReplacedBetweenTwoPlansIsNoticed) {

@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/fs.h"
@@ -25,6 +28,21 @@ inline Value Obj(std::initializer_list<std::pair<const char*, Value>> members) {
   Object o;
   for (auto& [k, v] : members) o.emplace_back(k, v);
   return Value(std::move(o));
+}
+
+// Polls (a deadline of 15 s) until no replica directory is left under STATE/processes (their
+// shims gone after a Remove); returns how many are left.
+inline int WaitNoReplicas(const std::string& state) {
+  auto left = [&] {
+    int n = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(state + "/processes"))
+      n += e.is_directory() && fs::Basename(e.path().string())[0] == 'r';
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (left() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return left();
 }
 
 inline Resource Make(const char* kind, const std::string& name, Value rest) {

@@ -394,16 +394,7 @@ TEST_F(SecretTargetTest, NoFileUnderTheStateDirectoryHoldsASecretOutsideItsDeliv
 
   // Stop the replica this test started, and wait until its shim is gone.
   ASSERT_TRUE(target_->Remove(ctx_, process.id()).ok());
-  const auto stop_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  auto replicas_left = [&] {
-    int n = 0;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(root_ + "/state/processes"))
-      n += e.is_directory() && fs::Basename(e.path().string())[0] == 'r';
-    return n;
-  };
-  while (replicas_left() > 0 && std::chrono::steady_clock::now() < stop_deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(replicas_left(), 0);
+  EXPECT_EQ(WaitNoReplicas(root_ + "/state"), 0);
 }
 
 }  // namespace
