@@ -731,7 +731,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
           return Status::Ok();
         });
       } else {
-        report.changes_json = row.changes_json;
+        report.changes_json = std::move(row.changes_json);
       }
     }
     row.write_changes = nullptr;  // refers to `changes`, which goes before `row`
@@ -753,7 +753,7 @@ SyncReport Engine::Impl::Reconcile(AppState& st, const SyncRequest& req, bool re
       RecordEvent(spec.name, "Normal", "DriftHealed", "self-heal reverted " + what);
     } else {
       RecordEvent(spec.name, "Normal", "SyncSucceeded",
-                  "applied " + Short(o.head) + ": " + Summarize(changes));
+                  "applied " + Short(o.head) + ": " + summary);
     }
   };
   if (should_apply) {

@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/fs.h"
+#include "core/sqlite_file.h"
 #include "resource/codec.h"
 
 namespace plumb::engine {
@@ -159,39 +160,14 @@ struct Store::Impl {
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
-namespace {
-
-// A new engine.db is built whole at a temp name with no sync per statement (a first start
-// made 6 fdatasyncs here), then synced once and renamed into place (fs::CreateWhole).
-Status CreateDatabase(const std::string& path) {
-  return fs::CreateWhole(path, [](const std::string& tmp) {
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(tmp.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-    Status s =
-        rc == SQLITE_OK
-            ? Status::Ok()
-            : Unavailable("create " + tmp + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
-    const std::string sql = std::string("PRAGMA synchronous=OFF; PRAGMA journal_mode=WAL; BEGIN;") +
-                            kTables + "PRAGMA user_version=" + std::to_string(kFormat) +
-                            "; COMMIT;";
-    char* err = nullptr;
-    if (s.ok() && sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-      s = Unavailable(tmp + ": " + (err ? err : "unknown"));
-      sqlite3_free(err);
-    }
-    // Closing checkpoints the WAL into the file and removes it.
-    if (sqlite3_close(db) != SQLITE_OK && s.ok()) s = Unavailable("close " + tmp);
-    return s;
-  });
-}
-
-}  // namespace
-
 Result<std::unique_ptr<Store>> Store::Open(const std::string& state_dir, size_t event_retention) {
   auto impl = std::make_unique<Impl>();
   impl->path = state_dir + "/engine.db";
   impl->event_retention = event_retention;
-  if (!fs::Exists(impl->path)) RETURN_IF_ERROR(CreateDatabase(impl->path));
+  // A first start builds it whole (sqlite::CreateDatabase), in this binary's format.
+  if (!fs::Exists(impl->path))
+    RETURN_IF_ERROR(sqlite::CreateDatabase(
+        impl->path, std::string(kTables) + "PRAGMA user_version=" + std::to_string(kFormat)));
   if (sqlite3_open_v2(impl->path.c_str(), &impl->db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK)

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/fs.h"
+#include "core/sqlite_file.h"
 
 namespace plumb::target::local {
 namespace {
@@ -89,10 +90,6 @@ bool ParseInt(const std::string& s, int64_t* out) {
   return true;
 }
 
-}  // namespace
-
-namespace {
-
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS objects ("
     " app TEXT NOT NULL, key TEXT NOT NULL, body_json TEXT NOT NULL, hash TEXT NOT NULL,"
@@ -100,38 +97,10 @@ constexpr const char* kSchema =
     // ListInventory reads this index alone, in order, without the rows' bodies.
     "CREATE INDEX IF NOT EXISTS objects_inventory ON objects (app, \"order\", key, hash);";
 
-Status ExecOn(sqlite3* db, const std::string& path, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return Unavailable("sqlite " + path + ": " + msg);
-  }
-  return Status::Ok();
-}
-
-// A new local.db is built whole at a temp name with no sync per statement (a first start
-// made 6 fdatasyncs here, ~5 ms), then synced once and renamed into place (fs::CreateWhole).
-Status CreateDatabase(const std::string& path) {
-  return fs::CreateWhole(path, [](const std::string& tmp) {
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(tmp.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-    Status s =
-        rc == SQLITE_OK
-            ? Status::Ok()
-            : Unavailable("create " + tmp + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
-    if (s.ok()) s = ExecOn(db, tmp, "PRAGMA synchronous=OFF; PRAGMA journal_mode=WAL");
-    if (s.ok()) s = ExecOn(db, tmp, (std::string("BEGIN;") + kSchema + "COMMIT;").c_str());
-    // Closing checkpoints the WAL into the file and removes it.
-    if (sqlite3_close(db) != SQLITE_OK && s.ok()) s = Unavailable("close " + tmp);
-    return s;
-  });
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
-  if (!fs::Exists(path)) RETURN_IF_ERROR(CreateDatabase(path));
+  if (!fs::Exists(path)) RETURN_IF_ERROR(sqlite::CreateDatabase(path, kSchema));
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -177,7 +146,15 @@ Status Store::Error(const std::string& what) const {
   return Internal(msg);
 }
 
-Status Store::Exec(const char* sql) { return ExecOn(db_, path_, sql); }
+Status Store::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Unavailable("sqlite " + path_ + ": " + msg);
+  }
+  return Status::Ok();
+}
 
 Result<std::optional<ObjectRow>> Store::Get(const std::string& app, const std::string& key) {
   std::string sql = std::string("SELECT ") + kColumns + " FROM objects WHERE app=? AND key=?";
